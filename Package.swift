@@ -1,0 +1,53 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "rxray",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "rxray", targets: ["rxray"]),
+        .library(name: "RxrayDecode", targets: ["RxrayDecode"]),
+        .library(name: "RxrayHost", targets: ["RxrayHost"]),
+        .library(name: "RxrayStack", targets: ["RxrayStack"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // The one place that touches libpcap's C API.
+        .systemLibrary(
+            name: "CLinkedLibpcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"]), .brew(["libpcap"])]
+        ),
+        // Offline and live capture, BPF filters, pcapng writer. Only module importing libpcap.
+        .target(name: "RxrayCapture", dependencies: ["CLinkedLibpcap", "RxrayDecode"]),
+        // Non-allocating header views over frame bytes. Pure Swift, no libpcap, no root.
+        .target(name: "RxrayDecode"),
+        // Firewall rule sources parsed into syntax trees with file:line: iptables-save, nft
+        // (text and JSON), ipset. Compiled into programs by the netfilter stage.
+        .target(name: "RxrayRules", dependencies: ["RxrayDecode"]),
+        // Host model: snapshot parsing, YAML profile, defaults, inferred host.
+        .target(name: "RxrayHost", dependencies: ["RxrayDecode", "RxrayRules", "Yams"]),
+        // The receive-path stages, mirroring the kernel's functions.
+        .target(name: "RxrayStack", dependencies: ["RxrayDecode", "RxrayHost"]),
+        // Renderers: text, JSON lines, summary, annotated pcapng comments.
+        .target(name: "RxrayOutput", dependencies: ["RxrayDecode", "RxrayHost", "RxrayStack"]),
+        // The thin CLI.
+        .executableTarget(
+            name: "rxray",
+            dependencies: [
+                "RxrayCapture", "RxrayDecode", "RxrayRules", "RxrayHost", "RxrayStack", "RxrayOutput",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "RxrayDecodeTests", dependencies: ["RxrayDecode"]),
+        .testTarget(name: "RxrayCaptureTests", dependencies: ["RxrayCapture", "RxrayDecode"]),
+        .testTarget(name: "RxrayRulesTests", dependencies: ["RxrayRules", "RxrayDecode"]),
+        .testTarget(name: "RxrayHostTests", dependencies: ["RxrayHost", "RxrayRules"]),
+        .testTarget(name: "RxrayStackTests", dependencies: ["RxrayStack", "RxrayHost", "RxrayDecode"]),
+        .testTarget(name: "RxrayCLITests", dependencies: ["RxrayOutput", "RxrayDecode"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

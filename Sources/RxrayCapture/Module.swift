@@ -1,0 +1,1 @@
+// Module RxrayCapture: see DESIGN.md.

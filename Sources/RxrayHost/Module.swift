@@ -1,0 +1,1 @@
+// Module RxrayHost: see DESIGN.md.

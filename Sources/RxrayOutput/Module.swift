@@ -1,0 +1,1 @@
+// Module RxrayOutput: see DESIGN.md.

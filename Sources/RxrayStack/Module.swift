@@ -1,0 +1,1 @@
+// Module RxrayStack: see DESIGN.md.
