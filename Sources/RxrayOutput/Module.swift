@@ -1,1 +1,0 @@
-// Module RxrayOutput: see DESIGN.md.

@@ -1,1 +1,0 @@
-// Module RxrayStack: see DESIGN.md.
