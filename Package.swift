@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "RxrayCaptureTests", dependencies: ["RxrayCapture", "RxrayDecode"]),
         .testTarget(name: "RxrayRulesTests", dependencies: ["RxrayRules", "RxrayDecode"]),
         .testTarget(name: "RxrayHostTests", dependencies: ["RxrayHost", "RxrayRules"]),
-        .testTarget(name: "RxrayStackTests", dependencies: ["RxrayStack", "RxrayHost", "RxrayDecode"]),
+        .testTarget(name: "RxrayStackTests", dependencies: ["RxrayStack", "RxrayHost", "RxrayDecode", "RxrayCapture"]),
         .testTarget(name: "RxrayCLITests", dependencies: ["RxrayOutput", "RxrayDecode"]),
     ],
     swiftLanguageModes: [.v5]
