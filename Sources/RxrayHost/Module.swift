@@ -1,1 +1,0 @@
-// Module RxrayHost: see DESIGN.md.
