@@ -1,1 +1,0 @@
-// Module RxrayCapture: see DESIGN.md.
