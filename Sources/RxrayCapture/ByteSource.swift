@@ -85,3 +85,21 @@ func systemRead(_ fd: Int32, _ destination: UnsafeMutableRawPointer, _ count: In
     return Darwin.read(fd, destination, count)
     #endif
 }
+
+@inline(__always)
+func systemWrite(_ fd: Int32, _ source: UnsafeRawPointer, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    return Glibc.write(fd, source, count)
+    #else
+    return Darwin.write(fd, source, count)
+    #endif
+}
+
+@inline(__always)
+func systemClose(_ fd: Int32) -> Int32 {
+    #if canImport(Glibc)
+    return Glibc.close(fd)
+    #else
+    return Darwin.close(fd)
+    #endif
+}
