@@ -554,10 +554,27 @@ public struct Rulesets: Equatable, Sendable {
     public var lenient: Bool
     /// Constructs rxray does not model; non-empty only when `lenient` (otherwise the load fails).
     public var unsupported: [UnsupportedConstruct]
+    /// The parsed iptables-save source (IPv4), when present. Rules carrying unsupported
+    /// constructs have `isUnsupported` set (never-matching under `lenient`).
+    public var iptables: IptablesRuleset?
+    /// The parsed ip6tables-save source, when present.
+    public var ip6tables: IptablesRuleset?
+    /// The texts of shadowed sources, by file, so a profile can carry them too.
+    public var shadowedTexts: [String: RulesetSource] = [:]
 
     public init(sources: [RulesetSource] = [], shadowed: [ShadowedSource] = [], lenient: Bool = false,
                 unsupported: [UnsupportedConstruct] = []) {
         self.sources = sources; self.shadowed = shadowed; self.lenient = lenient; self.unsupported = unsupported
+    }
+
+    /// Equal rule texts, formats, exclusions, shadowing reasons and unsupported constructs; the
+    /// file names and line offsets they were read from do not count (a profile carries a
+    /// snapshot's rules inline), and the parsed forms derive from the texts.
+    public static func == (a: Rulesets, b: Rulesets) -> Bool {
+        a.sources.map { [$0.format.rawValue, $0.text, $0.excludedTables.joined(separator: ",")] }
+            == b.sources.map { [$0.format.rawValue, $0.text, $0.excludedTables.joined(separator: ",")] }
+            && a.shadowed.map(\.reason) == b.shadowed.map(\.reason) && a.lenient == b.lenient
+            && a.unsupported.map { [$0.construct, $0.ruleText] } == b.unsupported.map { [$0.construct, $0.ruleText] }
     }
     public var isEmpty: Bool { sources.isEmpty }
     public func source(_ format: RulesetSource.Format) -> RulesetSource? { sources.first { $0.format == format } }

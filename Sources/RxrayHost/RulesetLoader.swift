@@ -18,10 +18,12 @@ enum RulesetLoader {
     static func assemble(_ sources: [RulesetSource], lenient: Bool) throws -> Rulesets {
         var active: [RulesetSource] = []
         var shadowed: [ShadowedSource] = []
+        var shadowedTexts: [String: RulesetSource] = [:]
         let hasJSON = sources.contains { $0.format == .nftJSON }
         for s in sources {
             if s.format == .nftText && hasJSON {
                 shadowed.append(ShadowedSource(file: s.file, reason: "nft JSON listing present and preferred"))
+                shadowedTexts[s.file] = s
                 continue
             }
             active.append(s)
@@ -44,7 +46,35 @@ enum RulesetLoader {
             }
             active[i].excludedTables = excluded
         }
-        return Rulesets(sources: active, shadowed: shadowed, lenient: lenient, unsupported: [])
+        var r = Rulesets(sources: active, shadowed: shadowed, lenient: lenient, unsupported: [])
+        r.shadowedTexts = shadowedTexts
+        var unsupported: [UnsupportedConstruct] = []
+        for s in active {
+            switch s.format {
+            case .iptablesSave, .ip6tablesSave:
+                let family: RuleFamily = s.format == .iptablesSave ? .ipv4 : .ipv6
+                let parsed = try shifted(s) { try IptablesParser.parse(s.text, file: s.file, family: family) }
+                unsupported += parsed.unsupported.map { u in
+                    var u = u; u.line += s.firstLine - 1; return u
+                }
+                if family == .ipv4 { r.iptables = parsed } else { r.ip6tables = parsed }
+            case .nftText, .nftJSON, .ipset:
+                // Parsers for these formats are being added to RxrayRules; the raw text is kept.
+                break
+            }
+        }
+        if !unsupported.isEmpty && !lenient { throw UnsupportedRulesError(items: unsupported) }
+        r.unsupported = unsupported
+        return r
+    }
+
+    /// Runs a parser over a source whose text starts at `firstLine` of its file (rulesets
+    /// inline in a YAML profile), moving error lines to the file's numbering.
+    static func shifted<T>(_ s: RulesetSource, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch var e as InputError {
+            if let l = e.line { e.line = l + s.firstLine - 1 }
+            throw e
+        }
     }
 
     struct NftTable { var family: String; var name: String; var chains: Set<String> }
