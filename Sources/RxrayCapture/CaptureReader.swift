@@ -59,7 +59,9 @@ public final class CaptureReader {
         // Open the descriptor.
         let fd: Int32
         if path == "-" {
-            fd = 0
+            // A descriptor of our own, so that closing the reader leaves fd 0 alone.
+            fd = dup(0)
+            if fd < 0 { throw CaptureError.cannotOpen(path: display, reason: String(cString: strerror(errno))) }
         } else {
             var info = stat()
             if stat(path, &info) != 0 {
@@ -72,8 +74,7 @@ public final class CaptureReader {
             fd = open(path, O_RDONLY | O_CLOEXEC)
             if fd < 0 { throw CaptureError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         }
-        let ownsFD = path != "-"
-        var closeOnFailure = ownsFD
+        var closeOnFailure = true
         defer { if closeOnFailure { _ = close(fd) } }
 
         // Sniff the magic number. On a seekable descriptor we seek back; on a pipe the bytes
@@ -87,7 +88,7 @@ public final class CaptureReader {
         let magicValue = got == 4 ? magic.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) } : 0
         if magic == [0x0A, 0x0D, 0x0D, 0x0A] {
             format = .pcapng
-            let source = ByteSource(fd: fd, ownsDescriptor: ownsFD, prefix: magic)
+            let source = ByteSource(fd: fd, ownsDescriptor: true, prefix: magic)
             closeOnFailure = false
             let reader = PcapngReader(path: display, source: source, acceptAnyLinkType: acceptAnyLinkType)
             backend = .pcapng(reader)
@@ -102,12 +103,13 @@ public final class CaptureReader {
             // Hand libpcap a FILE* positioned at the magic number.
             let file: UnsafeMutablePointer<FILE>
             if startOffset >= 0 && lseek(fd, startOffset, SEEK_SET) == startOffset {
-                let own = ownsFD ? fd : dup(fd)
-                guard let f = fdopen(own, "rb") else {
+                guard let f = fdopen(fd, "rb") else {
                     throw CaptureError.cannotOpen(path: display, reason: String(cString: strerror(errno)))
                 }
                 file = f
             } else {
+                closeOnFailure = false
+                defer { _ = close(fd) }  // the copier reads a duplicate
                 file = try Self.pipeThrough(prefix: magic, from: fd, display)
             }
             closeOnFailure = false
@@ -158,7 +160,9 @@ public final class CaptureReader {
         var linkTypes: [LinkType] = []
         for interface in interfaces where !linkTypes.contains(interface.linkType) { linkTypes.append(interface.linkType) }
         if linkTypes.isEmpty { linkTypes = [.ethernet] }
-        filter = try BPFFilter(expression, linkTypes: linkTypes)
+        var swapped = false
+        if case .pcap(_, let isSwapped) = format { swapped = isSwapped }
+        filter = try BPFFilter(expression, linkTypes: linkTypes, byteSwapped: swapped)
     }
 
     /// The next frame that passes the filter, or nil at the end of the capture.
@@ -258,13 +262,24 @@ public final class CaptureReader {
         }
         let readEnd = pair[0]
         let writeEnd = pair[1]
+        // The copier reads its own descriptor, so replacing fd 0 later cannot redirect it.
+        let input = dup(fd)
+        if input < 0 {
+            _ = close(readEnd)
+            _ = close(writeEnd)
+            throw CaptureError.cannotOpen(path: display, reason: "dup: " + String(cString: strerror(errno)))
+        }
         guard let file = fdopen(readEnd, "rb") else {
             _ = close(readEnd)
             _ = close(writeEnd)
+            _ = close(input)
             throw CaptureError.cannotOpen(path: display, reason: String(cString: strerror(errno)))
         }
         let copier = Thread {
-            defer { _ = close(writeEnd) }
+            defer {
+                _ = close(writeEnd)
+                _ = close(input)
+            }
             func sendAll(_ p: UnsafeRawPointer, _ n: Int) -> Bool {
                 var sent = 0
                 while sent < n {
@@ -282,7 +297,7 @@ public final class CaptureReader {
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 16)
             defer { buffer.deallocate() }
             while true {
-                let n = systemRead(fd, buffer, 1 << 16)
+                let n = systemRead(input, buffer, 1 << 16)
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { return }
                 if !sendAll(buffer, n) { return }
