@@ -404,8 +404,8 @@ struct Decoder {
         frame.transportHeaderLength = 8
         frame.payloadOffset = off + 8
         var ulen = Int(bytes.be16(off + 4))
-        if ulen == 0, case .v6 = pseudo, end - off > 65535 {
-            ulen = end - off  // UDP over an IPv6 jumbogram (RFC 2675)
+        if ulen == 0, end - off > 65535 {
+            ulen = end - off  // an IPv6 jumbogram (RFC 2675) or a BIG TCP / GRO super-packet
         }
         frame.payloadLength = end - off - 8
         guard ulen >= 8 else { return frame.note(.malformed(.udp, .udpLengthTooShort)) }

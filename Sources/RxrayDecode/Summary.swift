@@ -19,6 +19,7 @@ extension DecodedFrame {
         case .ipv4, .ipv6: s += ipSummary(bytes)
         case .none: s += linkOnlySummary()
         }
+        while s.hasSuffix(" ") { s.removeLast() }
         for issue in issues {
             switch issue {
             case .ok: break
