@@ -1,0 +1,192 @@
+import RxrayDecode
+import RxrayHost
+
+/// One input frame, as the capture layer hands it over. RxrayStack does not depend on
+/// RxrayCapture; the CLI fills this from a `CapturedFrame`.
+public struct FrameInput {
+    public enum Direction: UInt8, Sendable { case unknown, inbound, outbound }
+    /// 1-based frame number in the capture.
+    public var index: Int
+    /// Capture timestamp, nanoseconds since the epoch.
+    public var timestampNs: Int64
+    /// The captured bytes (valid for the duration of `process`).
+    public var bytes: UnsafeRawBufferPointer
+    public var linkType: LinkType
+    /// Length on the wire (≥ `bytes.count` when the snap length cut the frame).
+    public var wireLength: Int
+    /// pcapng interface name (`if_name`), when the capture has one.
+    public var interfaceName: String?
+    public var direction: Direction
+
+    public init(index: Int, timestampNs: Int64, bytes: UnsafeRawBufferPointer, linkType: LinkType,
+                wireLength: Int? = nil, interfaceName: String? = nil, direction: Direction = .unknown) {
+        self.index = index
+        self.timestampNs = timestampNs
+        self.bytes = bytes
+        self.linkType = linkType
+        self.wireLength = wireLength ?? bytes.count
+        self.interfaceName = interfaceName
+        self.direction = direction
+    }
+}
+
+/// Where the capture was taken (DESIGN.md "Capture point").
+public enum CapturePoint: String, Sendable {
+    /// As on the wire (a tap or the sending peer).
+    case wire
+    /// tcpdump on the receiving host itself.
+    case host
+}
+
+/// Runs frames through the receive path and hands back one `FrameResult` per frame, in
+/// capture order.
+///
+/// Results whose fate is not known yet (a fragment waiting for the rest of its datagram) are
+/// held and released, in order, once it is known; `finish()` settles everything still held
+/// (fragment queues that never completed are reported as the kernel's timeout would).
+public final class Analyzer {
+    public struct Options: Sendable {
+        public var capturePoint: CapturePoint
+        /// Ingress interface for frames that do not name one (`--interface`).
+        public var defaultInterface: String?
+        /// Whether stage `detail` text is built.
+        public var wantsDetail: Bool
+        public init(capturePoint: CapturePoint = .wire, defaultInterface: String? = nil, wantsDetail: Bool = true) {
+            self.capturePoint = capturePoint
+            self.defaultInterface = defaultInterface
+            self.wantsDetail = wantsDetail
+        }
+    }
+
+    let kernel: Kernel
+    public let options: Options
+    private var current = FrameResult()
+    /// Results waiting for a held frame's fate, in capture order.
+    private var pending: [FrameResult] = []
+    /// Frame numbers whose fate is still open.
+    private var open: Set<Int> = []
+    /// Every counter moved so far.
+    public private(set) var totals: [MIB: Int] = [:]
+    /// How the ingress interface was chosen, for the output header (first frame's choice).
+    public private(set) var ingressNote: String?
+
+    /// Builds the analyzer for `host`.
+    public convenience init(host: Host, options: Options = Options()) {
+        self.init(netns: Netns(host: host), options: options)
+    }
+
+    /// Builds the analyzer for a namespace model given directly.
+    public init(netns: Netns, options: Options = Options()) {
+        var ns = netns
+        ns.addAddressRoutesIfMissing()
+        kernel = Kernel(ns: ns)
+        self.options = options
+        current.wantsDetail = options.wantsDetail
+    }
+
+    /// The namespace model the analyzer runs against.
+    public var netns: Netns { kernel.ns }
+
+    /// Processes one frame. `emit` is called zero or more times with results that are final,
+    /// in capture order (this frame's, and earlier held ones it settled).
+    public func process(_ input: FrameInput, emit: (FrameResult) -> Void) {
+        kernel.expire(now: input.timestampNs)
+        applyResolutions()
+        current.reset(frame: input.index)
+        kernel.receive(input, options: options, into: &current)
+        if ingressNote == nil { ingressNote = kernel.lastIngressNote }
+        let held = kernel.heldThisFrame
+        kernel.heldThisFrame = false
+        if held { open.insert(input.index) }
+        if pending.isEmpty && !held {
+            account(current)
+            emit(current)
+        } else {
+            pending.append(current)
+        }
+        applyResolutions()
+        flush(emit)
+    }
+
+    /// Settles everything still held (as if the capture were followed by enough quiet time for
+    /// every reassembly timer to fire) and emits the remaining results.
+    public func finish(emit: (FrameResult) -> Void) {
+        kernel.expire(now: .max)
+        applyResolutions()
+        flush(emit)
+        // Anything still open has no resolution left to come: emit as recorded.
+        for r in pending { account(r); emit(r) }
+        pending.removeAll()
+        open.removeAll()
+    }
+
+    /// Convenience for tests and small inputs: all results of `frames`, in order.
+    public func run(_ frames: [FrameInput]) -> [FrameResult] {
+        var out: [FrameResult] = []
+        for f in frames { process(f) { out.append($0) } }
+        finish { out.append($0) }
+        return out
+    }
+
+    private func account(_ r: FrameResult) {
+        for (m, d) in r.counters { totals[m, default: 0] += d }
+    }
+
+    private func applyResolutions() {
+        guard !kernel.resolutions.isEmpty else { return }
+        for res in kernel.resolutions {
+            for f in res.frames {
+                open.remove(f)
+                guard let i = pendingIndex(f) else { continue }
+                var r = pending[i]
+                r.fate = res.fate
+                r.dropReason = res.reason
+                r.dropStage = res.stage
+                r.egress = res.egress
+                r.nextHop = res.nextHop
+                if r.wantsDetail {
+                    r.stages.append(StageRecord(stage: .ipDefrag, verdict: .note, detail: res.detail))
+                } else {
+                    r.stages.append(StageRecord(stage: .ipDefrag, verdict: .note))
+                }
+                for (m, d) in res.counters { r.count(m, d) }
+                r.replies.append(contentsOf: res.replies)
+                pending[i] = r
+            }
+        }
+        kernel.resolutions.removeAll(keepingCapacity: true)
+    }
+
+    private func pendingIndex(_ frame: Int) -> Int? {
+        var lo = 0, hi = pending.count - 1
+        while lo <= hi {
+            let mid = (lo + hi) / 2
+            if pending[mid].frame == frame { return mid }
+            if pending[mid].frame < frame { lo = mid + 1 } else { hi = mid - 1 }
+        }
+        return nil
+    }
+
+    private func flush(_ emit: (FrameResult) -> Void) {
+        var k = 0
+        while k < pending.count && !open.contains(pending[k].frame) {
+            account(pending[k])
+            emit(pending[k])
+            k += 1
+        }
+        if k > 0 { pending.removeFirst(k) }
+    }
+}
+
+/// What a held frame's fate turned out to be (fragment queue completed, failed or timed out).
+struct HoldResolution {
+    var frames: [Int]
+    var fate: Fate
+    var reason: DropReason?
+    var stage: Stage?
+    var egress: String?
+    var nextHop: IPAddress?
+    var detail: String
+    var counters: [(MIB, Int)] = []
+    var replies: [Reply] = []
+}

@@ -1,0 +1,159 @@
+import RxrayDecode
+
+/// What a policy rule does when it matches (`FR_ACT_*`).
+public enum RuleAction: Sendable, Equatable {
+    case table(UInt32)
+    case goto(UInt32)
+    case nop
+    case blackhole
+    case unreachable
+    case prohibit
+}
+
+/// Selectors common to IPv4 and IPv6 rules (`struct fib_rule`).
+public struct RuleSelectors: Sendable, Equatable {
+    public var iif: String?
+    public var oif: String?
+    public var fwmark: UInt32?
+    public var fwmask: UInt32 = 0xFFFF_FFFF
+    public var tos: UInt8 = 0
+    public var ipproto: UInt8?
+    public var sport: ClosedRange<UInt16>?
+    public var dport: ClosedRange<UInt16>?
+    public var uid: ClosedRange<UInt32>?
+    public var invert = false
+    public var suppressPrefixLength: Int?
+    public init() {}
+}
+
+/// An IPv4 policy rule (`ip rule`).
+public struct FibRule4: Sendable, Equatable {
+    public var priority: UInt32
+    public var from: (IPv4Address, Int)?
+    public var to: (IPv4Address, Int)?
+    public var sel = RuleSelectors()
+    public var action: RuleAction
+
+    public init(priority: UInt32, from: (IPv4Address, Int)? = nil, to: (IPv4Address, Int)? = nil,
+                selectors: RuleSelectors = RuleSelectors(), action: RuleAction) {
+        self.priority = priority
+        self.from = from
+        self.to = to
+        self.sel = selectors
+        self.action = action
+    }
+
+    public static func == (l: FibRule4, r: FibRule4) -> Bool {
+        l.priority == r.priority && l.from?.0 == r.from?.0 && l.from?.1 == r.from?.1
+            && l.to?.0 == r.to?.0 && l.to?.1 == r.to?.1 && l.sel == r.sel && l.action == r.action
+    }
+
+    /// The three rules every namespace starts with.
+    public static let defaults: [FibRule4] = [
+        FibRule4(priority: 0, action: .table(FibTableID.local)),
+        FibRule4(priority: 32766, action: .table(FibTableID.main)),
+        FibRule4(priority: 32767, action: .table(FibTableID.default)),
+    ]
+
+    func text(_ ns: Netns) -> String {
+        var s = "\(priority): "
+        if sel.invert { s += "not " }
+        if let f = from { s += "from \(f.0)/\(f.1) " } else { s += "from all " }
+        if let t = to { s += "to \(t.0)/\(t.1) " }
+        if let i = sel.iif { s += "iif \(i) " }
+        if let o = sel.oif { s += "oif \(o) " }
+        if let m = sel.fwmark { s += "fwmark 0x\(String(m, radix: 16))" + (sel.fwmask == .max ? " " : "/0x\(String(sel.fwmask, radix: 16)) ") }
+        if sel.tos != 0 { s += "tos 0x\(String(sel.tos, radix: 16)) " }
+        switch action {
+        case .table(let t): s += "lookup \(FibTableID.name(t))"
+        case .goto(let p): s += "goto \(p)"
+        case .nop: s += "nop"
+        case .blackhole: s += "blackhole"
+        case .unreachable: s += "unreachable"
+        case .prohibit: s += "prohibit"
+        }
+        return s
+    }
+}
+
+extension RuleSelectors {
+    /// The device/mark/tos/port part of `fib_rule_match` + `fib4_rule_match`.
+    func matchesCommon(_ ns: Netns, iif: Int?, oif: Int?, mark: UInt32, tos: UInt8, proto: UInt8,
+                       sport: UInt16, dport: UInt16) -> Bool {
+        if let name = self.iif {
+            guard let i = iif, ns.devices[i].name == name else { return false }
+        }
+        if let name = self.oif {
+            guard let o = oif, ns.devices[o].name == name else { return false }
+        }
+        if let m = fwmark, (m ^ mark) & fwmask != 0 { return false }
+        if let p = ipproto, p != proto { return false }
+        if let r = self.sport, !r.contains(sport) { return false }
+        if let r = self.dport, !r.contains(dport) { return false }
+        // Input lookups run with uid 0 (`sock_net_uid(net, NULL)`).
+        if let u = uid, !u.contains(0) { return false }
+        if self.tos != 0 && self.tos != tos { return false }
+        return true
+    }
+}
+
+extension Netns {
+    /// Policy routing: walks the rules in priority order and looks up the tables they name.
+    ///
+    /// Mirrors `fib_lookup()` → `fib_rules_lookup()` in net/core/fib_rules.c with
+    /// `fib4_rule_match()` / `fib4_rule_action()` / `fib4_rule_suppress()` from
+    /// net/ipv4/fib_rules.c. A table with no match or a `throw` route continues with the next
+    /// rule; `goto` jumps to the first rule at or after its target priority; when no rule
+    /// yields a route the result is `ENETUNREACH`.
+    func fibLookup(_ fl: Flow4) -> FibLookup4 {
+        var i = 0
+        var lastRule: Int? = nil
+        while i < rules4.count {
+            let r = rules4[i]
+            var match = true
+            if let f = r.from, !(f.1 == 0 || (fl.saddr.value ^ f.0.value) & IfAddr4.mask(f.1) == 0) { match = false }
+            if match, let t = r.to, !(t.1 == 0 || (fl.daddr.value ^ t.0.value) & IfAddr4.mask(t.1) == 0) { match = false }
+            if match {
+                match = r.sel.matchesCommon(self, iif: fl.iif, oif: fl.oif, mark: fl.mark, tos: fl.tos,
+                                            proto: fl.proto, sport: fl.sport, dport: fl.dport)
+            }
+            if r.sel.invert { match.toggle() }
+            if !match { i += 1; continue }
+            lastRule = i
+            switch r.action {
+            case .nop:
+                i += 1
+                continue
+            case .goto(let target):
+                var j = i + 1
+                while j < rules4.count && rules4[j].priority < target { j += 1 }
+                i = j
+                continue
+            case .blackhole: return FibLookup4(error: .inval, rule: i)
+            case .unreachable: return FibLookup4(error: .netUnreach, rule: i)
+            case .prohibit: return FibLookup4(error: .acces, rule: i)
+            case .table(let t):
+                let (route, err, nh) = fibTableLookup(t, fl)
+                if let e = err {
+                    if e == .again { i += 1; continue }
+                    return FibLookup4(error: e, rule: i, route: route)
+                }
+                guard let rt = route else { i += 1; continue }
+                // suppress_prefixlength: a result this unspecific is not accepted.
+                if let sp = r.sel.suppressPrefixLength, routes4[rt].length <= sp { i += 1; continue }
+                return FibLookup4(result: FibResult4(route: rt, type: routes4[rt].type, table: t,
+                                                     prefixLength: routes4[rt].length, nexthop: nh, rule: i),
+                                  rule: i, route: rt)
+            }
+        }
+        return FibLookup4(error: .netUnreach, rule: lastRule)
+    }
+}
+
+/// The outcome of `fibLookup`: a result, or the error with the rule (and route) that gave it.
+struct FibLookup4 {
+    var result: FibResult4? = nil
+    var error: RouteError? = nil
+    var rule: Int? = nil
+    var route: Int? = nil
+}

@@ -1,0 +1,103 @@
+import RxrayDecode
+
+extension Kernel {
+    /// Forwarding checks in the kernel's order: pkt_type, TTL, MTU with DF, redirect, the
+    /// FORWARD hook, then output.
+    ///
+    /// Mirrors `ip_forward()` in net/ipv4/ip_forward.c as of 6.18 (IpForwDatagrams is counted
+    /// before the FORWARD hook and before the MTU check).
+    func ipForward(_ skb: inout SKB, _ r: inout FrameResult) {
+        guard let rt = skb.route4, let out = rt.outDev else {
+            r.drop(.notSpecified, at: .ipForward, "no forwarding route")
+            return
+        }
+        if skb.pktType != .host {
+            r.drop(.notSpecified, at: .ipForward, "pkt_type \(skb.pktType): only frames addressed to this host's MAC are forwarded")
+            return
+        }
+        if skb.v4TTL <= 1 {
+            r.count(.ipInHdrErrors)
+            icmpSend(skb, type: 11, code: 0, info: 0, &r)
+            r.drop(.ipInhdr, at: .ipForward, "TTL \(skb.v4TTL) expires here: time exceeded")
+            return
+        }
+        r.count(.ipForwDatagrams)
+        let mtu = rt.mtu
+        let tooBig = skb.len > mtu && (skb.v4DF || (skb.fragMaxSize > mtu))
+        if tooBig && skb.v4DF {
+            r.count(.ipFragFails)
+            icmpSend(skb, type: 3, code: 4, info: UInt32(mtu), &r)
+            r.drop(.pktTooBig, at: .ipForward, "\(skb.len) bytes with DF exceed the MTU \(mtu) of \(devName(out)): fragmentation needed")
+            return
+        }
+        if rt.doRedirect {
+            if let gw = rt.gateway ?? Optional(skb.v4Daddr) {
+                r.record(.ipForward, .note, "leaves through the interface it came in on: ICMP redirect to \(gw)")
+                icmpSendRedirect(skb, gateway: gw, &r)
+            }
+        }
+        guard nfHook(.forward, ipv6: false, &r) else { return }
+        ipOutput(&skb, out: out, gateway: rt.gateway, mtu: mtu, &r)
+    }
+
+    /// Redirect with its own back-off (`ip_rt_send_redirect`, net/ipv4/route.c): the first 9
+    /// to a peer are sent with exponential spacing from 20 ms.
+    func icmpSendRedirect(_ skb: SKB, gateway: IPv4Address, _ r: inout FrameResult) {
+        let key = IPAddress.v4(skb.v4Saddr)
+        var st = redirects[key] ?? RedirectState()
+        if st.count > 0 && now - st.last > 20_000_000_000 { st.count = 0 }
+        let gap = Int64(20_000_000) << Int64(min(st.count, 20))
+        let send = st.count == 0 || (st.count < 9 && now >= st.last + gap)
+        if send {
+            st.count += 1
+            st.last = now
+            redirects[key] = st
+            guard let (out, src) = outputRoute(to: skb.v4Saddr, preferredSource: nil, inbound: skb.dev) else { return }
+            r.count(.icmpOutMsgs)
+            r.replies.append(Reply(kind: .icmp(type: 5, code: 1), interface: devName(out), source: .v4(src),
+                                   destination: .v4(skb.v4Saddr), summary: r.wantsDetail ? "redirect host to \(gateway)" : ""))
+        } else {
+            redirects[key] = st
+            r.record(.ipForward, .note, "redirect suppressed (ip_rt_redirect back-off)")
+        }
+    }
+
+    /// POST_ROUTING, fragmentation of non-DF packets over the MTU, and the neighbour.
+    ///
+    /// Mirrors `ip_output()` → `ip_finish_output()` → `ip_finish_output2()` in
+    /// net/ipv4/ip_output.c.
+    func ipOutput(_ skb: inout SKB, out: Int, gateway: IPv4Address?, mtu: Int, _ r: inout FrameResult) {
+        guard nfHook(.postrouting, ipv6: false, &r) else { return }
+        if skb.len > mtu {
+            let payload = skb.len - skb.ihl
+            let per = max(8, (mtu - skb.ihl) & ~7)
+            let n = (payload + per - 1) / per
+            r.count(.ipFragOKs)
+            r.count(.ipFragCreates, n)
+            r.record(.ipOutput, .note, "fragmented into \(n) for MTU \(mtu)")
+        }
+        r.count(.ipOutTransmits)
+        let nexthop = gateway ?? skb.v4Daddr
+        r.fate = .forwarded
+        r.egress = devName(out)
+        r.nextHop = .v4(nexthop)
+        if r.wantsDetail {
+            let neigh = ns.neighbours.first { $0.address == .v4(nexthop) && $0.dev == out }
+            let nd: String
+            if let n = neigh {
+                nd = n.isUsable ? "neighbour \(nexthop) is \(n.lladdr!) (\(n.state))" : "neighbour \(nexthop) is \(n.state)"
+            } else {
+                nd = "no neighbour entry for \(nexthop): ARP resolution would start"
+            }
+            r.record(.ipOutput, .forward, "out \(devName(out)) to \(nexthop); \(nd)")
+        } else {
+            r.record(.ipOutput, .forward)
+        }
+    }
+}
+
+/// Redirect back-off per source host.
+struct RedirectState {
+    var count = 0
+    var last: Int64 = 0
+}

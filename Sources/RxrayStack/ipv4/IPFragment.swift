@@ -1,0 +1,252 @@
+import RxrayDecode
+
+/// Identity of an IPv4 reassembly queue (`struct frag_v4_compare_key`).
+struct FragKey4: Hashable {
+    var saddr: UInt32
+    var daddr: UInt32
+    var id: UInt16
+    var proto: UInt8
+}
+
+/// A reassembly queue (`struct inet_frag_queue` + `struct ipq`). Fragments are copied in:
+/// a queue is the one place where frame bytes outlive their frame.
+struct FragQueue {
+    struct Fragment {
+        var offset: Int
+        var end: Int
+        var frame: Int
+        var payload: [UInt8]
+    }
+    var serial: Int
+    var created: Int64
+    var fragments: [Fragment] = []
+    /// Contiguous runs of received bytes, as `inet_frag_queue_insert` keeps them.
+    var runs: [(start: Int, end: Int)] = []
+    /// Index into `runs` of the run holding the most recently appended tail.
+    var tailRun: Int? = nil
+    var len = 0
+    var lastIn = false
+    var firstIn = false
+    var meat = 0
+    var maxSize = 0
+    var memory = 0
+    /// Frames whose fate waits on this queue.
+    var held: [Int] = []
+    /// The first fragment's network header (offset 0), for the rebuilt datagram and for the
+    /// timeout ICMP.
+    var head: [UInt8] = []
+    var headDev = 0
+    var headPktType = PktType.host
+    var headRoute: InputRoute4? = nil
+    var headRoute6: InputRoute6? = nil
+
+    enum Insert { case ok, dup, overlap }
+
+    /// Places `[offset, end)` among the runs. Mirrors `inet_frag_queue_insert()`
+    /// (net/ipv4/inet_fragment.c): appending past the tail may not overlap it; elsewhere a
+    /// fragment inside one run is a duplicate, any other overlap is fatal.
+    mutating func insert(_ offset: Int, _ end: Int) -> Insert {
+        if let t = tailRun {
+            let last = runs[t]
+            if last.end < end {
+                if offset < last.end { return .overlap }
+                if offset == last.end { runs[t].end = end; return .ok }
+                runs.append((offset, end))
+                tailRun = runs.count - 1
+                return .ok
+            }
+            for run in runs {
+                if end <= run.start || offset >= run.end { continue }
+                if offset >= run.start && end <= run.end { return .dup }
+                return .overlap
+            }
+            runs.append((offset, end))
+            return .ok
+        }
+        runs.append((offset, end))
+        tailRun = 0
+        return .ok
+    }
+}
+
+extension Kernel {
+    /// Queues an IPv4 fragment; completes the datagram when every byte is there.
+    ///
+    /// Mirrors `ip_defrag()` → `ip_frag_queue()` → `ip_frag_reasm()` in
+    /// net/ipv4/ip_fragment.c (6.18: duplicates are `DUP_FRAG`, overlaps kill the queue).
+    func ipDefrag(_ skb: inout SKB, _ r: inout FrameResult) {
+        r.count(.ipReasmReqds)
+        guard skb.captured(skb.len) else { _ = snapped(&r, .ipDefrag); return }
+        let key = FragKey4(saddr: skb.v4Saddr.value, daddr: skb.v4Daddr.value, id: skb.buf.u16(4), proto: skb.v4Proto)
+        let ihl = skb.ihl
+        let offset = skb.v4Offset
+        let mf = skb.v4MF
+        var end = offset + skb.len - ihl
+        let truesize = skb.len + 640
+        if frag4[key] == nil {
+            if fragMemory + truesize > ns.sysctl.ipfragHighThresh {
+                r.count(.ipReasmFails)
+                r.drop(.notSpecified, at: .ipDefrag, "fragment memory above ipfrag_high_thresh: no new queue")
+                return
+            }
+            fragSerial += 1
+            frag4[key] = FragQueue(serial: fragSerial, created: now)
+        }
+        var q = frag4[key]!
+        let ident = "id 0x\(String(key.id, radix: 16)) \(skb.v4Saddr) → \(skb.v4Daddr)"
+        func discard(_ why: String, _ reason: DropReason, overlap: Bool, _ r: inout FrameResult) {
+            if overlap { r.count(.ipExtReasmOverlaps) }
+            r.count(.ipReasmFails)
+            killQueue4(key, q, reason: .notSpecified, why: "queue discarded at frame \(skb.frame): \(why)")
+            r.drop(reason, at: .ipDefrag, "\(ident): \(why); the whole queue is dropped")
+        }
+        if !mf {
+            if end < q.len || (q.lastIn && end != q.len) {
+                discard("last fragment ends at \(end), conflicting with length \(q.len)", .notSpecified, overlap: false, &r)
+                return
+            }
+            q.lastIn = true
+            q.len = end
+        } else {
+            if end & 7 != 0 { end &= ~7 }
+            if end > q.len {
+                if q.lastIn {
+                    discard("fragment ends at \(end), past the last fragment's end \(q.len)", .notSpecified, overlap: false, &r)
+                    return
+                }
+                q.len = end
+            }
+        }
+        if end == offset {
+            discard("empty fragment", .notSpecified, overlap: false, &r)
+            return
+        }
+        switch q.insert(offset, end) {
+        case .dup:
+            frag4[key] = q
+            r.drop(.dupFrag, at: .ipDefrag, "\(ident): bytes \(offset)..<\(end) duplicate ones already queued")
+            return
+        case .overlap:
+            discard("bytes \(offset)..<\(end) partially overlap queued fragments", .notSpecified, overlap: true, &r)
+            return
+        case .ok: break
+        }
+        q.fragments.append(.init(offset: offset, end: end, frame: skb.frame,
+                                 payload: Array(skb.buf[ihl..<(ihl + end - offset)])))
+        q.meat += end - offset
+        q.memory += truesize
+        fragMemory += truesize
+        if offset == 0 {
+            q.firstIn = true
+            q.head = Array(skb.buf[0..<ihl])
+            q.headDev = skb.dev
+            q.headPktType = skb.pktType
+            q.headRoute = skb.route4
+        }
+        q.maxSize = max(q.maxSize, skb.len)
+        if !(q.firstIn && q.lastIn && q.meat == q.len) {
+            q.held.append(skb.frame)
+            frag4[key] = q
+            heldThisFrame = true
+            r.fate = .dropped
+            r.record(.ipDefrag, .hold, "\(ident): bytes \(offset)..<\(end) queued (\(q.meat) of \(q.lastIn ? String(q.len) : "?") bytes); fate follows the datagram")
+            return
+        }
+        // Complete: rebuild the datagram.
+        frag4[key] = nil
+        fragMemory -= q.memory
+        let hl = q.head.count
+        let total = hl + q.len
+        if total > 65535 {
+            r.count(.ipReasmFails)
+            resolveHeld(q.held, fate: .dropped, reason: .notSpecified, stage: .ipDefrag,
+                        detail: "datagram completed at frame \(skb.frame) is oversized (\(total) bytes) and dropped")
+            r.drop(.notSpecified, at: .ipDefrag, "\(ident): reassembled size \(total) exceeds 65535")
+            return
+        }
+        var datagram = [UInt8](repeating: 0, count: total)
+        for i in 0..<hl { datagram[i] = q.head[i] }
+        for f in q.fragments {
+            for (k, byte) in f.payload.enumerated() { datagram[hl + f.offset + k] = byte }
+        }
+        datagram[2] = UInt8(total >> 8)
+        datagram[3] = UInt8(total & 0xFF)
+        datagram[6] &= 0x40  // keep DF, clear MF and offset
+        datagram[7] = 0
+        datagram[10] = 0; datagram[11] = 0
+        r.count(.ipReasmOKs)
+        let frames = q.fragments.map { $0.frame }.sorted()
+        if r.wantsDetail {
+            r.record(.ipDefrag, .pass, "\(ident): datagram of \(total) bytes completed by this frame from frames \(frames.map(String.init).joined(separator: ", "))")
+        } else {
+            r.record(.ipDefrag, .pass)
+        }
+        let frameNo = skb.frame
+        let savedRoute = skb.route4
+        let dev = skb.dev
+        datagram.withUnsafeBytes { buf in
+            var whole = SKB(buf: buf, len: total, dev: dev, origDev: skb.origDev, pktType: q.headPktType,
+                            proto: 0x0800, frame: frameNo, time: now)
+            whole.route4 = savedRoute
+            whole.reassembled = true
+            whole.fragMaxSize = q.maxSize
+            whole.thoff = hl
+            ipLocalDeliverContinue(&whole, &r)
+        }
+        resolveHeld(q.held, fate: r.fate, reason: r.dropReason, stage: r.dropStage, egress: r.egress, nextHop: r.nextHop,
+                    detail: "joined into the datagram completed at frame \(frameNo): \(r.fate.rawValue)")
+    }
+
+    /// Records the fate of held frames (the analyzer applies it to their results).
+    func resolveHeld(_ frames: [Int], fate: Fate, reason: DropReason?, stage: Stage?, egress: String? = nil,
+                     nextHop: IPAddress? = nil, detail: String, counters: [(MIB, Int)] = [], replies: [Reply] = []) {
+        guard !frames.isEmpty else { return }
+        resolutions.append(HoldResolution(frames: frames, fate: fate, reason: reason, stage: stage, egress: egress,
+                                          nextHop: nextHop, detail: detail, counters: counters, replies: replies))
+    }
+
+    private func killQueue4(_ key: FragKey4, _ q: FragQueue, reason: DropReason, why: String) {
+        frag4[key] = nil
+        fragMemory -= q.memory
+        resolveHeld(q.held, fate: .dropped, reason: reason, stage: .ipDefrag, detail: why)
+    }
+
+    /// Fires reassembly timers that are due at `now` (in creation order, for determinism).
+    ///
+    /// Mirrors `ip_expire()` in net/ipv4/ip_fragment.c: `IpReasmFails` and `IpReasmTimeout`,
+    /// and ICMP time exceeded (fragment reassembly) when the first fragment had arrived.
+    func expire(now t: Int64) {
+        let timeout4 = Int64(ns.sysctl.ipfragTimeSeconds) * 1_000_000_000
+        let due4 = frag4.filter { t == .max || $0.value.created + timeout4 <= t }.sorted { $0.value.serial < $1.value.serial }
+        for (key, q) in due4 {
+            frag4[key] = nil
+            fragMemory -= q.memory
+            let saved = now
+            now = q.created + timeout4
+            var r = FrameResult()
+            r.wantsDetail = true
+            r.count(.ipReasmFails)
+            r.count(.ipReasmTimeout)
+            if q.firstIn && !q.head.isEmpty {
+                q.head.withUnsafeBytes { buf in
+                    var skb = SKB(buf: buf, len: buf.count, dev: q.headDev, origDev: q.headDev, pktType: q.headPktType,
+                                  proto: 0x0800, frame: q.held.first ?? 0, time: now)
+                    skb.route4 = q.headRoute
+                    icmpSend(skb, type: 11, code: 1, info: 0, &r)
+                }
+            }
+            now = saved
+            resolveHeld(q.held, fate: .dropped, reason: .fragReasmTimeout, stage: .ipDefrag,
+                        detail: t == .max ? "end of input: the reassembly timer (ipfrag_time \(ns.sysctl.ipfragTimeSeconds) s) would expire" :
+                            "reassembly timed out after ipfrag_time \(ns.sysctl.ipfragTimeSeconds) s",
+                        counters: [], replies: [])
+            // Counters and the ICMP belong to the first held frame.
+            if let first = q.held.first {
+                resolutions.append(HoldResolution(frames: [first], fate: .dropped, reason: .fragReasmTimeout,
+                                                  stage: .ipDefrag, detail: "timer fired", counters: r.counters,
+                                                  replies: r.replies))
+            }
+        }
+        expire6(now: t)
+    }
+}

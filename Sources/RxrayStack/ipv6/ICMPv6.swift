@@ -1,0 +1,364 @@
+import RxrayDecode
+
+/// Identity of an IPv6 reassembly queue (`struct frag_v6_compare_key`).
+struct FragKey6: Hashable {
+    var saddr: IPv6Address
+    var daddr: IPv6Address
+    var id: UInt32
+}
+
+extension Kernel {
+    /// Sends an ICMPv6 error about `skb` unless a silence applies; rate limited per
+    /// destination (`icmp/ratelimit`) and globally.
+    ///
+    /// Mirrors `icmp6_send()` in net/ipv6/icmp.c.
+    func icmpv6Send(_ skb: SKB, type: UInt8, code: UInt8, info: UInt32, _ r: inout FrameResult) {
+        let s = skb.v6Saddr, d = skb.v6Daddr
+        if d.isMulticast || skb.pktType != .host {
+            if !(type == 2 || (type == 4 && code == 2)) {
+                r.record(.icmpSend, .note, "no ICMPv6: destination multicast or pkt_type \(skb.pktType)")
+                return
+            }
+        }
+        if s.isUnspecified || s.isMulticast {
+            r.record(.icmpSend, .note, "no ICMPv6: source \(s) is not unicast")
+            return
+        }
+        // Never about an ICMPv6 error.
+        if skb.v6NextHeader == 58 && skb.captured(41) && skb.buf.u8(40) < 128 {
+            r.record(.icmpSend, .note, "no ICMPv6 error about an ICMPv6 error")
+            return
+        }
+        guard let out = outputRoute6(to: s, inbound: skb.dev) else {
+            r.record(.icmpSend, .note, "no ICMPv6: no route back to \(s)")
+            return
+        }
+        if type != 2 && ns.devices[out].kind != .loopback {
+            if !globalAllow(&icmp6Global) {
+                r.record(.icmpSend, .note, "ICMPv6 suppressed by the global limit")
+                return
+            }
+            let cost = Int64(ns.sysctl.icmpv6RatelimitMs) * 1_000_000
+            if cost > 0 && !peerAllow(.v6(s), cost: cost, burst: cost * 6) {
+                r.record(.icmpSend, .note, "ICMPv6 suppressed by the per-host limit (icmp/ratelimit)")
+                return
+            }
+            icmp6Global.credit -= 1
+        }
+        r.count(.icmp6OutMsgs)
+        r.replies.append(Reply(kind: .icmpv6(type: type, code: code), interface: devName(out), source: nil,
+                               destination: .v6(s), summary: r.wantsDetail ? icmpv6Text(type, code, info) : ""))
+        r.record(.icmpSend, .note, "ICMPv6 \(icmpv6Text(type, code, info)) to \(s) via \(devName(out))")
+    }
+
+    func icmpv6Text(_ type: UInt8, _ code: UInt8, _ info: UInt32) -> String {
+        switch (type, code) {
+        case (1, 0): return "destination unreachable (no route)"
+        case (1, 1): return "destination unreachable (administratively prohibited)"
+        case (1, 2): return "destination unreachable (beyond scope of source)"
+        case (1, 3): return "destination unreachable (address unreachable)"
+        case (1, 4): return "destination unreachable (port unreachable)"
+        case (2, _): return "packet too big, mtu \(info)"
+        case (3, 0): return "time exceeded (hop limit)"
+        case (3, 1): return "time exceeded (fragment reassembly)"
+        case (4, _): return "parameter problem code \(code), pointer \(info)"
+        case (129, _): return "echo reply"
+        case (136, _): return "neighbour advertisement"
+        default: return "type \(type) code \(code)"
+        }
+    }
+
+    /// ICMPv6 input: checksum, echo, errors, neighbour discovery.
+    ///
+    /// Mirrors `icmpv6_rcv()` in net/ipv6/icmp.c and `ndisc_rcv()` in net/ipv6/ndisc.c.
+    func icmpv6Rcv(_ skb: inout SKB, _ r: inout FrameResult) {
+        let off = skb.thoff
+        let len = skb.len - off
+        guard skb.captured(skb.len) else { _ = snapped(&r, .icmpv6Rcv); return }
+        if len < 4 || !skb.buf.checksumOK(off, len, pseudo: Pseudo.v6(skb.v6Saddr, skb.v6Daddr, proto: 58, length: len)) {
+            r.count(.icmp6InCsumErrors)
+            r.count(.icmp6InErrors)
+            r.drop(.icmpCsum, at: .icmpv6Rcv, "ICMPv6 checksum does not verify")
+            return
+        }
+        r.count(.icmp6InMsgs)
+        let type = skb.buf.u8(off), code = skb.buf.u8(off + 1)
+        switch type {
+        case 128:
+            r.fate = .delivered
+            if ns.sysctl.icmpv6EchoIgnoreAll || (skb.v6Daddr.isMulticast && ns.sysctl.icmpv6EchoIgnoreMulticast) {
+                r.record(.icmpv6Rcv, .consume, "echo request ignored (echo_ignore_*)")
+                return
+            }
+            if let out = outputRoute6(to: skb.v6Saddr, inbound: skb.dev) {
+                r.count(.icmp6OutMsgs)
+                r.replies.append(Reply(kind: .icmpv6(type: 129, code: 0), interface: devName(out),
+                                       source: skb.v6Daddr.isMulticast ? nil : .v6(skb.v6Daddr),
+                                       destination: .v6(skb.v6Saddr), summary: r.wantsDetail ? "echo reply" : ""))
+            }
+            r.record(.icmpv6Rcv, .deliver, "echo request answered")
+        case 129:
+            r.drop(.noSocket, at: .icmpv6Rcv, "echo reply and no ping socket")
+        case 1, 2, 3, 4:
+            r.fate = .delivered
+            r.record(.icmpv6Rcv, .deliver, "ICMPv6 error \(icmpv6Text(type, code, 0)) passed to the protocol's error handler")
+        case 133, 134, 135, 136, 137:
+            ndiscRcv(&skb, type: type, code: code, &r)
+        default:
+            r.fate = .delivered
+            r.record(.icmpv6Rcv, .consume, "ICMPv6 type \(type) consumed")
+        }
+    }
+
+    /// Neighbour discovery sanity checks and NS → NA. Mirrors `ndisc_rcv()` /
+    /// `ndisc_recv_ns()` in net/ipv6/ndisc.c.
+    func ndiscRcv(_ skb: inout SKB, type: UInt8, code: UInt8, _ r: inout FrameResult) {
+        if skb.reassembled {
+            r.drop(.ipv6NdiscFrag, at: .ndiscRcv, "fragmented neighbour discovery message")
+            return
+        }
+        if skb.v6HopLimit != 255 {
+            r.drop(.ipv6NdiscHopLimit, at: .ndiscRcv, "hop limit \(skb.v6HopLimit), must be 255")
+            return
+        }
+        if code != 0 {
+            r.drop(.ipv6NdiscBadCode, at: .ndiscRcv, "code \(code), must be 0")
+            return
+        }
+        r.fate = .delivered
+        guard type == 135 else {
+            let names: [UInt8: String] = [133: "router solicitation", 134: "router advertisement",
+                                          136: "neighbour advertisement", 137: "redirect"]
+            r.record(.ndiscRcv, .consume, "\(names[type] ?? "type \(type)") processed")
+            return
+        }
+        let off = skb.thoff
+        guard skb.len - off >= 24 else {
+            r.drop(.ipv6NdiscBadOptions, at: .ndiscRcv, "neighbour solicitation too short")
+            return
+        }
+        let target = skb.buf.v6At(off + 8)
+        if target.isMulticast {
+            r.drop(.notSpecified, at: .ndiscRcv, "NS for multicast target \(target)")
+            return
+        }
+        let dad = skb.v6Saddr.isUnspecified
+        if dad && skb.v6Daddr != target.solicitedNode {
+            r.drop(.notSpecified, at: .ndiscRcv, "DAD NS not sent to the solicited-node group")
+            return
+        }
+        let ours = ns.devices[skb.dev].v6.contains { $0.address == target }
+        guard ours else {
+            r.record(.ndiscRcv, .consume, "NS for \(target), not an address of \(devName(skb.dev))")
+            return
+        }
+        r.count(.icmp6OutMsgs)
+        r.replies.append(Reply(kind: .icmpv6(type: 136, code: 0), interface: devName(skb.dev), source: .v6(target),
+                               destination: dad ? .v6(IPv6Address(high: 0xFF02_0000_0000_0000, low: 1)) : .v6(skb.v6Saddr),
+                               summary: r.wantsDetail ? "neighbour advertisement \(target) is-at \(ns.devices[skb.dev].mac)" : ""))
+        r.record(.ndiscRcv, .deliver, "NS for our \(target): NA sent")
+    }
+
+    /// Queues an IPv6 fragment. Mirrors `ipv6_frag_rcv()` / `ip6_frag_queue()` in
+    /// net/ipv6/reassembly.c (overlaps are always fatal, RFC 5722; atomic fragments pass).
+    func ipv6FragRcv(_ skb: inout SKB, fragOffset off: Int, nhoff: Int, _ r: inout FrameResult) {
+        r.count(.ip6InDelivers)
+        guard off + 8 <= skb.len, skb.captured(skb.len) else {
+            r.count(.ip6InHdrErrors)
+            r.drop(.notSpecified, at: .ipv6Defrag, "fragment header truncated")
+            return
+        }
+        let fo = skb.buf.u16(off + 2)
+        let offset = Int(fo & 0xFFF8)
+        let mf = fo & 1 != 0
+        let id = skb.buf.u32(off + 4)
+        if offset == 0 && !mf {
+            r.record(.ipv6Defrag, .pass, "atomic fragment: processed as unfragmented")
+            r.drop(.notSpecified, at: .ipv6Defrag, "atomic fragment delivery beyond the fragment header is not modelled")
+            return
+        }
+        let key = FragKey6(saddr: skb.v6Saddr, daddr: skb.v6Daddr, id: id)
+        let payloadStart = off + 8
+        var end = offset + skb.len - payloadStart
+        if mf && end & 7 != 0 {
+            r.count(.ip6InHdrErrors)
+            icmpv6Send(skb, type: 4, code: 0, info: 4, &r)
+            r.drop(.notSpecified, at: .ipv6Defrag, "non-last fragment length not a multiple of 8")
+            return
+        }
+        if frag6[key] == nil {
+            fragSerial += 1
+            frag6[key] = FragQueue(serial: fragSerial, created: now)
+        }
+        var q = frag6[key]!
+        func kill(_ why: String, _ r: inout FrameResult) {
+            frag6[key] = nil
+            fragMemory -= q.memory
+            resolveHeld(q.held, fate: .dropped, reason: .notSpecified, stage: .ipv6Defrag, detail: "queue discarded at frame \(skb.frame): \(why)")
+            r.drop(.notSpecified, at: .ipv6Defrag, why + "; the whole queue is dropped")
+        }
+        if !mf {
+            if end < q.len || (q.lastIn && end != q.len) { kill("conflicting last fragment", &r); return }
+            q.lastIn = true
+            q.len = end
+        } else if end > q.len {
+            if q.lastIn { kill("fragment past the last fragment", &r); return }
+            q.len = end
+        }
+        if end == offset { kill("empty fragment", &r); return }
+        switch q.insert(offset, end) {
+        case .dup, .overlap:
+            kill("overlapping fragment (RFC 5722)", &r)
+            return
+        case .ok: break
+        }
+        end = min(end, offset + skb.buf.count - payloadStart)
+        q.fragments.append(.init(offset: offset, end: end, frame: skb.frame, payload: Array(skb.buf[payloadStart..<(payloadStart + end - offset)])))
+        q.meat += end - offset
+        q.memory += skb.len + 640
+        fragMemory += skb.len + 640
+        if offset == 0 {
+            q.firstIn = true
+            // Unfragmentable part with the fragment header's next header patched in.
+            var h = Array(skb.buf[0..<off])
+            h[nhoff == 6 ? 6 : nhoff] = skb.buf.u8(off)
+            q.head = h
+            q.headDev = skb.dev
+            q.headPktType = skb.pktType
+            q.headRoute6 = skb.route6
+        }
+        if !(q.firstIn && q.lastIn && q.meat == q.len) {
+            q.held.append(skb.frame)
+            frag6[key] = q
+            heldThisFrame = true
+            r.fate = .dropped
+            r.record(.ipv6Defrag, .hold, "id 0x\(String(id, radix: 16)): bytes \(offset)..<\(end) queued; fate follows the datagram")
+            return
+        }
+        frag6[key] = nil
+        fragMemory -= q.memory
+        let hl = q.head.count
+        let total = hl + q.len
+        var datagram = [UInt8](repeating: 0, count: total)
+        for i in 0..<hl { datagram[i] = q.head[i] }
+        for f in q.fragments { for (k, b) in f.payload.enumerated() { datagram[hl + f.offset + k] = b } }
+        let plen = total - 40
+        datagram[4] = UInt8(plen >> 8); datagram[5] = UInt8(plen & 0xFF)
+        r.record(.ipv6Defrag, .pass, "datagram of \(total) bytes completed by this frame from frames \(q.fragments.map { String($0.frame) }.joined(separator: ", "))")
+        let frameNo = skb.frame
+        let route = skb.route6
+        let dev = skb.dev
+        datagram.withUnsafeBytes { buf in
+            var whole = SKB(buf: buf, len: total, dev: dev, origDev: dev, pktType: q.headPktType, proto: 0x86DD,
+                            frame: frameNo, time: now)
+            whole.route6 = route
+            whole.reassembled = true
+            ip6ProtocolDeliver(&whole, &r)
+        }
+        resolveHeld(q.held, fate: r.fate, reason: r.dropReason, stage: r.dropStage, egress: r.egress, nextHop: r.nextHop,
+                    detail: "joined into the datagram completed at frame \(frameNo): \(r.fate.rawValue)")
+    }
+
+    /// IPv6 reassembly timers (`ip6frag_time`). Mirrors `ip6_frag_expire()`.
+    func expire6(now t: Int64) {
+        let timeout = Int64(ns.sysctl.ip6fragTimeSeconds) * 1_000_000_000
+        let due = frag6.filter { t == .max || $0.value.created + timeout <= t }.sorted { $0.value.serial < $1.value.serial }
+        for (key, q) in due {
+            frag6[key] = nil
+            fragMemory -= q.memory
+            var r = FrameResult()
+            if q.firstIn {
+                let saved = now
+                now = q.created + timeout
+                q.head.withUnsafeBytes { buf in
+                    var skb = SKB(buf: buf, len: buf.count, dev: q.headDev, origDev: q.headDev, pktType: q.headPktType,
+                                  proto: 0x86DD, frame: q.held.first ?? 0, time: now)
+                    skb.route6 = q.headRoute6
+                    icmpv6Send(skb, type: 3, code: 1, info: 0, &r)
+                }
+                now = saved
+            }
+            resolveHeld(q.held, fate: .dropped, reason: .fragReasmTimeout, stage: .ipv6Defrag,
+                        detail: "reassembly timed out (ip6frag_time \(ns.sysctl.ip6fragTimeSeconds) s)")
+            if let first = q.held.first, !r.replies.isEmpty {
+                resolutions.append(HoldResolution(frames: [first], fate: .dropped, reason: .fragReasmTimeout, stage: .ipv6Defrag,
+                                                  detail: "timer fired", counters: r.counters, replies: r.replies))
+            }
+        }
+    }
+
+    /// UDP over IPv6. Mirrors `udpv6_rcv()` → `__udp6_lib_rcv()` (zero checksum is illegal).
+    func udpv6Rcv(_ skb: inout SKB, _ r: inout FrameResult) {
+        let off = skb.thoff
+        let avail = skb.len - off
+        guard avail >= 8, skb.captured(off + 8) else {
+            r.count(.udp6InErrors)
+            r.drop(.notSpecified, at: .udpv6Rcv, "UDP header truncated")
+            return
+        }
+        var ulen = Int(skb.buf.u16(off + 4))
+        if ulen == 0 { ulen = avail }
+        if ulen > avail || ulen < 8 {
+            r.count(.udp6InErrors)
+            r.drop(.pktTooSmall, at: .udpv6Rcv, "UDP length \(ulen) vs \(avail) bytes")
+            return
+        }
+        let dport = skb.buf.u16(off + 2)
+        let csumOK = skb.captured(off + ulen) ? (skb.buf.u16(off + 6) != 0 &&
+            skb.buf.checksumOK(off, ulen, pseudo: Pseudo.v6(skb.v6Saddr, skb.v6Daddr, proto: 17, length: ulen))) : true
+        if skb.v6Daddr.isMulticast {
+            if findUDPSocket(.v6(skb.v6Daddr), port: dport, dev: skb.dev, multicast: true) != nil
+                || findUDPSocket(.v6(skb.v6Daddr), port: dport, dev: skb.dev, multicast: false) != nil {
+                r.fate = .delivered
+                r.record(.udpv6Rcv, .deliver, "multicast to port \(dport): delivered")
+            } else {
+                r.drop(.notSpecified, at: .udpv6Rcv, "multicast to port \(dport) and no socket")
+            }
+            return
+        }
+        if !csumOK {
+            r.count(.udp6InCsumErrors)
+            r.count(.udp6InErrors)
+            r.drop(.udpCsum, at: .udpv6Rcv, "UDP checksum does not verify")
+            return
+        }
+        if let s = findUDPSocket(.v6(skb.v6Daddr), port: dport, dev: skb.dev, multicast: false) {
+            r.fate = .delivered
+            r.record(.udpv6Rcv, .deliver, "port \(dport): socket \(socketText(s))")
+            return
+        }
+        r.count(.udp6NoPorts)
+        icmpv6Send(skb, type: 1, code: 4, info: 0, &r)
+        r.drop(.noSocket, at: .udpv6Rcv, "no socket on port \(dport): port unreachable")
+    }
+
+    /// TCP over IPv6. Mirrors `tcp_v6_rcv()` up to the socket lookup.
+    func tcpV6Rcv(_ skb: inout SKB, _ r: inout FrameResult) {
+        if skb.pktType != .host {
+            r.drop(.notSpecified, at: .tcpV6Rcv, "pkt_type \(skb.pktType), not HOST")
+            return
+        }
+        r.count(.tcpInSegs)
+        let off = skb.thoff
+        let seglen = skb.len - off
+        guard seglen >= 20, skb.captured(off + 20) else {
+            r.drop(.notSpecified, at: .tcpV6Rcv, "TCP header truncated")
+            return
+        }
+        let doff = Int(skb.buf.u8(off + 12) >> 4) * 4
+        if doff < 20 {
+            r.count(.tcpInErrs)
+            r.drop(.pktTooSmall, at: .tcpV6Rcv, "data offset below 5")
+            return
+        }
+        if doff > seglen {
+            r.drop(.notSpecified, at: .tcpV6Rcv, "data offset beyond the segment")
+            return
+        }
+        let csumOK: Bool? = skb.captured(skb.len)
+            ? skb.buf.checksumOK(off, seglen, pseudo: Pseudo.v6(skb.v6Saddr, skb.v6Daddr, proto: 6, length: seglen)) : nil
+        let tcp = TCPSegment(flags: skb.buf.u8(off + 13), seq: skb.buf.u32(off + 4), ack: skb.buf.u32(off + 8),
+                             payload: seglen - doff, dport: skb.buf.u16(off + 2))
+        tcpCommon(skb, tcp, csumOK: csumOK, v6: true, &r)
+    }
+}

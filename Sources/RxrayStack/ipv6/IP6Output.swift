@@ -1,0 +1,80 @@
+import RxrayDecode
+
+extension Kernel {
+    /// IPv6 forwarding in the kernel's order.
+    ///
+    /// Mirrors `ip6_forward()` in net/ipv6/ip6_output.c (6.18: global `conf.all.forwarding` or
+    /// the device's `force_forwarding`).
+    func ip6Forward(_ skb: inout SKB, _ r: inout FrameResult) {
+        guard let rt = skb.route6, let out = rt.outDev else {
+            r.drop(.notSpecified, at: .ip6Forward, "no output device")
+            return
+        }
+        let conf = ns.devices[skb.dev].conf6
+        if !conf.forwarding && !conf.forceForwarding {
+            r.count(.ip6InAddrErrors)
+            r.drop(.ipInaddrerrors, at: .ip6Forward, "not a local address and IPv6 forwarding is off")
+            return
+        }
+        if skb.pktType != .host {
+            r.drop(.notSpecified, at: .ip6Forward, "pkt_type \(skb.pktType): not forwarded")
+            return
+        }
+        if skb.v6HopLimit <= 1 {
+            r.count(.ip6InHdrErrors)
+            icmpv6Send(skb, type: 3, code: 0, info: 0, &r)
+            r.drop(.ipInhdr, at: .ip6Forward, "hop limit \(skb.v6HopLimit) expires here: time exceeded")
+            return
+        }
+        if out == skb.dev {
+            let target = rt.gateway ?? skb.v6Daddr
+            if peerAllow(.v6(skb.v6Saddr), cost: 1_000_000_000, burst: 6_000_000_000) {
+                r.replies.append(Reply(kind: .icmpv6(type: 137, code: 0), interface: devName(out), source: nil,
+                                       destination: .v6(skb.v6Saddr), summary: r.wantsDetail ? "redirect to \(target)" : ""))
+                r.count(.icmp6OutMsgs)
+            }
+        } else {
+            let s = skb.v6Saddr
+            if s.isUnspecified || s.isMulticast || s.isLoopback {
+                r.count(.ip6InAddrErrors)
+                r.drop(.ipInaddrerrors, at: .ip6Forward, "source \(s) may not be forwarded")
+                return
+            }
+            if s.isLinkLocal {
+                icmpv6Send(skb, type: 1, code: 2, info: 0, &r)
+                r.count(.ip6InAddrErrors)
+                r.drop(.ipInaddrerrors, at: .ip6Forward, "link-local source \(s) beyond its scope")
+                return
+            }
+        }
+        let mtu = max(1280, rt.mtu)
+        if skb.len > mtu {
+            icmpv6Send(skb, type: 2, code: 0, info: UInt32(mtu), &r)
+            r.count(.ip6InTooBigErrors)
+            r.drop(.pktTooBig, at: .ip6Forward, "\(skb.len) bytes exceed the MTU \(mtu) of \(devName(out)): packet too big")
+            return
+        }
+        guard nfHook(.forward, ipv6: true, &r) else { return }
+        r.count(.ip6OutForwDatagrams)
+        guard nfHook(.postrouting, ipv6: true, &r) else { return }
+        let nexthop = rt.gateway ?? skb.v6Daddr
+        r.fate = .forwarded
+        r.egress = devName(out)
+        r.nextHop = .v6(nexthop)
+        if r.wantsDetail {
+            let n = ns.neighbours.first { $0.address == .v6(nexthop) && $0.dev == out }
+            r.record(.ip6Forward, .forward, "out \(devName(out)) to \(nexthop); " +
+                     (n.map { $0.isUsable ? "neighbour \($0.lladdr!) (\($0.state))" : "neighbour \($0.state)" } ?? "no neighbour entry: ND would start"))
+        } else {
+            r.record(.ip6Forward, .forward)
+        }
+    }
+
+    /// The device a locally generated IPv6 packet to `dst` leaves through.
+    func outputRoute6(to dst: IPv6Address, inbound: Int) -> Int? {
+        if dst.isLinkLocal || dst.isMulticast { return inbound }
+        let lk = ns.fib6Lookup(Flow6(daddr: dst, saddr: .any, iif: ns.loopback))
+        guard let rt = lk.route, lk.error == nil else { return nil }
+        return ns.routes6[rt].dev ?? inbound
+    }
+}
