@@ -10,24 +10,34 @@ DUT6_eth0=2001:db8:1::1;  PEER6_eth0=2001:db8:1::2
 DUT6_eth1=2001:db8:2::1;  PEER6_eth1=2001:db8:2::2
 REMOTE_NET4=203.0.113.0/24; REMOTE_NET6=2001:db8:3::/64
 
-# std_addrs4 [IFACE...]: the IPv4 address of each interface (default eth0 eth1) and a permanent
-# neighbour entry for its peer.
+# std_addrs4 [IFACE...]: the IPv4 address of each interface (default eth0 eth1) and permanent
+# neighbour entries, all with the peer's MAC, for the peer address (.2) and for .3 to .9, so
+# that scenarios can use a distinct source per frame (ICMP errors are rate limited per
+# destination host: a burst of about two for ip_error, six for icmp_send).
 std_addrs4() {
     local i ifs=("$@"); [ $# -eq 0 ] && ifs=(eth0 eth1)
     for i in "${ifs[@]}"; do
         local a="DUT4_$i" p="PEER4_$i" m="PEER_MAC_$i"
         ip addr add "${!a}/24" dev "$i"
-        ip neigh replace "${!p}" lladdr "${!m}" dev "$i" nud permanent
+        local n
+        for n in 2 3 4 5 6 7 8 9; do
+            ip neigh replace "${!p%.*}.$n" lladdr "${!m}" dev "$i" nud permanent
+        done
     done
 }
 
-# std_addrs6 [IFACE...]: the same for IPv6 (no DAD).
+# std_addrs6 [IFACE...]: the same for IPv6 (no DAD; neighbours ::2 to ::9).
 std_addrs6() {
     local i ifs=("$@"); [ $# -eq 0 ] && ifs=(eth0 eth1)
     for i in "${ifs[@]}"; do
         local a="DUT6_$i" p="PEER6_$i" m="PEER_MAC_$i"
         ip -6 addr add "${!a}/64" dev "$i" nodad
-        ip -6 neigh replace "${!p}" lladdr "${!m}" dev "$i" nud permanent
+        local n
+        for n in 2 3 4 5 6 7 8 9; do
+            ip -6 neigh replace "${!p%::*}::$n" lladdr "${!m}" dev "$i" nud permanent
+        done
+        # the peer's EUI-64 link-local address (fe80::ff:fe00:20 / :21)
+        ip -6 neigh replace "fe80::ff:fe00:${!m##*:}" lladdr "${!m}" dev "$i" nud permanent
     done
 }
 
@@ -43,9 +53,9 @@ std_router() {
     ip -6 route add "$REMOTE_NET6" via "$PEER6_eth1" dev eth1
 }
 
-# listen_tcp PORT BACKLOG accept|noaccept [ADDR]: a TCP listener (ADDR default 0.0.0.0;
-# "::" listens on both families). Returns once the socket is listening.
-listen_tcp() { _listener tcp "$1" "${4:-0.0.0.0}" --backlog "$2" --mode "$3"; }
+# listen_tcp PORT BACKLOG accept|noaccept [ADDR [FASTOPEN_QLEN]]: a TCP listener (ADDR default
+# 0.0.0.0; "::" listens on both families). Returns once the socket is listening.
+listen_tcp() { _listener tcp "$1" "${4:-0.0.0.0}" --backlog "$2" --mode "$3" --fastopen "${5:-0}"; }
 
 # listen_udp PORT [ADDR]: a bound UDP socket that reads and discards datagrams.
 listen_udp() { _listener udp "$1" "${2:-0.0.0.0}"; }

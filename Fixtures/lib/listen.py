@@ -11,6 +11,7 @@ ap.add_argument("--port", type=int, required=True)
 ap.add_argument("--addr", default="0.0.0.0")
 ap.add_argument("--backlog", type=int, default=128)
 ap.add_argument("--mode", choices=["accept", "noaccept"], default="accept")
+ap.add_argument("--fastopen", type=int, default=0, help="TCP_FASTOPEN queue length (0: unset)")
 ap.add_argument("--ready", required=True)
 a = ap.parse_args()
 
@@ -21,6 +22,8 @@ if fam == socket.AF_INET6:
     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
 s.bind((a.addr, a.port))
 if a.proto == "tcp":
+    if a.fastopen:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, a.fastopen)
     s.listen(a.backlog)
 open(a.ready, "w").close()
 conns = []

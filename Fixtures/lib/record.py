@@ -41,6 +41,9 @@ DEFAULT_WINDOW_MS = 50
 DEFAULT_QUIET_MS = 30
 DEFAULT_MAX_WINDOW_MS = 3000
 SETTLE_QUIET_MS = 300
+# Drops the kernel makes without a kfree_skb event (the skb is consumed): a SYN refused by a full
+# SYN or accept queue. When one of these moves in a window, its fate is "dropped".
+SILENT_DROP_COUNTERS = ("TcpExtListenDrops",)
 TRACE_TABLE = """table inet rxtrace {
   chain pre { type filter hook prerouting priority -500; policy accept; meta nftrace set 1; }
 }
@@ -515,7 +518,7 @@ class Scenario:
                 out.append({"iface": iface, "kind": "reply", "bytes": nb, "normalized": fields})
         if any(s["kind"] == "forward" for s in out):
             fate = "forwarded"
-        elif drops:
+        elif drops or any(nstat.get(c, 0) > 0 for c in SILENT_DROP_COUNTERS):
             fate = "dropped"
         else:
             fate = "delivered"

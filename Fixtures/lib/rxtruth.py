@@ -16,7 +16,7 @@ from scapy.all import (ARP, ICMP, IP, TCP, UDP, Dot1Q, Ether, ICMPv6DestUnreach,
                        ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS,
                        ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr, IPOption, IPv6,
                        IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop,
-                       IPv6ExtHdrRouting, Raw, fragment, raw)
+                       IPv6ExtHdrRouting, HBHOptUnknown, PadN, Raw, fragment, fragment6, raw)
 
 # --- standard topology -----------------------------------------------------------------------
 # The device under test (DUT) has eth0 and eth1; each is one end of a veth pair whose other end
@@ -36,6 +36,21 @@ REMOTE_NET4 = "203.0.113.0/24"
 REMOTE4 = "203.0.113.7"
 REMOTE_NET6 = "2001:db8:3::/64"
 REMOTE6 = "2001:db8:3::7"
+
+
+def host4(iface, n):
+    """The n-th (2..9) address on the peer side of `iface`; the DUT has a permanent neighbour
+    entry for each (dut.sh std_addrs4). host4(i, 2) == PEER4[i]."""
+    assert 2 <= n <= 9
+    return PEER4[iface].rsplit(".", 1)[0] + f".{n}"
+
+
+def host6(iface, n):
+    """The IPv6 counterpart of host4 (::2 to ::9)."""
+    assert 2 <= n <= 9
+    return PEER6[iface].rsplit("::", 1)[0] + f"::{n}"
+
+
 OTHER_MAC = "02:00:00:00:00:99"      # a MAC nobody in the topology owns
 BCAST_MAC = "ff:ff:ff:ff:ff:ff"
 
@@ -155,6 +170,8 @@ def normalise_reply(frame, injected_frames):
                    ack number of an injected segment -> 0
       tcp.tsval    TCP timestamp value (random per-connection offset) -> 0
       l4.csum      TCP/UDP checksum recomputed (veth hands over CHECKSUM_PARTIAL)
+      icmp.timestamps  receive and transmit times of an ICMP timestamp reply -> 0 (and the
+                   ICMP checksum recomputed)
     IPv4 header, ICMP and ICMPv6 checksums are always software-computed by the kernel and are
     recomputed here only when a rule changed a covered field."""
     b = bytearray(frame)
@@ -172,6 +189,11 @@ def normalise_reply(frame, injected_frames):
             struct.pack_into("!H", b, off + 10, csum(bytes(b[off:off + ihl])))
             l4 = off + ihl
             end = min(len(b), off + tot)
+            if proto == 1 and frag & 0x1FFF == 0 and end >= l4 + 20 and b[l4] == 14:
+                b[l4 + 12:l4 + 20] = bytes(8)
+                fields.append("icmp.timestamps")
+                struct.pack_into("!H", b, l4 + 2, 0)
+                struct.pack_into("!H", b, l4 + 2, csum(bytes(b[l4:end])))
             if frag & 0x1FFF == 0 and not frag & 0x2000 and proto in (6, 17):
                 pseudo = bytes(b[off + 12:off + 20]) + struct.pack("!BBH", 0, proto, end - l4)
                 _fix_l4(b, l4, end, proto, pseudo, injected_frames, fields)

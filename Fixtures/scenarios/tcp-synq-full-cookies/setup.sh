@@ -1,0 +1,4 @@
+. "$RXLIB/dut.sh"
+std_addrs4
+sysctl -qw net.ipv4.tcp_syncookies=1
+listen_tcp 80 1 noaccept

@@ -1,0 +1,3 @@
+. "$RXLIB/dut.sh"
+std_addrs
+listen_udp 5000 ::
