@@ -1,0 +1,175 @@
+import Foundation
+import XCTest
+import RxrayCapture
+import RxrayDecode
+import RxrayHost
+@testable import RxrayStack
+
+/// Runs every recorded scenario under Fixtures/scenarios through the analyzer and compares,
+/// frame by frame, fate, drop reason, replies (kind/type/code, interface) and egress with the
+/// kernel's truth. Lines of Fixtures/KNOWN-GAPS (`scenario[:frame] reason`) list what needs
+/// stages not built yet; they are printed, not failed.
+final class FixtureScenarioTests: XCTestCase {
+    static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    struct Gap { var scenario: String; var frame: Int?; var reason: String }
+
+    static func knownGaps() -> [Gap] {
+        let url = root.appendingPathComponent("Fixtures/KNOWN-GAPS")
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
+        var out: [Gap] = []
+        for line in text.split(separator: "\n") {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            if t.isEmpty || t.hasPrefix("#") { continue }
+            let parts = t.split(separator: " ", maxSplits: 1)
+            let id = parts[0].split(separator: ":")
+            out.append(Gap(scenario: String(id[0]), frame: id.count > 1 ? Int(id[1]) : nil,
+                           reason: parts.count > 1 ? String(parts[1]) : ""))
+        }
+        return out
+    }
+
+    /// A reply as compared: kind name plus ICMP type/code, and the interface.
+    struct ReplyKey: Hashable, CustomStringConvertible {
+        var kind: String
+        var iface: String
+        var description: String { "\(kind)@\(iface)" }
+    }
+
+    static func key(_ r: Reply) -> ReplyKey {
+        switch r.kind {
+        case .icmp(let t, let c): return ReplyKey(kind: "icmp \(t)/\(c)", iface: r.interface)
+        case .icmpv6(let t, let c): return ReplyKey(kind: "icmpv6 \(t)/\(c)", iface: r.interface)
+        case .tcpSynAck: return ReplyKey(kind: "tcp_synack", iface: r.interface)
+        default: return ReplyKey(kind: r.kindName, iface: r.interface)
+        }
+    }
+
+    /// Classifies a frame the kernel sent, from its hex bytes (Ethernet).
+    static func key(hex: String, iface: String) -> ReplyKey {
+        var b: [UInt8] = []
+        var it = hex.makeIterator()
+        while let h = it.next(), let l = it.next() { b.append(UInt8(String([h, l]), radix: 16) ?? 0) }
+        guard b.count >= 14 else { return ReplyKey(kind: "short", iface: iface) }
+        var et = Int(b[12]) << 8 | Int(b[13])
+        var off = 14
+        if et == 0x8100 && b.count >= 18 { et = Int(b[16]) << 8 | Int(b[17]); off = 18 }
+        if et == 0x0806 { return ReplyKey(kind: "arp_reply", iface: iface) }
+        if et == 0x0800 && b.count >= off + 20 {
+            let ihl = Int(b[off] & 0xF) * 4
+            let p = b[off + 9]
+            if p == 1 && b.count >= off + ihl + 2 { return ReplyKey(kind: "icmp \(b[off + ihl])/\(b[off + ihl + 1])", iface: iface) }
+            if p == 6 && b.count >= off + ihl + 14 {
+                let f = b[off + ihl + 13]
+                if f & 0x04 != 0 { return ReplyKey(kind: "tcp_rst", iface: iface) }
+                if f & 0x12 == 0x12 { return ReplyKey(kind: "tcp_synack", iface: iface) }
+                return ReplyKey(kind: "tcp_ack", iface: iface)
+            }
+            return ReplyKey(kind: "ipv4 proto \(p)", iface: iface)
+        }
+        if et == 0x86DD && b.count >= off + 40 {
+            var nh = b[off + 6]
+            var o = off + 40
+            while (nh == 0 || nh == 60 || nh == 43) && b.count >= o + 2 { nh = b[o]; o += (Int(b[o + 1]) + 1) * 8 }
+            if nh == 58 && b.count >= o + 2 { return ReplyKey(kind: "icmpv6 \(b[o])/\(b[o + 1])", iface: iface) }
+            if nh == 6 && b.count >= o + 14 {
+                let f = b[o + 13]
+                if f & 0x04 != 0 { return ReplyKey(kind: "tcp_rst", iface: iface) }
+                if f & 0x12 == 0x12 { return ReplyKey(kind: "tcp_synack", iface: iface) }
+            }
+            return ReplyKey(kind: "ipv6 nh \(nh)", iface: iface)
+        }
+        return ReplyKey(kind: "ethertype \(et)", iface: iface)
+    }
+
+    func testRecordedScenariosAgreeWithTheKernel() throws {
+        let dir = Self.root.appendingPathComponent("Fixtures/scenarios")
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else {
+            throw XCTSkip("no Fixtures/scenarios directory")
+        }
+        let gaps = Self.knownGaps()
+        var compared = 0, agreed = 0, gapFrames = 0
+        var failures: [String] = []
+        for name in names.sorted() {
+            let sdir = dir.appendingPathComponent(name)
+            let truthURL = sdir.appendingPathComponent("truth.jsonl")
+            let capURL = sdir.appendingPathComponent("capture.pcapng")
+            let hostDir = sdir.appendingPathComponent("host")
+            guard FileManager.default.fileExists(atPath: truthURL.path), FileManager.default.fileExists(atPath: capURL.path) else { continue }
+            guard FileManager.default.fileExists(atPath: hostDir.path) else {
+                print("[fixtures] \(name): skipped, no host/ snapshot recorded yet")
+                continue
+            }
+            if let g = gaps.first(where: { $0.scenario == name && $0.frame == nil }) {
+                print("[fixtures] \(name): KNOWN GAP (whole scenario): \(g.reason)")
+                continue
+            }
+            var description = ""
+            if let d = try? Data(contentsOf: sdir.appendingPathComponent("scenario.json")),
+               let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] {
+                description = o["description"] as? String ?? ""
+            }
+            let host = try HostLoader.loadDirectory(hostDir.path)
+            let analyzer = Analyzer(host: host)
+            let reader = try CaptureReader(path: capURL.path)
+            var results: [FrameResult] = []
+            while let f = try reader.next() {
+                let input = FrameInput(index: f.index, timestampNs: f.timestampNanoseconds, bytes: f.bytes, linkType: f.linkType,
+                                       wireLength: f.wireLength, interfaceName: f.interfaceName,
+                                       direction: f.direction == .outbound ? .outbound : f.direction == .inbound ? .inbound : .unknown)
+                analyzer.process(input) { results.append($0) }
+            }
+            analyzer.finish { results.append($0) }
+            let byFrame = Dictionary(results.map { ($0.frame, $0) }, uniquingKeysWith: { a, _ in a })
+            let lines = try String(contentsOf: truthURL, encoding: .utf8).split(separator: "\n")
+            for line in lines {
+                guard let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let frame = o["frame"] as? Int else { continue }
+                if let g = gaps.first(where: { $0.scenario == name && $0.frame == frame }) {
+                    gapFrames += 1
+                    print("[fixtures] \(name):\(frame): KNOWN GAP: \(g.reason)")
+                    continue
+                }
+                compared += 1
+                guard let r = byFrame[frame] else {
+                    failures.append("\(name):\(frame): rxray produced no result\n    scenario: \(description)")
+                    continue
+                }
+                let fate = o["fate"] as? String ?? ""
+                let drops = (o["drops"] as? [[String: Any]] ?? [])
+                let mainDrop = drops.first { ($0["location"] as? String) != "skb_release_data" } ?? drops.first
+                let reason = mainDrop?["reason"] as? String
+                let sent = o["sent"] as? [[String: Any]] ?? []
+                var truthReplies: [ReplyKey] = []
+                var truthEgress: [String] = []
+                for s in sent {
+                    let iface = s["iface"] as? String ?? ""
+                    if (s["kind"] as? String) == "forward" { truthEgress.append(iface); continue }
+                    truthReplies.append(Self.key(hex: s["hex"] as? String ?? "", iface: iface))
+                }
+                let ours = r.replies.map(Self.key)
+                var problems: [String] = []
+                if r.fate.rawValue != fate { problems.append("fate kernel=\(fate) rxray=\(r.fate.rawValue)") }
+                if fate == "dropped", let reason = reason, r.dropReason?.name != reason {
+                    problems.append("drop reason kernel=\(reason)@\(mainDrop?["location"] as? String ?? "?") rxray=\(r.dropReason?.name ?? "none")@\(r.dropStage?.symbol ?? "-")")
+                }
+                if truthReplies.sorted(by: { $0.description < $1.description }) != ours.sorted(by: { $0.description < $1.description }) {
+                    problems.append("replies kernel=\(truthReplies) rxray=\(ours)")
+                }
+                if fate == "forwarded", let e = truthEgress.first, r.egress != e {
+                    problems.append("egress kernel=\(e) rxray=\(r.egress ?? "none")")
+                }
+                if problems.isEmpty {
+                    agreed += 1
+                } else {
+                    let trace = r.stages.map { "\($0.stage.symbol):\($0.verdict) \($0.detail)" }.joined(separator: "\n      ")
+                    failures.append("\(name):\(frame): " + problems.joined(separator: "; ")
+                                    + "\n    scenario: \(description)\n    rxray trace:\n      \(trace)")
+                }
+            }
+        }
+        print("[fixtures] \(agreed) of \(compared) frames agree; \(gapFrames) frames listed in KNOWN-GAPS")
+        for f in failures { XCTFail(f) }
+    }
+}
