@@ -32,6 +32,7 @@ final class NftCorpusTests: XCTestCase {
         print("nft corpus: \(files.count) files: \(total)")
         for (source, items) in bySource.sorted(by: { $0.key < $1.key }) {
             printUnsupportedTable("  \(source)", items)
+            if ProcessInfo.processInfo.environment["RXRAY_VERBOSE"] != nil { for u in items { print("    \(u)") } }
         }
         XCTAssertEqual(failures, [], "nft rulesets must parse")
         for source in ["moby", "kubernetes-kube-proxy", "firewalld"] {

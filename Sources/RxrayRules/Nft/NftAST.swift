@@ -365,7 +365,10 @@ public struct NftSet: Sendable {
     public var keyTypes: [NftDatatype]
     /// As written (`ipv4_addr . inet_service`, or `typeof ip saddr`).
     public var keyText: String
+    /// For maps: the value's type (the first part when the value is a concatenation).
     public var valueType: NftDatatype?
+    /// For maps: every part of the value's type (`ipv4_addr . inet_service`).
+    public var valueTypes: [NftDatatype] = []
     public var valueText: String?
     /// `interval`, `constant`, `timeout`, `dynamic`, ...
     public var flags: [String]

@@ -372,7 +372,8 @@ struct NftTextParser {
             case "type":
                 let startOff = tok.start
                 var keyTypes: [NftDatatype] = []
-                var valueType: NftDatatype?
+                var valueTypes: [NftDatatype] = []
+                var valueType: NftDatatype? { valueTypes.first }
                 var afterColon = false
                 while !atStatementEnd {
                     let w = tok
@@ -383,36 +384,38 @@ struct NftTextParser {
                     if w.text == "interval" { continue }
                     guard let dt = NftDatatype(setTypeName: w.text) else {
                         result.unsupported.append(UnsupportedConstruct(file: file, line: w.line, construct: "set type \(w.text)", ruleText: "set \(name)"))
-                        if afterColon { valueType = .integer } else { keyTypes.append(.integer) }
+                        if afterColon { valueTypes.append(.integer) } else { keyTypes.append(.integer) }
                         continue
                     }
-                    if afterColon { valueType = dt } else { keyTypes.append(dt) }
+                    if afterColon { valueTypes.append(dt) } else { keyTypes.append(dt) }
                 }
                 set.keyTypes = keyTypes
                 set.valueType = valueType
+                set.valueTypes = valueTypes
                 let txt = String(decoding: bytes[startOff..<toks[i - 1].end], as: UTF8.self)
                 if let colon = txt.firstRange(of: " : ") { set.keyText = String(txt[..<colon.lowerBound]); set.valueText = String(txt[colon.upperBound...]) } else { set.keyText = txt }
             case "typeof":
                 let startOff = tok.start
                 var parts: [NftExpr] = []
-                var valueType: NftDatatype?
+                var valueTypes: [NftDatatype] = []
                 var afterColon = false
                 ruleUnsupported = []
                 while !atStatementEnd {
                     if tok.kind == .word && tok.text == "." { _ = advance(); continue }
                     if tok.kind == .word && tok.text == ":" { afterColon = true; _ = advance(); continue }
                     if tok.kind == .word && tok.text == "interval" { _ = advance(); continue }
-                    if tok.kind == .word && tok.text == "verdict" && afterColon { _ = advance(); valueType = .verdict; continue }
+                    if tok.kind == .word && tok.text == "verdict" && afterColon { _ = advance(); valueTypes.append(.verdict); continue }
                     do {
                         let e = try primary()
-                        if afterColon { valueType = e.datatype } else { parts.append(e) }
+                        if afterColon { valueTypes.append(e.datatype) } else { parts.append(e) }
                     } catch let u as NftUnsupported {
                         result.unsupported.append(UnsupportedConstruct(file: file, line: t.line, construct: "set typeof \(u.construct)", ruleText: "set \(name)"))
                         while !atStatementEnd { _ = advance() }
                     }
                 }
                 set.keyTypes = parts.map(\.datatype)
-                set.valueType = valueType
+                set.valueType = valueTypes.first
+                set.valueTypes = valueTypes
                 let txt = String(decoding: bytes[startOff..<toks[i - 1].end], as: UTF8.self)
                 if let colon = txt.firstRange(of: " : ") { set.keyText = "typeof " + txt[..<colon.lowerBound]; set.valueText = String(txt[colon.upperBound...]) } else { set.keyText = "typeof " + txt }
             case "flags":
@@ -426,7 +429,7 @@ struct NftTextParser {
             case "comment": set.comment = try expectWord("a comment string")
             case "elements":
                 try expectPunct("=", "after elements")
-                set.elements += try elements(keyTypes: set.keyTypes, valueType: set.valueType, isMap: set.isMap, line: t.line, context: "set \(name)")
+                set.elements += try elements(keyTypes: set.keyTypes, valueTypes: set.valueTypes, isMap: set.isMap, line: t.line, context: "set \(name)")
             default:
                 // Unknown set property (quota, limit, stateful per-element defaults): keep going.
                 result.unsupported.append(UnsupportedConstruct(file: file, line: t.line, construct: "set property \(t.text)", ruleText: "set \(name)"))
@@ -447,7 +450,7 @@ struct NftTextParser {
     }
 
     /// `{ elem, elem : value, ... }`.
-    mutating func elements(keyTypes: [NftDatatype], valueType: NftDatatype?, isMap: Bool, line: Int, context: String) throws -> [NftSetElement] {
+    mutating func elements(keyTypes: [NftDatatype], valueTypes: [NftDatatype], isMap: Bool, line: Int, context: String) throws -> [NftSetElement] {
         let open = tok
         try expectPunct("{", "to open the elements")
         var out: [NftSetElement] = []
@@ -456,7 +459,7 @@ struct NftTextParser {
             if tok.kind == .eof { throw err(open, "elements not closed: expected '}'") }
             if isPunct("}") { _ = advance(); break }
             do {
-                out.append(try element(keyTypes: keyTypes, valueType: valueType, isMap: isMap))
+                out.append(try element(keyTypes: keyTypes, valueTypes: valueTypes, isMap: isMap))
             } catch let u as NftUnsupported {
                 result.unsupported.append(UnsupportedConstruct(file: file, line: tok.line, construct: u.construct, ruleText: context))
                 while !(isPunct(",") || isPunct("}") || tok.kind == .eof) { if isPunct("{") { try skipBraces() } else { _ = advance() } }
@@ -469,7 +472,7 @@ struct NftTextParser {
         return out
     }
 
-    mutating func element(keyTypes: [NftDatatype], valueType: NftDatatype?, isMap: Bool) throws -> NftSetElement {
+    mutating func element(keyTypes: [NftDatatype], valueTypes: [NftDatatype], isMap: Bool) throws -> NftSetElement {
         var parts: [NftExpr] = []
         var k = 0
         repeat {
@@ -495,19 +498,20 @@ struct NftTextParser {
             case "comment": _ = advance(); e.comment = try expectWord("a comment string")
             case ":":
                 _ = advance()
-                e.value = try mapValue(valueType)
+                e.value = try mapValue(valueTypes)
             default:
                 throw NftUnsupported(construct: "element attribute \(tok.text)")
             }
         }
-        if isPunct(":") { _ = advance(); e.value = try mapValue(valueType) }
+        if isPunct(":") { _ = advance(); e.value = try mapValue(valueTypes) }
         return e
     }
 
-    mutating func mapValue(_ type: NftDatatype?) throws -> NftExpr {
-        if type == .verdict || type == nil, let v = try verdictIfAny() { return .verdict(v) }
-        var parts: [NftExpr] = [try value(type ?? .integer)]
-        while tok.kind == .word && tok.text == "." { _ = advance(); parts.append(try value(type ?? .integer)) }
+    mutating func mapValue(_ types: [NftDatatype]) throws -> NftExpr {
+        if types.first == .verdict || types.isEmpty, let v = try verdictIfAny() { return .verdict(v) }
+        func type(_ k: Int) -> NftDatatype { k < types.count ? types[k] : (types.last ?? .integer) }
+        var parts: [NftExpr] = [try value(type(0))]
+        while tok.kind == .word && tok.text == "." { _ = advance(); parts.append(try value(type(parts.count))) }
         return parts.count == 1 ? parts[0] : .concat(parts)
     }
 
@@ -680,7 +684,7 @@ struct NftTextParser {
             let sname = try expectWord("a set name")
             guard let si = result.tables[ti].sets.firstIndex(where: { $0.name == sname }) else { throw err(objTok, "set \(sname) does not exist in table \(tname)") }
             let s = result.tables[ti].sets[si]
-            result.tables[ti].sets[si].elements += try elements(keyTypes: s.keyTypes, valueType: s.valueType, isMap: s.isMap, line: objTok.line, context: "add element \(sname)")
+            result.tables[ti].sets[si].elements += try elements(keyTypes: s.keyTypes, valueTypes: s.valueTypes, isMap: s.isMap, line: objTok.line, context: "add element \(sname)")
         case ("add", "flowtable"), ("create", "flowtable"):
             let fam = try family()
             let tname = try expectWord("a table name")
@@ -790,6 +794,7 @@ struct NftTextParser {
                 switch tok.text {
                 case "num", "to":
                     _ = advance()
+                    if startsLHS() { q.number = try expression(valueType: .integer); continue }
                     let w = try expectWord("a queue number")
                     q.number = NftValues.value(w, .integer, quoted: false) ?? .symbol(w)
                 case "flags":
@@ -809,11 +814,19 @@ struct NftTextParser {
                 _ = advance(); let b = try number("a byte count", UInt64.self)
                 return .counter(Counters(packets: p, bytes: b))
             }
-            if isWord("name") { _ = advance(); return .counterReference(try expectWord("a counter name")) }
+            if isWord("name") {
+                _ = advance()
+                if startsLHS() { throw NftUnsupported(construct: "counter name EXPRESSION map") }
+                return .counterReference(try expectWord("a counter name"))
+            }
             return .counter(nil)
         case "limit":
             _ = advance()
-            if isWord("name") { _ = advance(); return .objectReference(kind: "limit", name: try expectWord("a limit name")) }
+            if isWord("name") {
+                _ = advance()
+                if startsLHS() { throw NftUnsupported(construct: "limit name EXPRESSION map") }
+                return .objectReference(kind: "limit", name: try expectWord("a limit name"))
+            }
             guard isWord("rate") else { throw err(tok, "expected 'rate' after limit") }
             _ = advance()
             var over = false
@@ -842,7 +855,11 @@ struct NftTextParser {
             return .limit(NftLimit(rate: n * mult, per: per, bytes: bytesRate, burst: burst, over: over))
         case "quota":
             _ = advance()
-            if isWord("name") { _ = advance(); return .objectReference(kind: "quota", name: try expectWord("a quota name")) }
+            if isWord("name") {
+                _ = advance()
+                if startsLHS() { throw NftUnsupported(construct: "quota name EXPRESSION map") }
+                return .objectReference(kind: "quota", name: try expectWord("a quota name"))
+            }
             var over = false
             if isWord("over") { over = true; _ = advance() } else if isWord("until") { _ = advance() }
             let n = try number("a byte count", UInt64.self)
@@ -864,7 +881,15 @@ struct NftTextParser {
                 case "group": _ = advance(); l.group = try number("a group number", UInt16.self)
                 case "snaplen": _ = advance(); l.snaplen = try number("a snap length", UInt32.self)
                 case "queue-threshold": _ = advance(); l.queueThreshold = try number("a threshold", UInt32.self)
-                case "flags": _ = advance(); l.flags += try commaWords()
+                case "flags":
+                    _ = advance()
+                    // `flags tcp sequence,options`, `flags ip options`, `flags skuid`, `flags ether`, `flags all`.
+                    let first = try expectWord("a log flag")
+                    if first == "tcp" || first == "ip" {
+                        l.flags += try commaWords().map { "\(first) \($0)" }
+                    } else {
+                        l.flags.append(first)
+                    }
                 default: break loop
                 }
             }
@@ -937,12 +962,13 @@ struct NftTextParser {
             }
             if (isWord("helper", 1) || isWord("timeout", 1) || isWord("expectation", 1)) && isWord("set", 2) {
                 _ = advance(); let kind = advance().text; _ = advance()
+                if startsLHS() { throw NftUnsupported(construct: "ct \(kind) set EXPRESSION map") }
                 return .objectReference(kind: "ct " + kind, name: try expectWord("an object name"))
             }
             return try matchOrSet()
         case "meta" where isWord("nftrace", 1) || isWord("mark", 1) || isWord("priority", 1) || isWord("pkttype", 1):
             return try matchOrSet()
-        case "tproxy", "synproxy", "fwd", "dup", "xt", "osf", "secmark", "exthdr", "ipsec", "last", "inner", "vxlan", "geneve", "gretap":
+        case "tproxy", "synproxy", "fwd", "dup", "xt", "osf", "meter", "secmark", "exthdr", "ipsec", "last", "inner", "vxlan", "geneve", "gretap":
             throw NftUnsupported(construct: t.text)
         default:
             return try matchOrSet()
@@ -964,6 +990,7 @@ struct NftTextParser {
         let kw = advance()
         var n = NftNat(kind: NftNat.Kind(rawValue: kw.text)!)
         if isWord("ip") || isWord("ip6") { n.family = advance().text }
+        if isWord("prefix") && isWord("to", 1) { n.flags.append(advance().text) }
         let addressType: NftDatatype = n.family == "ip6" ? .ipv6Addr : .ipv4Addr
         let bareTarget = (kw.text == "dnat" || kw.text == "snat") && !isWord("to")
             && (isPunct("[") || (tok.kind == .word && (IPAddress(Substring(tok.text.split(separator: ":").first ?? "")) != nil || IPAddress(Substring(tok.text)) != nil)))
@@ -1077,7 +1104,7 @@ struct NftTextParser {
             throw NftUnsupported(construct: "!")
         }
         if atStatementEnd {
-            throw NftUnsupported(construct: "\(render(lhs)) without a value")
+            throw NftUnsupported(construct: "\(lhs) without a value")
         }
         var rhs = try rightHandSide(lhs.keyTypes)
         var left = lhs
@@ -1292,12 +1319,12 @@ struct NftTextParser {
     mutating func mapping(keyTypes: [NftDatatype], valueType: NftDatatype?) throws -> NftExpr {
         if isPunct("@") { _ = advance(); return .setReference(try expectWord("a map name")) }
         guard isPunct("{") else { throw err(tok, "expected '{' or @map after map/vmap, got \(describe(tok))") }
-        return .anonymousSet(try elements(keyTypes: keyTypes, valueType: valueType, isMap: true, line: tok.line, context: "map"))
+        return .anonymousSet(try elements(keyTypes: keyTypes, valueTypes: valueType.map { [$0] } ?? [], isMap: true, line: tok.line, context: "map"))
     }
 
     mutating func rightHandSide(_ types: [NftDatatype]) throws -> NftExpr {
         if isPunct("{") {
-            return .anonymousSet(try elements(keyTypes: types, valueType: nil, isMap: false, line: tok.line, context: "anonymous set"))
+            return .anonymousSet(try elements(keyTypes: types, valueTypes: [], isMap: false, line: tok.line, context: "anonymous set"))
         }
         if isPunct("@") { _ = advance(); return .setReference(try expectWord("a set name")) }
         var parts: [NftExpr] = []
@@ -1345,7 +1372,7 @@ struct NftTextParser {
             return v
         }
         if t.kind == .punct && t.text == "{" {
-            return .anonymousSet(try elements(keyTypes: [type], valueType: nil, isMap: false, line: t.line, context: "set"))
+            return .anonymousSet(try elements(keyTypes: [type], valueTypes: [], isMap: false, line: t.line, context: "set"))
         }
         guard t.kind == .word || t.kind == .string else {
             throw err(t, "expected a value, got \(describe(t))")
@@ -1382,12 +1409,4 @@ struct NftTextParser {
         throw NftUnsupported(construct: "value '\(t.text)' for \(type.rawValue)")
     }
 
-    func render(_ e: NftExpr) -> String {
-        switch e {
-        case .payload(let p): return p.description
-        case .meta(let k): return "meta \(k.rawValue)"
-        case .ct(let k, let d): return "ct " + (d.map { $0 + " " } ?? "") + k
-        default: return "\(e)"
-        }
-    }
 }

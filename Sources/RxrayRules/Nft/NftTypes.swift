@@ -185,7 +185,8 @@ enum NftValues {
         case .arpOp: return arpOps[w].map { .integer($0) }
         case .day: return days[w].map { .integer($0) }
         case .time, .hour: return .string(w)
-        case .mark, .integer, .uid, .gid, .realm, .devgroup, .bitmask, .ipv6Nexthdr, .ctLabel, .counterObject: return nil
+        case .counterObject: return .string(w)
+        case .mark, .integer, .uid, .gid, .realm, .devgroup, .bitmask, .ipv6Nexthdr, .ctLabel: return nil
         case .verdict: return nil
         }
     }
