@@ -214,7 +214,7 @@ public final class LiveCapture: @unchecked Sendable {
 
     /// Stops `run` on the given signals (default SIGINT and SIGTERM). The signals are handled
     /// by a dispatch source, not an async signal handler, and call `stop()`; `cancel()` on the
-    /// returned value restores the default dispositions.
+    /// returned value restores the previous dispositions.
     public func stopOnSignals(_ signals: [Int32] = [SIGINT, SIGTERM]) -> SignalStopper {
         SignalStopper(capture: self, signals: signals)
     }
@@ -256,6 +256,7 @@ private func liveCaptureCallback(
 public final class SignalStopper: @unchecked Sendable {
     private var sources: [DispatchSourceSignal] = []
     private let signals: [Int32]
+    private var previous: [(@convention(c) (Int32) -> Void)?] = []
     private let lock = DispatchQueue(label: "rxray.signal-stopper")
     private var received: Int32?
 
@@ -263,7 +264,7 @@ public final class SignalStopper: @unchecked Sendable {
         self.signals = signals
         for sig in signals {
             // The default action must not run; the dispatch source sees the signal instead.
-            signal(sig, SIG_IGN)
+            previous.append(signal(sig, SIG_IGN))
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { [weak self, capture] in
                 self?.lock.sync { self?.received = sig }
@@ -277,12 +278,12 @@ public final class SignalStopper: @unchecked Sendable {
     /// The signal that stopped the capture, if one did.
     public var signalReceived: Int32? { lock.sync { received } }
 
-    /// Removes the signal sources and restores the default dispositions. Idempotent.
+    /// Removes the signal sources and restores the previous dispositions. Idempotent.
     public func cancel() {
         if sources.isEmpty { return }
         for source in sources { source.cancel() }
         sources.removeAll()
-        for sig in signals { signal(sig, SIG_DFL) }
+        for (sig, handler) in zip(signals, previous) { signal(sig, handler) }
     }
 
     deinit { cancel() }

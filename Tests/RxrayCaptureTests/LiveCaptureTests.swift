@@ -145,18 +145,18 @@ final class LiveCaptureTests: XCTestCase {
         try requireRootAndNamespaces()
         let (a, _, aLink, _) = try makeNamespaces()
         let capture = try openCapture(in: a, interface: aLink, options: LiveCaptureOptions(immediateMode: false, timeoutMilliseconds: 100))
-        // SIGUSR2 rather than SIGINT/SIGTERM so a failure cannot kill the test runner; the
-        // mechanism (dispatch signal source -> pcap_breakloop) is the same.
-        let stopper = capture.stopOnSignals([SIGUSR2])
+        // The default signals (SIGINT, SIGTERM): while the stopper is installed their default
+        // action is off, so sending SIGTERM to this process only stops the loop.
+        let stopper = capture.stopOnSignals()
         defer { stopper.cancel() }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { kill(getpid(), SIGUSR2) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { kill(getpid(), SIGTERM) }
         let safety = DispatchWorkItem { capture.stop() }
         DispatchQueue.global().asyncAfter(deadline: .now() + 10, execute: safety)
         let started = Date()
         let count = try capture.run { _ in }
         safety.cancel()
         XCTAssertLessThan(Date().timeIntervalSince(started), 5, "the signal, not the 10 s safety stop, ended the loop")
-        XCTAssertEqual(stopper.signalReceived, SIGUSR2)
+        XCTAssertEqual(stopper.signalReceived, SIGTERM)
         XCTAssertGreaterThanOrEqual(count, 0)
         XCTAssertNoThrow(try capture.statistics())
     }
