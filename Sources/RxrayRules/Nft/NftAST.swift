@@ -330,7 +330,9 @@ public enum NftMetaKey: String, Hashable, Sendable, CaseIterable {
 }
 
 public enum NftRelOp: String, Hashable, Sendable {
-    /// No operator written: equality, set membership, or a bit test for bitmask types.
+    /// A bit test on a bitmask type (`ct state established,related`): `(left & right) != 0`.
+    /// Both parsers turn an implicit comparison on any other type into `.eq`, so `.eq`
+    /// with a set (anonymous or `@name`) on the right is membership and `.ne` non-membership.
     case implicit = ""
     case eq = "==", ne = "!=", lt = "<", gt = ">", le = "<=", ge = ">="
 }

@@ -1083,7 +1083,7 @@ struct NftTextParser {
            let field = NftPayloadTable.field(tok.text, "type"),
            let v = NftValues.value(peek(1).text, field.type, quoted: false) {
             _ = advance(); _ = advance()
-            return .match(NftMatch(left: .payload(field), op: .implicit, right: v))
+            return .match(NftMatch(left: .payload(field), op: .eq, right: v))
         }
         let lhs = try expression()
         if isWord("set") {
@@ -1116,11 +1116,17 @@ struct NftTextParser {
             if op == .implicit { op = .eq }
             _ = rhs
         }
-        rhs = NftTextParser.foldFlags(rhs)
-        return .match(NftMatch(left: left, op: op, right: rhs))
+        return .match(NftMatch(left: left, op: NftTextParser.normalize(op, left: left, right: rhs), right: rhs))
     }
 
-    static func foldFlags(_ e: NftExpr) -> NftExpr { e }
+    /// An implicit comparison is a bit test only for a bitmask type against a plain value.
+    static func normalize(_ op: NftRelOp, left: NftExpr, right: NftExpr) -> NftRelOp {
+        guard op == .implicit else { return op }
+        switch right {
+        case .anonymousSet, .setReference: return .eq
+        default: return left.datatype.isBitmask ? .implicit : .eq
+        }
+    }
 
     /// An expression: a primary LHS with `.` concatenation and bit operations, optionally `map`.
     mutating func expression(valueType: NftDatatype? = nil) throws -> NftExpr {

@@ -69,7 +69,8 @@ extension NftStatement: CustomStringConvertible {
     public var description: String {
         switch self {
         case .match(let m):
-            return m.op == .implicit ? "\(m.left) \(m.right)" : "\(m.left) \(m.op.rawValue) \(m.right)"
+            let bare = m.op == .implicit || (m.op == .eq && !m.left.datatype.isBitmask)
+            return bare ? "\(m.left) \(m.right)" : "\(m.left) \(m.op.rawValue) \(m.right)"
         case .verdict(let v): return v.description
         case .counter(let c): return c.map { "counter packets \($0.packets) bytes \($0.bytes)" } ?? "counter"
         case .counterReference(let n): return "counter name \(n)"
