@@ -66,7 +66,7 @@ public enum DecodeProblem: UInt8, Sendable, CustomStringConvertible {
     case badEmbeddedPacket
     /// A neighbour-discovery option of length 0 or running past the message.
     case badNDOptionLength
-    /// An ARP header whose hardware or protocol address length is 0.
+    /// Ethernet/IPv4 ARP whose hardware or protocol address length is not 6 / 4.
     case badARPAddressLength
     /// A TCP, UDP, ICMP or ICMPv6 header that does not fit in the IP payload.
     case headerBeyondPayload
