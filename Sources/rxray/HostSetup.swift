@@ -26,14 +26,13 @@ enum HostSetup {
             }
         }
         // Infer from a first pass over the capture.
+        // A capture error here (a truncated file) is reported by the analysis pass, after
+        // the frames before it: inference uses what could be read.
         var facts: [FrameFacts] = []
-        do {
-            let reader = try CaptureReader(path: capturePath)
-            while let f = try reader.next() {
+        if let reader = try? CaptureReader(path: capturePath) {
+            while let f = try? reader.next() {
                 facts.append(Self.facts(f))
             }
-        } catch {
-            throw fail(error.description)
         }
         let inferred = HostLoader.infer(from: facts)
         return Loaded(host: inferred.host, inferredYAML: inferred.yaml, description: "inferred from the capture")

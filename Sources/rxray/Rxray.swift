@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Rxray: ParsableCommand {
@@ -14,6 +15,28 @@ struct Rxray: ParsableCommand {
         version: RxrayVersion.string,
         subcommands: [Analyze.self, Snapshot.self]
     )
+
+    /// Runs the command; usage and input errors print one line and exit 2 (not
+    /// argument-parser's 64), as DESIGN.md's exit codes say.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                // --help, --version: argument-parser's text on standard output.
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            if let exit = error as? ExitCode {
+                Foundation.exit(exit.rawValue)
+            }
+            let message = fullMessage(for: error)
+            FileHandleStderr.write((message.hasPrefix("Error: ") ? "rxray: " + message.dropFirst(7) : "rxray: " + message) + "\n")
+            Foundation.exit(2)
+        }
+    }
 }
 
 enum RxrayVersion {
