@@ -513,7 +513,10 @@ struct RuleBuilder {
                 continue
             }
             for u in ext.unknown { unsupported("\(display) \(u)") }
-            var ctx = IptExtensionContext(builder: self, ext: ext)
+            // Builders see only the options they declare (with their arities guaranteed).
+            var known = ext
+            known.options = ext.options.filter { IptExtensions.arity(ext: ext.name, isTarget: ext.isTarget, option: $0.name) != nil }
+            var ctx = IptExtensionContext(builder: self, ext: known)
             if ext.isTarget {
                 let t = try IptExtensions.buildTarget(&ctx)
                 target = t
