@@ -30,8 +30,10 @@ let package = Package(
         .target(name: "RxrayRules", dependencies: ["RxrayDecode"]),
         // Host model: snapshot parsing, YAML profile, defaults, inferred host.
         .target(name: "RxrayHost", dependencies: ["RxrayDecode", "RxrayRules", "Yams"]),
+        // Netfilter: rulesets compiled into flat programs, hook evaluation, conntrack, NAT.
+        .target(name: "RxrayNetfilter", dependencies: ["RxrayDecode", "RxrayRules", "RxrayHost"]),
         // The receive-path stages, mirroring the kernel's functions.
-        .target(name: "RxrayStack", dependencies: ["RxrayDecode", "RxrayHost"]),
+        .target(name: "RxrayStack", dependencies: ["RxrayDecode", "RxrayHost", "RxrayNetfilter"]),
         // Renderers: text, JSON lines, summary, annotated pcapng comments.
         .target(name: "RxrayOutput", dependencies: ["RxrayDecode", "RxrayHost", "RxrayStack"]),
         // The thin CLI.
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "RxrayCaptureTests", dependencies: ["RxrayCapture", "RxrayDecode"]),
         .testTarget(name: "RxrayRulesTests", dependencies: ["RxrayRules", "RxrayDecode"]),
         .testTarget(name: "RxrayHostTests", dependencies: ["RxrayHost", "RxrayRules"]),
+        .testTarget(name: "RxrayNetfilterTests", dependencies: ["RxrayNetfilter", "RxrayRules", "RxrayHost", "RxrayDecode"]),
         .testTarget(name: "RxrayStackTests", dependencies: ["RxrayStack", "RxrayHost", "RxrayDecode", "RxrayCapture"]),
         .testTarget(name: "RxrayCLITests", dependencies: ["RxrayOutput", "RxrayDecode"]),
     ],
