@@ -217,7 +217,7 @@ extension Kernel {
     /// and ICMP time exceeded (fragment reassembly) when the first fragment had arrived.
     func expire(now t: Int64) {
         let timeout4 = Int64(ns.sysctl.ipfragTimeSeconds) * 1_000_000_000
-        let due4 = frag4.filter { t == .max || $0.value.created + timeout4 <= t }.sorted { $0.value.serial < $1.value.serial }
+        let due4 = frag4.filter { t == .max || $0.value.created + timeout4 < t }.sorted { $0.value.serial < $1.value.serial }
         for (key, q) in due4 {
             frag4[key] = nil
             fragMemory -= q.memory

@@ -262,7 +262,7 @@ extension Kernel {
     /// IPv6 reassembly timers (`ip6frag_time`). Mirrors `ip6_frag_expire()`.
     func expire6(now t: Int64) {
         let timeout = Int64(ns.sysctl.ip6fragTimeSeconds) * 1_000_000_000
-        let due = frag6.filter { t == .max || $0.value.created + timeout <= t }.sorted { $0.value.serial < $1.value.serial }
+        let due = frag6.filter { t == .max || $0.value.created + timeout < t }.sorted { $0.value.serial < $1.value.serial }
         for (key, q) in due {
             frag6[key] = nil
             fragMemory -= q.memory
