@@ -362,8 +362,10 @@ struct NftJSONReader {
             let per = NftTextParser.ratePer(b["per"] as? String ?? "second") ?? 1
             let unit = b["rate_unit"] as? String
             let mult: UInt64 = ["kbytes": 1024, "mbytes": 1 << 20, "gbytes": 1 << 30][unit ?? ""] ?? 1
-            return .limit(NftLimit(rate: ((b["rate"] as? NSNumber)?.uint64Value ?? 0) * mult, per: per, bytes: unit != nil && unit != "packets",
-                                   burst: (b["burst"] as? NSNumber)?.uint64Value, over: b["inv"] as? Bool ?? false))
+            let bytes = unit != nil && unit != "packets"
+            let burstMult: UInt64 = ["kbytes": 1024, "mbytes": 1 << 20, "gbytes": 1 << 30][b["burst_unit"] as? String ?? ""] ?? 1
+            return .limit(NftLimit(rate: ((b["rate"] as? NSNumber)?.uint64Value ?? 0) * mult, per: per, bytes: bytes,
+                                   burst: ((b["burst"] as? NSNumber)?.uint64Value ?? (bytes ? 0 : 5)) * burstMult, over: b["inv"] as? Bool ?? false))
         case "quota":
             return .quota(NftQuota(bytes: (b["val"] as? NSNumber)?.uint64Value ?? 0, used: (b["used"] as? NSNumber)?.uint64Value ?? 0, over: b["inv"] as? Bool ?? false))
         case "log":

@@ -392,7 +392,7 @@ struct NftTextParser {
                 set.keyTypes = keyTypes
                 set.valueType = valueType
                 set.valueTypes = valueTypes
-                let txt = String(decoding: bytes[startOff..<toks[i - 1].end], as: UTF8.self)
+                let txt = String(decoding: bytes[startOff..<max(startOff, toks[i - 1].end)], as: UTF8.self)
                 if let colon = txt.firstRange(of: " : ") { set.keyText = String(txt[..<colon.lowerBound]); set.valueText = String(txt[colon.upperBound...]) } else { set.keyText = txt }
             case "typeof":
                 let startOff = tok.start
@@ -416,7 +416,7 @@ struct NftTextParser {
                 set.keyTypes = parts.map(\.datatype)
                 set.valueType = valueTypes.first
                 set.valueTypes = valueTypes
-                let txt = String(decoding: bytes[startOff..<toks[i - 1].end], as: UTF8.self)
+                let txt = String(decoding: bytes[startOff..<max(startOff, toks[i - 1].end)], as: UTF8.self)
                 if let colon = txt.firstRange(of: " : ") { set.keyText = "typeof " + txt[..<colon.lowerBound]; set.valueText = String(txt[colon.upperBound...]) } else { set.keyText = "typeof " + txt }
             case "flags":
                 set.flags += try commaWords()
@@ -846,12 +846,15 @@ struct NftTextParser {
             guard parts.count == 2, let n = UInt64(parts[0]), let per = NftTextParser.ratePer(String(parts[1])) else {
                 throw err(rateTok, "bad rate '\(w)': expected N/second, N/minute, N/hour, N/day or N/week")
             }
-            var burst: UInt64?
+            // nft's default burst is 5 packets (not printed when it is the default); 0 for byte rates.
+            var burst: UInt64? = 5
+            let burstGiven = isWord("burst")
             if isWord("burst") {
                 _ = advance()
                 burst = try number("a burst size", UInt64.self)
                 if isWord("packets") || isWord("bytes") { _ = advance() } else if tok.kind == .word, ["kbytes", "mbytes", "gbytes"].contains(tok.text) { burst = burst! * byteUnit(advance().text) }
             }
+            if bytesRate && !burstGiven { burst = 0 }
             return .limit(NftLimit(rate: n * mult, per: per, bytes: bytesRate, burst: burst, over: over))
         case "quota":
             _ = advance()
@@ -1157,9 +1160,10 @@ struct NftTextParser {
                 op = ["and": .and, "or": .or, "xor": .xor, "lshift": .shiftLeft, "rshift": .shiftRight][tok.text]
             } else { op = nil }
             guard let o = op else { break }
-            // `|` after a match value belongs to the value; here only bit ops on an LHS.
+            // The right operand is one value (or a parenthesised group): `ct mark & 0xff00 | 0x1`
+            // is `(ct mark & 0xff00) | 0x1`.
             _ = advance()
-            let r = try rightHandSide([e.datatype])
+            let r = try value(e.datatype)
             e = .binary(o, e, r)
         }
         return e
@@ -1350,7 +1354,7 @@ struct NftTextParser {
     /// A value, a `(a | b)` group, or an `a,b,c` / `a | b` list of flags for bitmask types.
     mutating func flagValue(_ type: NftDatatype, allowComma: Bool = true) throws -> NftExpr {
         var items = [try value(type)]
-        while (allowComma && isPunct(",")) || (isPunct("|") && (type.isBitmask || type == .mark || type == .integer)) {
+        while (allowComma && isPunct(",")) || (isPunct("|") && type.isBitmask) {
             _ = advance()
             items.append(try value(type))
         }
