@@ -26,13 +26,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-newns() {  # newns NAME -> creates "$tag-NAME" with lo up and DAD off
-  local ns="$tag-$1"
+newns() {  # newns NAME: creates "$tag-NAME" (in $ns) with lo up and DAD off
+  ns="$tag-$1"
   ip netns add "$ns"
   namespaces+=("$ns")
   ip -n "$ns" link set lo up
   ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
-  echo "$ns"
 }
 
 # listen NS ARGS...: python3 keeps sockets open until killed. Each arg: tcp:ADDR:PORT:BACKLOG[:DEV],
@@ -82,7 +81,7 @@ record() {  # record NS NAME
 }
 
 # --- basic: one uplink, IPv4+IPv6, default routes, listeners with two backlogs, UDP ----------
-ns=$(newns basic)
+newns basic
 ip -n "$ns" link add eth0 address 02:00:00:00:01:01 type veth peer name peer0 address 02:00:00:00:01:fe
 ip -n "$ns" link set eth0 up
 ip -n "$ns" link set peer0 up
@@ -95,7 +94,7 @@ listen "$ns" tcp:0.0.0.0@80:128 tcp6:::@8443:5 tcp:192.0.2.10@22:17:eth0 udp:0.0
 record "$ns" basic
 
 # --- router: several interfaces, bridge, macvlan, policy routing, reject routes, firewall ------
-ns=$(newns router)
+newns router
 ip -n "$ns" link add eth0 address 02:00:00:00:02:01 type veth peer name peer0 address 02:00:00:00:02:f1
 ip -n "$ns" link add eth1 address 02:00:00:00:02:02 type veth peer name peer1 address 02:00:00:00:02:f2
 ip -n "$ns" link add eth2 address 02:00:00:00:02:03 type veth peer name peer2 address 02:00:00:00:02:f3

@@ -46,6 +46,10 @@ public enum HostLoader {
     /// Loads a snapshot directory. Missing (or empty) files take the kernel's defaults and are
     /// listed in `defaultsApplied`.
     public static func loadDirectory(_ dir: String, lenient: Bool = false) throws -> Host {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw InputError(file: dir, "not a snapshot directory (rxray snapshot -o DIR makes one)")
+        }
         let base = dir.hasSuffix("/") ? String(dir.dropLast()) : dir
         func path(_ f: String) -> String { base + "/" + f }
         func read(_ f: String) throws -> [UInt8]? {
@@ -173,6 +177,12 @@ public enum HostLoader {
         h.routes6 = canonicalOrder(h.routes6)
         h.rules4 = stableSorted(h.rules4) { $0.priority < $1.priority }
         h.rules6 = stableSorted(h.rules6) { $0.priority < $1.priority }
+        // Sockets: TCP then UDP, by port, then binding (ss's own order depends on hash buckets).
+        h.sockets = stableSorted(h.sockets) { a, b in
+            if a.proto != b.proto { return a.proto == .tcp }
+            if a.port != b.port { return a.port < b.port }
+            return a.local.description + "%" + (a.interface ?? "") < b.local.description + "%" + (b.interface ?? "")
+        }
         h.defaultsApplied = HostPart.allCases.filter { !given.contains($0) }
         return h
     }

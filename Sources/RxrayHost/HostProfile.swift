@@ -286,7 +286,7 @@ public enum HostProfile {
         return Interface(name: name, index: try c.int(m, "index") ?? (kind == .loopback ? 1 : position + 2), mac: mac,
                          mtu: try c.int(m, "mtu") ?? (kind == .loopback ? 65536 : 1500), kind: kind, master: master,
                          portKind: portKind, up: try c.bool(m, "up") ?? true, lowerUp: try c.bool(m, "lower_up") ?? true,
-                         promisc: try c.bool(m, "promisc") ?? false, noARP: try c.bool(m, "noarp") ?? (kind == .loopback),
+                         promisc: try c.bool(m, "promisc") ?? false, noARP: try c.bool(m, "noarp") ?? false,
                          addresses: addrs, rxQueues: try c.int(m, "rx_queues") ?? 1, groEnabled: try c.bool(m, "gro"))
     }
 

@@ -115,7 +115,7 @@ extension HostProfile {
         if !itf.up { w.line("    up: false") }
         if !itf.lowerUp { w.line("    lower_up: false") }
         if itf.promisc { w.line("    promisc: true") }
-        if itf.noARP != itf.isLoopback { w.line("    noarp: \(itf.noARP)") }
+        if itf.noARP { w.line("    noarp: true") }
         if itf.rxQueues != 1 { w.line("    rx_queues: \(itf.rxQueues)") }
         if let g = itf.groEnabled { w.line("    gro: \(g)") }
         if itf.isLoopback && itf.addresses == KernelDefaults.loopback().addresses { return }

@@ -53,10 +53,8 @@ enum RulesetLoader {
             switch s.format {
             case .iptablesSave, .ip6tablesSave:
                 let family: RuleFamily = s.format == .iptablesSave ? .ipv4 : .ipv6
-                let parsed = try shifted(s) { try IptablesParser.parse(s.text, file: s.file, family: family) }
-                unsupported += parsed.unsupported.map { u in
-                    var u = u; u.line += s.firstLine - 1; return u
-                }
+                let parsed = try IptablesParser.parse(numbered(s), file: s.file, family: family)
+                unsupported += parsed.unsupported
                 if family == .ipv4 { r.iptables = parsed } else { r.ip6tables = parsed }
             case .nftText, .nftJSON, .ipset:
                 // Parsers for these formats are being added to RxrayRules; the raw text is kept.
@@ -68,13 +66,10 @@ enum RulesetLoader {
         return r
     }
 
-    /// Runs a parser over a source whose text starts at `firstLine` of its file (rulesets
-    /// inline in a YAML profile), moving error lines to the file's numbering.
-    static func shifted<T>(_ s: RulesetSource, _ body: () throws -> T) throws -> T {
-        do { return try body() } catch var e as InputError {
-            if let l = e.line { e.line = l + s.firstLine - 1 }
-            throw e
-        }
+    /// The source's text preceded by empty lines so that a parser's line numbers are those of
+    /// the file it sits in (rulesets inline in a YAML profile start at `firstLine`).
+    static func numbered(_ s: RulesetSource) -> String {
+        s.firstLine <= 1 ? s.text : String(repeating: "\n", count: s.firstLine - 1) + s.text
     }
 
     struct NftTable { var family: String; var name: String; var chains: Set<String> }
