@@ -484,15 +484,25 @@ public struct NftLog: Hashable, Sendable {
     public init() { flags = [] }
 }
 
+/// What `reject` sends. A plain `reject` is resolved by table family as nft does: `ip` →
+/// ICMP port unreachable, `ip6` → ICMPv6 port unreachable, `inet`/`bridge`/`netdev` → icmpx
+/// port unreachable (ICMP or ICMPv6 by the packet's family).
 public enum NftReject: Hashable, Sendable {
-    /// Plain `reject`: ICMP port unreachable (v4), ICMPv6 port unreachable (v6), TCP reset is not implied.
-    case `default`
     case tcpReset
     /// `with icmp [type] NAME`.
     case icmp(code: UInt8)
     case icmpv6(code: UInt8)
     /// `with icmpx [type] NAME`: port-unreachable 1, admin-prohibited 3, no-route 0, host-unreachable 2.
     case icmpx(code: UInt8)
+
+    /// Plain `reject` in a table of `family`.
+    public static func familyDefault(_ family: NftFamily) -> NftReject {
+        switch family {
+        case .ip: return .icmp(code: 3)
+        case .ip6: return .icmpv6(code: 4)
+        default: return .icmpx(code: 1)
+        }
+    }
 }
 
 public struct NftNat: Hashable, Sendable {

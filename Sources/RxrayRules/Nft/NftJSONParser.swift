@@ -123,11 +123,15 @@ struct NftJSONReader {
             let ti = try tableIndex(o)
             var s = NftSet(name: try str(o, "name"), line: index, isMap: kind == "map")
             s.handle = (o["handle"] as? NSNumber)?.uint64Value
-            let types: [String] = (o["type"] as? [String]) ?? ((o["type"] as? String).map { [$0] } ?? [])
+            // Concatenated types come as an array, or (typeof sets in 1.0.6) as one "a . b" string.
+            func typeList(_ v: Any?) -> [String] {
+                (v as? [String]) ?? ((v as? String).map { $0.split(separator: " ").filter { $0 != "." }.map(String.init) } ?? [])
+            }
+            let types = typeList(o["type"])
             s.keyTypes = types.map { NftDatatype(setTypeName: $0) ?? .integer }
             s.keyText = types.joined(separator: " . ")
             if kind == "map" {
-                let vt: [String] = (o["map"] as? [String]) ?? ((o["map"] as? String).map { [$0] } ?? [])
+                let vt = typeList(o["map"])
                 s.valueTypes = vt.map { NftDatatype(setTypeName: $0) ?? .integer }
                 s.valueType = s.valueTypes.first
                 s.valueText = vt.joined(separator: " . ")
@@ -170,7 +174,7 @@ struct NftJSONReader {
             var stmts: [NftStatement] = []
             var unsupported: [String] = []
             for e in exprs {
-                do { stmts.append(try statement(e)) } catch let u as JSONUnsupported {
+                do { stmts.append(try statement(e, family: result.tables[ti].family)) } catch let u as JSONUnsupported {
                     unsupported.append(u.construct); stmts.append(.unsupported(u.construct))
                 }
             }
@@ -335,7 +339,16 @@ struct NftJSONReader {
 
     // MARK: statements
 
-    func statement(_ v: Any) throws -> NftStatement {
+    func statement(_ v: Any, family: NftFamily) throws -> NftStatement {
+        if let text = v as? String {
+            // nft 1.0.6 has no JSON form for some statements (map updates) and prints their text.
+            let wrapped = "table \(family.rawValue) t {\n\tchain c {\n\t\t\(text)\n\t}\n}\n"
+            guard let rs = try? NftParser.parse(wrapped, file: file), rs.unsupported.isEmpty,
+                  let stmts = rs.tables.first?.chains.first?.rules.first?.statements, stmts.count == 1 else {
+                throw JSONUnsupported(construct: text)
+            }
+            return stmts[0]
+        }
         guard let o = v as? [String: Any], o.count == 1, let (k, body) = o.first else { throw err("expected a statement object") }
         let b = body as? [String: Any] ?? [:]
         switch k {
@@ -378,7 +391,7 @@ struct NftJSONReader {
             l.flags = (b["flags"] as? [String]) ?? ((b["flags"] as? String).map { [$0] } ?? [])
             return .log(l)
         case "reject":
-            guard let type = b["type"] as? String else { return .reject(.default) }
+            guard let type = b["type"] as? String else { return .reject(.familyDefault(family)) }
             if type == "tcp reset" { return .reject(.tcpReset) }
             let codeName = b["expr"] as? String ?? "port-unreachable"
             switch type {
@@ -395,6 +408,8 @@ struct NftJSONReader {
             if let p = b["port"] { n.port = try value(p, types: [.inetService]) }
             n.flags = (b["flags"] as? [String]) ?? ((b["flags"] as? String).map { [$0] } ?? [])
             if let tf = b["type_flags"] as? [String] { n.flags += tf } else if let tf = b["type_flags"] as? String { n.flags.append(tf) }
+            // `prefix` (written) is printed in JSON as the netmap flag plus the prefix type flag.
+            if n.flags.contains("prefix") { n.flags.removeAll { $0 == "netmap" } }
             return .nat(n)
         case "mangle":
             let key = try expr(b["key"] as Any)
@@ -418,8 +433,9 @@ struct NftJSONReader {
             let key = try expr(b["elem"] as Any)
             var data: NftExpr?
             if let d = b["data"] { data = try expr(d) }
-            let stmts = try ((b["stmt"] as? [Any]) ?? []).map { try statement($0) }
-            return .setUpdate(NftSetUpdate(op: op, set: name, key: key, value: data, timeoutSeconds: nil, statements: stmts))
+            let stmts = try ((b["stmt"] as? [Any]) ?? []).map { try statement($0, family: family) }
+            let timeout = ((b["elem"] as? [String: Any])?["elem"] as? [String: Any])?["timeout"] as? NSNumber
+            return .setUpdate(NftSetUpdate(op: op, set: name, key: key, value: data, timeoutSeconds: timeout?.doubleValue, statements: stmts))
         case "ct count":
             return .ctCount(count: (b["val"] as? NSNumber)?.uint32Value ?? 0, over: b["inv"] as? Bool ?? false)
         case "flow":

@@ -31,6 +31,8 @@ struct NftTextParser {
     var defines: [String: [NftToken]] = [:]
     /// Unsupported constructs of the rule being parsed.
     var ruleUnsupported: [String] = []
+    /// The family of the table holding the rule being parsed.
+    var currentFamily: NftFamily = .ip
 
     init(bytes: [UInt8], file: String) throws {
         self.file = file
@@ -736,6 +738,7 @@ struct NftTextParser {
     // MARK: rules
 
     mutating func rule(_ ti: Int, _ ci: Int, insertAt: Int?) throws {
+        currentFamily = result.tables[ti].family
         let first = tok
         ruleUnsupported = []
         var statements: [NftStatement] = []
@@ -899,7 +902,7 @@ struct NftTextParser {
             return .log(l)
         case "reject":
             _ = advance()
-            guard isWord("with") else { return .reject(.default) }
+            guard isWord("with") else { return .reject(.familyDefault(currentFamily)) }
             _ = advance()
             let kindTok = tok
             let kind = try expectWord("icmp, icmpv6, icmpx or tcp")

@@ -90,7 +90,6 @@ extension NftStatement: CustomStringConvertible {
             return s
         case .reject(let r):
             switch r {
-            case .default: return "reject"
             case .tcpReset: return "reject with tcp reset"
             case .icmp(let c): return "reject with icmp \(c)"
             case .icmpv6(let c): return "reject with icmpv6 \(c)"
