@@ -559,6 +559,11 @@ public struct Rulesets: Equatable, Sendable {
     public var iptables: IptablesRuleset?
     /// The parsed ip6tables-save source, when present.
     public var ip6tables: IptablesRuleset?
+    /// The parsed nft ruleset (JSON when present, with the text listing as companion for rule
+    /// text and lines), without the tables listed in the source's `excludedTables`.
+    public var nft: NftRuleset?
+    /// The parsed `ipset save` file, when present.
+    public var ipsets: IpsetFile?
     /// The texts of shadowed sources, by file, so a profile can carry them too.
     public var shadowedTexts: [String: RulesetSource] = [:]
 

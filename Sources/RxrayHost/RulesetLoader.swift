@@ -1,3 +1,4 @@
+import Foundation
 import RxrayRules
 
 /// Decides which firewall sources define the active ruleset, and parses them.
@@ -56,9 +57,25 @@ enum RulesetLoader {
                 let parsed = try IptablesParser.parse(numbered(s), file: s.file, family: family)
                 unsupported += parsed.unsupported
                 if family == .ipv4 { r.iptables = parsed } else { r.ip6tables = parsed }
-            case .nftText, .nftJSON, .ipset:
-                // Parsers for these formats are being added to RxrayRules; the raw text is kept.
-                break
+            case .nftText, .nftJSON:
+                // `plain` carries the source's own line numbers (JSON: item numbers), which the
+                // unsupported list uses; the JSON tree takes rule text and lines from the text
+                // listing (shadowed) when present.
+                let plain = s.format == .nftJSON ? try NftJSONParser.parse(Data(s.text.utf8), file: s.file)
+                                                 : try NftParser.parse(numbered(s), file: s.file)
+                var parsed = plain
+                if s.format == .nftJSON, let text = shadowedTexts.values.first(where: { $0.format == .nftText }) {
+                    let companion = try NftParser.parse(numbered(text), file: text.file)
+                    parsed = try NftJSONParser.parse(Data(s.text.utf8), file: s.file, companion: companion)
+                }
+                func excluded(_ t: NftTable) -> Bool { s.excludedTables.contains("\(t.family.rawValue) \(t.name)") }
+                let droppedLines = Set(plain.tables.filter(excluded).flatMap { t in t.chains.flatMap { c in c.rules.map(\.line) } })
+                parsed.tables.removeAll(where: excluded)
+                parsed.unsupported = plain.unsupported.filter { !droppedLines.contains($0.line) }
+                unsupported += parsed.unsupported
+                r.nft = parsed
+            case .ipset:
+                r.ipsets = try IpsetParser.parse(numbered(s), file: s.file)
             }
         }
         if !unsupported.isEmpty && !lenient { throw UnsupportedRulesError(items: unsupported) }
@@ -72,17 +89,17 @@ enum RulesetLoader {
         s.firstLine <= 1 ? s.text : String(repeating: "\n", count: s.firstLine - 1) + s.text
     }
 
-    struct NftTable { var family: String; var name: String; var chains: Set<String> }
+    struct ListedTable { var family: String; var name: String; var chains: Set<String> }
 
     /// Top-level `table FAMILY NAME {` blocks of an nft listing and their `chain NAME {` names.
-    static func nftTextTables(_ text: String) -> [NftTable] {
-        var out: [NftTable] = []
+    static func nftTextTables(_ text: String) -> [ListedTable] {
+        var out: [ListedTable] = []
         var depth = 0
         for raw in text.split(separator: "\n") {
             let line = raw.trimmingCharacters(in: .whitespaces)
             let words = line.split(separator: " ")
             if depth == 0, words.count >= 3, words[0] == "table" {
-                out.append(NftTable(family: String(words[1]), name: String(words[2]), chains: []))
+                out.append(ListedTable(family: String(words[1]), name: String(words[2]), chains: []))
             } else if depth == 1, words.count >= 2, words[0] == "chain", !out.isEmpty {
                 out[out.count - 1].chains.insert(String(words[1]))
             }
@@ -97,13 +114,13 @@ enum RulesetLoader {
         return out
     }
 
-    static func nftJSONTables(_ s: RulesetSource) -> [NftTable] {
+    static func nftJSONTables(_ s: RulesetSource) -> [ListedTable] {
         guard let root = try? JSONText.parse(file: s.file, bytes: Array(s.text.utf8)),
               let items = root["nftables"]?.array else { return [] }
-        var out: [NftTable] = []
+        var out: [ListedTable] = []
         for it in items {
             if let t = it["table"], let f = t["family"]?.string, let n = t["name"]?.string {
-                out.append(NftTable(family: f, name: n, chains: []))
+                out.append(ListedTable(family: f, name: n, chains: []))
             } else if let c = it["chain"], let f = c["family"]?.string, let tn = c["table"]?.string, let n = c["name"]?.string,
                       let i = out.firstIndex(where: { $0.family == f && $0.name == tn }) {
                 out[i].chains.insert(n)

@@ -153,6 +153,10 @@ final class HostLoaderTests: XCTestCase {
         XCTAssertEqual(ipt.table("nat")?.chain("POSTROUTING")?.rules.count, 1)
         XCTAssertEqual(rs.ip6tables?.table("filter")?.chain("INPUT")?.rules.count, 2)
         XCTAssertTrue(rs.unsupported.isEmpty)
+        let nft = try XCTUnwrap(rs.nft)
+        XCTAssertEqual(nft.tables.map { "\($0.family.rawValue) \($0.name)" }, ["inet fw"])
+        XCTAssertEqual(nft.tables.first?.chains.first?.rules.count, 1)
+        XCTAssertEqual(rs.ipsets?.set("allowed")?.members.count, 1)
     }
 
     func testMissingPartsTakeKernelDefaults() throws {
