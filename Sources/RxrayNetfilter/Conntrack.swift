@@ -1,0 +1,823 @@
+import RxrayDecode
+import RxrayHost
+
+// Connection tracking: tuples, the table, per-protocol trackers and timeouts.
+// Mirrors net/netfilter/nf_conntrack_core.c and nf_conntrack_proto_{tcp,udp,icmp,icmpv6,generic}.c.
+
+/// A connection tuple (`struct nf_conntrack_tuple`): addresses, L4 protocol and the
+/// protocol's ids (ports; for ICMP the echo id in `sport` and type<<8|code in `dport`).
+public struct CTTuple: Hashable, Sendable, CustomStringConvertible {
+    public var src: NFValue
+    public var dst: NFValue
+    public var sport: UInt16
+    public var dport: UInt16
+    public var proto: UInt8
+    public var v6: Bool
+
+    public var description: String {
+        let s = src.address(v6: v6), d = dst.address(v6: v6)
+        if proto == 1 || proto == 58 { return "src=\(s) dst=\(d) type=\(dport >> 8) code=\(dport & 0xFF) id=\(sport)" }
+        if proto == 6 || proto == 17 || proto == 132 || proto == 136 || proto == 33 {
+            return "src=\(s) dst=\(d) sport=\(sport) dport=\(dport)"
+        }
+        return "src=\(s) dst=\(d) proto=\(proto)"
+    }
+}
+
+/// `enum ip_conntrack_info`.
+public enum CTInfo: UInt8, Sendable {
+    case established = 0, related = 1, new = 2, establishedReply = 3, relatedReply = 4, untracked = 7
+    public var isReply: Bool { self == .establishedReply || self == .relatedReply }
+    public var name: String {
+        switch self {
+        case .established: return "ESTABLISHED"
+        case .related: return "RELATED"
+        case .new: return "NEW"
+        case .establishedReply: return "ESTABLISHED_REPLY"
+        case .relatedReply: return "RELATED_REPLY"
+        case .untracked: return "UNTRACKED"
+        }
+    }
+}
+
+/// IPS_* status bits (include/uapi/linux/netfilter/nf_conntrack_common.h).
+public enum CTStatus {
+    public static let expected: UInt32 = 1 << 0
+    public static let seenReply: UInt32 = 1 << 1
+    public static let assured: UInt32 = 1 << 2
+    public static let confirmed: UInt32 = 1 << 3
+    public static let srcNAT: UInt32 = 1 << 4
+    public static let dstNAT: UInt32 = 1 << 5
+    public static let srcNATDone: UInt32 = 1 << 7
+    public static let dstNATDone: UInt32 = 1 << 8
+}
+
+/// TCP conntrack states (`enum tcp_conntrack`).
+public enum TCPCTState: UInt8, Sendable {
+    case none = 0, synSent, synRecv, established, finWait, closeWait, lastAck, timeWait, close, synSent2
+    case ignore = 11, invalid = 12
+    public var name: String {
+        switch self {
+        case .none: return "NONE"
+        case .synSent: return "SYN_SENT"
+        case .synRecv: return "SYN_RECV"
+        case .established: return "ESTABLISHED"
+        case .finWait: return "FIN_WAIT"
+        case .closeWait: return "CLOSE_WAIT"
+        case .lastAck: return "LAST_ACK"
+        case .timeWait: return "TIME_WAIT"
+        case .close: return "CLOSE"
+        case .synSent2: return "SYN_SENT2"
+        case .ignore: return "IGNORE"
+        case .invalid: return "INVALID"
+        }
+    }
+    init?(name: String) {
+        for s in [TCPCTState.none, .synSent, .synRecv, .established, .finWait, .closeWait, .lastAck, .timeWait, .close, .synSent2]
+        where s.name == name { self = s; return }
+        return nil
+    }
+}
+
+/// One direction's window state (`struct ip_ct_tcp_state`).
+struct TCPDirState {
+    var end: UInt32 = 0
+    var maxend: UInt32 = 0
+    var maxwin: UInt32 = 0
+    var maxack: UInt32 = 0
+    var scale: UInt8 = 0
+    var flags: UInt8 = 0
+    static let windowScale: UInt8 = 0x01
+    static let sackPerm: UInt8 = 0x02
+    static let closeInit: UInt8 = 0x04
+    static let beLiberal: UInt8 = 0x08
+    static let dataUnack: UInt8 = 0x10
+    static let maxackSet: UInt8 = 0x20
+}
+
+struct TCPTrack {
+    var state: TCPCTState = .none
+    var seen = (TCPDirState(), TCPDirState())
+    var lastDir: UInt8 = 0
+    var lastIndex: UInt8 = 5
+    var lastSeq: UInt32 = 0
+    var lastAck: UInt32 = 0
+    var lastEnd: UInt32 = 0
+    var lastWin: UInt16 = 0
+    var lastWscale: UInt8 = 0
+    var lastFlags: UInt8 = 0
+    var retrans: UInt8 = 0
+    var lastRST = (false, false)
+
+    subscript(dir: Int) -> TCPDirState {
+        get { dir == 0 ? seen.0 : seen.1 }
+        set { if dir == 0 { seen.0 = newValue } else { seen.1 = newValue } }
+    }
+}
+
+/// A tracked connection (`struct nf_conn`).
+public struct CTEntry {
+    public var original: CTTuple
+    public var reply: CTTuple
+    public var status: UInt32 = 0
+    public var mark: UInt32 = 0
+    public var timeoutAt: Int64 = 0
+    public var createdNs: Int64 = 0
+    var tcp = TCPTrack()
+    var udpStreamAt: Int64 = 0
+    var inUse = false
+    var confirmed = false
+    public var tcpState: TCPCTState { tcp.state }
+    public func tuple(_ dir: Int) -> CTTuple { dir == 0 ? original : reply }
+}
+
+/// Conntrack settings from sysctls.
+struct CTConfig {
+    var max = 262144
+    var tcpLoose = true
+    var beLiberal = false
+    var checksum = true
+    var maxRetrans = 3
+    var ignoreInvalidRST = false
+    var tcpTimeouts: [Int64] = []   // by TCPCTState raw value, ns
+    var tcpMaxRetrans: Int64 = 300
+    var tcpUnack: Int64 = 300
+    var udp: Int64 = 30
+    var udpStream: Int64 = 120
+    var icmp: Int64 = 30
+    var icmpv6: Int64 = 30
+    var generic: Int64 = 600
+
+    init() { tcpTimeouts = [0, 120, 60, 432000, 120, 60, 30, 120, 10, 120].map { $0 * 1_000_000_000 } }
+
+    init(_ s: Sysctls) {
+        self.init()
+        func v(_ k: String, _ d: Int) -> Int { s.isGiven(k) || s[k] != nil ? s.int(k, fallback: d) : d }
+        max = v("net.netfilter.nf_conntrack_max", 262144)
+        tcpLoose = v("net.netfilter.nf_conntrack_tcp_loose", 1) != 0
+        beLiberal = v("net.netfilter.nf_conntrack_tcp_be_liberal", 0) != 0
+        checksum = v("net.netfilter.nf_conntrack_checksum", 1) != 0
+        maxRetrans = v("net.netfilter.nf_conntrack_tcp_max_retrans", 3)
+        ignoreInvalidRST = v("net.netfilter.nf_conntrack_tcp_ignore_invalid_rst", 0) != 0
+        let names = ["", "syn_sent", "syn_recv", "established", "fin_wait", "close_wait", "last_ack", "time_wait", "close", "syn_sent"]
+        let defaults = [0, 120, 60, 432000, 120, 60, 30, 120, 10, 120]
+        tcpTimeouts = (0..<10).map { $0 == 0 ? 0 : Int64(v("net.netfilter.nf_conntrack_tcp_timeout_\(names[$0])", defaults[$0])) * 1_000_000_000 }
+        tcpMaxRetrans = Int64(v("net.netfilter.nf_conntrack_tcp_timeout_max_retrans", 300)) * 1_000_000_000
+        tcpUnack = Int64(v("net.netfilter.nf_conntrack_tcp_timeout_unacknowledged", 300)) * 1_000_000_000
+        udp = Int64(v("net.netfilter.nf_conntrack_udp_timeout", 30)) * 1_000_000_000
+        udpStream = Int64(v("net.netfilter.nf_conntrack_udp_timeout_stream", 120)) * 1_000_000_000
+        icmp = Int64(v("net.netfilter.nf_conntrack_icmp_timeout", 30)) * 1_000_000_000
+        icmpv6 = Int64(v("net.netfilter.nf_conntrack_icmpv6_timeout", 30)) * 1_000_000_000
+        generic = Int64(v("net.netfilter.nf_conntrack_generic_timeout", 600)) * 1_000_000_000
+    }
+}
+
+/// The outcome of `nf_conntrack_in` for one packet.
+public struct CTResult: Sendable {
+    /// Slot of the connection, -1 when none (INVALID or UNTRACKED).
+    public var slot: Int32 = -1
+    public var info: CTInfo = .new
+    /// Set when conntrack declared the packet INVALID: which check failed.
+    public var invalidReason: StaticString? = nil
+    /// Whether the connection was created by this packet (unconfirmed until the confirm hook).
+    public var created = false
+    /// Set when the table was full and nothing could be early-dropped: the packet is dropped.
+    public var tableFull = false
+    public var untracked = false
+    public init() {}
+    /// The `ct state` bit (invalid 1, established 2, related 4, new 8, untracked 64).
+    public var stateBit: UInt32 {
+        if untracked { return 64 }
+        if slot < 0 { return 1 }
+        switch info {
+        case .established, .establishedReply: return 2
+        case .related, .relatedReply: return 4
+        case .new: return 8
+        case .untracked: return 64
+        }
+    }
+    public var direction: Int { info.isReply ? 1 : 0 }
+}
+
+// TCP flag bits.
+private let fFIN: UInt8 = 0x01, fSYN: UInt8 = 0x02, fRST: UInt8 = 0x04, fPSH: UInt8 = 0x08, fACK: UInt8 = 0x10, fURG: UInt8 = 0x20
+
+private let sNO = TCPCTState.none, sSS = TCPCTState.synSent, sSR = TCPCTState.synRecv, sES = TCPCTState.established,
+    sFW = TCPCTState.finWait, sCW = TCPCTState.closeWait, sLA = TCPCTState.lastAck, sTW = TCPCTState.timeWait,
+    sCL = TCPCTState.close, sS2 = TCPCTState.synSent2, sIV = TCPCTState.invalid, sIG = TCPCTState.ignore
+
+/// The TCP transition table `[dir][flag index][old state]` (written from the behaviour
+/// documented in KERNEL-RX.md 8.2; flag index SYN, SYNACK, FIN, ACK, RST, NONE).
+private let tcpTable: [[[TCPCTState]]] = [
+    [
+        [sSS, sSS, sIG, sIG, sIG, sIG, sIG, sSS, sSS, sS2],
+        [sIV, sIV, sSR, sIV, sIV, sIV, sIV, sIV, sIV, sSR],
+        [sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV],
+        [sES, sIV, sES, sES, sCW, sCW, sTW, sTW, sCL, sIV],
+        [sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL],
+        [sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV],
+    ],
+    [
+        [sIV, sS2, sIV, sIV, sIV, sIV, sIV, sSS, sIV, sS2],
+        [sIV, sSR, sIG, sIG, sIG, sIG, sIG, sIG, sIG, sSR],
+        [sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV],
+        [sIV, sIG, sSR, sES, sCW, sCW, sTW, sTW, sCL, sIG],
+        [sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL],
+        [sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV],
+    ],
+]
+
+@inline(__always) private func before(_ a: UInt32, _ b: UInt32) -> Bool { Int32(bitPattern: a &- b) < 0 }
+@inline(__always) private func after(_ a: UInt32, _ b: UInt32) -> Bool { before(b, a) }
+
+/// The connection table, owned by the engine.
+public struct ConntrackTable {
+    public internal(set) var slots: [CTEntry] = []
+    var free: [Int32] = []
+    var index: [CTTuple: Int32] = [:]
+    /// Confirmed entries.
+    public internal(set) var count = 0
+    var config = CTConfig()
+    var evictCursor = 0
+    /// Counters as `conntrack -S` names them.
+    public internal(set) var stats: [String: Int] = [:]
+
+    init(config: CTConfig) { self.config = config }
+
+    /// The entry in `slot`.
+    public func entry(_ slot: Int32) -> CTEntry? { slot >= 0 && Int(slot) < slots.count && slots[Int(slot)].inUse ? slots[Int(slot)] : nil }
+
+    /// Finds the connection a tuple belongs to, dropping it first if it has expired.
+    /// - Complexity: O(1) expected.
+    mutating func find(_ t: CTTuple, now: Int64) -> (slot: Int32, dir: Int)? {
+        guard let v = index[t] else { return nil }
+        let slot = v >> 1
+        if slots[Int(slot)].timeoutAt <= now {
+            remove(slot)
+            return nil
+        }
+        return (slot, Int(v & 1))
+    }
+
+    mutating func allocate(_ e: CTEntry) -> Int32 {
+        var e = e
+        e.inUse = true
+        if let s = free.popLast() { slots[Int(s)] = e; return s }
+        slots.append(e)
+        return Int32(slots.count - 1)
+    }
+
+    /// Inserts an allocated entry into the hash (`__nf_conntrack_confirm`).
+    mutating func confirm(_ slot: Int32) {
+        guard slot >= 0, slots[Int(slot)].inUse, !slots[Int(slot)].confirmed else { return }
+        slots[Int(slot)].confirmed = true
+        slots[Int(slot)].status |= CTStatus.confirmed
+        index[slots[Int(slot)].original] = slot << 1
+        index[slots[Int(slot)].reply] = slot << 1 | 1
+        count += 1
+    }
+
+    /// Removes an entry (expired, killed, or an unconfirmed one whose packet died).
+    mutating func remove(_ slot: Int32) {
+        guard slot >= 0, Int(slot) < slots.count, slots[Int(slot)].inUse else { return }
+        let e = slots[Int(slot)]
+        if e.confirmed {
+            if index[e.original] == slot << 1 { index[e.original] = nil }
+            if index[e.reply] == slot << 1 | 1 { index[e.reply] = nil }
+            count -= 1
+        }
+        slots[Int(slot)].inUse = false
+        slots[Int(slot)].confirmed = false
+        free.append(slot)
+    }
+
+    /// Changes the reply tuple of an unconfirmed entry (NAT binding: `nf_conntrack_alter_reply`).
+    mutating func alterReply(_ slot: Int32, _ t: CTTuple) {
+        slots[Int(slot)].reply = t
+    }
+
+    /// Whether a tuple is taken by a confirmed connection (`nf_nat_used_tuple`).
+    func isTaken(_ t: CTTuple) -> Bool { index[t] != nil }
+
+    /// Early drop (`early_drop`): frees one non-assured connection. The kernel looks in the
+    /// buckets near the new tuple's hash; rxray scans from a rotating cursor (deterministic)
+    /// and first reaps expired entries.
+    mutating func earlyDrop(now: Int64) -> Bool {
+        guard !slots.isEmpty else { return false }
+        var n = 0
+        while n < slots.count {
+            let s = evictCursor % slots.count
+            evictCursor = s + 1
+            n += 1
+            let e = slots[s]
+            guard e.inUse, e.confirmed else { continue }
+            if e.timeoutAt <= now || e.status & CTStatus.assured == 0 {
+                remove(Int32(s))
+                stats["early_drop", default: 0] += e.timeoutAt <= now ? 0 : 1
+                return true
+            }
+        }
+        return false
+    }
+
+    // MARK: - nf_conntrack_in
+
+    /// Builds the tuple of a packet (`nf_ct_get_tuple`); nil with the reason when it cannot.
+    static func tuple(of p: NFPacket) -> (CTTuple?, StaticString?) {
+        let v6 = p.family == .ipv6
+        let proto = p.l4proto
+        var t = CTTuple(src: p.saddr, dst: p.daddr, sport: 0, dport: 0, proto: proto, v6: v6)
+        switch proto {
+        case 6, 17, 136, 132, 33:
+            guard p.thoff >= 0 else { return p.laterFragment ? (t, nil) : (nil, "truncated transport header") }
+            guard p.has(p.thoff, 4) else { return (nil, "truncated transport header") }
+            t.sport = p.bytes.u16(p.thoff); t.dport = p.bytes.u16(p.thoff + 2)
+        case 1, 58:
+            guard p.thoff >= 0, p.has(p.thoff, 8) else { return (nil, "truncated ICMP header") }
+            t.dport = UInt16(p.bytes.u8(p.thoff)) << 8 | UInt16(p.bytes.u8(p.thoff + 1))
+            t.sport = p.bytes.u16(p.thoff + 4)
+        default:
+            break
+        }
+        return (t, nil)
+    }
+
+    static func icmpReplyType(_ type: UInt8, v6: Bool) -> UInt8? {
+        if v6 {
+            switch type { case 128: return 129; case 129: return 128; case 139: return 140; case 140: return 139; default: return nil }
+        }
+        switch type {
+        case 8: return 0; case 0: return 8; case 13: return 14; case 14: return 13
+        case 15: return 16; case 16: return 15; case 17: return 18; case 18: return 17
+        default: return nil
+        }
+    }
+
+    static func invert(_ t: CTTuple) -> CTTuple? {
+        var r = CTTuple(src: t.dst, dst: t.src, sport: t.dport, dport: t.sport, proto: t.proto, v6: t.v6)
+        if t.proto == 1 || t.proto == 58 {
+            guard let rt = icmpReplyType(UInt8(t.dport >> 8), v6: t.v6) else { return nil }
+            r.sport = t.sport
+            r.dport = UInt16(rt) << 8 | (t.dport & 0xFF)
+        }
+        return r
+    }
+
+    /// Runs conntrack for a packet at PRE_ROUTING / LOCAL_OUT.
+    ///
+    /// Mirrors `nf_conntrack_in()` → `resolve_normal_ct()` and the protocol `packet()` callbacks.
+    mutating func conntrackIn(_ p: NFPacket, now: Int64, verifyChecksum: Bool) -> CTResult {
+        var r = CTResult()
+        let (tOpt, why) = ConntrackTable.tuple(of: p)
+        guard var t = tOpt else { r.invalidReason = why; stats["invalid", default: 0] += 1; return r }
+        // ICMP errors: RELATED to the connection of the quoted packet, never a new ct.
+        if t.proto == 1 || t.proto == 58 {
+            let type = UInt8(t.dport >> 8)
+            let isError = t.proto == 1 ? [3, 4, 5, 11, 12].contains(type) : (type < 128)
+            if isError { return icmpError(p, type: type, now: now) }
+            if t.proto == 1 && type > 18 { r.invalidReason = "ICMP type above 18"; stats["invalid", default: 0] += 1; return r }
+            if t.proto == 58 && (133...137).contains(type) {
+                r.invalidReason = "ICMPv6 neighbour discovery is not tracked"; return r
+            }
+            if t.proto == 58 && (130...132).contains(type) || t.proto == 58 && type == 143 {
+                r.invalidReason = "ICMPv6 multicast listener message is not tracked"; return r
+            }
+        }
+        if t.proto == 6 {
+            guard p.has(p.thoff, 20) else { r.invalidReason = "truncated packet"; stats["invalid", default: 0] += 1; return r }
+            let doff = Int(p.bytes.u8(p.thoff + 12) >> 4) * 4
+            let tcplen = l4Length(p)
+            if doff < 20 || doff > tcplen { r.invalidReason = "truncated packet (bad data offset)"; stats["invalid", default: 0] += 1; return r }
+            if verifyChecksum && !l4ChecksumOK(p) { r.invalidReason = "bad checksum"; stats["invalid", default: 0] += 1; return r }
+            let fl = p.bytes.u8(p.thoff + 13) & ~(0x40 | 0x80 | fPSH)
+            let valid: [UInt8] = [fSYN, fSYN | fURG, fSYN | fACK, fRST, fRST | fACK, fFIN | fACK, fFIN | fACK | fURG, fACK, fACK | fURG]
+            if !valid.contains(fl) { r.invalidReason = "invalid tcp flag combination"; stats["invalid", default: 0] += 1; return r }
+        }
+        if t.proto == 17 || t.proto == 136 {
+            let ulen = p.has(p.thoff, 8) ? Int(p.bytes.u16(p.thoff + 4)) : 0
+            let avail = l4Length(p)
+            if t.proto == 17 && (ulen < 8 || ulen > avail) { r.invalidReason = "truncated/malformed packet (bad UDP length)"; stats["invalid", default: 0] += 1; return r }
+            if verifyChecksum && p.bytes.u16(p.thoff + 6) != 0 && !l4ChecksumOK(p) {
+                r.invalidReason = "bad checksum"; stats["invalid", default: 0] += 1; return r
+            }
+        }
+        if t.proto == 1 && verifyChecksum && !l4ChecksumOK(p) {
+            r.invalidReason = "bad checksum"; stats["invalid", default: 0] += 1; return r
+        }
+        var hit = find(t, now: now)
+        if hit == nil {
+            // A new connection.
+            if t.proto == 1 || t.proto == 58 {
+                guard ConntrackTable.icmpReplyType(UInt8(t.dport >> 8), v6: t.v6) != nil,
+                      [8, 13, 15, 17, 128, 139].contains(UInt8(t.dport >> 8)) else {
+                    r.invalidReason = "ICMP message that is not a request and matches no connection"
+                    stats["invalid", default: 0] += 1
+                    return r
+                }
+            }
+            guard let rt = ConntrackTable.invert(t) else { r.invalidReason = "no reply tuple"; return r }
+            if count >= config.max {
+                if !earlyDrop(now: now) {
+                    r.tableFull = true
+                    stats["drop", default: 0] += 1
+                    return r
+                }
+            }
+            var e = CTEntry(original: t, reply: rt)
+            e.createdNs = now
+            let slot = allocate(e)
+            if t.proto == 6 {
+                if let why = tcpNew(slot, p) {
+                    remove(slot)
+                    r.invalidReason = why
+                    stats["invalid", default: 0] += 1
+                    return r
+                }
+            }
+            if t.proto == 17 || t.proto == 136 { slots[Int(slot)].udpStreamAt = now + 2_000_000_000 }
+            r.created = true
+            hit = (slot, 0)
+            stats["found", default: 0] += 0
+        }
+        let (slot, dir) = hit!
+        if dir == 1 {
+            r.info = .establishedReply
+            slots[Int(slot)].status |= CTStatus.seenReply
+        } else if slots[Int(slot)].status & CTStatus.seenReply != 0 {
+            r.info = .established
+        } else if slots[Int(slot)].status & CTStatus.expected != 0 {
+            r.info = .related
+        } else {
+            r.info = .new
+        }
+        r.slot = slot
+        // Protocol tracker.
+        switch t.proto {
+        case 6:
+            let (ok, why, repeatAsNew) = tcpPacket(slot, dir: dir, p, now: now)
+            if repeatAsNew {
+                remove(slot)
+                t = ConntrackTable.tuple(of: p).0!
+                return conntrackIn(p, now: now, verifyChecksum: verifyChecksum)
+            }
+            if !ok {
+                if r.created { remove(slot) }
+                r.slot = -1
+                r.invalidReason = why
+                stats["invalid", default: 0] += 1
+                return r
+            }
+        case 17, 136:
+            var e = slots[Int(slot)]
+            if e.status & CTStatus.seenReply != 0 {
+                if now > e.udpStreamAt {
+                    e.timeoutAt = now + config.udpStream
+                    e.status |= CTStatus.assured
+                } else {
+                    e.timeoutAt = now + config.udp
+                }
+            } else {
+                e.timeoutAt = now + config.udp
+            }
+            slots[Int(slot)] = e
+        case 1:
+            slots[Int(slot)].timeoutAt = now + config.icmp
+        case 58:
+            slots[Int(slot)].timeoutAt = now + config.icmpv6
+        default:
+            slots[Int(slot)].timeoutAt = now + config.generic
+            if slots[Int(slot)].status & CTStatus.seenReply != 0 { slots[Int(slot)].status |= CTStatus.assured }
+        }
+        return r
+    }
+
+    /// Bytes of the transport segment (IP payload from the transport header on).
+    func l4Length(_ p: NFPacket) -> Int {
+        guard p.thoff >= 0 else { return 0 }
+        if p.family == .ipv6 { return 40 + Int(p.bytes.u16(4)) - p.thoff }
+        return Int(p.bytes.u16(2)) - p.thoff
+    }
+
+    /// Verifies the transport checksum over the captured bytes (true when not fully captured).
+    func l4ChecksumOK(_ p: NFPacket) -> Bool {
+        let n = l4Length(p)
+        guard n > 0, p.thoff + n <= p.bytes.count else { return true }
+        var c = InternetChecksum()
+        if p.family == .ipv6 {
+            c.add(IPv6Address(high: p.bytes.u64(8), low: p.bytes.u64(16)))
+            c.add(IPv6Address(high: p.bytes.u64(24), low: p.bytes.u64(32)))
+            c.add(UInt32(n)); c.add(UInt16(p.l4proto))
+        } else if p.l4proto != 1 {
+            c.add(IPv4Address(p.bytes.u32(12))); c.add(IPv4Address(p.bytes.u32(16)))
+            c.add(UInt16(p.l4proto)); c.add(UInt16(n))
+        }
+        c.add(UnsafeRawBufferPointer(rebasing: p.bytes[p.thoff..<(p.thoff + n)]))
+        return c.folded == 0xFFFF
+    }
+
+    /// ICMP/ICMPv6 error: RELATED to the connection of the embedded packet, else INVALID.
+    ///
+    /// Mirrors `nf_conntrack_inet_error()` in net/netfilter/nf_conntrack_proto_icmp.c.
+    mutating func icmpError(_ p: NFPacket, type: UInt8, now: Int64) -> CTResult {
+        var r = CTResult()
+        let inner = p.thoff + 8
+        let v6 = p.family == .ipv6
+        guard p.has(inner, v6 ? 40 : 20) else { r.invalidReason = "ICMP error too short to quote a header"; return r }
+        let sub = UnsafeRawBufferPointer(rebasing: p.bytes[inner...])
+        let ip = NFPacket(family: p.family, hook: p.hook, bytes: sub, length: sub.count)
+        // The quoted header may be cut after 8 transport bytes; that is enough for ports.
+        guard let t = ConntrackTable.tuple(of: ip).0, let inv = ConntrackTable.invert(t) ?? Optional(t) else {
+            r.invalidReason = "ICMP error quoting an untrackable packet"; stats["invalid", default: 0] += 1; return r
+        }
+        guard let (slot, dir) = find(inv, now: now) else {
+            r.invalidReason = "ICMP error quoting a packet of no known connection"
+            stats["invalid", default: 0] += 1
+            return r
+        }
+        r.slot = slot
+        r.info = dir == 1 ? .relatedReply : .related
+        return r
+    }
+
+    // MARK: TCP
+
+    struct TCPSeg {
+        var seq: UInt32, ack: UInt32, win: UInt16, flags: UInt8, dataLen: UInt32
+        var wscale: UInt8?, sackPerm: Bool, sackMax: UInt32?
+    }
+
+    func segment(_ p: NFPacket) -> TCPSeg {
+        let o = p.thoff
+        let doff = Int(p.bytes.u8(o + 12) >> 4) * 4
+        var s = TCPSeg(seq: p.bytes.u32(o + 4), ack: p.bytes.u32(o + 8), win: p.bytes.u16(o + 14), flags: p.bytes.u8(o + 13),
+                       dataLen: UInt32(max(0, l4Length(p) - doff)), wscale: nil, sackPerm: false, sackMax: nil)
+        var i = o + 20
+        let end = min(o + doff, p.bytes.count)
+        while i < end {
+            let kind = p.bytes.u8(i)
+            if kind == 0 { break }
+            if kind == 1 { i += 1; continue }
+            guard i + 1 < end else { break }
+            let len = Int(p.bytes.u8(i + 1))
+            guard len >= 2, i + len <= end else { break }
+            switch kind {
+            case 3 where len == 3: s.wscale = min(p.bytes.u8(i + 2), 14)
+            case 4 where len == 2: s.sackPerm = true
+            case 5 where len >= 10:
+                var j = i + 2
+                while j + 8 <= i + len {
+                    let right = p.bytes.u32(j + 4)
+                    if s.sackMax == nil || after(right, s.sackMax!) { s.sackMax = right }
+                    j += 8
+                }
+            default: break
+            }
+            i += len
+        }
+        return s
+    }
+
+    static func flagIndex(_ f: UInt8) -> Int {
+        if f & fRST != 0 { return 4 }
+        if f & fSYN != 0 { return f & fACK != 0 ? 1 : 0 }
+        if f & fFIN != 0 { return 2 }
+        if f & fACK != 0 { return 3 }
+        return 5
+    }
+
+    /// First packet of a TCP connection (`tcp_new`): nil when accepted, else why not.
+    mutating func tcpNew(_ slot: Int32, _ p: NFPacket) -> StaticString? {
+        let s = segment(p)
+        let idx = ConntrackTable.flagIndex(s.flags)
+        let new = tcpTable[0][idx][0]
+        guard new != .invalid else { return "invalid new: the first packet must be a SYN (or an ACK picked up mid-stream)" }
+        var t = TCPTrack()
+        let end = s.seq &+ s.dataLen &+ (s.flags & fSYN != 0 ? 1 : 0) &+ (s.flags & fFIN != 0 ? 1 : 0)
+        if new == .synSent {
+            var d = TCPDirState()
+            d.end = end; d.maxend = end
+            d.maxwin = max(UInt32(s.win), 1)
+            if let w = s.wscale { d.scale = w; d.flags |= TCPDirState.windowScale }
+            if s.sackPerm { d.flags |= TCPDirState.sackPerm }
+            t[0] = d
+        } else {
+            guard config.tcpLoose else { return "invalid new: not a SYN and nf_conntrack_tcp_loose is 0" }
+            var d = TCPDirState()
+            d.end = end
+            d.maxwin = max(UInt32(s.win), 1)
+            d.maxend = end &+ d.maxwin
+            d.flags = TCPDirState.beLiberal | TCPDirState.sackPerm
+            t[0] = d
+            var rcv = TCPDirState()
+            rcv.flags = TCPDirState.beLiberal | TCPDirState.sackPerm
+            t[1] = rcv
+        }
+        t.state = .none
+        slots[Int(slot)].tcp = t
+        return nil
+    }
+
+    /// Window check (`tcp_in_window`): 0 accept, 1 ignore, 2 invalid, with the reason.
+    mutating func tcpInWindow(_ slot: Int32, dir: Int, _ s: TCPSeg, state: TCPCTState) -> (Int, StaticString?) {
+        var t = slots[Int(slot)].tcp
+        var snd = t[dir], rcv = t[1 - dir]
+        var seq = s.seq, ack = s.ack
+        var sack = s.sackMax.map { after($0, ack) ? $0 : ack } ?? ack
+        var end = seq &+ s.dataLen &+ (s.flags & fSYN != 0 ? 1 : 0) &+ (s.flags & fFIN != 0 ? 1 : 0)
+        var win = UInt32(s.win)
+        if snd.maxwin == 0 {
+            if s.flags & fSYN != 0 {
+                snd.end = end; snd.maxend = end
+                snd.maxwin = max(win, 1)
+                if let w = s.wscale { snd.scale = w; snd.flags |= TCPDirState.windowScale } else { snd.scale = 0 }
+                if s.sackPerm { snd.flags |= TCPDirState.sackPerm }
+                if s.flags & fACK != 0 && !(snd.flags & TCPDirState.windowScale != 0 && rcv.flags & TCPDirState.windowScale != 0) {
+                    snd.scale = 0; rcv.scale = 0
+                }
+            } else {
+                snd.end = end
+                win <<= UInt32(snd.scale)
+                snd.maxwin = max(win, 1)
+                snd.maxend = end &+ snd.maxwin
+                if rcv.maxwin == 0 { rcv.end = sack; rcv.maxend = sack }
+            }
+        } else if s.flags & fSYN != 0 && ((state == .synSent && dir == 0) || (state == .synRecv && dir == 1)) && after(end, snd.end) {
+            snd.end = end; snd.maxend = end
+            snd.maxwin = max(win, 1)
+            snd.scale = s.wscale ?? 0
+            snd.flags = (s.wscale != nil ? TCPDirState.windowScale : 0) | (s.sackPerm ? TCPDirState.sackPerm : 0)
+        }
+        if s.flags & fACK == 0 {
+            ack = rcv.end; sack = ack
+        } else if s.flags & (fACK | fRST) == (fACK | fRST) && ack == 0 {
+            ack = rcv.end; sack = ack
+        }
+        if s.flags & fRST != 0 && seq == 0 && state == .synSent {
+            seq = snd.end; end = snd.end
+        }
+        if s.flags & fSYN == 0 { win = UInt32(s.win) << UInt32(snd.scale) }
+        let maxAckWin = max(snd.maxwin, 66000)
+        let liberal = config.beLiberal || snd.flags & TCPDirState.beLiberal != 0
+        var outcome = 0
+        var why: StaticString? = nil
+        if !before(seq, snd.maxend &+ 1) {
+            outcome = 2; why = "SEQ is over the upper bound (over the window of the receiver)"
+        } else if rcv.maxwin != 0 && !before(sack, rcv.end &+ 1) {
+            outcome = 2; why = "ACK is over the upper bound (ACKed data not seen yet)"
+        } else if rcv.maxwin != 0 && !after(end, snd.end &- rcv.maxwin &- 1) {
+            outcome = 1; why = "SEQ is under the lower bound (already ACKed data retransmitted)"
+        } else if rcv.maxwin != 0 && !after(sack, rcv.end &- maxAckWin &- 1) {
+            outcome = 1; why = "ignored ACK under the lower bound (possible overly delayed)"
+        }
+        if outcome != 0 && liberal { outcome = 0; why = nil }
+        if outcome == 0 {
+            let swin = win &+ (sack &- ack)
+            if snd.maxwin < swin { snd.maxwin = swin }
+            if after(end, snd.end) { snd.end = end; snd.flags |= TCPDirState.dataUnack }
+            if s.flags & fACK != 0 {
+                if snd.flags & TCPDirState.maxackSet == 0 { snd.maxack = ack; snd.flags |= TCPDirState.maxackSet }
+                else if after(ack, snd.maxack) { snd.maxack = ack }
+            }
+            if rcv.maxwin != 0 && after(end, snd.maxend) { rcv.maxwin &+= end &- snd.maxend }
+            if after(sack &+ win, rcv.maxend &- 1) {
+                rcv.maxend = sack &+ win
+                if win == 0 { rcv.maxend &+= 1 }
+            }
+            if ack == rcv.end { rcv.flags &= ~TCPDirState.dataUnack }
+            if ConntrackTable.flagIndex(s.flags) == 3 {
+                if t.lastDir == UInt8(dir) && t.lastSeq == seq && t.lastAck == ack && t.lastEnd == end && t.lastWin == UInt16(truncatingIfNeeded: win) {
+                    t.retrans &+= 1
+                } else {
+                    t.lastDir = UInt8(dir); t.lastSeq = seq; t.lastAck = ack; t.lastEnd = end
+                    t.lastWin = UInt16(truncatingIfNeeded: win); t.retrans = 0
+                }
+            }
+        }
+        t[dir] = snd; t[1 - dir] = rcv
+        slots[Int(slot)].tcp = t
+        return (outcome, why)
+    }
+
+    /// `nf_conntrack_tcp_packet`: returns (accepted, invalid reason, kill-and-repeat).
+    mutating func tcpPacket(_ slot: Int32, dir: Int, _ p: NFPacket, now: Int64) -> (Bool, StaticString?, Bool) {
+        let s = segment(p)
+        let idx = ConntrackTable.flagIndex(s.flags)
+        var e = slots[Int(slot)]
+        let old = e.tcp.state
+        var new = tcpTable[dir][idx][Int(old.rawValue)]
+        if e.tcp.state == .none {
+            // The packet that created the ct: the table's NONE column gave SYN_SENT or ESTABLISHED.
+            new = tcpTable[0][idx][0]
+        }
+        switch new {
+        case .synSent:
+            if old.rawValue >= TCPCTState.timeWait.rawValue && old != .none && old != .synSent2 {
+                let closeInit = e.tcp[0].flags & TCPDirState.closeInit != 0 || e.tcp[1].flags & TCPDirState.closeInit != 0
+                let lastRST = dir == 0 ? e.tcp.lastRST.0 : e.tcp.lastRST.1
+                if closeInit || lastRST { return (true, nil, true) }
+                return (true, nil, false)  // ignored
+            }
+        case .ignore:
+            // Remember the packet; accept it without changing state.
+            e.tcp.lastDir = UInt8(dir); e.tcp.lastIndex = UInt8(idx)
+            e.tcp.lastSeq = s.seq; e.tcp.lastAck = s.ack
+            e.tcp.lastEnd = s.seq &+ s.dataLen &+ (s.flags & fSYN != 0 ? 1 : 0)
+            e.tcp.lastWin = s.win
+            slots[Int(slot)] = e
+            return (true, nil, false)
+        case .invalid:
+            return (false, invalidStateReason(old), false)
+        case .close:
+            if e.status & CTStatus.seenReply == 0 && dir == 0 && old != .none {
+                // A RST on a never-answered connection: it goes away at once.
+            }
+            let rcv = e.tcp[1 - dir]
+            if rcv.flags & TCPDirState.maxackSet != 0 && e.tcp.lastIndex != 0 && s.flags & fRST != 0 {
+                if before(s.seq, rcv.maxack) && !(s.seq == 0 && old != .established) && !config.ignoreInvalidRST {
+                    return (false, "invalid RST (sequence before the peer's last ACK)", false)
+                }
+            }
+        default:
+            break
+        }
+        if e.tcp.state != .none || new != .none {
+            let (w, why) = tcpInWindow(slot, dir: dir, s, state: old)
+            e = slots[Int(slot)]
+            if w == 2 { return (false, why, false) }
+            if w == 1 { return (true, nil, false) }
+        }
+        e.tcp.lastIndex = UInt8(idx)
+        e.tcp.lastDir = UInt8(dir)
+        if dir == 0 { e.tcp.lastRST.0 = s.flags & fRST != 0 } else { e.tcp.lastRST.1 = s.flags & fRST != 0 }
+        if idx == 2 { var d = e.tcp[dir]; d.flags |= TCPDirState.closeInit; e.tcp[dir] = d }
+        if old == .synSent2 && new == .synRecv { /* simultaneous open */ }
+        if new == .synSent2 { e.status |= 1 << 14 }
+        e.tcp.state = new
+        if new == .close && e.status & CTStatus.seenReply == 0 {
+            slots[Int(slot)] = e
+            remove(slot)
+            return (true, nil, false)
+        }
+        // Timeout selection.
+        var timeout = config.tcpTimeouts[Int(new.rawValue)]
+        if Int(e.tcp.retrans) >= config.maxRetrans && timeout > config.tcpMaxRetrans { timeout = config.tcpMaxRetrans }
+        else if s.flags & fRST != 0 { timeout = config.tcpTimeouts[Int(TCPCTState.close.rawValue)] }
+        else if (e.tcp[0].flags | e.tcp[1].flags) & TCPDirState.dataUnack != 0 && timeout > config.tcpUnack { timeout = config.tcpUnack }
+        else if s.win == 0 && s.flags & fSYN == 0 && timeout > config.tcpUnack { timeout = config.tcpUnack }
+        if e.status & CTStatus.seenReply == 0 && new == .established && timeout > config.tcpUnack { timeout = config.tcpUnack }
+        // A SYN retransmitted in SYN_SENT does not refresh the timeout.
+        if !(old == .synSent && new == .synSent && e.timeoutAt != 0) { e.timeoutAt = now + timeout }
+        if (old == .synRecv || old == .established) && new == .established && e.status & CTStatus.seenReply != 0 {
+            e.status |= CTStatus.assured
+        }
+        slots[Int(slot)] = e
+        return (true, nil, false)
+    }
+
+    func invalidStateReason(_ old: TCPCTState) -> StaticString {
+        switch old {
+        case .none: return "invalid state NONE"
+        case .synSent: return "invalid state SYN_SENT"
+        case .synRecv: return "invalid state SYN_RECV"
+        case .established: return "invalid state ESTABLISHED"
+        case .finWait: return "invalid state FIN_WAIT"
+        case .closeWait: return "invalid state CLOSE_WAIT"
+        case .lastAck: return "invalid state LAST_ACK"
+        case .timeWait: return "invalid state TIME_WAIT"
+        case .close: return "invalid state CLOSE"
+        case .synSent2: return "invalid state SYN_SENT2"
+        default: return "invalid state"
+        }
+    }
+
+    // MARK: Starting table
+
+    /// Loads `conntrack -L` entries as confirmed connections whose timeouts run from `start`.
+    mutating func load(_ entries: [ConntrackEntry], start: Int64) {
+        for ce in entries {
+            let v6 = !ce.original.src.isV4
+            func tup(_ x: ConntrackTuple) -> CTTuple {
+                var t = CTTuple(src: NFValue(x.src), dst: NFValue(x.dst), sport: x.sport ?? 0, dport: x.dport ?? 0, proto: ce.protoNumber, v6: v6)
+                if let ty = x.icmpType { t.dport = UInt16(ty) << 8 | UInt16(x.icmpCode ?? 0); t.sport = x.icmpID ?? 0 }
+                return t
+            }
+            var e = CTEntry(original: tup(ce.original), reply: tup(ce.reply))
+            e.mark = ce.mark
+            e.timeoutAt = start + Int64(ce.timeout) * 1_000_000_000
+            e.createdNs = start
+            if !ce.status.contains("UNREPLIED") { e.status |= CTStatus.seenReply }
+            if ce.status.contains("ASSURED") { e.status |= CTStatus.assured }
+            if e.original.dst != e.reply.src || e.original.dport != e.reply.sport { e.status |= CTStatus.dstNAT | CTStatus.dstNATDone }
+            if e.original.src != e.reply.dst || e.original.sport != e.reply.dport { e.status |= CTStatus.srcNAT | CTStatus.srcNATDone }
+            e.status |= CTStatus.srcNATDone | CTStatus.dstNATDone
+            if ce.protoNumber == 6 {
+                e.tcp.state = TCPCTState(name: ce.tcpState ?? "ESTABLISHED") ?? .established
+                var d = TCPDirState(); d.flags = TCPDirState.beLiberal | TCPDirState.sackPerm
+                e.tcp[0] = d; e.tcp[1] = d
+            }
+            if ce.protoNumber == 17 { e.udpStreamAt = start }
+            let s = allocate(e)
+            confirm(s)
+        }
+    }
+}

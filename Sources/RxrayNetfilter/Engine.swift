@@ -1,0 +1,654 @@
+import RxrayDecode
+import RxrayHost
+import RxrayRules
+import Foundation
+
+/// Per-packet netfilter state the stack keeps between hooks (`skb->_nfct`, nftrace).
+public struct NFPacketState: Sendable {
+    public var ct = CTResult()
+    /// Whether `nf_conntrack_in` already ran for this packet.
+    public var ctDone = false
+    public var nftrace = false
+    public init() {}
+}
+
+/// How a hook ended for the packet.
+public enum NFVerdict: UInt8, Sendable { case accept, drop }
+
+/// Why a packet was dropped at a hook.
+public enum NFDropCause: Sendable, Equatable {
+    case none
+    /// A rule's verdict (index into `ruleInfo`).
+    case rule(Int32)
+    /// A base chain's policy (index of the chain).
+    case policy(Int32)
+    /// The conntrack table was full and nothing could be early-dropped.
+    case conntrackTableFull
+    /// `queue`/`NFQUEUE` with no listener and no bypass.
+    case queueNoListener(Int32)
+}
+
+/// The result of running one hook.
+public struct NFHookOutcome: Sendable {
+    public var verdict: NFVerdict = .accept
+    public var cause: NFDropCause = .none
+    /// What a REJECT sends back (the packet is dropped too).
+    public var reject: NFRejectKind? = nil
+    /// Set when NAT rewrote the packet's addresses or ports: `NFPacket.bytes` now points at
+    /// the engine's rewritten copy, which the stack must use from here on.
+    public var rewritten = false
+    public init() {}
+}
+
+/// One base chain a packet went through at a hook.
+public struct NFChainVisit: Sendable {
+    public var chain: Int32
+    /// The rule whose verdict ended the chain, or -1 when the policy decided.
+    public var rule: Int32
+    public var verdict: NFVerdict
+    /// Range of `traceSteps` for this visit (empty unless tracing).
+    public var traceRange: Range<Int>
+}
+
+/// A rule that matched while tracing (`nft monitor trace` "rule" lines).
+public struct NFTraceStep: Sendable {
+    public var rule: Int32
+    /// `accept`, `drop`, `continue`, `return`, `jump NAME`, `goto NAME`, `queue`.
+    public var verdict: String
+}
+
+/// Netfilter for one host: the compiled rulesets of every family, conntrack, NAT and the
+/// state matches keep across packets (limit buckets, recent lists, counters, hit counts).
+///
+/// Build once per analysis (`init(host:)`); call `hook(_:_:trace:)` at each hook point.
+/// Mirrors net/netfilter/core.c (`nf_hook_slow`) with nf_tables_core.c / ip_tables.c for the
+/// chains, nf_conntrack_core.c for tracking and nf_nat_core.c for NAT.
+public final class NetfilterEngine {
+    // Compiled program.
+    var ops: [Op] = []
+    var rules: [CRule] = []
+    public internal(set) var ruleInfo: [NFRuleInfo] = []
+    var chains: [CChain] = []
+    var sets: [NFSetStore] = []
+    var nats: [NATSpec] = []
+    var buckets: [TokenBucket] = []
+    var hashlimits: [HashlimitState] = []
+    var recents: [RecentState] = []
+    var recentLists: [String: [NFValue: [Int64]]] = [:]
+    var statistics: [StatisticState] = []
+    var ipsetIndex: [String: Int] = [:]
+    var ipsetPrefixes: [Int: [Int]] = [:]
+    /// Notes made while compiling (constructs not modelled, approximations).
+    public internal(set) var notes: [NFCompileNote] = []
+    /// Hook entries sorted by priority, per family (ipv4 0, ipv6 1, arp 2) and hook.
+    var entries: [[[(Int, HookEntry)]]] = Array(repeating: Array(repeating: [], count: 5), count: 3)
+    /// Whether conntrack runs: some rule uses ct/state/NAT, or the snapshot shows the module
+    /// loaded (`nf_conntrack_max` among its sysctls, or a conntrack table).
+    public internal(set) var usesConntrack = false
+    public var conntrack: ConntrackTable
+    /// Matches per rule (index as `ruleInfo`).
+    public private(set) var ruleHits: [UInt64] = []
+    /// Base chains the last `hook` call went through.
+    public private(set) var visits: [NFChainVisit] = []
+    public private(set) var traceSteps: [NFTraceStep] = []
+    var jumpStack: [(chain: Int32, next: Int32)] = []
+    var rng = SeededRandom()
+    // Host facts for addrtype, fib, masquerade and redirect.
+    var localAddrs: Set<NFValue> = []
+    var broadcastAddrs: Set<NFValue> = []
+    var primary4: [Int: NFValue] = [:]
+    var primary6: [Int: NFValue] = [:]
+    var ifType: [Int: UInt16] = [:]
+    /// Optional route lookup for `fib saddr . iif oif` (returns the oif, 0 when none).
+    public var fibOif: ((_ addr: NFValue, _ v6: Bool, _ iif: Int, _ mark: UInt32) -> Int)?
+    let scratch: UnsafeMutableRawBufferPointer
+
+    deinit { scratch.deallocate() }
+
+    /// An engine with no rules (every hook accepts).
+    public init() {
+        conntrack = ConntrackTable(config: CTConfig())
+        scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536 + 512, alignment: 8)
+    }
+
+    /// Compiles the host's rulesets (iptables-save, ip6tables-save, nft text or JSON, ipset)
+    /// and loads its conntrack table.
+    ///
+    /// - Throws: `InputError` when an nft source does not parse.
+    public convenience init(host: RxrayHost.Host) throws {
+        self.init()
+        conntrack = ConntrackTable(config: CTConfig(host.sysctls))
+        for itf in host.interfaces {
+            ifType[itf.index] = itf.kind == .loopback ? 772 : 1
+            for a in itf.addresses {
+                localAddrs.insert(NFValue(a.address))
+                if let b = a.broadcast { broadcastAddrs.insert(NFValue(IPAddress.v4(b))) }
+                if a.address.isV4 { if primary4[itf.index] == nil && !a.isSecondary { primary4[itf.index] = NFValue(a.address) } }
+                else if primary6[itf.index] == nil, case .v6(let x) = a.address, !x.isLinkLocal { primary6[itf.index] = NFValue(a.address) }
+            }
+        }
+        let rs = host.rulesets
+        if let ipsetSrc = rs.source(RulesetSource.Format.ipset) {
+            let f = try IpsetParser.parse(ipsetSrc.text, file: ipsetSrc.file)
+            for s in f.sets { loadIpset(s) }
+        }
+        if let v4 = rs.iptables { compile(iptables: v4) }
+        if let v6 = rs.ip6tables { compile(iptables: v6) }
+        for src in rs.sources where src.format == RulesetSource.Format.nftText || src.format == RulesetSource.Format.nftJSON {
+            let parsed: NftRuleset
+            if src.format == RulesetSource.Format.nftJSON {
+                let companion = rs.shadowedTexts.values.first { $0.format == RulesetSource.Format.nftText }.flatMap { try? NftParser.parse($0.text, file: $0.file) }
+                parsed = try NftJSONParser.parse(Data(src.text.utf8), file: src.file, companion: companion)
+            } else {
+                parsed = try NftParser.parse(src.text, file: src.file)
+            }
+            compile(nft: parsed, excluded: src.excludedTables)
+        }
+        if host.sysctls.isGiven("net.netfilter.nf_conntrack_max") || !host.conntrack.isEmpty { usesConntrack = true }
+        finishLoad()
+        conntrack.load(host.conntrack, start: 0)
+        startTableLoaded = !host.conntrack.isEmpty
+        pendingStart = host.conntrack
+    }
+
+    var startTableLoaded = false
+    var pendingStart: [ConntrackEntry] = []
+    var firstPacketSeen = false
+
+    /// Builds the hook entry lists after compiling.
+    func finishLoad() {
+        ruleHits = Array(repeating: 0, count: ruleInfo.count)
+        entries = Array(repeating: Array(repeating: [], count: 5), count: 3)
+        var natChains: [[[Int]]] = Array(repeating: Array(repeating: [], count: 5), count: 3)
+        for (i, c) in chains.enumerated() where c.isBase {
+            let fams: [Int]
+            switch c.family {
+            case .ip: fams = [0]
+            case .ip6: fams = [1]
+            case .inet: fams = [0, 1]
+            case .arp: fams = [2]
+            default: fams = []
+            }
+            for f in fams {
+                if c.isNat && f < 2 { natChains[f][Int(c.hook.rawValue)].append(i) }
+                else { entries[f][Int(c.hook.rawValue)].append((c.priority, .chain(i))) }
+            }
+        }
+        for f in 0..<2 {
+            for h in 0..<5 {
+                var list = natChains[f][h]
+                if !list.isEmpty {
+                    list.sort { chains[$0].priority < chains[$1].priority }
+                    let dst = h == 0 || h == 3
+                    entries[f][h].append((chains[list[0]].priority, .natCore(list, dst: dst)))
+                }
+            }
+            if usesConntrack {
+                entries[f][0].append((-200, .conntrackIn))
+                entries[f][3].append((-200, .conntrackIn))
+                entries[f][1].append((Int(Int32.max), .conntrackConfirm))
+                entries[f][4].append((Int(Int32.max), .conntrackConfirm))
+            }
+            for h in 0..<5 {
+                // Stable: equal priorities keep registration order.
+                entries[f][h] = entries[f][h].enumerated().sorted { a, b in
+                    a.element.0 != b.element.0 ? a.element.0 < b.element.0 : a.offset < b.offset
+                }.map { $0.element }
+            }
+        }
+        visits.reserveCapacity(16)
+        traceSteps.reserveCapacity(64)
+        jumpStack.reserveCapacity(64)
+    }
+
+    func loadIpset(_ s: IpsetSet) {
+        let store = NFSetStore(name: s.name, parts: s.dimensions.count)
+        var lens = Set<Int>()
+        for m in s.members where !m.noMatch {
+            var lo: [NFValue] = [], hi: [NFValue] = []
+            for p in m.parts {
+                switch p {
+                case .address(let a): lo.append(NFValue(a)); hi.append(NFValue(a))
+                case .network(let px):
+                    let w = px.address.isV4 ? 32 : 128
+                    let mk = NFValue.prefixMask(px.length, width: w)
+                    let l = NFValue(px.address).and(mk)
+                    let full = w == 32 ? NFValue(0xFFFF_FFFF) : NFValue(high: .max, low: .max)
+                    lo.append(l); hi.append(l.or(full.xor(mk)))
+                    lens.insert(px.length)
+                case .addressRange(let a, let b): lo.append(NFValue(a)); hi.append(NFValue(b))
+                case .port(_, let r): lo.append(NFValue(UInt64(r.low))); hi.append(NFValue(UInt64(r.high)))
+                case .interface(let n, _): lo.append(NFValue(IfName(n))); hi.append(NFValue(IfName(n)))
+                case .mac(let m): lo.append(NFValue(m.value)); hi.append(NFValue(m.value))
+                case .mark(let v): lo.append(NFValue(UInt64(v))); hi.append(NFValue(UInt64(v)))
+                default: lo.append(.zero); hi.append(.zero)
+                }
+            }
+            store.values.append(.none)
+            let vi = Int32(store.values.count - 1)
+            if lo == hi {
+                var k = SetKey(); for (i, v) in lo.enumerated() where i < 4 { k[i] = v }
+                store.exact[k] = vi
+            } else if lo.count == 1 { store.intervals.append((lo[0], hi[0], vi)) }
+            else { store.rangedConcat.append((lo, hi, vi)) }
+        }
+        _ = lens
+        store.finish()
+        sets.append(store)
+        ipsetIndex[s.name] = sets.count - 1
+    }
+
+    // MARK: - Hook evaluation
+
+    /// Runs every hook function registered at `p.hook` for `p.family`, in priority order.
+    ///
+    /// ACCEPT moves on to the next base chain; DROP ends the walk. `p.mark` carries MARK/meta
+    /// mark changes; `st` carries conntrack between hooks. Allocates nothing unless `trace`.
+    ///
+    /// Mirrors `nf_hook_slow()` in net/netfilter/core.c.
+    public func hook(_ p: inout NFPacket, _ st: inout NFPacketState, trace: Bool) -> NFHookOutcome {
+        var out = NFHookOutcome()
+        visits.removeAll(keepingCapacity: true)
+        traceSteps.removeAll(keepingCapacity: true)
+        if !firstPacketSeen {
+            firstPacketSeen = true
+            if startTableLoaded {
+                // Timeouts of the starting table run from the first frame's time.
+                conntrack = ConntrackTable(config: conntrack.config)
+                conntrack.load(pendingStart, start: p.timeNs)
+            }
+        }
+        let f: Int
+        switch p.family { case .ipv4: f = 0; case .ipv6: f = 1; case .arp: f = 2; case .bridge: return out }
+        let list = entries[f][Int(p.hook.rawValue)]
+        for (_, e) in list {
+            switch e {
+            case .conntrackIn:
+                guard !st.ctDone else { continue }
+                st.ctDone = true
+                if st.ct.untracked { continue }
+                st.ct = conntrack.conntrackIn(p, now: p.timeNs, verifyChecksum: p.hook == .prerouting && conntrack.config.checksum)
+                if st.ct.tableFull {
+                    out.verdict = .drop; out.cause = .conntrackTableFull
+                    return out
+                }
+            case .conntrackConfirm:
+                if st.ct.created && st.ct.slot >= 0 {
+                    conntrack.confirm(st.ct.slot)
+                    st.ct.created = false
+                }
+            case .natCore(let list, let dst):
+                natCore(list, dst: dst, &p, &st, &out, trace: trace)
+                if out.verdict == .drop { return out }
+            case .chain(let c):
+                let v = runChain(c, &p, &st, &out, trace: trace, nat: nil)
+                if v == .drop {
+                    out.verdict = .drop
+                    return out
+                }
+            }
+        }
+        return out
+    }
+
+    /// Lets an unconfirmed connection die with its packet (dropped before the confirm hook).
+    public func packetDone(_ st: inout NFPacketState) {
+        if st.ct.created && st.ct.slot >= 0 { conntrack.remove(st.ct.slot) }
+        st.ct.created = false
+    }
+
+    /// Runs a base chain with its jump stack. Returns accept or drop (policy included).
+    func runChain(_ base: Int, _ p: inout NFPacket, _ st: inout NFPacketState, _ out: inout NFHookOutcome,
+                  trace: Bool, nat: UnsafeMutablePointer<Bool>?) -> NFVerdict {
+        let traceStart = traceSteps.count
+        jumpStack.removeAll(keepingCapacity: true)
+        var chain = Int32(base)
+        var ri = Int32(0)
+        let isNft = chains[base].isNft
+        while true {
+            let c = chains[Int(chain)]
+            if ri >= Int32(c.ruleCount) {
+                // End of chain: implicit return, or the base chain's policy.
+                if let top = jumpStack.popLast() { chain = top.chain; ri = top.next; continue }
+                let v: NFVerdict = c.isBase && c.policyDrop ? .drop : (chains[base].policyDrop ? .drop : .accept)
+                if v == .drop { out.cause = .policy(Int32(base)) }
+                visits.append(NFChainVisit(chain: Int32(base), rule: -1, verdict: v, traceRange: traceStart..<traceSteps.count))
+                return v
+            }
+            let rIndex = c.firstRule + Int(ri)
+            let r = rules[rIndex]
+            ri += 1
+            let res = runRule(r, &p, &st, &out, nat: nat)
+            guard let vc = res else { continue }
+            ruleHits[Int(r.info)] &+= 1
+            if trace { traceSteps.append(NFTraceStep(rule: r.info, verdict: verdictText(vc))) }
+            switch vc {
+            case .continue:
+                continue
+            case .accept:
+                visits.append(NFChainVisit(chain: Int32(base), rule: r.info, verdict: .accept, traceRange: traceStart..<traceSteps.count))
+                return .accept
+            case .drop:
+                out.cause = .rule(r.info)
+                visits.append(NFChainVisit(chain: Int32(base), rule: r.info, verdict: .drop, traceRange: traceStart..<traceSteps.count))
+                return .drop
+            case .queue(let bypass):
+                // No userspace listener in an analysis: bypass continues, otherwise dropped.
+                if bypass { continue }
+                out.cause = .queueNoListener(r.info)
+                visits.append(NFChainVisit(chain: Int32(base), rule: r.info, verdict: .drop, traceRange: traceStart..<traceSteps.count))
+                return .drop
+            case .return:
+                if let top = jumpStack.popLast() { chain = top.chain; ri = top.next; continue }
+                let v: NFVerdict = chains[base].policyDrop ? .drop : .accept
+                if v == .drop { out.cause = .policy(Int32(base)) }
+                visits.append(NFChainVisit(chain: Int32(base), rule: -1, verdict: v, traceRange: traceStart..<traceSteps.count))
+                return v
+            case .jump(let target):
+                if isNft && jumpStack.count >= 16 {
+                    // NFT_JUMP_STACK_SIZE: the kernel refuses such rulesets at load; treat as a drop.
+                    out.cause = .rule(r.info)
+                    visits.append(NFChainVisit(chain: Int32(base), rule: r.info, verdict: .drop, traceRange: traceStart..<traceSteps.count))
+                    return .drop
+                }
+                jumpStack.append((chain, ri))
+                chain = Int32(target); ri = 0
+            case .goto(let target):
+                chain = Int32(target); ri = 0
+            }
+        }
+    }
+
+    func verdictText(_ v: VerdictCode) -> String {
+        switch v {
+        case .accept: return "accept"
+        case .drop: return "drop"
+        case .continue: return "continue"
+        case .return: return "return"
+        case .queue: return "queue"
+        case .jump(let c): return "jump \(chains[c].name)"
+        case .goto(let c): return "goto \(chains[c].name)"
+        }
+    }
+
+    /// Runs one rule. Nil when a test failed (the rule did not match); otherwise its verdict
+    /// (`continue` when it only acted).
+    func runRule(_ r: CRule, _ p: inout NFPacket, _ st: inout NFPacketState, _ out: inout NFHookOutcome,
+                 nat: UnsafeMutablePointer<Bool>?) -> VerdictCode? {
+        var k = Int(r.first)
+        let end = k + Int(r.count)
+        while k < end {
+            let op = ops[k]
+            k += 1
+            switch op {
+            case .cmp(let l, let c, let v, let mask, let dep):
+                guard depOK(dep, p), let x = value(l, p, st) else { return nil }
+                let m = x.and(mask)
+                let ok: Bool
+                switch c {
+                case .eq: ok = m == v
+                case .ne: ok = m != v
+                case .lt: ok = m < v
+                case .gt: ok = v < m
+                case .le: ok = !(v < m)
+                case .ge: ok = !(m < v)
+                case .bitsAny: ok = !m.and(v).isZero
+                case .bitsNone: ok = m.and(v).isZero
+                }
+                if !ok { return nil }
+            case .range(let l, let lo, let hi, let neg, let dep):
+                guard depOK(dep, p), let x = value(l, p, st) else { return nil }
+                if (!(x < lo) && !(hi < x)) == neg { return nil }
+            case .set(let keys, let s, let neg, let dep):
+                guard depOK(dep, p) else { return nil }
+                var key = SetKey()
+                for (i, l) in keys.enumerated() where i < 4 {
+                    guard let x = value(l, p, st) else { return nil }
+                    key[i] = x
+                }
+                if (sets[s].lookup(key) != nil) == neg { return nil }
+            case .multiport(let ranges, let which, let neg):
+                guard let sp = p.sport, let dp = p.dport else { return nil }
+                var hit = false
+                for rg in ranges where (which != 1 && rg.contains(sp)) || (which != 0 && rg.contains(dp)) { hit = true; break }
+                if hit == neg { return nil }
+            case .iprange(let src, let lo, let hi, let neg):
+                guard p.family != .arp else { return nil }
+                let x = src ? p.saddr : p.daddr
+                if (!(x < lo) && !(hi < x)) == neg { return nil }
+            case .addrtype(let src, let mask, let neg, _, _):
+                guard p.family != .arp else { return nil }
+                let t = addrType(src ? p.saddr : p.daddr, v6: p.family == .ipv6)
+                if (mask & (1 << t) != 0) == neg { return nil }
+            case .limit(let b, let over):
+                let ok = buckets[b].take(now: p.timeNs, cost: UInt64(p.length))
+                if ok == over { return nil }
+            case .hashlimit(let h):
+                if !hashlimits[h].match(p, now: p.timeNs) { return nil }
+            case .recent(let i):
+                if !recentMatch(i, p) { return nil }
+            case .statistic(let i):
+                if !statisticMatch(i) { return nil }
+            case .u32(let u):
+                if u32Match(u, p) == u.negated { return nil }
+            case .ipsetMatch(let s, let dirs, let neg):
+                var key = SetKey()
+                for (i, src) in dirs.enumerated() where i < 4 {
+                    if i == 0 { key[0] = src ? p.saddr : p.daddr }
+                    else { key[i] = NFValue(UInt64((src ? p.sport : p.dport) ?? 0)) }
+                }
+                if (sets[s].lookup(key) != nil) == neg { return nil }
+            case .fragment(let neg):
+                guard p.family == .ipv4 else { return nil }
+                if p.laterFragment == neg { return nil }
+            case .never, .ownerNeverOnInput:
+                return nil
+            case .counter, .log:
+                break
+            case .setMark(let v, let m):
+                p.mark = (p.mark & ~m) ^ v
+            case .setMarkLoad(let l):
+                if let x = value(l, p, st) { p.mark = UInt32(truncatingIfNeeded: x.low) }
+            case .connmarkSet(let v, let m):
+                if st.ct.slot >= 0 { let cm = conntrack.slots[Int(st.ct.slot)].mark; conntrack.slots[Int(st.ct.slot)].mark = (cm & ~m) ^ v }
+            case .connmarkSave(let nfm, let ctm):
+                if st.ct.slot >= 0 { let cm = conntrack.slots[Int(st.ct.slot)].mark; conntrack.slots[Int(st.ct.slot)].mark = (cm & ~ctm) ^ (p.mark & nfm) }
+            case .connmarkRestore(let nfm, let ctm):
+                if st.ct.slot >= 0 { p.mark = (p.mark & ~nfm) ^ (conntrack.slots[Int(st.ct.slot)].mark & ctm) }
+            case .ctMarkLoad(let l):
+                if st.ct.slot >= 0, let x = value(l, p, st) { conntrack.slots[Int(st.ct.slot)].mark = UInt32(truncatingIfNeeded: x.low) }
+            case .notrack:
+                if !st.ctDone { st.ct = CTResult(); st.ct.untracked = true; st.ct.info = .untracked }
+            case .nftrace:
+                st.nftrace = true
+            case .nat(let n):
+                if let nat, !nat.pointee, st.ct.slot >= 0 {
+                    if bind(nats[n], &p, st) { nat.pointee = true }
+                }
+            case .reject(let kind):
+                out.reject = kind
+            case .verdict(let v):
+                return v
+            case .vmap(let keys, let s):
+                var key = SetKey()
+                for (i, l) in keys.enumerated() where i < 4 {
+                    guard let x = value(l, p, st) else { return nil }
+                    key[i] = x
+                }
+                guard let vi = sets[s].lookup(key), case .verdict(let v) = sets[s].values[Int(vi)] else { return nil }
+                return v
+            case .setAdd(let s, let keys):
+                var key = SetKey()
+                for (i, l) in keys.enumerated() where i < 4 {
+                    guard let x = value(l, p, st) else { return nil }
+                    key[i] = x
+                }
+                if sets[s].exact[key] == nil { sets[s].values.append(.none); sets[s].exact[key] = Int32(sets[s].values.count - 1) }
+            }
+        }
+        return .continue
+    }
+
+    @inline(__always) func depOK(_ d: Dep, _ p: NFPacket) -> Bool {
+        switch d {
+        case .none: return true
+        case .l4(let x): return p.l4proto == x && p.thoff >= 0
+        case .transport: return p.thoff >= 0 && p.isPortProto
+        case .nfproto(let f): return p.family == f
+        case .icmpAny: return (p.l4proto == 1 || p.l4proto == 58) && p.thoff >= 0
+        }
+    }
+
+    func addrType(_ a: NFValue, v6: Bool) -> UInt16 {
+        if localAddrs.contains(a) { return 2 }
+        if v6 { return a.high >> 56 == 0xFF ? 5 : 1 }
+        let x = UInt32(truncatingIfNeeded: a.low)
+        if x == 0xFFFF_FFFF || broadcastAddrs.contains(a) { return 3 }
+        if x >> 28 == 0xE { return 5 }
+        if x >> 24 == 127 { return 2 }
+        return 1
+    }
+
+    /// Reads a value for a test; nil when the packet does not have it (the rule breaks).
+    func value(_ l: Load, _ p: NFPacket, _ st: NFPacketState) -> NFValue? {
+        switch l {
+        case .saddr:
+            if p.family == .ipv4 { return p.bytes.count >= 20 ? p.saddr : nil }
+            if p.family == .ipv6 { return p.bytes.count >= 40 ? p.saddr : nil }
+            return nil
+        case .daddr:
+            if p.family == .ipv4 { return p.bytes.count >= 20 ? p.daddr : nil }
+            if p.family == .ipv6 { return p.bytes.count >= 40 ? p.daddr : nil }
+            return nil
+        case .sport: return p.sport.map { NFValue(UInt64($0)) }
+        case .dport: return p.dport.map { NFValue(UInt64($0)) }
+        case .payload(let base, let off, let bits):
+            let b: Int
+            switch base {
+            case 1: b = 0
+            case 2: guard p.thoff >= 0 else { return nil }; b = p.thoff
+            default:
+                // Link layer: only the Ethernet source address and type are known here.
+                if off == 48 && bits == 48 { return p.sourceMAC.map { NFValue($0.value) } }
+                if off == 96 && bits == 16 { return NFValue(p.family == .ipv6 ? 0x86DD : (p.family == .arp ? 0x0806 : 0x0800)) }
+                return nil
+            }
+            if bits == 128 {
+                let o = b + off / 8
+                guard p.has(o, 16) else { return nil }
+                return NFValue(high: p.bytes.u64(o), low: p.bytes.u64(o + 8))
+            }
+            return p.bytes.bits(base: b, bitOffset: off, bits: bits).map { NFValue($0) }
+        case .l4proto: return p.family == .arp ? nil : NFValue(UInt64(p.l4proto))
+        case .nfproto: return NFValue(UInt64(p.family.rawValue))
+        case .etherProto: return NFValue(p.family == .ipv6 ? 0x86DD : (p.family == .arp ? 0x0806 : 0x0800))
+        case .iif: return p.iif == 0 ? nil : NFValue(UInt64(p.iif))
+        case .oif: return p.oif == 0 ? nil : NFValue(UInt64(p.oif))
+        case .iifName: return p.iifName.isEmpty ? (p.hook == .output || p.hook == .postrouting ? nil : NFValue.zero) : NFValue(p.iifName)
+        case .oifName: return p.oifName.isEmpty ? (p.hook == .prerouting || p.hook == .input ? nil : NFValue.zero) : NFValue(p.oifName)
+        case .mark: return NFValue(UInt64(p.mark))
+        case .pktType: return NFValue(UInt64(p.pktType))
+        case .length: return NFValue(UInt64(p.length))
+        case .iifType: return ifType[p.iif].map { NFValue(UInt64($0)) }
+        case .oifType: return ifType[p.oif].map { NFValue(UInt64($0)) }
+        case .ctState: return NFValue(UInt64(st.ct.stateBit))
+        case .ctStatus, .ctMark, .ctDirection, .ctL3proto, .ctProto, .ctExpiration, .ctSaddr, .ctDaddr, .ctSport, .ctDport:
+            guard st.ct.slot >= 0, let e = conntrack.entry(st.ct.slot) else { return nil }
+            switch l {
+            case .ctStatus: return NFValue(UInt64(e.status))
+            case .ctMark: return NFValue(UInt64(e.mark))
+            case .ctDirection: return NFValue(UInt64(st.ct.direction))
+            case .ctL3proto: return NFValue(e.original.v6 ? 10 : 2)
+            case .ctProto: return NFValue(UInt64(e.original.proto))
+            case .ctExpiration: return NFValue(UInt64(max(0, (e.timeoutAt - p.timeNs) / 1_000_000_000)))
+            case .ctSaddr(let r): return e.tuple(r ? 1 : 0).src
+            case .ctDaddr(let r): return e.tuple(r ? 1 : 0).dst
+            case .ctSport(let r): return NFValue(UInt64(e.tuple(r ? 1 : 0).sport))
+            case .ctDport(let r): return NFValue(UInt64(e.tuple(r ? 1 : 0).dport))
+            default: return nil
+            }
+        case .fibDaddrType: return p.family == .arp ? nil : NFValue(UInt64(addrType(p.daddr, v6: p.family == .ipv6)))
+        case .fibSaddrType: return p.family == .arp ? nil : NFValue(UInt64(addrType(p.saddr, v6: p.family == .ipv6)))
+        case .fibOif(let useSaddr, let useIif, let useMark):
+            guard let f = fibOif else { return nil }
+            let a = useSaddr ? p.saddr : p.daddr
+            return NFValue(UInt64(f(a, p.family == .ipv6, useIif ? p.iif : 0, useMark ? p.mark : 0)))
+        case .ttl:
+            if p.family == .ipv4 { return NFValue(UInt64(p.bytes.u8(8))) }
+            if p.family == .ipv6 { return NFValue(UInt64(p.bytes.u8(7))) }
+            return nil
+        case .tcpFlags: return p.tcpFlags.map { NFValue(UInt64($0)) }
+        case .icmpType:
+            guard (p.l4proto == 1 || p.l4proto == 58), p.has(p.thoff, 2) else { return nil }
+            return NFValue(UInt64(p.bytes.u16(p.thoff)))
+        case .sourceMAC: return p.sourceMAC.map { NFValue($0.value) }
+        case .random: return NFValue(UInt64(UInt32(truncatingIfNeeded: rng.next())))
+        case .constant(let v): return v
+        }
+    }
+
+    func recentMatch(_ i: Int, _ p: NFPacket) -> Bool {
+        let spec = recents[i].spec
+        let addr = spec.useDestination ? p.daddr : p.saddr
+        var list = recentLists[spec.name] ?? [:]
+        defer { recentLists[spec.name] = list }
+        var hit: Bool
+        switch spec.command {
+        case .set:
+            list[addr, default: []].append(p.timeNs)
+            hit = true
+        case .remove:
+            hit = list.removeValue(forKey: addr) != nil
+        case .rcheck, .update:
+            let stamps = list[addr] ?? []
+            var n = stamps.count
+            if let s = spec.seconds { n = stamps.filter { p.timeNs - $0 <= Int64(s) * 1_000_000_000 }.count }
+            hit = !stamps.isEmpty && n > 0
+            if let hc = spec.hitcount { hit = n >= Int(hc) }
+            if spec.command == .update && !stamps.isEmpty { list[addr, default: []].append(p.timeNs) }
+        }
+        if list[addr]?.count ?? 0 > 20 { list[addr]!.removeFirst(list[addr]!.count - 20) }
+        return hit != spec.negated
+    }
+
+    func statisticMatch(_ i: Int) -> Bool {
+        switch statistics[i].spec {
+        case .nth(let every, let packet, let neg):
+            // xt_statistic: counter advances; matches when it wraps to `packet`.
+            let c = statistics[i].counter
+            let next = c >= every - 1 ? 0 : c + 1
+            statistics[i].counter = next
+            return (c == packet) != neg
+        case .random(let prob, let neg):
+            let x = Double(rng.next() >> 11) / Double(1 << 53)
+            return (x < prob) != neg
+        }
+    }
+
+    func u32Match(_ u: U32Match, _ p: NFPacket) -> Bool {
+        for t in u.tests {
+            var base = 0
+            var val: UInt32 = 0
+            var ok = true
+            for op in t.location {
+                switch op {
+                case .start(let o):
+                    let at = base + Int(o)
+                    guard at >= 0, at + 4 <= p.bytes.count else { ok = false; break }
+                    val = p.bytes.u32(at)
+                case .and(let m): val &= m
+                case .shiftLeft(let s): val = s >= 32 ? 0 : val << s
+                case .shiftRight(let s): val = s >= 32 ? 0 : val >> s
+                case .at(let o):
+                    base += Int(val)
+                    let at = base + Int(o)
+                    guard at >= 0, at + 4 <= p.bytes.count else { ok = false; break }
+                    val = p.bytes.u32(at)
+                }
+                if !ok { break }
+            }
+            if ok && t.ranges.contains(where: { $0.contains(val) }) { return true }
+        }
+        return false
+    }
+}

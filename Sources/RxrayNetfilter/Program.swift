@@ -1,0 +1,213 @@
+import RxrayDecode
+import RxrayRules
+
+// Compiled rulesets: flat arrays of enum-coded operations, built once at load.
+// Mirrors the split between nf_tables_api.c (parse, validate) and nf_tables_core.c (run a
+// flat blob); iptables rules compile into the same operations.
+
+/// Where a value is read from.
+enum Load: Hashable {
+    case saddr, daddr, sport, dport
+    /// nft payload: base 0 link, 1 network, 2 transport.
+    case payload(base: UInt8, bitOffset: Int, bits: Int)
+    case l4proto, nfproto, etherProto, iif, oif, iifName, oifName, mark, pktType, length, iifType, oifType
+    case ctState, ctStatus, ctMark, ctDirection, ctL3proto, ctProto, ctExpiration
+    case ctSaddr(reply: Bool), ctDaddr(reply: Bool), ctSport(reply: Bool), ctDport(reply: Bool)
+    /// `fib daddr type` / `fib saddr type` (address type from the host's local addresses).
+    case fibDaddrType, fibSaddrType
+    /// `fib saddr . iif oif` style reverse-path lookups: result oif (0 when none).
+    case fibOif(saddr: Bool, iif: Bool, mark: Bool)
+    case ttl, tcpFlags, icmpType, sourceMAC, random
+    case constant(NFValue)
+}
+
+/// A comparison.
+enum CmpOp: UInt8 { case eq, ne, lt, gt, le, ge, bitsAny, bitsNone }
+
+/// Implicit protocol dependency of a payload field.
+enum Dep: Hashable {
+    case none, l4(UInt8), transport, nfproto(NFFamily), icmpAny
+}
+
+enum NATKind: UInt8 { case snat, dnat, masquerade, redirect }
+
+/// A NAT statement's range.
+struct NATSpec {
+    var kind: NATKind
+    var addrLow: NFValue?
+    var addrHigh: NFValue?
+    var v6: Bool
+    var portLow: UInt16?
+    var portHigh: UInt16?
+    /// Address taken from a map keyed by a load (`dnat to ip daddr map {...}`).
+    var mapKeys: [Load]
+    var mapSet: Int
+    var random: Bool
+    var persistent: Bool
+}
+
+/// What a reject sends.
+public enum NFRejectKind: Hashable, Sendable {
+    case tcpReset
+    case icmp(type: UInt8, code: UInt8)
+    case icmpv6(type: UInt8, code: UInt8)
+    /// nft `icmpx` code: resolved per family when sent.
+    case icmpx(code: UInt8)
+    /// nft plain `reject`: port unreachable, per family.
+    case defaultPortUnreachable
+}
+
+enum VerdictCode: Equatable {
+    case accept, drop, `return`, `continue`, jump(Int), goto(Int), queue(bypass: Bool)
+}
+
+/// One operation of a rule. Tests end the rule when false; actions run in order.
+enum Op {
+    case cmp(Load, CmpOp, NFValue, mask: NFValue, dep: Dep)
+    case range(Load, NFValue, NFValue, negated: Bool, dep: Dep)
+    /// Interface name exact/prefix (`mask` covers the compared bytes).
+    case set(keys: [Load], set: Int, negated: Bool, dep: Dep)
+    case multiport(ranges: [UInt16Range], which: UInt8, negated: Bool)
+    case iprange(src: Bool, low: NFValue, high: NFValue, negated: Bool)
+    case addrtype(src: Bool, mask: UInt16, negated: Bool, limitIn: Bool, limitOut: Bool)
+    case limit(bucket: Int, over: Bool)
+    case hashlimit(bucket: Int)
+    case recent(Int)
+    case statistic(Int)
+    case u32(U32Match)
+    case ipsetMatch(set: Int, dirs: [Bool], negated: Bool)
+    case fragment(negated: Bool)
+    /// A construct rxray does not model: the rule never matches (loaded with --lenient).
+    case never
+    /// `-m owner` / `meta skuid`: no socket on the receive path, never matches.
+    case ownerNeverOnInput
+    // Actions.
+    case counter
+    case setMark(value: UInt32, mask: UInt32)
+    case setMarkLoad(Load)
+    case connmarkSet(value: UInt32, mask: UInt32)
+    case connmarkSave(nfMask: UInt32, ctMask: UInt32)
+    case connmarkRestore(nfMask: UInt32, ctMask: UInt32)
+    case ctMarkLoad(Load)
+    case notrack
+    case nftrace
+    case log
+    case nat(Int)
+    case reject(NFRejectKind)
+    case verdict(VerdictCode)
+    case vmap(keys: [Load], set: Int)
+    case setAdd(set: Int, keys: [Load])
+}
+
+/// A compiled rule: `ops[first..<first+count]` of the engine, plus where it came from.
+struct CRule {
+    var first: Int32
+    var count: Int32
+    var chain: Int32
+    /// Index into `NetfilterEngine.ruleInfo`.
+    var info: Int32
+}
+
+/// Where a rule or chain came from, for traces and summaries.
+public struct NFRuleInfo: Sendable {
+    /// `ip filter INPUT` or `inet filter input`.
+    public var table: String
+    public var chain: String
+    /// 1-based position in the chain; for nft also the handle when known.
+    public var position: Int
+    public var handle: UInt64?
+    public var text: String
+    public var file: String
+    public var line: Int
+    public var isNft: Bool
+}
+
+struct CChain {
+    var name: String
+    /// `ip filter` / `inet filter`.
+    var table: String
+    var family: NftFamily
+    var firstRule: Int
+    var ruleCount: Int
+    var isNft: Bool
+    // Base chain attributes.
+    var isBase: Bool
+    var hook: NFHookPoint
+    var priority: Int
+    var policyDrop: Bool
+    var isNat: Bool
+    var file: String
+    var line: Int
+}
+
+/// One entry on a hook's priority axis.
+enum HookEntry {
+    case chain(Int)
+    case conntrackIn
+    case conntrackConfirm
+    /// NAT core for this hook: runs the nat-type chains (listed) for a NEW ct, then manipulates.
+    case natCore([Int], dst: Bool)
+}
+
+/// A set or map, by key. Exact keys hash; single-field intervals binary-search.
+final class NFSetStore {
+    let name: String
+    let parts: Int
+    var exact: [SetKey: Int32] = [:]
+    /// Sorted disjoint intervals for one-part keys (low, high, value index).
+    var intervals: [(NFValue, NFValue, Int32)] = []
+    /// Concatenated keys with a range in some part (checked in order).
+    var rangedConcat: [([NFValue], [NFValue], Int32)] = []
+    var values: [MapValue] = []
+    var hasCatchAll: Int32 = -1
+    /// For ipsets: which parts are network prefixes (looked up by trying each prefix length used).
+    var prefixLengths: [[Int]] = []
+    var isDynamic = false
+
+    init(name: String, parts: Int) { self.name = name; self.parts = parts }
+
+    func finish() {
+        intervals.sort { $0.0 < $1.0 }
+    }
+
+    /// - Complexity: O(1) expected for exact keys, O(log n) for intervals.
+    func lookup(_ k: SetKey) -> Int32? {
+        if let v = exact[k] { return v }
+        if parts == 1, !intervals.isEmpty {
+            let x = k.a
+            var lo = 0, hi = intervals.count - 1, found = -1
+            while lo <= hi {
+                let mid = (lo + hi) >> 1
+                if intervals[mid].0 <= x { found = mid; lo = mid + 1 } else { hi = mid - 1 }
+            }
+            if found >= 0, x <= intervals[found].1 { return intervals[found].2 }
+        }
+        if !rangedConcat.isEmpty {
+            for (lo, hi, v) in rangedConcat {
+                var ok = true
+                for i in 0..<lo.count {
+                    let x = k[i]
+                    if x < lo[i] || hi[i] < x { ok = false; break }
+                }
+                if ok { return v }
+            }
+        }
+        return hasCatchAll >= 0 ? hasCatchAll : nil
+    }
+}
+
+enum MapValue {
+    case none
+    case value(NFValue)
+    case verdict(VerdictCode)
+    case nat(NFValue, UInt16?)
+}
+
+/// A set key of up to four concatenated parts.
+struct SetKey: Hashable {
+    var a: NFValue = .zero, b: NFValue = .zero, c: NFValue = .zero, d: NFValue = .zero
+    subscript(i: Int) -> NFValue {
+        get { switch i { case 0: return a; case 1: return b; case 2: return c; default: return d } }
+        set { switch i { case 0: a = newValue; case 1: b = newValue; case 2: c = newValue; default: d = newValue } }
+    }
+}
