@@ -291,6 +291,15 @@ public final class NetfilterEngine {
         return out
     }
 
+    /// `ip filter INPUT (hook input, priority 0)` for a chain index of `NFChainVisit`.
+    public func chainDescription(_ chain: Int32) -> String {
+        let c = chains[Int(chain)]
+        return "\(c.table) \(c.name) (hook \(c.hook.nftName), priority \(c.priority))"
+    }
+
+    /// Number of compiled rules and base chains, for load summaries.
+    public var ruleCount: Int { rules.count }
+
     /// Lets an unconfirmed connection die with its packet (dropped before the confirm hook).
     public func packetDone(_ st: inout NFPacketState) {
         if st.ct.created && st.ct.slot >= 0 { conntrack.remove(st.ct.slot) }
