@@ -108,13 +108,16 @@ private struct Parser {
 
     mutating func run(_ text: String) throws {
         var n = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Lines are cut on bytes (a '\n' byte never occurs inside a multi-byte UTF-8 sequence).
+        for rawBytes in text.utf8.split(separator: 10, omittingEmptySubsequences: false) {
             n += 1
             lineNumber = n
-            var line = rawLine
-            if line.hasSuffix("\r") { line = line.dropLast() }
-            let trimmed = line.drop { $0 == " " || $0 == "\t" }
-            if trimmed.isEmpty || trimmed.first == "#" { continue }
+            var lineBytes = rawBytes
+            if lineBytes.last == 13 { lineBytes = lineBytes.dropLast() }
+            let body = lineBytes.drop { $0 == 32 || $0 == 9 }
+            guard let firstByte = body.first, firstByte != UInt8(ascii: "#") else { continue }
+            let trimmed = Substring(body)
+            let indent = lineBytes.count - body.count
             switch trimmed.first {
             case "*":
                 guard currentTable == nil else {
@@ -141,7 +144,7 @@ private struct Parser {
                     try commit()
                     currentTable = nil
                 } else {
-                    try command(trimmed, indent: line.count - trimmed.count)
+                    try command(trimmed, indent: indent)
                 }
             }
         }
