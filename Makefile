@@ -23,7 +23,7 @@ test: ## Run every test (unit, capture files, CLI, recorded kernel fixtures). Ro
 	$(SWIFT) build -j $(JOBS)
 	$(SWIFT) test -j $(JOBS) 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
 
-bench: release ## Release-mode benchmarks: frames/s and peak RSS against a bare libpcap loop.
+bench: ## Release build in .build-bench, then frames/s, peak RSS and allocations/frame vs a bare libpcap loop and tshark (BENCH_LARGE=1: 10M frames).
 	bash Benchmarks/run.sh
 
 fixtures: ## Re-record every kernel fixture (root: network namespaces, tracefs) and the capture-file fixtures.

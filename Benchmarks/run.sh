@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# make bench: rxray's speed, peak memory and allocations per frame on generated traffic, side
+# by side with a bare libpcap read loop (C) and tshark, in the same run, as ratios.
+#
+#   bash Benchmarks/run.sh            (what `make bench` runs)
+#
+# Environment:
+#   BENCH_FRAMES=2000000   frames in the main capture
+#   BENCH_SLICE=100000     frames in the slice used for tshark and for allocation counts (N and 2N)
+#   BENCH_REPEAT=3         runs per measurement; the median is printed
+#   BENCH_LARGE=1          also analyse a 10,000,000-frame capture for peak RSS (written to disk)
+#   BENCH_RULES=1000       iptables rules;  BENCH_SERVICES=2000  kube-proxy services (nft host)
+#   BENCH_CPU=1            the CPU every measured command is pinned to (taskset); empty: no pinning
+#   BENCH_REV=<commit>     measure that commit (git archive into .build-bench/rev) instead of
+#                          the working tree
+#   BENCH_DATA=DIR         where captures go (default: a directory in /dev/shm, removed at exit,
+#                          so that reading the file is memory speed, not this VM's disk)
+#   BENCH_KEEP=1           keep BENCH_DATA
+#
+# Frames per second are computed from CPU time (user + sys) of a single-threaded process
+# pinned to one core: on a shared 2-core machine that is steadier than wall time; wall time is
+# printed too. Targets are reported as PASS/FAIL; a miss does not fail the command.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+JOBS=${JOBS:-2}
+FRAMES=${BENCH_FRAMES:-2000000}
+SLICE=${BENCH_SLICE:-100000}
+REPEAT=${BENCH_REPEAT:-3}
+LARGE=${BENCH_LARGE:-0}
+RULES=${BENCH_RULES:-1000}
+SERVICES=${BENCH_SERVICES:-2000}
+CPU=${BENCH_CPU-1}
+SCRATCH="$ROOT/.build-bench"
+OWN_DATA=0
+if [ -z "${BENCH_DATA:-}" ]; then
+  if [ -d /dev/shm ] && [ -w /dev/shm ]; then BENCH_DATA=$(mktemp -d /dev/shm/rxray-bench.XXXXXX); else BENCH_DATA=$(mktemp -d); fi
+  OWN_DATA=1
+fi
+DATA=$BENCH_DATA
+mkdir -p "$DATA" "$SCRATCH"
+cleanup() {
+  if [ "$OWN_DATA" = 1 ] && [ "${BENCH_KEEP:-0}" != 1 ]; then rm -rf "$DATA"; fi
+  rm -f "$SCRATCH"/large.pcap
+}
+trap cleanup EXIT
+
+say() { printf '%s\n' "$*"; }
+hr() { printf '%s\n' "------------------------------------------------------------------------------------------------"; }
+
+# ---- what the benchmark needs ---------------------------------------------------------------
+need=()
+command -v cc >/dev/null || need+=(gcc)
+[ -e /usr/include/pcap/pcap.h ] || need+=(libpcap-dev)
+command -v tshark >/dev/null || need+=(tshark)
+[ -x /usr/bin/time ] || need+=(time)
+command -v taskset >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "bench: installing ${need[*]} (apt-get)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }
+  else
+    say "bench: missing ${need[*]}: install them (Debian: apt-get install ${need[*]})" >&2
+    exit 2
+  fi
+fi
+PIN=()
+if [ -n "$CPU" ] && command -v taskset >/dev/null && taskset -c "$CPU" true 2>/dev/null; then PIN=(taskset -c "$CPU"); fi
+
+# ---- build ------------------------------------------------------------------------------------
+if [ -n "${BENCH_REV:-}" ]; then
+  COMMIT=$(git rev-parse --short=12 "$BENCH_REV")
+  SRC="$SCRATCH/rev-src"
+  rm -rf "$SRC" && mkdir -p "$SRC"
+  git archive "$COMMIT" | tar -x -C "$SRC"
+  BUILD="$SCRATCH/rev"
+  DIRTY=""
+else
+  COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+  SRC="$ROOT"
+  BUILD="$SCRATCH"
+  DIRTY=$(git status --porcelain -- Sources Package.swift 2>/dev/null | grep -q . && echo " + uncommitted changes" || true)
+fi
+say "bench: building rxray (release) from ${COMMIT}${DIRTY}"
+(cd "$SRC" && swift build -c release -j "$JOBS" --scratch-path "$BUILD" --product rxray 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' || true)
+RXRAY="$BUILD/release/rxray"
+[ -x "$RXRAY" ] || { say "bench: the release build failed (see above)" >&2; exit 2; }
+say "bench: building the generator and the C tools"
+swift build -c release -j "$JOBS" --package-path "$ROOT/Benchmarks/Generator" --scratch-path "$SCRATCH/gen" 2>&1 \
+  | grep -Ev '^\[[0-9]+/[0-9]+\]|^Building|^Build complete|^Compiling|^Write' || true
+GEN="$SCRATCH/gen/release/rxray-benchgen"
+mkdir -p "$SCRATCH/c"
+cc -O2 -Wall -o "$SCRATCH/c/pcaploop" "$ROOT/Benchmarks/c/pcaploop.c" -lpcap
+cc -O2 -Wall -shared -fPIC -o "$SCRATCH/c/malloccount.so" "$ROOT/Benchmarks/c/malloccount.c"
+LOOP="$SCRATCH/c/pcaploop"
+COUNTER="$SCRATCH/c/malloccount.so"
+
+# ---- data -------------------------------------------------------------------------------------
+HOST_IPT="$SCRATCH/hosts/iptables"
+HOST_NFT="$SCRATCH/hosts/nft"
+rm -rf "$SCRATCH/hosts" && mkdir -p "$SCRATCH/hosts"
+"$GEN" --iptables-host "$HOST_IPT" --nft-host "$HOST_NFT" --rules "$RULES" --services "$SERVICES" | sed 's/^/  /'
+# The generator is deterministic: a shorter run writes a prefix of a longer one, so the slices
+# below are the first frames of the main capture.
+"$GEN" --frames "$FRAMES" --services "$SERVICES" --pcap "$DATA/traffic.pcap" | sed 's/^/  /'
+"$GEN" --frames "$SLICE" --services "$SERVICES" --pcap "$DATA/slice.pcap" >/dev/null
+"$GEN" --frames $((2 * SLICE)) --services "$SERVICES" --pcap "$DATA/slice2.pcap" >/dev/null
+"$GEN" --frames 1000 --services "$SERVICES" --pcap "$DATA/tiny.pcap" >/dev/null
+MB=$(( $(stat -c %s "$DATA/traffic.pcap") / 1000000 ))
+
+# ---- measuring --------------------------------------------------------------------------------
+# run_timed OUTVAR cmd...: runs REPEAT times; sets OUTVAR_{wall,cpu,rss} to the medians
+# (seconds, seconds, MB) and OUTVAR_status to the last exit code.
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+run_timed() {
+  local var=$1; shift
+  local walls="" cpus="" rsss="" st=0 i
+  for ((i = 0; i < REPEAT; i++)); do
+    st=0
+    /usr/bin/time -f '%e %U %S %M' -o "$DATA/time.txt" "${PIN[@]}" "$@" >"$DATA/stdout.txt" 2>"$DATA/stderr.txt" || st=$?
+    rm -f "$DATA/out.jsonl"
+    [ "$st" = 0 ] || break
+    read -r w u s m < <(tail -1 "$DATA/time.txt")
+    walls+="$w"$'\n'; cpus+=$(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}')$'\n'; rsss+=$(awk -v m="$m" 'BEGIN{print m/1024}')$'\n'
+  done
+  printf -v "${var}_status" '%s' "$st"
+  printf -v "${var}_wall" '%s' "$(printf '%s' "$walls" | median)"
+  printf -v "${var}_cpu" '%s' "$(printf '%s' "$cpus" | median)"
+  printf -v "${var}_rss" '%s' "$(printf '%s' "$rsss" | median)"
+  if [ "$st" != 0 ]; then
+    say "  FAILED (exit $st): $*" >&2
+    sed 's/^/    /' "$DATA/stderr.txt" | head -5 >&2
+  fi
+}
+# count_allocs OUTVAR cmd...: allocations made by one run (LD_PRELOAD counter).
+count_allocs() {
+  local var=$1; shift
+  rm -f "$DATA/allocs.txt"
+  MALLOCCOUNT_OUT="$DATA/allocs.txt" LD_PRELOAD="$COUNTER" "$@" >/dev/null 2>"$DATA/stderr.txt" || true
+  rm -f "$DATA/out.jsonl"
+  local n
+  n=$(sed -n 's/.*allocations=\([0-9]*\).*/\1/p' "$DATA/allocs.txt" 2>/dev/null || true)
+  printf -v "$var" '%s' "${n:-nan}"
+}
+fps() { awk -v n="$1" -v t="$2" 'BEGIN{ if (t+0 <= 0) print "nan"; else printf "%.0f", n/t }'; }
+human() { awk -v v="$1" 'BEGIN{ if (v=="nan") {print "n/a"; exit} if (v>=1e6) printf "%.2fM", v/1e6; else if (v>=1e3) printf "%.0fk", v/1e3; else printf "%.0f", v }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="nan" || b=="nan" || b+0<=0) print "n/a"; else printf "%.2f", a/b }'; }
+row() { printf '%-46s %8s %8s %10s %9s %s\n' "$@"; }
+
+declare -A HOSTS=([iptables]="$HOST_IPT" [nft]="$HOST_NFT")
+ORDER=(iptables nft)
+ok_host=()
+for h in "${ORDER[@]}"; do
+  if "$RXRAY" analyze "$DATA/tiny.pcap" --host "${HOSTS[$h]}" --summary >/dev/null 2>"$DATA/stderr.txt"; then
+    ok_host+=("$h")
+  else
+    say "bench: rxray cannot analyse with the $h host; skipping it:" >&2
+    sed 's/^/    /' "$DATA/stderr.txt" | head -5 >&2
+  fi
+done
+
+say ""
+say "rxray benchmark — $(date -u +%Y-%m-%dT%H:%MZ) — commit ${COMMIT}${DIRTY}"
+say "machine: $(nproc) CPUs ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)${PIN:+, measured commands pinned to CPU $CPU}"
+say "capture: $FRAMES frames, $MB MB (mix above); each number is the median of $REPEAT runs"
+hr
+row "command" "cpu s" "wall s" "frames/s" "peak RSS" "x libpcap loop (time)"
+hr
+run_timed LOOP "$LOOP" "$DATA/traffic.pcap"
+LOOP_FPS=$(fps "$FRAMES" "$LOOP_cpu")
+row "C libpcap loop (pcap_next_ex)" "$LOOP_cpu" "$LOOP_wall" "$(human "$LOOP_FPS")" "${LOOP_rss%.*} MB" "1.00"
+
+declare -A SUM_CPU SUM_FPS JSON_FPS SUM_RSS STARTUP
+for h in "${ok_host[@]}"; do
+  host=${HOSTS[$h]}
+  run_timed T "$RXRAY" analyze "$DATA/tiny.pcap" --host "$host" --summary
+  STARTUP[$h]=$T_cpu
+  run_timed S "$RXRAY" analyze "$DATA/traffic.pcap" --host "$host" --summary
+  if [ "$S_status" = 0 ]; then
+    SUM_CPU[$h]=$S_cpu; SUM_RSS[$h]=$S_rss
+    SUM_FPS[$h]=$(fps "$FRAMES" "$S_cpu")
+    row "rxray --summary ($h)" "$S_cpu" "$S_wall" "$(human "${SUM_FPS[$h]}")" "${S_rss%.*} MB" "$(ratio "$S_cpu" "$LOOP_cpu")"
+  fi
+  run_timed J "$RXRAY" analyze "$DATA/traffic.pcap" --host "$host" --format jsonl -o "$DATA/out.jsonl"
+  if [ "$J_status" = 0 ]; then
+    JSON_FPS[$h]=$(fps "$FRAMES" "$J_cpu")
+    row "rxray --format jsonl -o FILE ($h)" "$J_cpu" "$J_wall" "$(human "${JSON_FPS[$h]}")" "${J_rss%.*} MB" "$(ratio "$J_cpu" "$LOOP_cpu")"
+  fi
+done
+hr
+for h in "${ok_host[@]}"; do
+  if [ -n "${SUM_CPU[$h]:-}" ]; then
+    steady=$(awk -v n="$FRAMES" -v t="${SUM_CPU[$h]}" -v s="${STARTUP[$h]}" 'BEGIN{ if (t-s<=0) print "nan"; else printf "%.0f", (n-1000)/(t-s) }')
+    say "startup ($h host: load + compile rules, 1000 frames): ${STARTUP[$h]} s cpu; --summary without it: $(human "$steady") frames/s"
+  else
+    say "startup ($h host: load + compile rules, 1000 frames): ${STARTUP[$h]} s cpu"
+  fi
+done
+
+# ---- tshark on a slice --------------------------------------------------------------------------
+hr
+say "slice: the first $SLICE frames"
+run_timed TS tshark -n -r "$DATA/slice.pcap"
+row "tshark -n -r slice (text to /dev/null)" "$TS_cpu" "$TS_wall" "$(human "$(fps "$SLICE" "$TS_cpu")")" "${TS_rss%.*} MB" ""
+for h in "${ok_host[@]}"; do
+  run_timed SS "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" --summary
+  run_timed SJ "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" --format jsonl -o "$DATA/out.jsonl"
+  row "rxray --summary on slice ($h)" "$SS_cpu" "$SS_wall" "$(human "$(fps "$SLICE" "$SS_cpu")")" "${SS_rss%.*} MB" "tshark/rxray time: $(ratio "$TS_cpu" "$SS_cpu")"
+  row "rxray --format jsonl on slice ($h)" "$SJ_cpu" "$SJ_wall" "$(human "$(fps "$SLICE" "$SJ_cpu")")" "${SJ_rss%.*} MB" "tshark/rxray time: $(ratio "$TS_cpu" "$SJ_cpu")"
+done
+
+# ---- allocations ------------------------------------------------------------------------------
+hr
+say "heap allocations (malloc/calloc/realloc/posix_memalign calls, LD_PRELOAD counter)"
+count_allocs A_LOOP "$LOOP" "$DATA/traffic.pcap"
+say "  C libpcap loop, $FRAMES frames: $A_LOOP allocations in all"
+declare -A MARGINAL
+for h in "${ok_host[@]}"; do
+  host=${HOSTS[$h]}
+  for mode in summary jsonl; do
+    if [ $mode = summary ]; then args=(--summary); else args=(--format jsonl -o "$DATA/out.jsonl"); fi
+    count_allocs A0 "$RXRAY" analyze "$DATA/tiny.pcap" --host "$host" "${args[@]}"
+    count_allocs A1 "$RXRAY" analyze "$DATA/slice.pcap" --host "$host" "${args[@]}"
+    count_allocs A2 "$RXRAY" analyze "$DATA/slice2.pcap" --host "$host" "${args[@]}"
+    m=$(awk -v a="$A1" -v b="$A2" -v n="$SLICE" 'BEGIN{ if (a=="nan"||b=="nan") print "nan"; else printf "%.2f", (b-a)/n }')
+    t=$(awk -v a="$A2" -v n="$((2 * SLICE))" 'BEGIN{ if (a=="nan") print "nan"; else printf "%.2f", a/n }')
+    MARGINAL[$h-$mode]=$m
+    printf '  rxray --%-8s (%-8s): startup (1000 frames) %s allocations; %s frames: %s, %s frames: %s; per frame: %s overall, %s marginal\n' \
+      "$mode" "$h" "$A0" "$SLICE" "$A1" "$((2 * SLICE))" "$A2" "$t" "$m"
+  done
+done
+
+# ---- 10 million frames -------------------------------------------------------------------------
+LARGE_RSS=""
+if [ "$LARGE" = 1 ]; then
+  hr
+  say "10,000,000 frames (BENCH_LARGE=1; written to $SCRATCH/large.pcap on disk, removed at exit)"
+  "$GEN" --frames 10000000 --services "$SERVICES" --pcap "$SCRATCH/large.pcap" | sed 's/^/  /'
+  SAVED=$REPEAT; REPEAT=1
+  for h in "${ok_host[@]}"; do
+    run_timed L "$RXRAY" analyze "$SCRATCH/large.pcap" --host "${HOSTS[$h]}" --summary
+    if [ "$L_status" = 0 ]; then
+      row "rxray --summary, 10M frames ($h)" "$L_cpu" "$L_wall" "$(human "$(fps 10000000 "$L_cpu")")" "${L_rss%.*} MB" ""
+      LARGE_RSS+="$h=$L_rss "
+    fi
+  done
+  REPEAT=$SAVED
+fi
+
+# ---- targets ----------------------------------------------------------------------------------
+hr
+say "targets (one core; a miss is reported, it does not fail make bench)"
+verdict() { if awk -v a="$1" -v b="$2" -v op="$3" 'BEGIN{ if (a=="nan"||a=="") exit 1; if (op==">=") exit !(a+0>=b+0); exit !(a+0<b+0) }'; then echo PASS; else echo FAIL; fi; }
+for h in "${ok_host[@]}"; do
+  f=${SUM_FPS[$h]:-nan}; j=${JSON_FPS[$h]:-nan}
+  r=$(ratio "${SUM_CPU[$h]:-nan}" "$LOOP_cpu")
+  say "  $(verdict "$f" 1500000 '>=')  --summary >= 1.5M frames/s ($h): $(human "$f")"
+  say "  $(verdict "$r" 2.5 '<')  --summary within 2.5x of the libpcap loop ($h): ${r}x"
+  say "  $(verdict "$j" 500000 '>=')  --format jsonl to a file >= 500k frames/s ($h): $(human "$j")"
+done
+if [ "$LARGE" = 1 ]; then
+  for kv in $LARGE_RSS; do
+    h=${kv%%=*}; v=${kv#*=}
+    say "  $(verdict "$v" 200 '<')  peak RSS < 200 MB on 10M frames ($h): ${v%.*} MB"
+  done
+else
+  say "  ----  peak RSS < 200 MB on 10M frames: not run (BENCH_LARGE=1 runs it); on $FRAMES frames: $(for h in "${ok_host[@]}"; do printf '%s %s MB  ' "$h" "${SUM_RSS[$h]:-n/a}"; done)"
+fi
+for h in "${ok_host[@]}"; do
+  say "  ----  allocations per frame, marginal ($h): --summary ${MARGINAL[$h-summary]}, --format jsonl ${MARGINAL[$h-jsonl]} (goal: 0)"
+done
