@@ -51,10 +51,17 @@ public final class Analyzer {
         public var defaultInterface: String?
         /// Whether stage `detail` text is built.
         public var wantsDetail: Bool
-        public init(capturePoint: CapturePoint = .wire, defaultInterface: String? = nil, wantsDetail: Bool = true) {
+        /// NAPI poll batching, RSS and GRO limits (wire captures only).
+        public var napi: NAPIOptions
+        /// TCP behaviour the capture cannot show (what the local applications do).
+        public var tcp: TCPOptions
+        public init(capturePoint: CapturePoint = .wire, defaultInterface: String? = nil, wantsDetail: Bool = true,
+                    napi: NAPIOptions = NAPIOptions(), tcp: TCPOptions = TCPOptions()) {
             self.capturePoint = capturePoint
             self.defaultInterface = defaultInterface
             self.wantsDetail = wantsDetail
+            self.napi = napi
+            self.tcp = tcp
         }
     }
 
@@ -79,7 +86,8 @@ public final class Analyzer {
     public init(netns: Netns, options: Options = Options()) {
         var ns = netns
         ns.addAddressRoutesIfMissing()
-        kernel = Kernel(ns: ns)
+        kernel = Kernel(ns: ns, napi: options.napi, tcp: options.tcp)
+        kernel.wantsDetail = options.wantsDetail
         self.options = options
         current.wantsDetail = options.wantsDetail
     }
@@ -90,6 +98,7 @@ public final class Analyzer {
     /// Processes one frame. `emit` is called zero or more times with results that are final,
     /// in capture order (this frame's, and earlier held ones it settled).
     public func process(_ input: FrameInput, emit: (FrameResult) -> Void) {
+        if options.capturePoint == .wire { kernel.napiAdvance(now: input.timestampNs) }
         kernel.expire(now: input.timestampNs)
         applyResolutions()
         current.reset(frame: input.index)
@@ -111,6 +120,7 @@ public final class Analyzer {
     /// Settles everything still held (as if the capture were followed by enough quiet time for
     /// every reassembly timer to fire) and emits the remaining results.
     public func finish(emit: (FrameResult) -> Void) {
+        kernel.napiFlushAll()
         kernel.expire(now: .max)
         applyResolutions()
         flush(emit)
@@ -145,12 +155,21 @@ public final class Analyzer {
                 r.egress = res.egress
                 r.nextHop = res.nextHop
                 if r.wantsDetail {
-                    r.stages.append(StageRecord(stage: .ipDefrag, verdict: .note, detail: res.detail))
+                    r.stages.append(StageRecord(stage: res.noteStage, verdict: .note, detail: res.detail))
                 } else {
-                    r.stages.append(StageRecord(stage: .ipDefrag, verdict: .note))
+                    r.stages.append(StageRecord(stage: res.noteStage, verdict: .note))
                 }
-                for (m, d) in res.counters { r.count(m, d) }
-                r.replies.append(contentsOf: res.replies)
+                r.stages.append(contentsOf: res.stages)
+                if res.accountedOn == nil || res.accountedOn == f {
+                    for (m, d) in res.counters { r.count(m, d) }
+                    r.replies.append(contentsOf: res.replies)
+                }
+                if let g = res.gro, var mine = r.gro {
+                    mine.segments = g.segments
+                    mine.flush = g.flush
+                    mine.packet = g.packet
+                    r.gro = mine
+                }
                 pending[i] = r
             }
         }
@@ -189,4 +208,13 @@ struct HoldResolution {
     var detail: String
     var counters: [(MIB, Int)] = []
     var replies: [Reply] = []
+    /// The stage the settling note is recorded under.
+    var noteStage: Stage = .ipDefrag
+    /// The settled packet's own trace (a GRO super-packet's path above GRO), appended to
+    /// every held frame's stages.
+    var stages: [StageRecord] = []
+    /// The one frame that carries `counters` and `replies` (nil: every frame listed).
+    var accountedOn: Int? = nil
+    /// For GRO: the super-packet's first frame, segment count and why it was completed.
+    var gro: GROInfo? = nil
 }

@@ -22,8 +22,22 @@ final class Kernel {
     /// Whether policy rules differ from the three defaults (`fib_has_custom_rules`).
     let customRules4: Bool
 
-    init(ns: Netns) {
+    /// NAPI/GRO configuration and state (core/GRO.swift).
+    let napiOptions: NAPIOptions
+    var napis: [NAPIKey: NAPIState] = [:]
+    var groPool: [[UInt8]] = []
+    var groScratch = FrameResult()
+    var groSerial = 0
+    /// TCP: options, listener queues and connections (ipv4/TCPIPv4.swift).
+    let tcpOptions: TCPOptions
+    var tcpState = TCPState()
+    /// Whether stage detail text is built (for results the kernel makes itself, e.g. GRO).
+    var wantsDetail = true
+
+    init(ns: Netns, napi: NAPIOptions = NAPIOptions(), tcp: TCPOptions = TCPOptions()) {
         self.ns = ns
+        self.napiOptions = napi
+        self.tcpOptions = tcp
         customRules4 = !(ns.rules4 == FibRule4.defaults)
         icmpGlobal.credit = ns.sysctl.icmpMsgsBurst
         icmp6Global.credit = ns.sysctl.icmpMsgsBurst
@@ -109,6 +123,14 @@ extension Kernel {
         skb.dstMAC = dst
         if hasEthernet {
             ethTypeTrans(&skb, &r)
+            if options.capturePoint == .wire {
+                // napi_gro_receive: the frame may be held or merged; its fate then follows
+                // the super-packet it becomes part of.
+                if napiGroReceive(&skb, &r) { return }
+            } else {
+                r.gro = GROInfo(action: .applied, packet: input.index, segments: 1, flush: nil, queue: 0)
+                r.record(.devGroReceive, .note, "capture point host: frames are seen after GRO (super-packets longer than the MTU are accepted as the kernel accepts them)")
+            }
         }
         netifReceiveSkbCore(&skb, &r)
     }

@@ -60,6 +60,14 @@ public enum MIB: String, Sendable, CaseIterable {
     case tcpExtDelayedACKLost = "TcpExtDelayedACKLost"
     case tcpExtTCPChallengeACK = "TcpExtTCPChallengeACK"
     case tcpExtTCPSYNChallenge = "TcpExtTCPSYNChallenge"
+    case tcpExtTCPFastOpenPassive = "TcpExtTCPFastOpenPassive"
+    case tcpExtTCPACKSkippedSeq = "TcpExtTCPACKSkippedSeq"
+    case tcpExtTCPACKSkippedPAWS = "TcpExtTCPACKSkippedPAWS"
+    case tcpExtTCPACKSkippedChallenge = "TcpExtTCPACKSkippedChallenge"
+    case tcpExtTCPOFOQueue = "TcpExtTCPOFOQueue"
+    case tcpExtEmbryonicRsts = "TcpExtEmbryonicRsts"
+    case tcpExtTCPAbortOnData = "TcpExtTCPAbortOnData"
+    case tcpCurrEstab = "TcpCurrEstab"
     case udpInDatagrams = "UdpInDatagrams"
     case udpNoPorts = "UdpNoPorts"
     case udpInErrors = "UdpInErrors"
@@ -85,6 +93,9 @@ public enum MIB: String, Sendable, CaseIterable {
     case udp6NoPorts = "Udp6NoPorts"
     case udp6InErrors = "Udp6InErrors"
     case udp6InCsumErrors = "Udp6InCsumErrors"
+    case ip6ReasmReqds = "Ip6ReasmReqds"
+    case ip6ReasmOKs = "Ip6ReasmOKs"
+    case udp6IgnoredMulti = "Udp6IgnoredMulti"
 
     @inlinable public var name: String { rawValue }
 }
@@ -177,6 +188,9 @@ public struct FrameResult: Sendable {
     public var replies: [Reply] = []
     public var stages: [StageRecord] = []
     public var counters: [(MIB, Int)] = []
+    /// What GRO did with the frame (wire captures on an interface with GRO on; `applied` for
+    /// host captures; nil when the frame never reached GRO).
+    public var gro: GROInfo?
     /// Whether stages should spend time building `detail` text.
     public var wantsDetail: Bool = true
 
@@ -189,6 +203,7 @@ public struct FrameResult: Sendable {
         dropStage = nil
         egress = nil
         nextHop = nil
+        gro = nil
         replies.removeAll(keepingCapacity: true)
         stages.removeAll(keepingCapacity: true)
         counters.removeAll(keepingCapacity: true)

@@ -22,6 +22,10 @@ extension Netns {
             }
             var d = NetDevice(ifindex: itf.index, name: itf.name, kind: kind, mac: itf.mac ?? .zero, mtu: itf.mtu)
             if case .veth = itf.kind { d.kind = .ethernet; d.isVirtual = true }
+            // NETIF_F_GRO: from `ethtool -k` when the snapshot has it, else the kernel default
+            // (veth off, NICs on; loopback takes the backlog path, never NAPI GRO).
+            d.groEnabled = d.kind == .loopback ? false : (itf.groEnabled ?? !d.isVirtual)
+            d.rxQueues = max(1, itf.rxQueues)
             d.up = itf.up
             d.promisc = itf.promisc
             d.master = itf.master.flatMap { index[$0] }
@@ -144,6 +148,13 @@ extension Netns {
         sysctl.ip6fragTimeSeconds = sc.ip6fragTime
         sysctl.ip6fragHighThresh = sc.ip6fragHighThresh
         sysctl.tcpSyncookies = sc.tcpSyncookies
+        sysctl.tcpFastopen = sc.int("net.ipv4.tcp_fastopen", fallback: 1)
+        sysctl.tcpMaxSynBacklog = sc.int("net.ipv4.tcp_max_syn_backlog", fallback: 128)
+        sysctl.tcpAbortOnOverflow = sc.int("net.ipv4.tcp_abort_on_overflow") != 0
+        sysctl.tcpSynackRetries = sc.int("net.ipv4.tcp_synack_retries", fallback: 5)
+        sysctl.tcpTimestamps = sc.int("net.ipv4.tcp_timestamps", fallback: 1)
+        sysctl.tcpRfc1337 = sc.int("net.ipv4.tcp_rfc1337") != 0
+        sysctl.somaxconn = sc.int("net.core.somaxconn", fallback: 4096)
     }
 
     static func selectors(_ pr: PolicyRule) -> RuleSelectors {

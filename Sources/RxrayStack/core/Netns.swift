@@ -131,6 +131,12 @@ public struct NetDevice: Sendable {
     public var isVirtual: Bool = false
     /// The bridge or bond this device is a port/slave of (index into `Netns.devices`).
     public var master: Int?
+    /// Generic receive offload (`NETIF_F_GRO`): the kernel default is on for NICs, off for veth.
+    public var groEnabled: Bool = true
+    /// Receive queues (each with its own NAPI instance and GRO lists); RSS picks one per flow.
+    public var rxQueues: Int = 1
+    /// `gro_max_size` (and `gro_ipv4_max_size`): GRO never builds a packet this long.
+    public var groMaxSize: Int = 65536
     public var v4: [IfAddr4] = []
     public var v6: [IfAddr6] = []
     public var conf4 = IPv4DevConf()
@@ -255,6 +261,14 @@ public struct GlobalSysctls: Sendable, Equatable {
     public var ip6fragTimeSeconds = 60
     public var ip6fragHighThresh = 4 * 1024 * 1024
     public var tcpSyncookies = 1
+    /// `tcp_fastopen` bits: 0x2 server, 0x200 no cookie needed, 0x400 on every listener.
+    public var tcpFastopen = 1
+    public var tcpMaxSynBacklog = 128
+    public var tcpAbortOnOverflow = false
+    public var tcpSynackRetries = 5
+    public var tcpTimestamps = 1
+    public var tcpRfc1337 = false
+    public var somaxconn = 4096
     public init() {}
 }
 

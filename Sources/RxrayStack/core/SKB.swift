@@ -58,6 +58,10 @@ struct SKB {
     var route6: InputRoute6? = nil
     /// Offset of the transport header in `buf`.
     var thoff = 0
+    /// Segments GRO merged into this packet (`gso_segs`; 1 for a plain frame).
+    var groSegs = 1
+    /// GRO already verified the transport checksum (`CHECKSUM_UNNECESSARY` / partial).
+    var csumVerified = false
 
     /// Whether the first `n` bytes from the network header were captured.
     @inline(__always) func captured(_ n: Int) -> Bool { buf.count >= n }

@@ -22,6 +22,10 @@ public enum Stage: Sendable, Hashable {
     case icmpRcv
     case icmpSend
     case tcpV4Rcv
+    case tcpV4DoRcv
+    case tcpRcvStateProcess
+    case tcpCheckReq
+    case tcpTimewaitStateProcess
     case udpRcv
     case rawV4Input
     case ipv6Rcv
@@ -61,6 +65,10 @@ public enum Stage: Sendable, Hashable {
         case .icmpRcv: return "icmp_rcv"
         case .icmpSend: return "icmp_send"
         case .tcpV4Rcv: return "tcp_v4_rcv"
+        case .tcpV4DoRcv: return "tcp_v4_do_rcv"
+        case .tcpRcvStateProcess: return "tcp_rcv_state_process"
+        case .tcpCheckReq: return "tcp_check_req"
+        case .tcpTimewaitStateProcess: return "tcp_timewait_state_process"
         case .udpRcv: return "udp_rcv"
         case .rawV4Input: return "raw_v4_input"
         case .ipv6Rcv: return "ipv6_rcv"

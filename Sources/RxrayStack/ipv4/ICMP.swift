@@ -189,6 +189,17 @@ extension Kernel {
         let type = skb.buf.u8(off)
         let code = skb.buf.u8(off + 1)
         let rt = skb.route4
+        // Extended echo (PROBE, RFC 8335): answered only with icmp_echo_enable_probe (off by
+        // default), consumed either way; an extended echo reply goes to ping_rcv.
+        if type == 42 {
+            r.fate = .delivered
+            r.record(.icmpRcv, .consume, "extended echo request (PROBE): icmp_echo_enable_probe is off, consumed")
+            return
+        }
+        if type == 43 {
+            r.drop(.noSocket, at: .icmpRcv, "extended echo reply and no ping socket (ping_rcv)")
+            return
+        }
         if let rt = rt, rt.type == .broadcast || rt.type == .multicast {
             if (type == 8 || type == 13) && ns.sysctl.icmpEchoIgnoreBroadcasts {
                 r.count(.icmpInErrors)

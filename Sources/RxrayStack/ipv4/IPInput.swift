@@ -32,11 +32,12 @@ extension Kernel {
             r.drop(.ipInhdr, at: .ipRcvCore, vihl >> 4 != 4 ? "version \(vihl >> 4) in an IPv4 frame" : "IHL \(ihl / 4) below 5")
             return false
         }
+        // The ECN counters add gso_segs: a GRO super-packet counts every segment.
         switch skb.buf.u8(1) & 3 {
-        case 0: r.count(.ipExtInNoECTPkts)
-        case 1: r.count(.ipExtInECT1Pkts)
-        case 2: r.count(.ipExtInECT0Pkts)
-        default: r.count(.ipExtInCEPkts)
+        case 0: r.count(.ipExtInNoECTPkts, skb.groSegs)
+        case 1: r.count(.ipExtInECT1Pkts, skb.groSegs)
+        case 2: r.count(.ipExtInECT0Pkts, skb.groSegs)
+        default: r.count(.ipExtInCEPkts, skb.groSegs)
         }
         if skb.len < ihl {
             r.count(.ipInHdrErrors)

@@ -32,24 +32,37 @@ extension Kernel {
         }
         let csumOK: Bool? = skb.captured(skb.len)
             ? skb.buf.checksumOK(off, seglen, pseudo: Pseudo.v4(skb.v4Saddr, skb.v4Daddr, proto: 6, length: seglen)) : nil
-        let flags = skb.buf.u8(off + 13)
-        let seq = skb.buf.u32(off + 4), ack = skb.buf.u32(off + 8)
-        let dport = skb.buf.u16(off + 2)
-        let tcp = TCPSegment(flags: flags, seq: seq, ack: ack, payload: seglen - doff, dport: dport)
-        tcpCommon(skb, tcp, csumOK: csumOK, v6: false, &r)
+        let tcp = TCPSegment(skb.buf, off: off, doff: doff, payload: seglen - doff)
+        tcpCommon(skb, tcp, csumOK: skb.csumVerified ? true : csumOK, v6: false, &r)
     }
 
-    /// The part of `tcp_v4_rcv` / `tcp_v6_rcv` shared by both families.
+    /// The part of `tcp_v4_rcv` / `tcp_v6_rcv` shared by both families: checksum, socket
+    /// lookup in the kernel's order (established hash with request and TIME_WAIT sockets,
+    /// then listeners), then the state machine.
     func tcpCommon(_ skb: SKB, _ tcp: TCPSegment, csumOK: Bool?, v6: Bool, _ r: inout FrameResult) {
         let stage: Stage = v6 ? .tcpV6Rcv : .tcpV4Rcv
         let daddr: IPAddress = v6 ? .v6(skb.v6Daddr) : .v4(skb.v4Daddr)
+        let saddr: IPAddress = v6 ? .v6(skb.v6Saddr) : .v4(skb.v4Saddr)
         if csumOK == false {
             r.count(.tcpInCsumErrors)
             r.count(.tcpInErrs)
             r.drop(.tcpCsum, at: stage, "TCP checksum does not verify")
             return
         }
-        guard let l = findListener(daddr, port: tcp.dport, dev: skb.dev) else {
+        tcpExpire()
+        let key = TCPConnKey(laddr: daddr, lport: tcp.dport, raddr: saddr, rport: tcp.sport)
+        if let c = tcpState.conns[key] {
+            switch c.state {
+            case .synRecv:
+                tcpCheckReq(skb, tcp, key, c, v6: v6, &r)
+            case .timeWait:
+                tcpTimewait(skb, tcp, key, c, v6: v6, &r)
+            default:
+                tcpRcvState(skb, tcp, key, c, v6: v6, &r)
+            }
+            return
+        }
+        guard let li = findListenerIndex(daddr, port: tcp.dport, dev: skb.dev) else {
             if tcp.rst {
                 r.drop(.noSocket, at: stage, "RST to port \(tcp.dport) with no socket: nothing sent")
                 return
@@ -58,43 +71,431 @@ extension Kernel {
             r.drop(.noSocket, at: stage, "no socket on port \(tcp.dport): RST")
             return
         }
-        // LISTEN state processing (tcp_rcv_state_process → tcp_conn_request).
+        if !tcp.syn && tcpOptions.pickUpMidStream && !tcp.rst && tcp.hasACK {
+            // A connection the capture joined mid-stream: the kernel holds a socket the snapshot
+            // (listeners only) cannot show. Track it from here on.
+            var c = TCPConn(state: .established, listener: li, irs: tcp.seq &- 1, rcvNxt: tcp.seq, iss: tcp.ack &- 1, created: now)
+            c.midStream = true
+            c.tsRecent = tcp.tsval
+            tcpState.conns[key] = c
+            r.record(stage, .note, "4-tuple unknown: picked up mid-stream (an established socket is assumed)")
+            tcpRcvState(skb, tcp, key, c, v6: v6, &r)
+            return
+        }
+        tcpListen(skb, tcp, key, li, v6: v6, &r)
+    }
+
+    /// LISTEN: `tcp_v4_do_rcv` → (`tcp_v4_cookie_check`) → `tcp_rcv_state_process` case
+    /// TCP_LISTEN → `tcp_conn_request` (net/ipv4/tcp_input.c).
+    func tcpListen(_ skb: SKB, _ tcp: TCPSegment, _ key: TCPConnKey, _ li: Int, v6: Bool, _ r: inout FrameResult) {
+        let l = ns.sockets[li]
+        var q = listenerState(li)
+        let name = socketText(l)
+        let backlog = min(l.backlog, ns.sysctl.somaxconn)
         if tcp.hasACK {
+            // tcp_v4_cookie_check: an ACK after a recent SYN-queue overflow may carry a cookie.
+            if !tcp.syn && !tcp.rst, ns.sysctl.tcpSyncookies != 0, q.lastCookie != .min, now &- q.lastCookie < 120_000_000_000 {
+                if let irs = tcpState.cookies[key], irs &+ 1 == tcp.seq {
+                    r.count(.tcpExtSyncookiesRecv)
+                    tcpState.cookies[key] = nil
+                    tcpCreateChild(skb, tcp, key, li, irs: irs, iss: tcp.ack &- 1, v6: v6, via: "syncookie ACK", &r)
+                    return
+                }
+                r.count(.tcpExtSyncookiesFailed)
+            }
             sendReset(skb, tcp, v6: v6, &r)
-            r.drop(.tcpFlags, at: stage, "ACK to listener \(socketText(l)) with no request socket: RST")
+            r.drop(.tcpFlags, at: .tcpV4DoRcv, "ACK to listener \(name) with no request socket: RST")
             return
         }
         if tcp.rst {
-            r.drop(.tcpReset, at: stage, "RST to listener \(socketText(l))")
+            r.drop(.tcpReset, at: .tcpRcvStateProcess, "RST to listener \(name)")
             return
         }
-        if !tcp.syn || tcp.fin {
-            r.drop(.tcpFlags, at: stage, "flags 0x\(String(tcp.flags, radix: 16)) to listener \(socketText(l))")
+        if !tcp.syn || tcp.fin || tcp.hasACK {
+            r.drop(.tcpFlags, at: .tcpRcvStateProcess, "flags 0x\(String(tcp.flags, radix: 16)) to listener \(name)")
             return
         }
-        if l.queued > l.backlog {
+        if !v6, let rt = skb.route4, rt.type == .broadcast || rt.type == .multicast {
+            r.count(.tcpExtListenDrops)
+            r.fate = .dropped
+            r.record(.tcpRcvStateProcess, .consume, "SYN to a \(rt.type) address: refused")
+            return
+        }
+        // tcp_conn_request: SYN queue, then accept queue.
+        let sc = ns.sysctl.tcpSyncookies
+        var wantCookie = false
+        if sc == 2 || q.synQueue > backlog {
+            if sc != 0 {
+                wantCookie = true
+                r.count(.tcpExtTCPReqQFullDoCookies)
+            } else {
+                r.count(.tcpExtTCPReqQFullDrop)
+                r.count(.tcpExtListenDrops)
+                r.fate = .dropped
+                r.record(.tcpRcvStateProcess, .consume, "SYN queue of \(name) is full (\(q.synQueue) > \(backlog)) and tcp_syncookies is 0: SYN refused silently")
+                return
+            }
+        }
+        if q.acceptQueue > backlog {
             r.count(.tcpExtListenOverflows)
             r.count(.tcpExtListenDrops)
             r.fate = .dropped
-            r.record(stage, .consume, "accept queue of \(socketText(l)) is full (\(l.queued)/\(l.backlog)): SYN refused silently")
+            r.record(.tcpRcvStateProcess, .consume, "accept queue of \(name) is full (\(q.acceptQueue) > \(backlog)): SYN refused silently")
+            return
+        }
+        if !wantCookie && sc == 0 && ns.sysctl.tcpMaxSynBacklog - q.synQueue < ns.sysctl.tcpMaxSynBacklog >> 2 {
+            r.count(.tcpExtListenDrops)
+            r.fate = .dropped
+            r.record(.tcpRcvStateProcess, .consume, "fewer than a quarter of tcp_max_syn_backlog left: SYN dropped")
+            return
+        }
+        let fo = ns.sysctl.tcpFastopen
+        if !wantCookie && tcp.payload > 0 && fo & 0x2 != 0 && fo & 0x200 != 0 {
+            // TCP Fast Open without a cookie: the child is created at once, the data queued and
+            // acknowledged by the SYN-ACK.
+            r.count(.tcpExtTCPFastOpenPassive)
+            tcpSynAck(skb, tcp, ack: tcp.seq &+ 1 &+ UInt32(truncatingIfNeeded: tcp.payload), cookie: false, v6: v6, &r)
+            tcpCreateChild(skb, tcp, key, li, irs: tcp.seq, iss: nil, v6: v6, via: "TCP Fast Open SYN", fastOpen: true, &r)
+            return
+        }
+        tcpSynAck(skb, tcp, ack: tcp.seq &+ 1, cookie: wantCookie, v6: v6, &r)
+        r.fate = .delivered
+        if wantCookie {
+            r.count(.tcpExtSyncookiesSent)
+            q.lastCookie = now
+            tcpState.cookies[key] = tcp.seq
+            tcpState.listeners[li] = q
+            r.record(.tcpRcvStateProcess, .deliver,
+                     "SYN to \(name): syncookie SYN-ACK (\(sc == 2 ? "tcp_syncookies 2" : "SYN queue full: \(q.synQueue) > \(backlog)"), no request kept)")
+            return
+        }
+        q.synQueue += 1
+        tcpState.listeners[li] = q
+        var c = TCPConn(state: .synRecv, listener: li, irs: tcp.seq, rcvNxt: tcp.seq &+ 1, iss: nil, created: now)
+        c.tsRecent = tcp.tsval
+        tcpState.conns[key] = c
+        r.record(.tcpRcvStateProcess, .deliver, "SYN to \(name): request socket (SYN queue \(q.synQueue)), SYN-ACK")
+    }
+
+    /// The SYN-ACK `tcp_v4_send_synack` sends: options answer the SYN's (MSS, SACK, window
+    /// scale and timestamps when offered and enabled; a cookie without timestamps loses
+    /// SACK and window scaling).
+    func tcpSynAck(_ skb: SKB, _ tcp: TCPSegment, ack: UInt32, cookie: Bool, v6: Bool, _ r: inout FrameResult) {
+        r.count(.tcpOutSegs)
+        r.replies.append(Reply(kind: .tcpSynAck(cookie: cookie), interface: replyInterface(skb, v6: v6),
+                               source: v6 ? .v6(skb.v6Daddr) : .v4(skb.v4Daddr), destination: v6 ? .v6(skb.v6Saddr) : .v4(skb.v4Saddr),
+                               summary: r.wantsDetail ? "SYN-ACK ack \(ack)" + (tcp.mss.map { ", mss \(min(Int($0), 65495))" } ?? "")
+                                + (tcp.tsval != nil && ns.sysctl.tcpTimestamps != 0 ? ", timestamps" : "") + (cookie ? " (syncookie ISN)" : "") : ""))
+    }
+
+    /// A child socket for an accepted handshake: accept-queue check, then ESTABLISHED.
+    /// Mirrors `tcp_v4_syn_recv_sock` / `inet_csk_complete_hashdance` (accept queue full:
+    /// `ListenOverflows` + `ListenDrops`; with `tcp_abort_on_overflow` a RST).
+    func tcpCreateChild(_ skb: SKB, _ tcp: TCPSegment, _ key: TCPConnKey, _ li: Int, irs: UInt32, iss: UInt32?, v6: Bool,
+                        via: String, fastOpen: Bool = false, _ r: inout FrameResult) {
+        var q = listenerState(li)
+        let l = ns.sockets[li]
+        let backlog = min(l.backlog, ns.sysctl.somaxconn)
+        let stage: Stage = fastOpen ? .tcpRcvStateProcess : .tcpCheckReq
+        if !fastOpen && q.acceptQueue > backlog {
+            r.count(.tcpExtListenOverflows)
+            r.count(.tcpExtListenDrops)
+            if ns.sysctl.tcpAbortOnOverflow {
+                sendReset(skb, tcp, v6: v6, &r)
+            }
+            r.drop(.tcpListenOverflow, at: stage, "accept queue of \(socketText(l)) is full (\(q.acceptQueue) > \(backlog)): \(via) dropped, request kept" + (ns.sysctl.tcpAbortOnOverflow ? ", RST (tcp_abort_on_overflow)" : ""))
             return
         }
         r.count(.tcpPassiveOpens)
-        r.count(.tcpOutSegs)
-        let cookie = ns.sysctl.tcpSyncookies == 2
-        if cookie {
-            r.count(.tcpExtSyncookiesSent)
-            r.count(.tcpExtTCPReqQFullDoCookies)
+        var c = TCPConn(state: .established, listener: li, irs: irs, rcvNxt: irs &+ 1 &+ UInt32(truncatingIfNeeded: fastOpen ? tcp.payload : 0),
+                        iss: iss, created: now)
+        c.tsRecent = tcp.tsval
+        let accepts = tcpOptions.acceptingPorts[l.port] ?? tcpOptions.acceptsConnections
+        if !accepts {
+            q.acceptQueue += 1
+            c.inAcceptQueue = true
         }
-        r.replies.append(Reply(kind: .tcpSynAck(cookie: cookie), interface: replyInterface(skb, v6: v6),
-                               source: daddr, destination: v6 ? .v6(skb.v6Saddr) : .v4(skb.v4Saddr),
-                               summary: r.wantsDetail ? "SYN-ACK ack \(tcp.seq &+ 1)" : ""))
+        tcpState.listeners[li] = q
+        tcpState.conns[key] = c
         r.fate = .delivered
-        r.record(stage, .deliver, "SYN to listener \(socketText(l)): SYN-ACK")
+        r.record(stage, .deliver, "\(via): child socket ESTABLISHED" + (accepts ? " (accepted by the application)" : " in the accept queue of \(socketText(l)) (\(q.acceptQueue)/\(backlog); the application does not accept)"))
+        if !fastOpen && tcp.payload > 0 {
+            // tcp_child_process: data on the third ACK is queued on the child.
+            var child = tcpState.conns[key]!
+            child.rcvNxt = child.rcvNxt &+ UInt32(truncatingIfNeeded: tcp.payload)
+            tcpState.conns[key] = child
+            tcpAck(skb, tcp, v6: v6, challenge: false, &r)
+        }
+    }
+
+    /// A segment for a request socket (NEW_SYN_RECV). Mirrors `tcp_check_req()` in
+    /// net/ipv4/tcp_minisocks.c. The SYN-ACK's ISN is not in a receive capture: the third
+    /// ACK's acknowledgement number is taken as right when it was not learnt.
+    func tcpCheckReq(_ skb: SKB, _ tcp: TCPSegment, _ key: TCPConnKey, _ c: TCPConn, v6: Bool, _ r: inout FrameResult) {
+        let li = c.listener
+        if tcp.syn && !tcp.rst && tcp.seq == c.irs {
+            tcpSynAck(skb, tcp, ack: c.irs &+ 1, cookie: false, v6: v6, &r)
+            r.fate = .delivered
+            r.record(.tcpCheckReq, .deliver, "retransmitted SYN: SYN-ACK sent again")
+            return
+        }
+        let inWindow = seqBetween(tcp.seq, c.rcvNxt, c.rcvNxt &+ 65535) || tcp.endSeq == c.rcvNxt
+        if !inWindow {
+            if !tcp.rst { tcpAck(skb, tcp, v6: v6, challenge: false, &r) }
+            r.drop(.notSpecified, at: .tcpCheckReq, "sequence \(tcp.seq) outside the request's window" + (tcp.rst ? "" : ": ACK sent"))
+            return
+        }
+        if tcp.rst || tcp.syn {
+            r.count(.tcpAttemptFails)
+            r.count(.tcpExtEmbryonicRsts)
+            tcpRemove(key)
+            if tcp.syn { sendReset(skb, tcp, v6: v6, &r) }
+            r.drop(tcp.rst ? .tcpReset : .tcpInvalidSyn, at: .tcpCheckReq, tcp.rst ? "RST: request removed" : "SYN in the window: RST, request removed")
+            return
+        }
+        if !tcp.hasACK {
+            r.drop(.tcpFlags, at: .tcpCheckReq, "no ACK flag on a request socket")
+            return
+        }
+        if let iss = c.iss, tcp.ack != iss &+ 1 {
+            sendReset(skb, tcp, v6: v6, &r)
+            r.drop(.tcpInvalidAckSequence, at: .tcpCheckReq, "ACK \(tcp.ack) is not our ISN + 1: RST")
+            return
+        }
+        // The handshake completes: the request leaves the SYN queue.
+        var q = listenerState(li)
+        let backlog = min(ns.sockets[li].backlog, ns.sysctl.somaxconn)
+        if q.acceptQueue > backlog {
+            r.count(.tcpExtListenOverflows)
+            r.count(.tcpExtListenDrops)
+            if ns.sysctl.tcpAbortOnOverflow {
+                sendReset(skb, tcp, v6: v6, &r)
+                tcpRemove(key)
+            }
+            r.drop(.tcpListenOverflow, at: .tcpCheckReq, "accept queue full (\(q.acceptQueue) > \(backlog)): third ACK dropped, request kept for the SYN-ACK retransmit")
+            return
+        }
+        q.synQueue = max(0, q.synQueue - 1)
+        tcpState.listeners[li] = q
+        tcpState.conns[key] = nil
+        tcpCreateChild(skb, tcp, key, li, irs: c.irs, iss: c.iss ?? tcp.ack &- 1, v6: v6, via: "third ACK", &r)
+    }
+
+    /// Segments for a connection socket. Mirrors `tcp_rcv_state_process()` /
+    /// `tcp_rcv_established()` with `tcp_validate_incoming()`, `tcp_ack()` and
+    /// `tcp_data_queue()` (net/ipv4/tcp_input.c), for a peer whose application never sends.
+    func tcpRcvState(_ skb: SKB, _ tcp: TCPSegment, _ key: TCPConnKey, _ c0: TCPConn, v6: Bool, _ r: inout FrameResult) {
+        var c = c0
+        let st: Stage = .tcpRcvStateProcess
+        let what = c.midStream ? "\(c.state.rawValue) (picked up mid-stream)" : c.state.rawValue
+        if c.state == .close {
+            r.drop(.tcpClose, at: st, "socket is closed")
+            return
+        }
+        if !tcp.hasACK && !tcp.rst && !tcp.syn {
+            r.drop(.tcpFlags, at: st, "\(what): none of ACK, RST, SYN")
+            return
+        }
+        let wnd: UInt32 = 64240
+        // PAWS (RFC 7323), never for a RST.
+        if !tcp.rst, let ts = tcp.tsval, let recent = c.tsRecent, Int32(bitPattern: ts &- recent) < -1 {
+            r.count(.tcpExtPAWSEstab)
+            tcpAck(skb, tcp, v6: v6, challenge: false, &r)
+            r.drop(.tcpRfc7323Paws, at: st, "\(what): TSval \(ts) older than ts_recent \(recent): duplicate ACK")
+            return
+        }
+        // Sequence acceptability (tcp_sequence).
+        let end = tcp.endSeq
+        let old = seqBefore(end, c.rcvNxt)
+        let beyond = seqAfter(tcp.seq, c.rcvNxt &+ wnd)
+        if old || beyond {
+            if tcp.syn {
+                tcpChallenge(skb, tcp, v6: v6, syn: true, what: what, &r)
+                return
+            }
+            if tcp.rst {
+                r.drop(old ? .tcpOldSequence : .tcpInvalidSequence, at: st, "\(what): RST outside the window: ignored")
+                return
+            }
+            if beyond { r.count(.tcpExtBeyondWindow) }
+            tcpAck(skb, tcp, v6: v6, challenge: false, &r)
+            r.drop(old ? .tcpOldSequence : .tcpInvalidSequence, at: st,
+                   "\(what): sequence \(tcp.seq)..\(end) outside rcv_nxt \(c.rcvNxt) + window \(wnd): duplicate ACK")
+            return
+        }
+        if tcp.rst {
+            if tcp.seq == c.rcvNxt {
+                r.count(.tcpEstabResets)
+                if c.state == .established || c.state == .closeWait { r.count(.tcpCurrEstab, -1) }
+                c.state = .close
+                tcpState.conns[key] = nil
+                r.fate = .delivered
+                r.record(st, .consume, "\(what): RST at rcv_nxt: connection reset")
+                return
+            }
+            tcpChallenge(skb, tcp, v6: v6, syn: false, what: what, &r)
+            return
+        }
+        if tcp.syn {
+            tcpChallenge(skb, tcp, v6: v6, syn: true, what: what, &r)
+            return
+        }
+        // tcp_ack: the peer can only acknowledge our SYN (the application sends nothing).
+        if c.iss == nil { c.iss = tcp.ack &- 1 }
+        let sndNxt = c.iss! &+ 1
+        if seqAfter(tcp.ack, sndNxt) {
+            r.count(.tcpExtTCPChallengeACK)
+            tcpAck(skb, tcp, v6: v6, challenge: true, &r)
+            tcpState.conns[key] = c
+            r.drop(.tcpAckUnsentData, at: st, "\(what): ACK \(tcp.ack) beyond snd_nxt \(sndNxt): challenge ACK")
+            return
+        }
+        if let ts = tcp.tsval, tcp.seq == c.rcvNxt || seqBefore(tcp.seq, c.rcvNxt) { c.tsRecent = ts }
+        // tcp_data_queue.
+        if tcp.payload == 0 && !tcp.fin {
+            tcpState.conns[key] = c
+            r.fate = .delivered
+            r.record(st, .consume, "\(what): pure ACK")
+            return
+        }
+        if c.state != .established && tcp.payload > 0 {
+            // Data after the peer's FIN.
+            tcpAck(skb, tcp, v6: v6, challenge: false, &r)
+            tcpState.conns[key] = c
+            r.drop(.tcpInvalidSequence, at: st, "\(what): data after the peer's FIN")
+            return
+        }
+        if seqBefore(tcp.seq &+ UInt32(truncatingIfNeeded: tcp.payload), c.rcvNxt) || (tcp.payload > 0 && tcp.seq &+ UInt32(truncatingIfNeeded: tcp.payload) == c.rcvNxt && !tcp.fin) {
+            r.count(.tcpExtDelayedACKLost)
+            tcpAck(skb, tcp, v6: v6, challenge: false, &r)
+            tcpState.conns[key] = c
+            r.drop(.tcpOldData, at: st, "\(what): duplicate data (end \(end) ≤ rcv_nxt \(c.rcvNxt)): D-SACK ACK")
+            return
+        }
+        if seqAfter(tcp.seq, c.rcvNxt) {
+            r.count(.tcpExtTCPOFOQueue)
+            tcpAck(skb, tcp, v6: v6, challenge: false, &r)
+            tcpState.conns[key] = c
+            r.fate = .delivered
+            r.record(st, .deliver, "\(what): out of order (seq \(tcp.seq), rcv_nxt \(c.rcvNxt)): out-of-order queue, duplicate ACK")
+            return
+        }
+        let newData = Int(end &- c.rcvNxt) - (tcp.fin ? 1 : 0)
+        c.rcvNxt = end
+        c.segsSinceAck += 1
+        var text = "\(what): \(max(0, newData)) bytes queued (rcv_nxt \(c.rcvNxt))"
+        if tcp.fin {
+            c.state = c.state == .established ? .closeWait : c.state
+            tcpAck(skb, tcp, v6: v6, challenge: false, &r)
+            text += "; FIN: CLOSE_WAIT, ACK"
+            c.segsSinceAck = 0
+        } else if c.quickAcks > 0 || c.segsSinceAck >= 2 || tcp.psh && c.quickAcks > 0 {
+            // Quick-ACK mode at the start of a connection, then every second segment.
+            if c.quickAcks > 0 { c.quickAcks -= 1 }
+            c.segsSinceAck = 0
+            tcpAck(skb, tcp, v6: v6, challenge: false, &r)
+            text += "; ACK"
+        } else {
+            text += "; ACK delayed"
+        }
+        tcpState.conns[key] = c
+        r.fate = .delivered
+        r.record(st, .deliver, text)
+    }
+
+    /// RFC 5961 challenge ACK for an in-window RST that is not exact or for a SYN on a
+    /// synchronized connection (`tcp_send_challenge_ack`; the limit is INT_MAX since 6.0).
+    func tcpChallenge(_ skb: SKB, _ tcp: TCPSegment, v6: Bool, syn: Bool, what: String, _ r: inout FrameResult) {
+        if syn {
+            r.count(.tcpInErrs)
+            r.count(.tcpExtTCPSYNChallenge)
+        }
+        r.count(.tcpExtTCPChallengeACK)
+        tcpAck(skb, tcp, v6: v6, challenge: true, &r)
+        r.drop(syn ? .tcpInvalidSyn : .tcpReset, at: .tcpRcvStateProcess,
+               "\(what): \(syn ? "SYN on a synchronized connection" : "RST not at rcv_nxt"): challenge ACK")
+    }
+
+    /// TIME_WAIT. Mirrors `tcp_timewait_state_process()`.
+    func tcpTimewait(_ skb: SKB, _ tcp: TCPSegment, _ key: TCPConnKey, _ c: TCPConn, v6: Bool, _ r: inout FrameResult) {
+        if tcp.rst {
+            if !ns.sysctl.tcpRfc1337 { tcpRemove(key) }
+            r.fate = .delivered
+            r.record(.tcpTimewaitStateProcess, .consume, "RST in TIME_WAIT" + (ns.sysctl.tcpRfc1337 ? ": ignored (tcp_rfc1337)" : ": TIME_WAIT socket killed"))
+            return
+        }
+        if tcp.syn && !tcp.hasACK && seqAfter(tcp.seq, c.rcvNxt), let li = findListenerIndex(key.laddr, port: key.lport, dev: skb.dev) {
+            tcpRemove(key)
+            r.record(.tcpTimewaitStateProcess, .pass, "new SYN after rcv_nxt: TIME_WAIT recycled for the listener")
+            tcpListen(skb, tcp, key, li, v6: v6, &r)
+            return
+        }
+        tcpAck(skb, tcp, v6: v6, challenge: false, &r)
+        r.fate = .delivered
+        r.record(.tcpTimewaitStateProcess, .consume, "segment in TIME_WAIT: ACK")
+    }
+
+    /// An ACK from a connection (`tcp_send_ack` / dupack / challenge).
+    func tcpAck(_ skb: SKB, _ tcp: TCPSegment, v6: Bool, challenge: Bool, _ r: inout FrameResult) {
+        r.count(.tcpOutSegs)
+        r.replies.append(Reply(kind: .tcpAck(challenge: challenge), interface: replyInterface(skb, v6: v6),
+                               source: v6 ? .v6(skb.v6Daddr) : .v4(skb.v4Daddr), destination: v6 ? .v6(skb.v6Saddr) : .v4(skb.v4Saddr),
+                               summary: r.wantsDetail ? (challenge ? "challenge ACK" : "ACK") : ""))
+    }
+
+    func listenerState(_ li: Int) -> TCPListenerState {
+        if let q = tcpState.listeners[li] { return q }
+        return TCPListenerState(acceptQueue: ns.sockets[li].queued)
+    }
+
+    func tcpRemove(_ key: TCPConnKey) {
+        guard let c = tcpState.conns.removeValue(forKey: key) else { return }
+        if c.state == .synRecv, var q = tcpState.listeners[c.listener] {
+            q.synQueue = max(0, q.synQueue - 1)
+            tcpState.listeners[c.listener] = q
+        }
+    }
+
+    /// Request sockets whose SYN-ACK retransmissions ran out (`tcp_synack_retries`: 1 s
+    /// doubling, then one more timeout) leave the SYN queue.
+    func tcpExpire() {
+        guard tcpState.pendingRequests > 0 || !tcpState.conns.isEmpty else { return }
+        let n = ns.sysctl.tcpSynackRetries
+        let life = Int64((1 << (n + 1)) - 1) * 1_000_000_000
+        var gone: [TCPConnKey] = []
+        for (k, c) in tcpState.conns where c.state == .synRecv && now &- c.created >= life { gone.append(k) }
+        for k in gone { tcpRemove(k) }
+    }
+
+    /// The listener a segment to `addr:port` reaches, as an index into `ns.sockets`:
+    /// exact address before wildcard, a bound device scores higher, IPv4 sockets before
+    /// dual-stack IPv6 ones. Mirrors `__inet_lookup_listener` / `compute_score`.
+    func findListenerIndex(_ addr: IPAddress, port: UInt16, dev: Int) -> Int? {
+        var best: Int? = nil
+        var bestScore = -1
+        let master = ns.devices[dev].master
+        for (i, s) in ns.sockets.enumerated() where s.proto == .tcp && s.port == port {
+            if let d = s.dev, d != dev && d != master { continue }
+            var score: Int
+            switch (s.address, addr) {
+            case (nil, .v4): if s.isIPv6 && !s.dualStack { continue }; score = s.isIPv6 ? 1 : 2
+            case (nil, .v6): if !s.isIPv6 { continue }; score = 2
+            case (.some(let a), _): if a != addr { continue }; score = 4
+            }
+            if s.dev != nil { score += 1 }
+            if score > bestScore { best = i; bestScore = score }
+        }
+        return best
+    }
+
+    /// The listener a segment to `addr:port` reaches.
+    func findListener(_ addr: IPAddress, port: UInt16, dev: Int) -> ListeningSocket? {
+        findListenerIndex(addr, port: port, dev: dev).map { ns.sockets[$0] }
     }
 
     /// `tcp_v4_send_reset` / `tcp_v6_send_reset`: RST (seq = their ack) or RST+ACK.
     func sendReset(_ skb: SKB, _ tcp: TCPSegment, v6: Bool, _ r: inout FrameResult) {
+        if tcp.rst { return }
         if !v6, let rt = skb.route4, rt.type != .local { return }
         r.count(.tcpOutRsts)
         r.count(.tcpOutSegs)
@@ -114,24 +515,6 @@ extension Kernel {
         return devName(skb.dev)
     }
 
-    /// The listener a segment to `addr:port` reaches (bound address first, then wildcard).
-    func findListener(_ addr: IPAddress, port: UInt16, dev: Int) -> ListeningSocket? {
-        var best: ListeningSocket? = nil
-        var bestScore = -1
-        let master = ns.devices[dev].master
-        for s in ns.sockets where s.proto == .tcp && s.port == port {
-            if let d = s.dev, d != dev && d != master { continue }
-            var score: Int
-            switch (s.address, addr) {
-            case (nil, .v4): if s.isIPv6 && !s.dualStack { continue }; score = s.isIPv6 ? 1 : 2
-            case (nil, .v6): if !s.isIPv6 { continue }; score = 2
-            case (.some(let a), _): if a != addr { continue }; score = 4
-            }
-            if s.dev != nil { score += 1 }
-            if score > bestScore { best = s; bestScore = score }
-        }
-        return best
-    }
 }
 
 /// The TCP header fields the receive decisions read.
@@ -140,9 +523,122 @@ struct TCPSegment {
     var seq: UInt32
     var ack: UInt32
     var payload: Int
+    var sport: UInt16
     var dport: UInt16
+    var window: UInt16
+    /// Timestamp option (TSval, TSecr), when present and captured.
+    var tsval: UInt32?
+    var tsecr: UInt32?
+    var mss: UInt16?
     var fin: Bool { flags & 0x01 != 0 }
     var syn: Bool { flags & 0x02 != 0 }
     var rst: Bool { flags & 0x04 != 0 }
+    var psh: Bool { flags & 0x08 != 0 }
     var hasACK: Bool { flags & 0x10 != 0 }
+    /// Sequence space the segment occupies (`end_seq`).
+    var endSeq: UInt32 { seq &+ UInt32(truncatingIfNeeded: payload) &+ (syn ? 1 : 0) &+ (fin ? 1 : 0) }
+
+    init(flags: UInt8, seq: UInt32, ack: UInt32, payload: Int, sport: UInt16 = 0, dport: UInt16, window: UInt16 = 0) {
+        self.flags = flags; self.seq = seq; self.ack = ack; self.payload = payload
+        self.sport = sport; self.dport = dport; self.window = window
+    }
+
+    /// Reads the header at `off` (20 bytes captured) and the options the capture holds.
+    /// Mirrors `tcp_parse_options()` for MSS and timestamps.
+    init(_ b: UnsafeRawBufferPointer, off: Int, doff: Int, payload: Int) {
+        self.init(flags: b.u8(off + 13), seq: b.u32(off + 4), ack: b.u32(off + 8), payload: payload,
+                  sport: b.u16(off), dport: b.u16(off + 2), window: b.u16(off + 14))
+        var i = off + 20
+        let end = min(off + doff, b.count)
+        while i < end {
+            let kind = b.u8(i)
+            if kind == 0 { break }
+            if kind == 1 { i += 1; continue }
+            guard i + 1 < end else { break }
+            let len = Int(b.u8(i + 1))
+            if len < 2 || i + len > end { break }
+            if kind == 2 && len == 4 { mss = b.u16(i + 2) }
+            if kind == 8 && len == 10 { tsval = b.u32(i + 2); tsecr = b.u32(i + 6) }
+            i += len
+        }
+    }
 }
+
+/// TCP behaviour a capture cannot show: what the local applications do with their sockets.
+public struct TCPOptions: Sendable, Equatable {
+    /// Whether listening applications call accept(). rxray's default is that they do not
+    /// (connections stay in the accept queue until it overflows), as in the recorded
+    /// scenarios; a server that keeps up with its clients is `acceptsConnections = true`.
+    public var acceptsConnections: Bool
+    /// Per-listener override, by local port.
+    public var acceptingPorts: [UInt16: Bool]
+    /// Whether a non-SYN segment for an unknown 4-tuple on a listening port belongs to a
+    /// connection established before the capture began (the snapshot lists listeners only).
+    /// Off by default: the snapshot is taken as complete, so such a segment meets the listener
+    /// (RST), as the kernel does when no such socket exists.
+    public var pickUpMidStream: Bool
+    public init(acceptsConnections: Bool = false, acceptingPorts: [UInt16: Bool] = [:], pickUpMidStream: Bool = false) {
+        self.acceptsConnections = acceptsConnections
+        self.acceptingPorts = acceptingPorts
+        self.pickUpMidStream = pickUpMidStream
+    }
+}
+
+/// Listener queues and connections the capture built up.
+struct TCPState {
+    var conns: [TCPConnKey: TCPConn] = [:]
+    /// Per listener (index into `Netns.sockets`): SYN and accept queue lengths.
+    var listeners: [Int: TCPListenerState] = [:]
+    /// Syncookie SYN-ACKs sent: the SYN's sequence number, to validate the returning ACK
+    /// (the cookie's secret is per boot; rxray accepts an ACK for a cookie it saw sent).
+    var cookies: [TCPConnKey: UInt32] = [:]
+    var pendingRequests: Int { listeners.values.reduce(0) { $0 + $1.synQueue } }
+}
+
+struct TCPListenerState {
+    var synQueue = 0
+    var acceptQueue: Int
+    /// When the last syncookie was sent (`tcp_synq_overflow`), or `.min`.
+    var lastCookie: Int64 = .min
+    init(acceptQueue: Int) { self.acceptQueue = acceptQueue }
+}
+
+struct TCPConnKey: Hashable {
+    var laddr: IPAddress
+    var lport: UInt16
+    var raddr: IPAddress
+    var rport: UInt16
+}
+
+enum TCPConnState: String {
+    case synRecv = "NEW_SYN_RECV"
+    case established = "ESTABLISHED"
+    case closeWait = "CLOSE_WAIT"
+    case timeWait = "TIME_WAIT"
+    case close = "CLOSE"
+}
+
+/// A request or connection socket (`struct request_sock` / `struct tcp_sock`).
+struct TCPConn {
+    var state: TCPConnState
+    var listener: Int
+    /// The peer's initial sequence number.
+    var irs: UInt32
+    var rcvNxt: UInt32
+    /// Our ISN, when known (learnt from the ACK of our SYN-ACK otherwise).
+    var iss: UInt32?
+    var created: Int64
+    var tsRecent: UInt32? = nil
+    var inAcceptQueue = false
+    var midStream = false
+    /// Immediate ACKs left (`icsk_ack.quick`, TCP_MAX_QUICKACKS).
+    var quickAcks = 16
+    var segsSinceAck = 0
+    init(state: TCPConnState, listener: Int, irs: UInt32, rcvNxt: UInt32, iss: UInt32?, created: Int64) {
+        self.state = state; self.listener = listener; self.irs = irs; self.rcvNxt = rcvNxt; self.iss = iss; self.created = created
+    }
+}
+
+@inline(__always) func seqBefore(_ a: UInt32, _ b: UInt32) -> Bool { Int32(bitPattern: a &- b) < 0 }
+@inline(__always) func seqAfter(_ a: UInt32, _ b: UInt32) -> Bool { Int32(bitPattern: b &- a) < 0 }
+@inline(__always) func seqBetween(_ x: UInt32, _ lo: UInt32, _ hi: UInt32) -> Bool { x &- lo <= hi &- lo }

@@ -85,11 +85,12 @@ extension Kernel {
         let type = skb.buf.u8(off), code = skb.buf.u8(off + 1)
         switch type {
         case 128:
-            r.fate = .delivered
+            // 6.18: an ignored echo leaves icmpv6_rcv with its initial NOT_SPECIFIED reason.
             if ns.sysctl.icmpv6EchoIgnoreAll || (skb.v6Daddr.isMulticast && ns.sysctl.icmpv6EchoIgnoreMulticast) {
-                r.record(.icmpv6Rcv, .consume, "echo request ignored (echo_ignore_*)")
+                r.drop(.notSpecified, at: .icmpv6Rcv, "echo request ignored (echo_ignore_*)")
                 return
             }
+            r.fate = .delivered
             if let out = outputRoute6(to: skb.v6Saddr, inbound: skb.dev) {
                 r.count(.icmp6OutMsgs)
                 r.replies.append(Reply(kind: .icmpv6(type: 129, code: 0), interface: devName(out),
@@ -149,7 +150,7 @@ extension Kernel {
         }
         let ours = ns.devices[skb.dev].v6.contains { $0.address == target }
         guard ours else {
-            r.record(.ndiscRcv, .consume, "NS for \(target), not an address of \(devName(skb.dev))")
+            r.drop(.ipv6NdiscNsOtherhost, at: .icmpv6Rcv, "NS for \(target), not an address of \(devName(skb.dev)) (no proxy NDP)")
             return
         }
         r.count(.icmp6OutMsgs)
@@ -357,8 +358,7 @@ extension Kernel {
         }
         let csumOK: Bool? = skb.captured(skb.len)
             ? skb.buf.checksumOK(off, seglen, pseudo: Pseudo.v6(skb.v6Saddr, skb.v6Daddr, proto: 6, length: seglen)) : nil
-        let tcp = TCPSegment(flags: skb.buf.u8(off + 13), seq: skb.buf.u32(off + 4), ack: skb.buf.u32(off + 8),
-                             payload: seglen - doff, dport: skb.buf.u16(off + 2))
-        tcpCommon(skb, tcp, csumOK: csumOK, v6: true, &r)
+        let tcp = TCPSegment(skb.buf, off: off, doff: doff, payload: seglen - doff)
+        tcpCommon(skb, tcp, csumOK: skb.csumVerified ? true : csumOK, v6: true, &r)
     }
 }

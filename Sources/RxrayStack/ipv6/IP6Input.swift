@@ -77,7 +77,7 @@ extension Kernel {
                 return false
             }
             guard skb.captured(40 + hlen) else { return snapped(&r, .ip6RcvCore) }
-            if !parseTLV(&skb, start: 42, end: 40 + hlen, &r) {
+            if !parseTLV(&skb, start: 42, end: 40 + hlen, hopByHop: true, &r) {
                 r.count(.ip6InHdrErrors)
                 return false
             }
@@ -85,42 +85,45 @@ extension Kernel {
         return true
     }
 
-    /// Walks TLV options; unknown options act by their top two bits.
+    /// Walks TLV options; unknown options act by their top two bits. Hop-by-hop and
+    /// destination options know different option types (router alert, jumbo, CALIPSO and IOAM
+    /// exist only hop by hop; a destination-options header knows only padding here, Home
+    /// Address needing Mobile IPv6).
     /// Mirrors `ip6_parse_tlv()` / `ip6_tlvopt_unknown()` in net/ipv6/exthdrs.c.
-    func parseTLV(_ skb: inout SKB, start: Int, end: Int, _ r: inout FrameResult) -> Bool {
+    func parseTLV(_ skb: inout SKB, start: Int, end: Int, hopByHop: Bool, _ r: inout FrameResult) -> Bool {
+        let stage: Stage = hopByHop ? .ip6RcvCore : .ip6Input
         var i = start
         var count = 0
         while i < end {
             let t = skb.buf.u8(i)
             if t == 0 { i += 1; continue }
             guard i + 1 < end else {
-                r.drop(.ipv6BadExthdr, at: .ip6RcvCore, "option at \(i) truncated")
+                r.drop(.ipv6BadExthdr, at: stage, "option at \(i) truncated")
                 return false
             }
             let l = Int(skb.buf.u8(i + 1))
             if i + 2 + l > end {
-                r.drop(.ipv6BadExthdr, at: .ip6RcvCore, "option at \(i) runs past its header")
+                r.drop(.ipv6BadExthdr, at: stage, "option at \(i) runs past its header")
                 return false
             }
             count += 1
             if t != 1 && count > 8 {
-                r.drop(.ipv6BadExthdr, at: .ip6RcvCore, "more than 8 options")
+                r.drop(.ipv6BadExthdr, at: stage, "more than 8 options")
                 return false
             }
-            switch t {
-            case 1, 5, 0xC2, 0x63, 0x31, 0x6D, 0x26:
-                break  // PadN, router alert, jumbo, RPL, CALIPSO, IOAM, ...: known
-            default:
+            // PadN; router alert, jumbo, RPL, IOAM, CALIPSO are hop-by-hop options the kernel knows.
+            let known = t == 1 || (hopByHop && (t == 5 || t == 0xC2 || t == 0x63 || t == 0x31 || t == 0x07))
+            if !known {
                 switch t >> 6 {
                 case 0: break
                 case 1:
-                    r.drop(.unhandledProto, at: .ip6RcvCore, "unknown option 0x\(String(t, radix: 16)): discard silently")
+                    r.drop(.unhandledProto, at: stage, "unknown option 0x\(String(t, radix: 16)): discard silently")
                     return false
                 case 2, 3:
                     if t >> 6 == 2 || !skb.v6Daddr.isMulticast {
                         icmpv6Send(skb, type: 4, code: 2, info: UInt32(i), &r)
                     }
-                    r.drop(.unhandledProto, at: .ip6RcvCore, "unknown option 0x\(String(t, radix: 16)): discard, parameter problem")
+                    r.drop(.unhandledProto, at: stage, "unknown option 0x\(String(t, radix: 16)): discard, parameter problem")
                     return false
                 default: break
                 }
@@ -246,7 +249,7 @@ extension Kernel {
                     return
                 }
                 if nh == 60 {
-                    guard parseTLV(&skb, start: off + 2, end: off + hlen, &r) else {
+                    guard parseTLV(&skb, start: off + 2, end: off + hlen, hopByHop: false, &r) else {
                         r.count(.ip6InHdrErrors)
                         return
                     }
@@ -264,6 +267,17 @@ extension Kernel {
                 off += hlen
                 continue
             case 44:
+                // An atomic fragment (offset 0, no more fragments) is processed as if it were
+                // unfragmented (RFC 6946): counted as one reassembly, then the next header.
+                if off + 8 <= skb.len, skb.captured(off + 8), skb.buf.u16(off + 2) & 0xFFF9 == 0 {
+                    r.count(.ip6ReasmReqds)
+                    r.count(.ip6ReasmOKs)
+                    r.record(.ipv6Defrag, .pass, "atomic fragment (offset 0, M=0): processed as unfragmented")
+                    nhoff = off
+                    nh = skb.buf.u8(off)
+                    off += 8
+                    continue
+                }
                 ipv6FragRcv(&skb, fragOffset: off, nhoff: nhoff, &r)
                 return
             default:

@@ -1,0 +1,535 @@
+import RxrayDecode
+
+/// NAPI poll batching, RSS queue selection and GRO configuration for wire captures.
+///
+/// A NIC raises an interrupt, the driver's NAPI poll then takes up to `budget` frames from one
+/// RX queue and hands each to GRO. rxray rebuilds the polls from capture timestamps: a frame
+/// that arrives within `batchIntervalNs` of the previous frame of the same queue joins its poll.
+public struct NAPIOptions: Sendable, Equatable {
+    /// Frames closer than this to the previous frame of their RX queue share a NAPI poll (ns).
+    public var batchIntervalNs: Int64
+    /// Frames per poll (`NAPI_POLL_WEIGHT`, 64), unless `budgets` names the interface.
+    public var budget: Int
+    /// Per-interface poll budget.
+    public var budgets: [String: Int]
+    /// Per-interface `gro_flush_timeout` (ns): held packets then survive the end of a poll
+    /// until the next jiffy boundary or the timer, whichever comes first.
+    public var groFlushTimeoutNs: [String: Int64]
+    /// The RSS (Toeplitz) key; nil = the widely used default key (`ethtool -x` shows the real one:
+    /// Linux drivers usually fill it at random at boot, so give it when queues matter).
+    public var rssKey: [UInt8]?
+    /// The kernel tick (`HZ`), for "held since an earlier jiffy".
+    public var hz: Int64
+
+    public init(batchIntervalNs: Int64 = 50_000, budget: Int = 64, budgets: [String: Int] = [:],
+                groFlushTimeoutNs: [String: Int64] = [:], rssKey: [UInt8]? = nil, hz: Int64 = 1000) {
+        self.batchIntervalNs = batchIntervalNs
+        self.budget = budget
+        self.budgets = budgets
+        self.groFlushTimeoutNs = groFlushTimeoutNs
+        self.rssKey = rssKey
+        self.hz = hz
+    }
+
+    /// The 40-byte Toeplitz key most NIC documentation and drivers use as their default.
+    public static let defaultRSSKey: [UInt8] = [
+        0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0,
+        0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c,
+        0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+    ]
+}
+
+/// Why GRO sent a frame up alone, or completed a held packet.
+public enum GROFlush: String, Sendable, Equatable {
+    case pollEnd = "end of NAPI poll"
+    case pollEndOld = "end of a full NAPI poll, held since an earlier jiffy"
+    case flushTimer = "gro_flush_timeout timer"
+    case bucketFull = "a 9th packet in the GRO bucket completed the oldest"
+    case psh = "PSH"
+    case fin = "FIN"
+    case syn = "SYN"
+    case rst = "RST"
+    case urg = "URG"
+    case cwr = "CWR"
+    case flags = "TCP flags differ"
+    case seqGap = "sequence not contiguous"
+    case ack = "ACK number differs"
+    case options = "TCP options differ"
+    case ipID = "IP ID neither incrementing nor fixed"
+    case ttl = "TTL/hop limit differs"
+    case tos = "TOS/traffic class differs"
+    case df = "DF differs"
+    case length = "IP length differs from the frame length"
+    case tooBig = "would reach gro_max_size"
+    case overMSS = "payload longer than the first segment's (gso_size)"
+    case shortSegment = "payload shorter than gso_size"
+    case noPayload = "no payload"
+    case ipOptions = "IPv4 header with options or not version 4"
+    case fragment = "IP fragment"
+    case ipChecksum = "bad IPv4 header checksum"
+    case checksum = "bad transport checksum"
+    case tcpHeader = "bad TCP header"
+    case noOffload = "no GRO handler for the protocol"
+    case udpNotAggregated = "UDP is not aggregated (no UDP_GRO socket, rx-udp-gro-forwarding off)"
+    case extHeaders = "IPv6 extension headers"
+    case vlan = "VLAN-tagged in the frame"
+    case truncated = "headers cut by the snap length"
+}
+
+/// What GRO did with one frame (the per-frame JSON's `gro`).
+public struct GROInfo: Sendable, Equatable {
+    public enum Action: String, Sendable {
+        /// Held as the first segment of a new packet.
+        case held
+        /// Merged into a held packet (`packet` names its first frame).
+        case merged
+        /// Passed up alone at once (`flush` says why).
+        case normal
+        /// GRO is off on the interface.
+        case off
+        /// Host capture: frames are seen after GRO.
+        case applied
+    }
+    public var action: Action
+    /// First frame of the (super-)packet this frame is part of.
+    public var packet: Int
+    /// Segments in that packet once completed.
+    public var segments: Int
+    /// Why the frame went up alone, or why its packet was completed.
+    public var flush: GROFlush?
+    /// The RX queue RSS picked.
+    public var queue: Int
+
+    public init(action: Action, packet: Int, segments: Int, flush: GROFlush?, queue: Int) {
+        self.action = action
+        self.packet = packet
+        self.segments = segments
+        self.flush = flush
+        self.queue = queue
+    }
+
+    /// One line for traces: `merged into frame 3`, `held`, `flushed: PSH`.
+    public var text: String {
+        switch action {
+        case .held: return flush.map { "held; completed (\(segments) segments): \($0.rawValue)" } ?? "held"
+        case .merged: return "merged into frame \(packet)" + (flush.map { "; completed (\(segments) segments): \($0.rawValue)" } ?? "")
+        case .normal: return "passed up alone" + (flush.map { ": \($0.rawValue)" } ?? "")
+        case .off: return "GRO off"
+        case .applied: return "already applied (host capture)"
+        }
+    }
+}
+
+/// One NAPI instance: an RX queue of a device.
+struct NAPIKey: Hashable {
+    var dev: Int
+    var queue: Int
+}
+
+/// A held GRO packet (`struct sk_buff` on a `gro_list` with its `napi_gro_cb`).
+struct GROHeld {
+    var id: Int
+    /// Member frame numbers, first segment first.
+    var frames: [Int]
+    /// The super-packet from the network header on: the first segment's headers and every
+    /// captured payload (only while the capture holds everything).
+    var bytes: [UInt8]
+    var complete: Bool
+    /// `p->len`: the super-packet's length from the network header.
+    var len: Int
+    var bucket: Int
+    var hash: UInt32
+    var dev: Int
+    var pktType: PktType
+    var proto: UInt16
+    var srcMAC: MACAddress?
+    var dstMAC: MACAddress?
+    var l3: GROL3
+    var l4: GROL4
+    /// `gso_size`: the first segment's payload.
+    var mss: Int
+    var count: Int
+    /// Total payload merged (`skb_gro_len(p)` after the headers).
+    var payload: Int
+    /// IP ID decided fixed at the second segment (6.18 also without DF).
+    var fixedID: Bool
+    /// Jiffy of the first segment (`NAPI_GRO_CB(p)->age`).
+    var ageJiffy: Int64
+    var lastTime: Int64
+}
+
+/// The L3 fields GRO compares.
+struct GROL3 {
+    var v6: Bool
+    var proto: UInt8
+    var saddr: IPAddress
+    var daddr: IPAddress
+    var ttl: UInt8
+    var tos: UInt8
+    var df: Bool
+    var id: UInt16
+    /// IPv6 version + flow label word (traffic class masked out).
+    var v6Word: UInt32
+    /// Header length (IPv4 20, IPv6 40).
+    var hlen: Int
+    /// Per-packet flush from the header alone (length mismatch, reserved fragment bits).
+    var ownFlush: GROFlush?
+}
+
+/// The TCP fields GRO compares.
+struct GROL4 {
+    var ports: UInt32
+    var seq: UInt32
+    var ack: UInt32
+    var flags: UInt8
+    var doff: Int
+    /// Offset of the TCP header from the network header.
+    var off: Int
+    /// Payload length of this segment.
+    var len: Int
+}
+
+struct NAPIState {
+    var held: [GROHeld] = []
+    var polled = 0
+    var lastTime: Int64 = .min
+    var inPoll = false
+    /// When the last poll ended (for `gro_flush_timeout`).
+    var pollEnd: Int64 = .min
+}
+
+extension Kernel {
+    /// The RX queue and flow hash of a frame (RSS). veth and single-queue devices: queue 0;
+    /// veth frames carry no hash (all flows share GRO bucket 0).
+    ///
+    /// Mirrors the NIC's Toeplitz hash with the default indirection table
+    /// (`ethtool_rxfh_indir_default`: entry i → queue i mod n, 128 entries).
+    func rssQueue(_ skb: SKB) -> (queue: Int, hash: UInt32) {
+        let d = ns.devices[skb.dev]
+        if d.isVirtual { return (0, 0) }
+        var input: (UInt64, UInt64) = (0, 0)
+        var n = 0
+        let b = skb.buf
+        if skb.proto == 0x0800, b.count >= 20 {
+            let ihl = Int(b.u8(0) & 0x0F) * 4
+            let p = b.u8(9)
+            input.0 = UInt64(b.u32(12)) << 32 | UInt64(b.u32(16))
+            n = 8
+            if (p == 6) && b.u16(6) & 0x3FFF == 0 && b.count >= ihl + 4 {
+                input.1 = UInt64(b.u32(ihl)) << 32
+                n = 12
+            }
+        } else if skb.proto == 0x86DD, b.count >= 40 {
+            // IPv6: 32 bytes of addresses (+4 of ports): hashed in two passes below.
+            var h = toeplitz(b, from: 8, count: 32, keyOffset: 0)
+            if b.u8(6) == 6, b.count >= 44 { h ^= toeplitz(b, from: 40, count: 4, keyOffset: 32) }
+            let q = d.rxQueues > 1 ? Int(h & 127) % d.rxQueues : 0
+            return (q, h)
+        } else {
+            return (0, 0)
+        }
+        let h = toeplitzWords(input, count: n)
+        let q = d.rxQueues > 1 ? Int(h & 127) % d.rxQueues : 0
+        return (q, h)
+    }
+
+    private func rssKeyBit(_ i: Int) -> UInt32 {
+        let key = napiOptions.rssKey ?? NAPIOptions.defaultRSSKey
+        let byte = i / 8
+        guard byte < key.count else { return 0 }
+        return UInt32(key[byte] >> UInt8(7 - i % 8)) & 1
+    }
+
+    /// The 32-bit key window starting at bit `i`.
+    private func rssKeyWindow(_ i: Int) -> UInt32 {
+        var w: UInt32 = 0
+        for k in 0..<32 { w = w << 1 | rssKeyBit(i + k) }
+        return w
+    }
+
+    /// Toeplitz over `count` bytes of `b` from `from`, key bits starting at byte `keyOffset`.
+    private func toeplitz(_ b: UnsafeRawBufferPointer, from: Int, count: Int, keyOffset: Int) -> UInt32 {
+        var h: UInt32 = 0
+        var window = rssKeyWindow(keyOffset * 8)
+        var bit = keyOffset * 8 + 32
+        for i in 0..<count {
+            let byte = b.u8(from + i)
+            for k in 0..<8 {
+                if byte >> UInt8(7 - k) & 1 == 1 { h ^= window }
+                window = window << 1 | rssKeyBit(bit)
+                bit += 1
+            }
+        }
+        return h
+    }
+
+    private func toeplitzWords(_ input: (UInt64, UInt64), count: Int) -> UInt32 {
+        var h: UInt32 = 0
+        var window = rssKeyWindow(0)
+        var bit = 32
+        for i in 0..<count {
+            let word = i < 8 ? input.0 : input.1
+            let byte = UInt8(truncatingIfNeeded: word >> UInt64(56 - (i % 8) * 8))
+            for k in 0..<8 {
+                if byte >> UInt8(7 - k) & 1 == 1 { h ^= window }
+                window = window << 1 | rssKeyBit(bit)
+                bit += 1
+            }
+        }
+        return h
+    }
+
+    func jiffy(_ t: Int64) -> Int64 { t / (1_000_000_000 / max(1, napiOptions.hz)) }
+
+    func budget(_ dev: Int) -> Int { napiOptions.budgets[ns.devices[dev].name] ?? napiOptions.budget }
+
+    /// Ends the NAPI polls that are over by `t` (no frame of their queue within the batch
+    /// interval), oldest first, and fires due `gro_flush_timeout` timers.
+    ///
+    /// Mirrors `napi_complete_done()` (net/core/dev.c): without `gro_flush_timeout` every held
+    /// packet is completed; with it only those held since an earlier jiffy, the rest when the
+    /// timer fires.
+    func napiAdvance(now t: Int64) {
+        guard !napis.isEmpty else { return }
+        var due: [(Int64, NAPIKey)] = []
+        for (k, n) in napis where (n.inPoll && t &- n.lastTime > napiOptions.batchIntervalNs) || (!n.inPoll && !n.held.isEmpty) {
+            due.append((n.lastTime, k))
+        }
+        if due.isEmpty { return }
+        due.sort { $0.0 != $1.0 ? $0.0 < $1.0 : ($0.1.dev, $0.1.queue) < ($1.1.dev, $1.1.queue) }
+        for (_, k) in due {
+            guard var n = napis[k] else { continue }
+            let timeout = napiOptions.groFlushTimeoutNs[ns.devices[k.dev].name] ?? 0
+            if n.inPoll {
+                n.inPoll = false
+                n.pollEnd = n.lastTime
+                n.polled = 0
+                napis[k] = n
+                if timeout > 0 {
+                    groFlush(k, at: n.lastTime, oldOnly: true, reason: .pollEnd)
+                } else {
+                    groFlush(k, at: n.lastTime, oldOnly: false, reason: .pollEnd)
+                }
+                n = napis[k]!
+            }
+            if !n.held.isEmpty && timeout > 0 && t >= n.pollEnd &+ timeout {
+                groFlush(k, at: n.pollEnd &+ timeout, oldOnly: false, reason: .flushTimer)
+            }
+        }
+    }
+
+    /// Completes everything still held (end of the input: the poll ends, timers fire).
+    func napiFlushAll() {
+        let keys = napis.keys.sorted { ($0.dev, $0.queue) < ($1.dev, $1.queue) }
+        for k in keys {
+            napis[k]?.inPoll = false
+            groFlush(k, at: napis[k]?.lastTime ?? now, oldOnly: false, reason: .pollEnd)
+        }
+    }
+
+    /// `napi_gro_flush`: completes held packets, oldest first (all, or those held since a
+    /// jiffy before `at`).
+    func groFlush(_ k: NAPIKey, at: Int64, oldOnly: Bool, reason: GROFlush) {
+        guard let n = napis[k], !n.held.isEmpty else { return }
+        let j = jiffy(at)
+        var keep: [GROHeld] = []
+        var done: [GROHeld] = []
+        for h in n.held {
+            if oldOnly && h.ageJiffy >= j { keep.append(h) } else { done.append(h) }
+        }
+        napis[k]!.held = keep
+        let saved = now
+        now = max(now, at)
+        for h in done { groComplete(h, reason: oldOnly ? .pollEndOld : reason) }
+        now = saved
+    }
+
+    /// GRO entry for one Ethernet frame. Returns true when the frame was held or merged (its
+    /// result then waits for the super-packet); false when it continues up the stack now.
+    ///
+    /// Mirrors `napi_gro_receive()` → `dev_gro_receive()` in net/core/gro.c.
+    func napiGroReceive(_ skb: inout SKB, _ r: inout FrameResult) -> Bool {
+        let dev = ns.devices[skb.dev]
+        let (queue, hash) = rssQueue(skb)
+        let key = NAPIKey(dev: skb.dev, queue: queue)
+        // The poll this frame belongs to.
+        var n = napis[key] ?? NAPIState()
+        if n.inPoll && n.polled >= budget(skb.dev) {
+            // A full poll: the driver is rescheduled; only packets from an earlier jiffy go.
+            n.polled = 0
+            napis[key] = n
+            groFlush(key, at: n.lastTime, oldOnly: true, reason: .pollEndOld)
+            n = napis[key]!
+        }
+        n.inPoll = true
+        n.polled += 1
+        n.lastTime = skb.time
+        napis[key] = n
+
+        if !dev.groEnabled {
+            r.gro = GROInfo(action: .off, packet: skb.frame, segments: 1, flush: nil, queue: queue)
+            r.record(.devGroReceive, .pass, "GRO is off on \(dev.name) (ethtool -k: generic-receive-offload off)")
+            return false
+        }
+        var seg = GROSegment()
+        if let why = groParse(skb, &seg) {
+            r.gro = GROInfo(action: .normal, packet: skb.frame, segments: 1, flush: why, queue: queue)
+            r.record(.devGroReceive, .pass, "passed up alone (queue \(queue)): \(why.rawValue)")
+            return false
+        }
+        let bucket = Int(hash & 7)
+        // gro_list_prepare + inet/ipv6 + tcp flow match: the newest held packet of the flow.
+        var found: Int? = nil
+        let list = napis[key]!.held
+        var i = list.count - 1
+        while i >= 0 {
+            let p = list[i]
+            if p.bucket == bucket && p.hash == hash && p.dev == skb.dev && p.srcMAC == skb.srcMAC && p.dstMAC == skb.dstMAC
+                && p.proto == skb.proto && p.l3.v6 == seg.l3.v6 && p.l3.proto == seg.l3.proto
+                && p.l3.saddr == seg.l3.saddr && p.l3.daddr == seg.l3.daddr
+                && (!seg.l3.v6 || p.l3.v6Word == seg.l3.v6Word) && p.l4.ports == seg.l4.ports {
+                found = i
+                break
+            }
+            i -= 1
+        }
+        var flushReason: GROFlush? = nil
+        var merged = false
+        var mss = 1
+        if let fi = found {
+            var p = list[fi]
+            let why = groMergeCheck(&p, seg, skb.buf, groMaxSize: dev.groMaxSize)
+            napis[key]!.held[fi].fixedID = p.fixedID
+            if let why = why {
+                flushReason = why
+            } else {
+                merged = true
+                mss = p.mss
+                groAppend(&napis[key]!.held[fi], skb, seg)
+            }
+        }
+        // Flush after: a short segment or a flag that ends the burst.
+        let f = seg.l4.flags
+        var after: GROFlush? = nil
+        if f & 0x20 != 0 { after = .urg } else if f & 0x08 != 0 { after = .psh } else if f & 0x04 != 0 { after = .rst }
+        else if f & 0x02 != 0 { after = .syn } else if f & 0x01 != 0 { after = .fin }
+        else if seg.l4.len < mss { after = seg.l4.len == 0 ? .noPayload : .shortSegment }
+
+        if let fi = found, !merged || after != nil {
+            let p = napis[key]!.held.remove(at: fi)
+            if merged {
+                // This frame completes the packet it joined.
+                heldThisFrame = true
+                r.gro = GROInfo(action: .merged, packet: p.frames[0], segments: p.count, flush: after, queue: queue)
+                r.record(.devGroReceive, .hold, "merged into frame \(p.frames[0]) (\(p.count) segments, \(p.len) bytes); completed: \(after!.rawValue)")
+                groComplete(p, reason: after!)
+                return true
+            }
+            groComplete(p, reason: flushReason ?? .flags)
+        }
+        if merged {
+            heldThisFrame = true
+            let p = napis[key]!.held[found!]
+            r.gro = GROInfo(action: .merged, packet: p.frames[0], segments: p.count, flush: nil, queue: queue)
+            r.record(.devGroReceive, .hold, "merged into frame \(p.frames[0]) (now \(p.count) segments, \(p.len) bytes)")
+            return true
+        }
+        // Not merged: up alone when its own flush is set, else held as a new packet.
+        let own = seg.l3.ownFlush ?? after
+        if let why = own {
+            let because = found != nil ? " (and completed frame \(list[found!].frames[0])'s packet: \((flushReason ?? .flags).rawValue))" : ""
+            r.gro = GROInfo(action: .normal, packet: skb.frame, segments: 1, flush: why, queue: queue)
+            r.record(.devGroReceive, .pass, "passed up alone (queue \(queue)): \(why.rawValue)" + because)
+            return false
+        }
+        if napis[key]!.held.filter({ $0.bucket == bucket }).count >= 8,
+           let oldest = napis[key]!.held.firstIndex(where: { $0.bucket == bucket }) {
+            let p = napis[key]!.held.remove(at: oldest)
+            groComplete(p, reason: .bucketFull)
+        }
+        groSerial += 1
+        var buf = groPool.popLast() ?? []
+        buf.removeAll(keepingCapacity: true)
+        let total = seg.l3.hlen + seg.l4.doff + seg.l4.len
+        let have = min(skb.buf.count, total)
+        buf.append(contentsOf: UnsafeRawBufferPointer(rebasing: skb.buf[0..<have]))
+        let h = GROHeld(id: groSerial, frames: [skb.frame], bytes: buf, complete: have == total, len: total, bucket: bucket,
+                        hash: hash, dev: skb.dev, pktType: skb.pktType, proto: skb.proto, srcMAC: skb.srcMAC,
+                        dstMAC: skb.dstMAC, l3: seg.l3, l4: seg.l4, mss: seg.l4.len, count: 1, payload: seg.l4.len,
+                        fixedID: false, ageJiffy: jiffy(skb.time), lastTime: skb.time)
+        napis[key]!.held.append(h)
+        heldThisFrame = true
+        let because = found != nil ? "; completed frame \(list[found!].frames[0])'s packet: \((flushReason ?? .flags).rawValue)" : ""
+        r.gro = GROInfo(action: .held, packet: skb.frame, segments: 1, flush: nil, queue: queue)
+        r.record(.devGroReceive, .hold, "held as a new packet (queue \(queue), bucket \(bucket), gso_size \(seg.l4.len))" + because)
+        return true
+    }
+
+    /// Adds a segment to a held packet (`skb_gro_receive`) and carries FIN/PSH into its header.
+    private func groAppend(_ p: inout GROHeld, _ skb: SKB, _ seg: GROSegment) {
+        p.frames.append(skb.frame)
+        p.count += 1
+        p.payload += seg.l4.len
+        p.len += seg.l4.len
+        p.lastTime = skb.time
+        p.l4.flags |= seg.l4.flags & 0x09
+        let start = seg.l3.hlen + seg.l4.doff
+        if p.complete && skb.buf.count >= start + seg.l4.len {
+            p.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: skb.buf[start..<(start + seg.l4.len)]))
+        } else {
+            p.complete = false
+        }
+    }
+
+    /// Completes a held packet: fixes its headers and runs it up the stack
+    /// (`napi_gro_complete` → `inet_gro_complete` / `tcp_gro_complete` → `gro_normal_one`).
+    /// Every member frame takes the super-packet's fate; counters and replies go to the last.
+    func groComplete(_ h: GROHeld, reason: GROFlush) {
+        var bytes = h.bytes
+        let l3 = h.l3
+        if bytes.count >= l3.hlen {
+            if !l3.v6 {
+                bytes[2] = UInt8(truncatingIfNeeded: h.len >> 8)
+                bytes[3] = UInt8(truncatingIfNeeded: h.len)
+                bytes[10] = 0; bytes[11] = 0
+                var sum: UInt32 = 0
+                for i in stride(from: 0, to: 20, by: 2) { sum += UInt32(bytes[i]) << 8 | UInt32(bytes[i + 1]) }
+                while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
+                let c = ~UInt16(sum)
+                bytes[10] = UInt8(c >> 8); bytes[11] = UInt8(c & 0xFF)
+            } else {
+                let pl = h.len - 40
+                bytes[4] = UInt8(truncatingIfNeeded: pl >> 8)
+                bytes[5] = UInt8(truncatingIfNeeded: pl)
+            }
+            if bytes.count >= h.l4.off + 14 { bytes[h.l4.off + 13] = h.l4.flags }
+        }
+        var res = groScratch
+        res.wantsDetail = wantsDetail
+        res.reset(frame: h.frames[h.frames.count - 1])
+        let saved = heldThisFrame
+        bytes.withUnsafeBytes { buf in
+            var skb = SKB(buf: buf, len: h.len, dev: h.dev, origDev: h.dev, pktType: h.pktType, proto: h.proto,
+                          frame: h.frames[0], time: now)
+            skb.srcMAC = h.srcMAC
+            skb.dstMAC = h.dstMAC
+            skb.groSegs = h.count
+            skb.csumVerified = true
+            netifReceiveSkbCore(&skb, &res)
+        }
+        heldThisFrame = saved
+        let members = h.frames.map(String.init).joined(separator: ", ")
+        let detail = wantsDetail
+            ? "GRO completed the packet of frame\(h.count > 1 ? "s" : "") \(members) (\(h.count) segment\(h.count > 1 ? "s" : ""), \(h.len) bytes): \(reason.rawValue)"
+            : ""
+        resolutions.append(HoldResolution(frames: h.frames, fate: res.fate, reason: res.dropReason, stage: res.dropStage,
+                                          egress: res.egress, nextHop: res.nextHop, detail: detail,
+                                          counters: res.counters, replies: res.replies, noteStage: .devGroReceive,
+                                          stages: res.stages, accountedOn: h.frames[h.frames.count - 1],
+                                          gro: GROInfo(action: .held, packet: h.frames[0], segments: h.count, flush: reason, queue: 0)))
+        groScratch = res
+        var b = bytes
+        b.removeAll(keepingCapacity: true)
+        if groPool.count < 64 { groPool.append(b) }
+    }
+}
