@@ -36,11 +36,13 @@ let package = Package(
         .target(name: "RxrayStack", dependencies: ["RxrayDecode", "RxrayHost", "RxrayNetfilter"]),
         // Renderers: text, JSON lines, summary, annotated pcapng comments.
         .target(name: "RxrayOutput", dependencies: ["RxrayDecode", "RxrayHost", "RxrayStack"]),
+        // Saved cases, expectations, configuration diffs and live verification against the kernel.
+        .target(name: "RxrayVerify", dependencies: ["RxrayCapture", "RxrayDecode", "RxrayHost", "RxrayStack", "RxrayOutput"]),
         // The thin CLI.
         .executableTarget(
             name: "rxray",
             dependencies: [
-                "RxrayCapture", "RxrayDecode", "RxrayRules", "RxrayHost", "RxrayStack", "RxrayOutput",
+                "RxrayCapture", "RxrayDecode", "RxrayRules", "RxrayHost", "RxrayStack", "RxrayOutput", "RxrayVerify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
