@@ -53,12 +53,15 @@ std_router() {
     ip -6 route add "$REMOTE_NET6" via "$PEER6_eth1" dev eth1
 }
 
-# listen_tcp PORT BACKLOG accept|noaccept [ADDR [FASTOPEN_QLEN]]: a TCP listener (ADDR default
-# 0.0.0.0; "::" listens on both families). Returns once the socket is listening.
+# listen_tcp PORT BACKLOG accept|noaccept|close [ADDR [FASTOPEN_QLEN]]: a TCP listener (ADDR
+# default 0.0.0.0; "::" listens on both families). accept keeps accepted connections open,
+# close closes each at once (the DUT sends FIN), noaccept never accepts. Returns once the
+# socket is listening.
 listen_tcp() { _listener tcp "$1" "${4:-0.0.0.0}" --backlog "$2" --mode "$3" --fastopen "${5:-0}"; }
 
-# listen_udp PORT [ADDR]: a bound UDP socket that reads and discards datagrams.
-listen_udp() { _listener udp "$1" "${2:-0.0.0.0}"; }
+# listen_udp PORT [ADDR [OPTION...]]: a bound UDP socket that reads and discards datagrams.
+# Options (listen.py): --connect ADDR:PORT, --reuseport, --v6only, --join GROUP.
+listen_udp() { _listener udp "$1" "${2:-0.0.0.0}" "${@:3}"; }
 
 _listener() {
     local ready

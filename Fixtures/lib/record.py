@@ -43,6 +43,16 @@ DEFAULT_MAX_WINDOW_MS = 3000
 SETTLE_QUIET_MS = 300
 BURST_ATTEMPTS = 5
 CLOCK_MONOTONIC_COARSE = 6
+# Paced timing (TIMING = "paced" in traffic.py): a window may start at most this late after its
+# slot, and its observation ends this long before the next slot (fence and counters).
+DEFAULT_PACE_MS = 200
+PACED_LATE_MS = 20
+PACED_FENCE_MS = 40
+PACED_ATTEMPTS = 4
+
+
+class LateSlot(RuntimeError):
+    """A paced window could not start on time (a loaded machine): the scenario is recorded again."""
 # Drops the kernel makes without a kfree_skb event (the skb is consumed): a SYN refused by a full
 # SYN or accept queue. When one of these moves in a window, its fate is "dropped".
 SILENT_DROP_COUNTERS = ("TcpExtListenDrops",)
@@ -167,21 +177,26 @@ class Tracer:
         self.fence()
 
     def fence(self):
-        """Returns the events seen since the previous fence. A marker goes through the same
-        output path, so every event emitted before it has been read when it arrives."""
-        self.k += 1
-        k = self.k
-        self._poke(0x20000000 + k)
+        """Returns the events seen since the previous fence. bpftrace reads one buffer per CPU,
+        so a marker is emitted from every CPU in turn (the calling thread pinned to it): once
+        all have been read, every event emitted on any CPU before them has been read too."""
+        cpus = sorted(os.sched_getaffinity(0))
+        ks = []
+        try:
+            for cpu in cpus:
+                self.k += 1
+                ks.append(self.k)
+                os.sched_setaffinity(0, {cpu})
+                self._poke(0x20000000 + self.k)
+        finally:
+            os.sched_setaffinity(0, set(cpus))
         with self.cond:
             deadline = time.monotonic() + 10
-            while k not in self.markers:
+            while not all(k in self.markers for k in ks):
                 if time.monotonic() > deadline:
                     raise RuntimeError("bpftrace marker lost")
                 self.cond.wait(0.1)
-            self.markers.discard(k)
-            # Per-CPU buffers: give any other CPU's buffer one more poll round.
-        time.sleep(0.005)
-        with self.cond:
+            self.markers.difference_update(ks)
             ev, self.events = self.events, []
         return ev
 
@@ -285,20 +300,26 @@ class NftMonitor:
 
 
 def normalise_trace_ids(lines):
-    """nft trace ids are random: number them 1, 2, ... in order of first appearance, and group
-    each packet's lines together (the events of two packets handled back to back, e.g. GRO
-    flushes, can interleave differently from run to run; each packet's own lines keep their
-    order)."""
-    ids = {}
-
-    def sub(m):
-        return "trace id " + str(ids.setdefault(m.group(1), len(ids) + 1))
-    out = [re.sub(r"trace id ([0-9a-f]+)", sub, l) for l in lines]
-
-    def key(l):
-        m = re.match(r"trace id (\d+) ", l)
-        return int(m.group(1)) if m else 0
-    return sorted(out, key=key)
+    """nft trace ids are random, and the events of packets handled back to back (a GRO burst)
+    interleave and arrive in an order that varies from run to run. Each packet's lines are kept
+    together in their own order; packets are ordered by their lines' text (with the id
+    removed: it holds the packet's headers, e.g. its IP ID) and numbered 1, 2, ... in that
+    order."""
+    groups, order, loose = {}, [], []
+    for l in lines:
+        m = re.match(r"trace id ([0-9a-f]+) (.*)$", l)
+        if not m:
+            loose.append(l)
+            continue
+        if m.group(1) not in groups:
+            groups[m.group(1)] = []
+            order.append(m.group(1))
+        groups[m.group(1)].append(m.group(2))
+    ranked = sorted(order, key=lambda k: groups[k])
+    out = []
+    for n, k in enumerate(ranked, 1):
+        out += [f"trace id {n} {rest}" for rest in groups[k]]
+    return out + loose
 
 
 def read_counters(pid):
@@ -378,6 +399,36 @@ def windows_of(frames):
     return wins
 
 
+def pace_ms(t):
+    return int(getattr(t, "PACE_MS", DEFAULT_PACE_MS))
+
+
+def schedule(t, frames, wins):
+    """Slots (ms after the first window) for TIMING = "paced", or None for synthetic timing.
+    A window starts at its first frame's at_ms if set, else PACE_MS (plus the frame's delay_ms)
+    after the previous window's slot."""
+    timing = getattr(t, "TIMING", "synthetic")
+    if timing not in ("synthetic", "paced"):
+        raise RuntimeError(f"TIMING must be 'synthetic' or 'paced', not {timing!r}")
+    if timing == "synthetic":
+        for f in frames:
+            if f.get("at_ms") is not None or f.get("delay_ms") is not None:
+                raise RuntimeError("at_ms/delay_ms need TIMING = 'paced'")
+        return None
+    at, prev = [], None
+    for w, win in enumerate(wins):
+        f = frames[win[0]]
+        if f.get("at_ms") is not None:
+            slot = int(f["at_ms"])
+        else:
+            slot = 0 if prev is None else prev + pace_ms(t) + int(f.get("delay_ms") or 0)
+        if prev is not None and slot <= prev:
+            raise RuntimeError(f"frame {win[0] + 1}: at_ms {slot} is not after the previous slot {prev}")
+        at.append(slot)
+        prev = slot
+    return at
+
+
 class Scenario:
     def __init__(self, path, tracer, rxray, seq, snapshot=True):
         self.dir = os.path.abspath(path)
@@ -388,6 +439,7 @@ class Scenario:
         self.traffic = load_traffic(os.path.join(self.dir, "traffic.py"))
         self.ifaces = list(getattr(self.traffic, "IFACES", rxtruth.IFACES))
         self.capture = self.nft = self.helper = None
+        self.learned = {}
 
     # --- namespace lifecycle ---------------------------------------------------------------
     def build(self):
@@ -457,26 +509,43 @@ class Scenario:
         """rxray snapshot, then made independent of the run: namespace names replaced, dates
         removed from iptables-save comments, neighbour entries sorted."""
         host = os.path.join(self.dir, "host")
-        shutil.rmtree(host, ignore_errors=True)
         if not self.snapshot:
-            log(f"{self.name}: --no-snapshot: host/ not written")
+            log(f"{self.name}: --no-snapshot: host/ left as it was")
             return
+        shutil.rmtree(host, ignore_errors=True)
         run([self.rxray, "snapshot", "--netns", self.dut, "--no-date", "-o", host])
         # Make the snapshot independent of this run's namespace name and of the date.
         for fn in os.listdir(host):
             p = os.path.join(host, fn)
             text = open(p, encoding="utf-8", errors="surrogateescape").read()
             new = text.replace(self.dut, "DUT").replace(self.inj, "INJ")
-            new = re.sub(r"^(# Generated by .*?) on .*$", r"\1", new, flags=re.M)
-            new = re.sub(r"^# Completed on .*$", "# Completed", new, flags=re.M)
+            # (idempotent: a comment without a date, as `rxray snapshot --no-date` may already
+            # write it, is left alone)
+            new = re.sub(r"^(# Generated by [^\n]*?) on [^\n]*$", r"\1", new, flags=re.M)
+            new = re.sub(r"^# Completed on [^\n]*$", "# Completed", new, flags=re.M)
             if fn == "ip-neigh.json":
                 # the neighbour table is listed in hash order, which is seeded per namespace
+                # (rewritten only when out of order, so a sorted listing is left byte for byte)
                 try:
                     entries = json.loads(new)
-                    entries.sort(key=lambda e: (e.get("dev", ""), e.get("dst", "")))
-                    new = json.dumps(entries, separators=(",", ":")) + "\n"
-                except (ValueError, AttributeError):
+                    ordered = sorted(entries, key=lambda e: (e.get("dev", ""), e.get("dst", "")))
+                    if ordered != entries:
+                        new = json.dumps(ordered, separators=(",", ":")) + "\n"
+                except (ValueError, AttributeError, TypeError):
                     pass
+            if fn == "sockets.txt":
+                # ss lists sockets in hash order
+                new = "".join(l + "\n" for l in sorted(new.splitlines()))
+            if fn == "ipset.txt":
+                # set members are saved in hash order: sort each run of `add` lines
+                out, run_ = [], []
+                for l in new.splitlines():
+                    if l.startswith("add "):
+                        run_.append(l)
+                        continue
+                    out += sorted(run_) + [l]
+                    run_ = []
+                new = "".join(l + "\n" for l in out + sorted(run_))
             if new != text:
                 open(p, "w", encoding="utf-8", errors="surrogateescape").write(new)
 
@@ -500,33 +569,74 @@ class Scenario:
         if self.nft:
             self.nft.take()
 
-        frames = t.FRAMES
+        frames = [dict(f) for f in t.FRAMES]
+        wins = windows_of(frames)
+        paced = getattr(t, "TIMING", "synthetic") == "paced"
+        at = schedule(t, frames, wins)
         results = [None] * len(frames)
-        for win in windows_of(frames):
+        ctx = rxtruth.Context()
+        t0 = time.monotonic()
+        worst_late = 0.0
+        tolerance = getattr(t, "PACE_TOLERANCE_MS", PACED_LATE_MS)
+        for w, win in enumerate(wins):
             wms = max([win_ms] + [frames[i]["window_ms"] or 0 for i in win])
+            for i in win:
+                if callable(frames[i]["build"]):
+                    frames[i]["bytes"] = bytes(frames[i]["build"](ctx))
+                    if not frames[i]["bytes"]:
+                        raise RuntimeError(f"frame {i + 1}: the reactive builder returned nothing")
+            if paced:
+                slot = t0 + at[w] / 1000
+                late = time.monotonic() - slot
+                if late > tolerance / 1000:
+                    raise LateSlot(f"frame {win[0] + 1}: its slot at {at[w]} ms came {late * 1000:.0f} ms "
+                                       f"late (the previous window ran long): raise PACE_MS or at_ms")
+                while time.monotonic() < slot:
+                    time.sleep(min(0.002, max(0.0, slot - time.monotonic())))
+                worst_late = max(worst_late, time.monotonic() - slot)
+                # the window ends before the next slot, whatever is still going on
+                nxt = t0 + at[w + 1] / 1000 if w + 1 < len(wins) else None
+                cut = ((nxt - slot) * 1000 - PACED_FENCE_MS) if nxt else max(max_ms, wms)
+            else:
+                cut = max(max_ms, wms)
             for attempt in range(BURST_ATTEMPTS):
                 before = read_counters(self.helper.pid)
                 start, clean = self.send_window(frames, win)
                 if clean:
                     break
+                if paced:
+                    raise RuntimeError(f"burst {win[0] + 1}-{win[-1] + 1} crossed a tick; bursts cannot be "
+                                       "resent on a paced schedule")
                 # A burst that straddled a jiffy: GRO flushes held packets older than the
                 # current jiffy, so the merge result would depend on timing. Observe it out,
                 # discard it and send the burst again.
                 log(f"{self.name}: burst {win[0] + 1}-{win[-1] + 1} crossed a tick; resending")
-                self.wait_window(start, wms, quiet_ms, max_ms, win)
+                self.wait_window(start, wms, quiet_ms, cut, win)
                 self.tracer.fence(); self.capture.take()
                 if self.nft:
                     self.nft.take()
             else:
                 raise RuntimeError(f"burst {win[0] + 1}-{win[-1] + 1} never fit in one tick")
-            self.wait_window(start, wms, quiet_ms, max_ms, win)
+            self.wait_window(start, wms, quiet_ms, cut, win)
+            tw = time.monotonic()
             events = self.tracer.fence()
+            if os.environ.get("RECORD_DEBUG"):
+                log(f"window {w}: sent +{(start - t0) * 1000:.0f} ms, observed {(tw - start) * 1000:.0f} ms, "
+                    f"fence {(time.monotonic() - tw) * 1000:.0f} ms")
             sent = self.capture.take()
+            ctx.sent.extend(sent)
             trace = self.nft.take() if self.nft else []
+            if len(win) > 1:
+                # nft monitor loses or delays some events of packets handled back to back, so a
+                # burst's trace differs from run to run: not recorded.
+                trace = []
             after = read_counters(self.helper.pid)
             results[win[-1]] = self.observation(win, frames, events, sent, trace, counter_delta(before, after))
+        if paced:
+            log(f"{self.name}: paced schedule kept (worst start {worst_late * 1000:.1f} ms after its slot)")
+        self.learned = dict(ctx.learned)
         ct = run(["conntrack", "-L"], ns=self.dut, check=False).stdout
-        self.write(frames, results, ct, win_ms, quiet_ms)
+        self.write(frames, results, ct, win_ms, quiet_ms, at)
 
     def send_window(self, frames, win):
         """Sends a window's frames; a burst starts right after a kernel tick (the coarse clock
@@ -544,17 +654,19 @@ class Scenario:
             self.capture.send(frames[i]["iface"], frames[i]["bytes"])
         return start, time.clock_gettime(CLOCK_MONOTONIC_COARSE) == tick
 
-    def wait_window(self, start, wms, quiet_ms, max_ms, win):
+    def wait_window(self, start, wms, quiet_ms, cut_ms, win):
+        """Waits until at least `wms` ms have passed since `start` and nothing has arrived for
+        `quiet_ms`; cut at `cut_ms` (the next slot on a paced schedule)."""
         while True:
             time.sleep(0.005)
             now = time.monotonic()
             last = max(start, self.capture.last, self.tracer.last, self.nft.last if self.nft else 0)
-            if now - start >= wms / 1000 and now - last >= quiet_ms / 1000:
+            if now - start >= min(wms, cut_ms) / 1000 and now - last >= quiet_ms / 1000:
                 return
-            if now - start >= max(max_ms, wms) / 1000:
-                log(f"{self.name}: frame {win[0] + 1}: window cut at {max(max_ms, wms)} ms (still active)")
+            if now - start >= cut_ms / 1000:
+                if now - last < quiet_ms / 1000:
+                    log(f"{self.name}: frame {win[0] + 1}: window cut at {cut_ms:.0f} ms (still active)")
                 return
-
 
     def observation(self, win, frames, events, sent, trace, nstat):
         injected = [frames[i]["bytes"] for i in win]
@@ -576,7 +688,7 @@ class Scenario:
         return {"drops": drops, "fate": fate, "sent": out, "nstat": nstat, "nft_trace": trace,
                 "consumed": consumed}
 
-    def write(self, frames, results, ct, win_ms, quiet_ms):
+    def write(self, frames, results, ct, win_ms, quiet_ms, at):
         t = self.traffic
         all_sent = [s["bytes"] for r in results if r for s in r["sent"]]
         summaries = iter(tcpdump_summaries(all_sent))
@@ -604,7 +716,8 @@ class Scenario:
         records = []
         for w, win in enumerate(windows_of(frames)):
             for j, i in enumerate(win):
-                records.append((frames[i]["iface"], TS_BASE_US + w * 1_000_000 + j, frames[i]["bytes"]))
+                base = TS_BASE_US + (at[w] * 1000 if at else w * 1_000_000)
+                records.append((frames[i]["iface"], base + j, frames[i]["bytes"]))
         rxtruth.write_pcapng(os.path.join(self.dir, "capture.pcapng"), self.ifaces, records)
 
         with open(os.path.join(self.dir, "conntrack.txt"), "w") as f:
@@ -620,9 +733,15 @@ class Scenario:
             "options": dict({"capture_point": "wire"}, **getattr(t, "OPTIONS", {})),
             "frames": len(frames),
             "recording": {"window_ms": win_ms, "quiet_ms": quiet_ms, "nft_trace": getattr(t, "NFT_TRACE", True),
-                          "capture_timestamps": "synthetic: window w (0-based) at 2024-01-01T00:00:00Z + w s, "
-                                                "frames of a burst 1 us apart"},
+                          "capture_timestamps": (
+                              f"paced: window w sent at 2024-01-01T00:00:00Z + its slot (every {pace_ms(t)} ms unless "
+                              "the frame sets at_ms/delay_ms), within a few ms of the kernel's own clock; frames "
+                              "of a burst 1 us apart" if at else
+                              "synthetic: window w (0-based) at 2024-01-01T00:00:00Z + w s, "
+                              "frames of a burst 1 us apart")},
         }
+        if self.learned:
+            meta["recording"]["learned"] = self.learned
         with open(os.path.join(self.dir, "scenario.json"), "w") as f:
             json.dump(meta, f, indent=2)
             f.write("\n")
@@ -670,8 +789,17 @@ def main():
             sc = None
             t0 = time.monotonic()
             try:
-                sc = Scenario(path, tracer, a.rxray, n, snapshot=not a.no_snapshot)
-                sc.record()
+                for attempt in range(PACED_ATTEMPTS):
+                    sc = Scenario(path, tracer, a.rxray, f"{n}{'abcdefgh'[attempt]}", snapshot=not a.no_snapshot)
+                    try:
+                        sc.record()
+                        break
+                    except LateSlot as e:
+                        if attempt == PACED_ATTEMPTS - 1:
+                            raise
+                        log(f"{sc.name}: {e}; recording again")
+                        sc.teardown()
+                        sc = None
                 log(f"{sc.name}: {len(sc.traffic.FRAMES)} frames recorded in {time.monotonic() - t0:.1f} s")
             except Exception as e:  # noqa: BLE001 — report and continue or stop
                 failed.append(path)

@@ -60,19 +60,57 @@ def eth(iface="eth0", dst=None, src=None, **kw):
     return Ether(dst=dst or DUT_MAC[iface], src=src or PEER_MAC[iface], **kw)
 
 
-def inject(iface, pkt, burst=None, window_ms=None, delay_ms=None):
+def inject(iface, pkt, burst=None, window_ms=None, delay_ms=None, at_ms=None):
     """One frame to inject on the DUT's `iface` (through its peer).
 
+    pkt: a scapy packet (or bytes); or, for a reactive frame, a function called with the
+      recording's Context just before the frame is sent (it sees every frame the DUT has sent
+      so far, e.g. a SYN-ACK whose ISN the frame must acknowledge) and returning the packet.
     burst: frames with the same burst label that are adjacent in FRAMES are sent back to back
       and observed in one window (GRO); the observations are attached to the burst's last frame.
     window_ms: the minimum observation window for this frame (default: the scenario's WINDOW_MS).
-    delay_ms: idle time before sending this frame (e.g. to let a timer expire in between).
+    at_ms / delay_ms (TIMING = "paced" only): send this frame at_ms after the first window, or
+      delay_ms later than PACE_MS after the previous window; the capture timestamp is that slot.
     """
     if iface not in DUT_MAC:
         raise ValueError(f"unknown DUT interface {iface!r}")
-    data = bytes(pkt)
-    return {"iface": iface, "bytes": data, "burst": burst, "window_ms": window_ms,
-            "delay_ms": delay_ms}
+    build = pkt if callable(pkt) else None
+    data = None if build else bytes(pkt)
+    return {"iface": iface, "bytes": data, "build": build, "burst": burst, "window_ms": window_ms,
+            "delay_ms": delay_ms, "at_ms": at_ms}
+
+
+class Context:
+    """What a reactive frame's builder sees: `sent`, every (dut_iface, bytes) frame the DUT has
+    sent so far in this recording (raw, not normalised), and `learned`, values the scenario
+    wants written to scenario.json (recording.learned), e.g. the DUT's ISN."""
+
+    def __init__(self):
+        self.sent = []
+        self.learned = {}
+
+    def last_tcp(self, flags, iface=None, sport=None, dport=None):
+        """The latest TCP segment the DUT sent with all of `flags` (e.g. "SA"), as a scapy
+        packet; raises if there is none (the reactive frame cannot be built)."""
+        want = TCP(flags=flags).flags
+        for ifc, data in reversed(self.sent):
+            if iface and ifc != iface:
+                continue
+            p = Ether(data)
+            if TCP not in p:
+                continue
+            t = p[TCP]
+            if (t.flags & want) == want and (sport is None or t.sport == sport) and (dport is None or t.dport == dport):
+                return p
+        raise RuntimeError(f"no TCP segment with flags {flags} from the DUT yet (sport={sport} dport={dport})")
+
+    def dut_isn(self, sport, dport, iface=None, key=None):
+        """The DUT's ISN from its SYN-ACK (from port `sport` to port `dport`); recorded in
+        scenario.json under `key` (default "dut_isn_SPORT_DPORT")."""
+        p = self.last_tcp("SA", iface, sport=sport, dport=dport)
+        isn = p[TCP].seq
+        self.learned[key or f"dut_isn_{sport}_{dport}"] = isn
+        return isn
 
 
 # --- deterministic pcapng --------------------------------------------------------------------
@@ -264,3 +302,65 @@ def _fix_l4(b, l4, end, proto, pseudo, injected_frames, fields):
         c = csum(pseudo + bytes(b[l4:end]))
         struct.pack_into("!H", b, l4 + 6, c or 0xFFFF)
         fields.append("l4.csum")
+
+
+# --- a scripted TCP peer for reactive frames -------------------------------------------------
+class TcpPeer:
+    """One side of a TCP connection with the DUT, played from the injector. The peer's own
+    sequence numbers are fixed (relative to `isn`); the DUT's are learned during the recording
+    from the DUT's SYN-ACK (Context.dut_isn), so frames after the SYN are reactive builders.
+
+        p = TcpPeer("eth0", host4("eth0", 2), DUT4["eth0"], 40000, 80)
+        FRAMES = [inject("eth0", p.syn()), inject("eth0", p.seg("A", seq=1, ack=1)), ...]
+
+    seg(seq=n, ack=m) sends sequence number isn + n and acknowledges DUT ISN + m. With `ts`
+    (the default), segments carry a timestamp option: TSval `tsval` (default: 100 + the
+    segment's position) and TSecr echoing the DUT's latest TSval on this connection."""
+
+    def __init__(self, iface, src, dst, sport, dport, isn=1000, ts=True, window=64240):
+        self.iface, self.src, self.dst, self.sport, self.dport = iface, src, dst, sport, dport
+        self.isn, self.ts, self.window = isn, ts, window
+        self.v6 = ":" in dst
+        self.n = 0
+
+    def _ip(self):
+        self.n += 1
+        if self.v6:
+            return IPv6(src=self.src, dst=self.dst)
+        return IP(src=self.src, dst=self.dst, id=self.sport % 1000 * 50 + self.n, flags="DF")
+
+    def syn(self, seq=0, tsval=None, **kw):
+        """The opening SYN (MSS 1460, SACK permitted, timestamps, window scale 7)."""
+        ip = self._ip()
+        opts = [("MSS", 1460), ("SAckOK", b"")]
+        if self.ts:
+            opts.append(("Timestamp", (tsval if tsval is not None else 100 + self.n, 0)))
+        opts += [("NOP", None), ("WScale", 7)]
+        return eth(self.iface) / ip / TCP(sport=self.sport, dport=self.dport, flags="S", seq=self.isn + seq,
+                                          window=self.window, options=opts, **kw)
+
+    def _dut_tsval(self, ctx):
+        for ifc, data in reversed(ctx.sent):
+            p = Ether(data)
+            if TCP in p and p[TCP].sport == self.dport and p[TCP].dport == self.sport:
+                for o in p[TCP].options:
+                    if o[0] == "Timestamp":
+                        return o[1][0]
+                return 0
+        return 0
+
+    def seg(self, flags="A", seq=1, ack=1, data=b"", tsval=None, ack_abs=None, window=None):
+        """A builder for a segment of the established connection (see the class notes);
+        ack_abs gives an absolute acknowledgment number instead."""
+        ip = self._ip()
+        tv = tsval if tsval is not None else 100 + self.n
+
+        def build(ctx):
+            isn = ctx.dut_isn(self.dport, self.sport)
+            opts = [("NOP", None), ("NOP", None), ("Timestamp", (tv, self._dut_tsval(ctx)))] if self.ts else []
+            a = ack_abs if ack_abs is not None else (isn + ack) & 0xFFFFFFFF
+            t = TCP(sport=self.sport, dport=self.dport, flags=flags, seq=(self.isn + seq) & 0xFFFFFFFF,
+                    ack=a if "A" in flags else 0, window=window if window is not None else self.window // 128,
+                    options=opts)
+            return eth(self.iface) / ip / t / data if data else eth(self.iface) / ip / t
+        return build

@@ -3,7 +3,12 @@ from rxtruth import *
 DESCRIPTION = """IPv4 defragmentation in ip_local_deliver: fragments in order and out of order
 are reassembled and delivered (ReasmOKs); a duplicate fragment is DUP_FRAG; overlapping
 fragments drop the whole queue (IpExtReasmOverlaps, ReasmFails); a lone first fragment
-times out after ipfrag_time=1 s with ICMP fragment reassembly time exceeded."""
+times out after ipfrag_time=1 s with ICMP fragment reassembly time exceeded. Paced timing:
+one frame every 150 ms (capture timestamps are the send slots), so every complete datagram's
+fragments arrive well within ipfrag_time and only the lone fragment's queue expires, about 1 s
+after it arrived, inside its 1.8 s window."""
+TIMING = "paced"
+PACE_MS = 150
 STAGES = ["ip_rcv", "udp", "icmp"]
 
 def dgram(src, ident, n=64):

@@ -1,0 +1,3 @@
+. "$RXLIB/dut.sh"
+std_addrs4
+sysctl -qw net.ipv4.conf.eth0.arp_filter=1 net.ipv4.conf.eth1.arp_filter=0
