@@ -1112,7 +1112,7 @@ struct NftTextParser {
         if atStatementEnd {
             throw NftUnsupported(construct: "\(lhs) without a value")
         }
-        var rhs = try rightHandSide(lhs.keyTypes)
+        let rhs = try rightHandSide(lhs.keyTypes)
         var left = lhs
         // `tcp flags syn / fin,syn,rst,ack`: a masked comparison.
         if tok.kind == .word && tok.text == "/" {
@@ -1120,7 +1120,6 @@ struct NftTextParser {
             let mask = try rightHandSide(lhs.keyTypes)
             left = .binary(.and, lhs, mask)
             if op == .implicit { op = .eq }
-            _ = rhs
         }
         return .match(NftMatch(left: left, op: NftTextParser.normalize(op, left: left, right: rhs), right: rhs))
     }
