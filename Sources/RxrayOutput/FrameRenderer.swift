@@ -13,9 +13,14 @@ public struct FrameMeta {
     /// The host interface the stack took as the ingress device, if any.
     public var ingress: String?
     public var comment: String?
+    /// The capture's interface id (pcapng IDB index; 0 for pcap), for `--write`.
+    public var interfaceID: Int
+    /// pcapng `epb_flags` direction: 0 unknown, 1 inbound, 2 outbound.
+    public var direction: UInt8
 
     public init(index: Int, timestampNanoseconds: Int64, captureLength: Int, wireLength: Int,
-                linkType: LinkType, captureInterface: String?, ingress: String? = nil, comment: String? = nil) {
+                linkType: LinkType, captureInterface: String?, ingress: String? = nil, comment: String? = nil,
+                interfaceID: Int = 0, direction: UInt8 = 0) {
         self.index = index
         self.timestampNanoseconds = timestampNanoseconds
         self.captureLength = captureLength
@@ -24,6 +29,8 @@ public struct FrameMeta {
         self.captureInterface = captureInterface
         self.ingress = ingress
         self.comment = comment
+        self.interfaceID = interfaceID
+        self.direction = direction
     }
 }
 
@@ -37,16 +44,14 @@ public enum OutputFormat: String, CaseIterable, Sendable {
 public enum Timestamps {
     /// `1700000000.123456789`.
     public static func epoch(_ ns: Int64) -> String {
-        let sec = ns >= 0 ? ns / 1_000_000_000 : (ns - 999_999_999) / 1_000_000_000
-        let frac = ns - sec * 1_000_000_000
+        let (sec, frac) = ByteSink.split(ns)
         let f = String(frac)
         return "\(sec)." + String(repeating: "0", count: 9 - f.count) + f
     }
 
     /// `12:34:56.123456789` (UTC time of day), as tcpdump prints with `--nano`.
     public static func timeOfDay(_ ns: Int64) -> String {
-        let sec = ns >= 0 ? ns / 1_000_000_000 : (ns - 999_999_999) / 1_000_000_000
-        let frac = ns - sec * 1_000_000_000
+        let (sec, frac) = ByteSink.split(ns)
         var day = sec % 86_400
         if day < 0 { day += 86_400 }
         func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
@@ -55,36 +60,231 @@ public enum Timestamps {
     }
 }
 
+/// Which stages to show (`--stages nf_hook,tcp_v4_rcv`): a stage is shown when its kernel
+/// symbol equals an item or starts with it (`nf_hook` picks `nf_hook PREROUTING raw`,
+/// `ip_` picks every `ip_*` function).
+public struct StageSelection: Sendable, Equatable {
+    public private(set) var items: [String]
+
+    /// Every stage symbol rxray prints today, for `--stages` validation and help. Stages added
+    /// later are still selectable by name; this list only decides which names draw a warning.
+    public static let knownSymbols: [String] = [
+        "napi_poll", "dev_gro_receive", "eth_type_trans", "__netif_receive_skb_core", "vlan_do_receive",
+        "arp_rcv", "ip_rcv_core", "ip_rcv_finish", "ip_route_input_slow", "fib_validate_source", "ip_error",
+        "ip_local_deliver", "ip_defrag", "ip_local_deliver_finish", "ip_forward", "ip_output", "icmp_rcv",
+        "icmp_send", "tcp_v4_rcv", "udp_rcv", "raw_v4_input", "ipv6_rcv", "ip6_rcv_core", "ip6_route_input",
+        "ip6_input", "ip6_forward", "ipv6_frag_rcv", "icmpv6_rcv", "ndisc_rcv", "tcp_v6_rcv", "udpv6_rcv",
+        "nf_hook PREROUTING", "nf_hook INPUT", "nf_hook FORWARD", "nf_hook OUTPUT", "nf_hook POSTROUTING",
+        "nf_conntrack_in", "nf_nat_inet_fn",
+    ]
+
+    /// Parses a comma-separated list. Items are trimmed; empty items are an error.
+    /// - Throws: `StageSelection.ParseError` naming the bad item.
+    public init(parsing list: String) throws {
+        var out: [String] = []
+        for raw in list.split(separator: ",", omittingEmptySubsequences: false) {
+            let item = String(raw).trimmingSpaces
+            guard !item.isEmpty else {
+                throw ParseError(message: "--stages: empty stage name in '\(list)'; give kernel symbols separated by commas, e.g. nf_hook,tcp_v4_rcv")
+            }
+            for u in item.unicodeScalars where !(u.properties.isAlphabetic || u.properties.numericType != nil || u == "_" || u == " ") {
+                throw ParseError(message: "--stages: '\(item)' is not a kernel symbol (letters, digits, '_' and, for nf_hook, a space)")
+            }
+            out.append(item)
+        }
+        items = out
+    }
+
+    public init(items: [String]) { self.items = items }
+
+    /// Items that match none of `knownSymbols` (not an error: the stack grows).
+    public var unknownItems: [String] {
+        items.filter { item in !Self.knownSymbols.contains { $0.hasPrefix(item) || item.hasPrefix($0) } }
+    }
+
+    /// Whether a stage with this symbol is shown.
+    public func matches(_ symbol: String) -> Bool {
+        for item in items where symbol.hasPrefix(item) { return true }
+        return false
+    }
+
+    public struct ParseError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return String(s)
+    }
+}
+
+/// The header of a run: what was read, against which host, under which assumptions.
+///
+/// The first line of every output: a JSON object in `jsonl` (docs/schema/header.schema.json),
+/// a `#` comment in text.
+public struct RunHeader {
+    public var version: String
+    /// The kernel whose behaviour is modelled (`6.18`).
+    public var kernelModel: String
+    /// The capture as given (`-` for standard input, `live:eth0`).
+    public var capture: String
+    public var captureFormat: String
+    /// `wire` or `host`.
+    public var capturePoint: String
+    /// How the capture point was chosen: `option` (given), `assumed` or `inferred`.
+    public var capturePointSource: String
+    /// The host: a path, or nil when inferred from the capture.
+    public var hostPath: String?
+    /// The inferred host's YAML profile (only when `hostPath` is nil).
+    public var inferredHostYAML: String?
+    /// The capture's interfaces: id, name, link type name.
+    public var interfaces: [(id: Int, name: String?, linkType: String)]
+    public var filter: String?
+    /// What `--only-drops`, `--stages` and `-v` chose, so a reader knows what was left out.
+    public var onlyDrops: Bool
+    public var stages: [String]?
+
+    public init(version: String, kernelModel: String, capture: String, captureFormat: String,
+                capturePoint: String, capturePointSource: String, hostPath: String?, inferredHostYAML: String? = nil,
+                interfaces: [(id: Int, name: String?, linkType: String)] = [], filter: String? = nil,
+                onlyDrops: Bool = false, stages: [String]? = nil) {
+        self.version = version
+        self.kernelModel = kernelModel
+        self.capture = capture
+        self.captureFormat = captureFormat
+        self.capturePoint = capturePoint
+        self.capturePointSource = capturePointSource
+        self.hostPath = hostPath
+        self.inferredHostYAML = inferredHostYAML
+        self.interfaces = interfaces
+        self.filter = filter
+        self.onlyDrops = onlyDrops
+        self.stages = stages
+    }
+}
+
+/// The version of the JSON lines contract (docs/OUTPUT.md, docs/schema/). Bumped on any
+/// incompatible change (a field removed, renamed or retyped); new fields do not bump it.
+public let rxrayOutputSchemaVersion = 1
+
 /// Renders one frame per call, in text or JSON lines, to a `ByteSink`.
+///
+/// Text: a tcpdump-style header line, one indented line per stage (verbosity 1, the default),
+/// then the fate line; verbosity 0 leaves out the stages, verbosity 2 adds counters and decode
+/// detail. JSON lines: one object per frame (docs/schema/frame.schema.json). Everything is
+/// written straight into the sink: the only per-frame strings are the decoder's summary and
+/// the stages' detail text, which the stack made already.
 public struct FrameRenderer {
     public var format: OutputFormat
-    /// Text: 0 prints the frame line and the fate; 1 adds every stage; 2 adds counters.
+    /// Text: 0 prints the frame line and the fate; 1 adds every stage; 2 adds counters and
+    /// decode detail.
     public var verbosity: Int
     public var color: Bool
+    /// When set, only these stages are shown (text lines and JSON `stages` entries).
+    public var stages: StageSelection?
 
-    public init(format: OutputFormat, verbosity: Int = 1, color: Bool = false) {
+    public init(format: OutputFormat, verbosity: Int = 1, color: Bool = false, stages: StageSelection? = nil) {
         self.format = format
         self.verbosity = verbosity
         self.color = color
+        self.stages = stages
     }
 
-    /// The first line of JSON output, or a text banner.
+    // MARK: header
+
+    /// The first line: a JSON object, or a `# rxray ...` comment line (plus, for an inferred
+    /// host, its YAML profile as comments).
+    public func header(_ h: RunHeader, to sink: ByteSink) {
+        switch format {
+        case .jsonl:
+            var j = JSONEmitter(sink)
+            j.beginObject()
+            j.field("rxray", h.version)
+            j.field("schema", rxrayOutputSchemaVersion)
+            j.field("kernel_model", h.kernelModel)
+            j.field("capture", h.capture)
+            j.field("capture_format", h.captureFormat)
+            j.field("capture_point", h.capturePoint)
+            j.field("capture_point_source", h.capturePointSource)
+            j.key("host")
+            j.beginObject()
+            j.field("path", orNull: h.hostPath)
+            j.field("inferred", h.hostPath == nil)
+            if let y = h.inferredHostYAML { j.field("profile_yaml", y) }
+            j.endObject()
+            j.key("interfaces")
+            j.beginArray()
+            for i in h.interfaces {
+                j.beginObject()
+                j.field("id", i.id)
+                j.field("name", orNull: i.name)
+                j.field("linktype", i.linkType)
+                j.endObject()
+            }
+            j.endArray()
+            j.field("filter", orNull: h.filter)
+            j.field("only_drops", h.onlyDrops)
+            j.key("stages")
+            if let s = h.stages {
+                j.beginArray()
+                for x in s { j.string(x) }
+                j.endArray()
+            } else {
+                j.null()
+            }
+            j.endObject()
+            sink.endLine()
+        case .text:
+            sink.color("2", color)
+            sink.write("# rxray \(h.version) kernel_model=\(h.kernelModel) capture=\(h.capture) (\(h.captureFormat))")
+            sink.write(" capture_point=\(h.capturePoint) (\(h.capturePointSource))")
+            sink.write(" host=" + (h.hostPath ?? "inferred"))
+            if let f = h.filter { sink.write(" filter='\(f)'") }
+            if h.onlyDrops { sink.write(" only-drops") }
+            if let s = h.stages { sink.write(" stages=" + s.joined(separator: ",")) }
+            sink.resetColor(color)
+            sink.endLine()
+            if let yaml = h.inferredHostYAML {
+                sink.color("2", color)
+                sink.write("# No --host given: rxray inferred this host from the capture (save it, edit it, pass it back with --host):")
+                sink.endLine()
+                for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty {
+                    sink.write("#   " + line)
+                    sink.endLine()
+                }
+                sink.resetColor(color)
+            }
+        }
+    }
+
+    /// The header from loose fields (kept for `rxray live`): JSON values that look like JSON
+    /// objects or arrays are inserted as they are; everything else is a string.
     public func header(_ fields: [(String, String)], to sink: ByteSink) {
         switch format {
         case .jsonl:
-            var b = JSONObjectBuilder()
+            var j = JSONEmitter(sink)
+            j.beginObject()
             for (k, v) in fields {
-                if k == "rxray" || k.hasPrefix("{") { b.string(k, v) } else if v.hasPrefix("{") || v.hasPrefix("[") { b.raw(k, v) } else { b.string(k, v) }
+                j.key(k)
+                if k != "rxray" && (v.hasPrefix("{") || v.hasPrefix("[")) { j.raw(v) } else { j.string(v) }
             }
-            sink.write(b.close())
+            j.endObject()
             sink.endLine()
         case .text:
-            var line = "# rxray"
-            for (k, v) in fields where k != "rxray" { line += " \(k)=\(v)" }
-            sink.write(line)
+            sink.color("2", color)
+            sink.write("# rxray")
+            for (k, v) in fields where k != "rxray" { sink.write(" \(k)=\(v)") }
+            sink.resetColor(color)
             sink.endLine()
         }
     }
+
+    // MARK: frames
 
     public func frame(_ meta: FrameMeta, decoded: DecodedFrame, bytes: UnsafeRawBufferPointer,
                       result: FrameResult?, to sink: ByteSink) {
@@ -94,100 +294,198 @@ public struct FrameRenderer {
         }
     }
 
+    @inline(__always) private func shows(_ s: Stage) -> Bool {
+        guard let sel = stages else { return true }
+        return sel.matches(s.symbol)
+    }
+
     private func json(_ meta: FrameMeta, decoded: DecodedFrame, bytes: UnsafeRawBufferPointer,
                       result: FrameResult?, to sink: ByteSink) {
-        var b = JSONObjectBuilder(capacity: 512)
-        b.int("frame", meta.index)
-        b.string("ts", Timestamps.epoch(meta.timestampNanoseconds))
-        b.optionalString("interface", meta.captureInterface)
-        b.optionalString("ingress", meta.ingress)
-        b.string("linktype", meta.linkType.name)
-        b.int("caplen", meta.captureLength)
-        b.int("len", meta.wireLength)
-        b.optionalString("comment", meta.comment)
-        b.string("summary", decoded.summaryLine(bytes))
+        var j = JSONEmitter(sink)
+        j.beginObject()
+        j.key("frame"); j.int(meta.index)
+        j.key("ts"); j.customValue()
+        sink.write(byte: 34); sink.write(epochNanoseconds: meta.timestampNanoseconds); sink.write(byte: 34)
+        j.field("interface", orNull: meta.captureInterface)
+        if let i = meta.ingress { j.field("ingress", i) }
+        j.field("linktype", meta.linkType.name)
+        j.field("caplen", meta.captureLength)
+        j.field("len", meta.wireLength)
+        if let c = meta.comment { j.field("comment", c) }
+        j.field("summary", decoded.summaryLine(bytes))
         var fields = ""
         decoded.appendJSONFields(to: &fields, bytes)
-        b.raw("decode", "{" + fields + "}")
+        j.key("decode"); j.customValue()
+        sink.write(byte: UInt8(ascii: "{")); sink.write(fields); sink.write(byte: UInt8(ascii: "}"))
         if let r = result {
-            b.string("fate", r.fate.rawValue)
-            if let reason = r.dropReason { b.string("drop_reason", reason.name) }
-            if let st = r.dropStage { b.string("drop_stage", st.symbol) }
-            if let e = r.egress { b.string("egress", e) }
-            if let nh = r.nextHop { b.string("next_hop", nh.description) }
-            var replies = "["
-            for (i, rep) in r.replies.enumerated() {
-                if i > 0 { replies += "," }
-                var o = JSONObjectBuilder()
-                o.string("kind", rep.kindName)
+            j.field("fate", r.fate.rawValue)
+            j.field("drop_reason", orNull: r.dropReason?.name)
+            j.field("drop_stage", orNull: r.dropStage?.symbol)
+            j.field("egress", orNull: r.egress)
+            j.field("next_hop", orNull: r.nextHop?.description)
+            j.key("replies")
+            j.beginArray()
+            for rep in r.replies {
+                j.beginObject()
+                j.field("kind", rep.kindName)
                 switch rep.kind {
                 case .icmp(let t, let c), .icmpv6(let t, let c):
-                    o.int("type", Int(t)); o.int("code", Int(c))
+                    j.field("type", Int(t)); j.field("code", Int(c))
                 default: break
                 }
-                o.string("interface", rep.interface)
-                if let s = rep.source { o.string("src", s.description) }
-                if let d = rep.destination { o.string("dst", d.description) }
-                o.string("summary", rep.summary)
-                replies += o.close()
+                j.field("interface", rep.interface)
+                j.field("src", orNull: rep.source?.description)
+                j.field("dst", orNull: rep.destination?.description)
+                j.field("summary", rep.summary)
+                j.endObject()
             }
-            b.raw("replies", replies + "]")
-            var stages = "["
-            for (i, s) in r.stages.enumerated() {
-                if i > 0 { stages += "," }
-                var o = JSONObjectBuilder()
-                o.string("stage", s.stage.symbol)
-                o.string("decision", s.verdict.name)
-                if !s.detail.isEmpty { o.string("detail", s.detail) }
-                stages += o.close()
+            j.endArray()
+            j.key("stages")
+            j.beginArray()
+            for s in r.stages where shows(s.stage) {
+                j.beginObject()
+                j.field("stage", s.stage.symbol)
+                j.field("decision", s.verdict.name)
+                j.field("detail", s.detail)
+                j.endObject()
             }
-            b.raw("stages", stages + "]")
-            var counters = "{"
-            for (i, (mib, delta)) in r.counters.enumerated() {
-                if i > 0 { counters += "," }
-                counters += JSON.quoted(mib.name) + ":" + String(delta)
-            }
-            b.raw("counters", counters + "}")
+            j.endArray()
+            // GRO and conntrack: the decision of their stage, when the stack ran one.
+            j.key("gro")
+            stageObject(r, where: { $0 == .devGroReceive }, &j)
+            j.key("conntrack")
+            stageObject(r, where: { $0 == .nfConntrackIn }, &j)
+            j.key("counters")
+            j.beginObject()
+            for (mib, delta) in r.counters { j.field(mib.name, delta) }
+            j.endObject()
         }
-        sink.write(b.close())
+        j.endObject()
         sink.endLine()
     }
 
-    private func paint(_ s: String, _ code: String) -> String {
-        color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s
+    /// `{"decision", "detail"}` of the last record of a stage, or null.
+    private func stageObject(_ r: FrameResult, where match: (Stage) -> Bool, _ j: inout JSONEmitter) {
+        var found: StageRecord?
+        for s in r.stages where match(s.stage) { found = s }
+        guard let s = found else { j.null(); return }
+        j.beginObject()
+        j.field("decision", s.verdict.name)
+        j.field("detail", s.detail)
+        j.endObject()
     }
 
     private func text(_ meta: FrameMeta, decoded: DecodedFrame, bytes: UnsafeRawBufferPointer,
                       result: FrameResult?, to sink: ByteSink) {
-        var line = "\(meta.index) \(Timestamps.timeOfDay(meta.timestampNanoseconds))"
-        if let i = meta.captureInterface { line += " \(i)" }
-        line += " " + decoded.summaryLine(bytes)
-        sink.write(paint(line, "1"))
+        sink.color("1", color)
+        sink.write(int: meta.index)
+        sink.write(byte: 32)
+        sink.write(timeOfDayNanoseconds: meta.timestampNanoseconds)
+        if let i = meta.captureInterface { sink.write(byte: 32); sink.write(i) }
+        sink.write(byte: 32)
+        sink.write(decoded.summaryLine(bytes))
+        sink.resetColor(color)
         sink.endLine()
+        if verbosity >= 2 { decodeDetail(decoded, bytes: bytes, to: sink) }
         guard let r = result else { return }
         if verbosity >= 1 {
-            for s in r.stages {
-                var l = "    " + s.stage.symbol + ": " + s.verdict.name
-                if !s.detail.isEmpty { l += " — " + s.detail }
-                sink.write(s.verdict == .drop ? paint(l, "31") : l)
+            for s in r.stages where shows(s.stage) {
+                let code: String?
+                switch s.verdict {
+                case .drop: code = "31"
+                case .hold, .consume: code = "35"
+                case .forward: code = "33"
+                case .deliver: code = "32"
+                case .note: code = "2"
+                case .pass:
+                    if case .nfHook = s.stage { code = "36" } else { code = nil }
+                }
+                if let code { sink.color(code, color) }
+                sink.write("    ")
+                sink.write(s.stage.symbol, padTo: 26)
+                if s.detail.isEmpty {
+                    sink.write(s.verdict.name)
+                } else {
+                    sink.write(s.verdict.name, padTo: 8)
+                    sink.write(s.detail)
+                }
+                if code != nil { sink.resetColor(color) }
                 sink.endLine()
             }
         }
         for rep in r.replies {
-            sink.write("    reply on \(rep.interface): \(rep.summary)")
+            sink.color("34", color)
+            sink.write("    reply ")
+            sink.write(rep.kindName)
+            sink.write(" on ")
+            sink.write(rep.interface)
+            sink.write(": ")
+            sink.write(rep.summary)
+            sink.resetColor(color)
             sink.endLine()
         }
         if verbosity >= 2 && !r.counters.isEmpty {
-            sink.write("    counters: " + r.counters.map { "\($0.0.name) +\($0.1)" }.joined(separator: ", "))
+            sink.color("2", color)
+            sink.write("    counters:")
+            for (m, d) in r.counters {
+                sink.write(byte: 32)
+                sink.write(m.name)
+                sink.write(d < 0 ? " " : " +")
+                sink.write(int: d)
+            }
+            sink.resetColor(color)
             sink.endLine()
         }
-        var fate = "    => " + r.fate.rawValue.uppercased()
-        if let reason = r.dropReason { fate += " \(reason.name)" }
-        if let st = r.dropStage { fate += " at \(st.symbol)" }
-        if let e = r.egress { fate += " via \(e)" }
-        if let nh = r.nextHop { fate += " next hop \(nh)" }
         let code = r.fate == .dropped ? "31;1" : (r.fate == .forwarded ? "33;1" : "32;1")
-        sink.write(paint(fate, code))
+        sink.color(code, color)
+        sink.write("    => ")
+        switch r.fate {
+        case .delivered: sink.write("DELIVERED")
+        case .forwarded: sink.write("FORWARDED")
+        case .dropped: sink.write("DROPPED")
+        }
+        if let reason = r.dropReason { sink.write(byte: 32); sink.write(reason.name) }
+        if let st = r.dropStage { sink.write(" at "); sink.write(st.symbol) }
+        if let e = r.egress { sink.write(" via "); sink.write(e) }
+        if let nh = r.nextHop { sink.write(" next hop "); sink.write(nh.description) }
+        sink.resetColor(color)
+        sink.endLine()
+    }
+
+    /// `-vv`: the decoder's view: outcome, checksums, lengths, TTL, fragment.
+    private func decodeDetail(_ d: DecodedFrame, bytes: UnsafeRawBufferPointer, to sink: ByteSink) {
+        sink.color("2", color)
+        sink.write("    decode: outcome=")
+        sink.write(d.outcome.description)
+        if d.issues.count > 1 {
+            sink.write(" issues=")
+            for (k, i) in d.issues.enumerated() {
+                if k > 0 { sink.write(byte: UInt8(ascii: ",")) }
+                sink.write(i.description)
+            }
+        }
+        sink.write(" caplen=")
+        sink.write(int: d.capturedLength)
+        sink.write(" len=")
+        sink.write(int: d.wireLength)
+        if let h = d.ipv4(in: bytes) {
+            sink.write(" ttl="); sink.write(int: Int(h.ttl))
+            sink.write(" id="); sink.write(int: Int(h.identification))
+            sink.write(" ip_len="); sink.write(int: Int(h.totalLength))
+        } else if let h = d.ipv6(in: bytes) {
+            sink.write(" hlim="); sink.write(int: Int(h.hopLimit))
+        }
+        if d.ipChecksum != .notApplicable { sink.write(" ip_cksum="); sink.write(d.ipChecksum.description) }
+        if d.transportChecksum != .notApplicable { sink.write(" l4_cksum="); sink.write(d.transportChecksum.description) }
+        if let f = d.fragment {
+            sink.write(" frag=id "); sink.write(int: Int(f.identification))
+            sink.write(" offset "); sink.write(int: Int(f.offset) * 8)
+            if f.moreFragments { sink.write(" MF") }
+            if f.dontFragment { sink.write(" DF") }
+        }
+        if d.network != .none { sink.write(" payload="); sink.write(int: d.payloadLength) }
+        if d.paddingLength > 0 { sink.write(" padding="); sink.write(int: d.paddingLength) }
+        sink.resetColor(color)
         sink.endLine()
     }
 }

@@ -62,3 +62,68 @@ public struct JSONObjectBuilder {
         return text
     }
 }
+
+/// Streams JSON straight into a `ByteSink`: no intermediate strings, no allocation.
+///
+/// Nesting is tracked in a 64-bit mask (one bit per open object or array: "a value was
+/// written at this depth"), so commas are placed without a stack on the heap.
+///
+/// ```swift
+/// var j = JSONEmitter(sink)
+/// j.beginObject()
+/// j.key("frame"); j.int(1)
+/// j.key("stages"); j.beginArray(); j.string("ip_rcv_core"); j.endArray()
+/// j.endObject()
+/// ```
+public struct JSONEmitter {
+    public let sink: ByteSink
+    private var depth = 0
+    private var written: UInt64 = 0
+    private var afterKey = false
+
+    public init(_ sink: ByteSink) { self.sink = sink }
+
+    @inline(__always) private mutating func separate() {
+        if afterKey { afterKey = false; return }
+        guard depth > 0 else { return }
+        let bit: UInt64 = 1 << UInt64((depth - 1) & 63)
+        if written & bit != 0 { sink.write(byte: UInt8(ascii: ",")) } else { written |= bit }
+    }
+
+    public mutating func beginObject() { separate(); sink.write(byte: UInt8(ascii: "{")); push() }
+    public mutating func endObject() { pop(); sink.write(byte: UInt8(ascii: "}")) }
+    public mutating func beginArray() { separate(); sink.write(byte: UInt8(ascii: "[")); push() }
+    public mutating func endArray() { pop(); sink.write(byte: UInt8(ascii: "]")) }
+
+    private mutating func push() {
+        depth += 1
+        written &= ~(1 << UInt64((depth - 1) & 63))
+    }
+    private mutating func pop() { depth -= 1 }
+
+    /// An object key; the next call writes its value.
+    public mutating func key(_ k: String) {
+        separate()
+        sink.writeJSONString(k)
+        sink.write(byte: UInt8(ascii: ":"))
+        afterKey = true
+    }
+
+    public mutating func string(_ v: String) { separate(); sink.writeJSONString(v) }
+    public mutating func int(_ v: Int) { separate(); sink.write(int: v) }
+    public mutating func bool(_ v: Bool) { separate(); sink.write(v ? "true" : "false") }
+    public mutating func null() { separate(); sink.write("null") }
+    /// Already-serialised JSON as a value.
+    public mutating func raw(_ json: String) { separate(); sink.write(json) }
+    /// Starts a value the caller writes into `sink` directly (places the comma).
+    public mutating func customValue() { separate() }
+
+    public mutating func field(_ k: String, _ v: String) { key(k); string(v) }
+    public mutating func field(_ k: String, _ v: Int) { key(k); int(v) }
+    public mutating func field(_ k: String, _ v: Bool) { key(k); bool(v) }
+    /// Writes `k: v`, or `k: null` when `v` is nil.
+    public mutating func field(_ k: String, orNull v: String?) {
+        key(k)
+        if let v { string(v) } else { null() }
+    }
+}

@@ -14,11 +14,16 @@ struct Analyze: ParsableCommand {
             Every frame of the capture is printed exactly once, in capture order, with its \
             number as Wireshark counts it. A BPF filter (tcpdump syntax) selects which frames are \
             printed; the stack still sees every frame, so state such as connection tracking and \
-            fragment queues stays what the kernel would have.
+            fragment queues stays what the kernel would have. The summary counts every frame.
+
+            Output formats and fields are described in docs/OUTPUT.md; JSON lines follow the \
+            schemas in docs/schema/.
 
             Examples:
               rxray analyze trace.pcapng --host snapshot/
               rxray analyze trace.pcap 'tcp port 443' --format jsonl -o out.jsonl
+              rxray analyze trace.pcapng --host snapshot/ --only-drops --stages nf_hook,tcp_v4_rcv
+              rxray analyze trace.pcapng --host snapshot/ --summary --write annotated.pcapng --report report.html
               tcpdump -w - -i eth0 | rxray analyze - --host prod.yaml
             """)
 
@@ -37,12 +42,27 @@ struct Analyze: ParsableCommand {
     @OptionGroup(title: "Host") var hostOptions: HostOptions
     @OptionGroup(title: "Output") var outputOptions: OutputOptions
 
-    func validate() throws {
-        if let c = count, c <= 0 { throw ValidationError("--count must be a positive number of frames, not \(c).") }
-    }
+    @Option(name: .customLong("write"), help: ArgumentHelp(
+        "Also write the printed frames to this pcapng file, each with its decision as the frame comment.",
+        discussion: "Interfaces, link types, timestamps and lengths are the original ones; Wireshark shows the comment (tshark -e frame.comment).",
+        valueName: "file.pcapng"))
+    var writePath: String?
+
+    @Option(name: .customLong("report"), help: ArgumentHelp(
+        "Also write a self-contained HTML report: a diagram of the receive path, the summary tables and the filterable per-frame trace.",
+        valueName: "file.html"))
+    var reportPath: String?
 
     @Option(name: .long, help: ArgumentHelp("Where the capture was taken: wire (a tap or the sender; GRO is simulated), host (tcpdump on the receiving host), or auto.", valueName: "point"))
     var capturePoint: CapturePointOption = .auto
+
+    func validate() throws {
+        if let c = count, c <= 0 { throw ValidationError("--count must be a positive number of frames, not \(c).") }
+        if let w = writePath, w == "-" && outputOptions.output == nil && !outputOptions.summary {
+            throw ValidationError("--write - would mix the pcapng file with the text on standard output: give --output FILE or --summary too.")
+        }
+        if let w = writePath, let r = reportPath, w == r { throw ValidationError("--write and --report name the same file '\(w)'.") }
+    }
 
     func run() throws {
         var capturePath = capture
@@ -76,89 +96,200 @@ struct Analyze: ParsableCommand {
         } catch {
             throw fail("\(error)")
         }
+        let out = AnnotatedOutputs(reader: reader, report: reportPath.map { _ in HTMLReport() })
+        if let path = writePath {
+            do { out.writer = try PcapngWriter(path: path, application: "rxray \(RxrayVersion.string)") } catch { throw fail(error.description) }
+        }
         let toTTY = outputOptions.output == nil && isatty(STDOUT_FILENO) == 1
-        let format: OutputFormat = outputOptions.format == .jsonl ? .jsonl : .text
-        let renderer = FrameRenderer(format: format, verbosity: 1 + outputOptions.verbose,
-                                     color: outputOptions.color ?? toTTY)
+        let renderer = outputOptions.renderer(toTerminal: toTTY)
+        let format = renderer.format
+        if let unknown = renderer.stages?.unknownItems, !unknown.isEmpty {
+            FileHandleStderr.write("rxray: warning: --stages: \(unknown.joined(separator: ", ")) matches no stage rxray models today (known: \(StageSelection.knownSymbols.joined(separator: ", ")))\n")
+        }
         let point: CapturePoint
-        let pointNote: String
+        let pointSource: String
         switch capturePoint {
-        case .wire: point = .wire; pointNote = "wire"
-        case .host: point = .host; pointNote = "host"
-        case .auto: point = .wire; pointNote = "wire (assumed)"
+        case .wire: point = .wire; pointSource = "option"
+        case .host: point = .host; pointSource = "option"
+        case .auto: point = .wire; pointSource = "assumed"
         }
+        let summaryOnly = outputOptions.summary
+        // Stage detail text is built only when something shows it.
+        let wantsDetail = !summaryOnly || writePath != nil || reportPath != nil
         let analyzer = Analyzer(host: loaded.host, options: .init(
-            capturePoint: point, defaultInterface: interface, wantsDetail: !outputOptions.summary))
+            capturePoint: point, defaultInterface: interface, wantsDetail: wantsDetail))
 
-        if !outputOptions.summary {
-            renderer.header([
-                ("rxray", RxrayVersion.string),
-                ("kernel_model", "6.18"),
-                ("capture", capture),
-                ("capture_format", reader.format.description),
-                ("capture_point", pointNote),
-                ("host", loaded.description),
-            ], to: sink)
-            if let yaml = loaded.inferredYAML, format == .text {
-                sink.write("# No --host given: rxray inferred this host from the capture (save it, edit it, pass it back with --host):")
-                sink.endLine()
-                for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty {
-                    sink.write("#   " + line)
-                    sink.endLine()
-                }
-            }
-        }
+        let header = RunHeader(
+            version: RxrayVersion.string, kernelModel: "6.18", capture: capture,
+            captureFormat: reader.format.description, capturePoint: point.rawValue, capturePointSource: pointSource,
+            hostPath: hostOptions.host, inferredHostYAML: loaded.inferredYAML,
+            interfaces: reader.interfaces.map { ($0.id, $0.name, $0.linkType.name) },
+            filter: filterText.isEmpty ? nil : filterText, onlyDrops: outputOptions.onlyDrops,
+            stages: renderer.stages?.items)
+        if !summaryOnly { renderer.header(header, to: sink) }
 
-        // Frames are decoded when read; the analyzer may hold a result (fragments) and emit it
-        // later, so the decoded view and metadata are kept by frame number until emitted.
-        var held: [Int: HeldFrame] = [:]
         var summary = RunSummary()
-        var printed = 0
+        var selectedCount = 0
         var stop = false
         let onlyDrops = outputOptions.onlyDrops
-        let summaryOnly = outputOptions.summary
+        // The frame being processed is rendered from the reader's buffer when the analyzer
+        // settles it at once (almost always); only frames it holds (fragments, and frames
+        // behind them) are copied, and kept by number until settled.
+        var held: [Int: HeldFrame] = [:]
+        var current: (meta: FrameMeta, bytes: UnsafeRawBufferPointer, selected: Bool)?
+        var currentEmitted = false
+        var outputError: String?
+
+        func output(_ r: FrameResult, _ meta: FrameMeta, _ bytes: UnsafeRawBufferPointer, _ selected: Bool) {
+            guard selected, !stop else { return }
+            if onlyDrops && r.fate != .dropped { return }
+            if let w = out.writer {
+                do { try out.write(r, meta: meta, bytes: bytes, to: w) } catch {
+                    if outputError == nil { outputError = error.description }
+                    stop = true
+                    return
+                }
+            }
+            if !summaryOnly || out.report != nil {
+                let decoded = FrameDecoder.decode(bytes, linkType: meta.linkType, wireLength: meta.wireLength)
+                if !summaryOnly { renderer.frame(meta, decoded: decoded, bytes: bytes, result: r, to: sink) }
+                out.report?.addTrace(meta, summary: decoded.summaryLine(bytes), result: r)
+            }
+            selectedCount += 1
+            if let c = count, selectedCount >= c { stop = true }
+        }
 
         func emit(_ r: FrameResult) {
             summary.add(r)
-            guard let h = held.removeValue(forKey: r.frame) else { return }
-            guard !summaryOnly, !stop, h.selected else { return }
-            if onlyDrops && r.fate != .dropped { return }
-            h.bytes.withUnsafeBytes { raw in
-                let decoded = FrameDecoder.decode(raw, linkType: h.meta.linkType, wireLength: h.meta.wireLength)
-                renderer.frame(h.meta, decoded: decoded, bytes: raw, result: r, to: sink)
+            out.report?.addPath(r)
+            if let c = current, c.meta.index == r.frame {
+                currentEmitted = true
+                output(r, c.meta, c.bytes, c.selected)
+            } else if let h = held.removeValue(forKey: r.frame) {
+                h.bytes.withUnsafeBytes { output(r, h.meta, $0, h.selected) }
             }
-            printed += 1
-            if let c = count, printed >= c { stop = true }
         }
 
+        let progress = ProgressMeter.enabledIfTerminal(totalBytes: Self.fileSize(capturePath))
+        var offset = Self.headerBytes(reader.format)
+        var captureError: CaptureError?
         do {
             while !stop, let frame = try reader.next() {
                 var selected = true
                 if let f = filter {
                     do { selected = try f.matches(frame) } catch { throw fail(error.description) }
                 }
+                summary.note(timestamp: frame.timestampNanoseconds)
                 let meta = FrameMeta(index: frame.index, timestampNanoseconds: frame.timestampNanoseconds,
                                      captureLength: frame.captureLength, wireLength: frame.wireLength,
                                      linkType: frame.linkType, captureInterface: frame.interfaceName,
-                                     comment: frame.comment)
-                held[frame.index] = HeldFrame(meta: meta, bytes: summaryOnly ? [] : Array(frame.bytes), selected: selected)
+                                     comment: frame.comment, interfaceID: frame.interfaceID,
+                                     direction: frame.direction.rawValue)
+                current = (meta, frame.bytes, selected)
+                currentEmitted = false
                 let input = FrameInput(index: frame.index, timestampNs: frame.timestampNanoseconds, bytes: frame.bytes,
                                        linkType: frame.linkType, wireLength: frame.wireLength,
                                        interfaceName: frame.interfaceName,
                                        direction: FrameInput.Direction(rawValue: frame.direction.rawValue) ?? .unknown)
                 analyzer.process(input, emit: emit)
+                if !currentEmitted {
+                    held[frame.index] = HeldFrame(meta: meta, bytes: Array(frame.bytes), selected: selected)
+                }
+                current = nil
+                if let p = progress {
+                    offset += Self.recordBytes(reader.format, captureLength: frame.captureLength, comment: frame.comment)
+                    p.update(frames: frame.index, offset: offset)
+                }
             }
-            analyzer.finish(emit: emit)
         } catch let error as CaptureError {
-            analyzer.finish(emit: emit)
-            if format == .text { sink.write(summary.text()) } else { sink.write(summary.json()); sink.endLine() }
-            sink.flush()
+            captureError = error
+        }
+        progress?.finish()
+        analyzer.finish(emit: emit)
+
+        // Both formats end with the summary (JSON lines: one {"summary": ...} line).
+        if format == .text { sink.write(summary.text()) } else { sink.write(summary.json()); sink.endLine() }
+        sink.flush()
+        if let w = out.writer {
+            do { try w.close() } catch { if outputError == nil { outputError = error.description } }
+        }
+        if let report = out.report, let path = reportPath {
+            var page = report.render(header: header, summary: summary)
+            do {
+                let f = try ByteSink(path: path)
+                page.withUTF8 { f.write(bytes: UnsafeRawBufferPointer($0)) }
+                f.flush()
+                if let e = f.error { throw e }
+            } catch {
+                if outputError == nil { outputError = "\(error)" }
+            }
+        }
+        if let e = sink.error, outputError == nil { outputError = e.description }
+        if let error = captureError {
             throw fail(error.description.replacingOccurrences(of: capturePath, with: capture))
         }
-        if summaryOnly || format == .text {
-            if format == .text { sink.write(summary.text()) } else { sink.write(summary.json()); sink.endLine() }
+        if let e = outputError { throw fail(e) }
+    }
+
+    static func fileSize(_ path: String) -> Int64? {
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int64(st.st_size)
+    }
+
+    /// Bytes before the first frame record (progress estimate only).
+    static func headerBytes(_ format: CaptureFormat) -> Int64 {
+        if case .pcap = format { return 24 }
+        return 28 + 32  // section header and one interface description, without options
+    }
+
+    /// The bytes a frame's record takes in the file (progress estimate: exact for pcap,
+    /// the enhanced packet block without options other than the comment for pcapng).
+    static func recordBytes(_ format: CaptureFormat, captureLength: Int, comment: String?) -> Int64 {
+        if case .pcap = format { return Int64(16 + captureLength) }
+        var n = 32 + (captureLength + 3) / 4 * 4
+        if let c = comment { n += 4 + (c.utf8.count + 3) / 4 * 4 + 4 }
+        return Int64(n)
+    }
+}
+
+/// The file outputs beside the printed trace: the annotated pcapng (`--write`) and the HTML
+/// report (`--report`).
+final class AnnotatedOutputs {
+    let reader: CaptureReader
+    var writer: PcapngWriter?
+    let report: HTMLReport?
+    /// Capture interface id → writer interface id. Interfaces are added in the capture's
+    /// order, so the ids are the same as in the original file.
+    private var interfaceMap: [Int: Int] = [:]
+
+    init(reader: CaptureReader, report: HTMLReport?) {
+        self.reader = reader
+        self.report = report
+    }
+
+    /// Writes one frame with its decision as the comment, adding the capture's interfaces
+    /// (name, description, link type, snap length) up to the frame's before it.
+    func write(_ r: FrameResult, meta: FrameMeta, bytes: UnsafeRawBufferPointer, to w: PcapngWriter) throws(CaptureError) {
+        if interfaceMap[meta.interfaceID] == nil {
+            let known = reader.interfaces
+            var next = interfaceMap.count
+            while interfaceMap[meta.interfaceID] == nil {
+                if next < known.count {
+                    let i = known[next]
+                    interfaceMap[i.id] = try w.addInterface(linkType: i.linkType, snaplen: i.snaplen, name: i.name, description: i.description)
+                } else {
+                    // Not described (cannot happen with a reader that returned the frame):
+                    // describe it from the frame itself.
+                    interfaceMap[meta.interfaceID] = try w.addInterface(linkType: meta.linkType, name: meta.captureInterface)
+                }
+                next += 1
+            }
         }
-        sink.flush()
+        try w.write(interfaceID: interfaceMap[meta.interfaceID]!, timestampNanoseconds: meta.timestampNanoseconds,
+                    bytes: bytes, wireLength: meta.wireLength,
+                    comment: Annotation.comment(r, original: meta.comment),
+                    direction: FrameDirection(rawValue: meta.direction) ?? .unknown)
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import RxrayOutput
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,16 +45,25 @@ struct HostOptions: ParsableArguments {
 }
 
 struct OutputOptions: ParsableArguments {
-    @Option(name: .long, help: "The output format: text (a trace per frame) or jsonl (one JSON object per frame, after a header line).")
+    @Option(name: .long, help: "The output format: text (a trace per frame) or jsonl (one JSON object per frame, after a header line; docs/OUTPUT.md).")
     var format: OutputFormatOption = .text
 
     @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Write the output to this file instead of standard output.", valueName: "file"))
     var output: String?
 
-    @Flag(name: .shortAndLong, help: "More detail in text output: repeat (-vv) to add counters.")
+    @Flag(name: .shortAndLong, help: "More detail in text output: -v adds the counters each frame moved and the decoder's view (checksums, lengths, TTL).")
     var verbose: Int
 
-    @Flag(name: .long, help: "Print only the summary: frames by fate, drops by reason, counters.")
+    @Flag(name: .shortAndLong, help: "Less detail in text output: only each frame's line and its fate, no stages.")
+    var quiet = false
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Show only these stages, by kernel symbol or prefix, separated by commas (e.g. nf_hook,tcp_v4_rcv).",
+        discussion: "Applies to the text trace and to the stages array in JSON lines; the fate line is always shown.",
+        valueName: "list"))
+    var stages: String?
+
+    @Flag(name: .long, help: "Print only the summary: frames by fate, drops by reason and stage, replies, counters.")
     var summary = false
 
     @Flag(name: .long, help: "Print only frames that the kernel would drop.")
@@ -61,4 +71,25 @@ struct OutputOptions: ParsableArguments {
 
     @Flag(name: .long, inversion: .prefixedNo, help: "Colour text output (default: only when standard output is a terminal).")
     var color: Bool?
+
+    func validate() throws {
+        if quiet && verbose > 0 { throw ValidationError("-q and -v contradict each other: give one of them.") }
+        if let s = stages {
+            do { _ = try StageSelection(parsing: s) } catch { throw ValidationError("\(error)") }
+        }
+    }
+
+    /// Text detail: 0 (-q) the frame line and fate, 1 (default) every stage, 2 (-v) counters
+    /// and decode detail.
+    var verbosityLevel: Int { quiet ? 0 : 1 + min(verbose, 1) }
+
+    /// The parsed --stages list, if given (validated already).
+    var stageSelection: StageSelection? { stages.flatMap { try? StageSelection(parsing: $0) } }
+
+    /// The renderer these options describe. `toTerminal`: standard output is a terminal and
+    /// no --output was given (colour by default).
+    func renderer(toTerminal: Bool) -> FrameRenderer {
+        FrameRenderer(format: format == .jsonl ? .jsonl : .text, verbosity: verbosityLevel,
+                      color: format == .text && (color ?? toTerminal), stages: stageSelection)
+    }
 }
