@@ -42,6 +42,8 @@ extension Kernel {
                 r.drop(.udpCsum, at: .udpRcv, "UDP checksum does not verify")
                 return
             }
+            // UdpInDatagrams moves at recvmsg(): the application is assumed to read.
+            r.count(.udpInDatagrams)
             r.fate = .delivered
             r.record(.udpRcv, .deliver, "\(sport) → \(dport): socket \(socketText(s))")
             return

@@ -324,6 +324,7 @@ extension Kernel {
             return
         }
         if let s = findUDPSocket(.v6(skb.v6Daddr), port: dport, dev: skb.dev, multicast: false) {
+            r.count(.udp6InDatagrams)
             r.fate = .delivered
             r.record(.udpv6Rcv, .deliver, "port \(dport): socket \(socketText(s))")
             return
