@@ -29,7 +29,8 @@ extension NetfilterEngine {
     func bind(_ spec: NATSpec, _ p: inout NFPacket, _ st: NFPacketState) -> Bool {
         let slot = Int(st.ct.slot)
         let e = conntrack.slots[slot]
-        var t = e.original
+        // The tuple as already manipulated by an earlier binding (DNAT before SNAT).
+        var t = ConntrackTable.invert(e.reply) ?? e.original
         let v6 = t.v6
         let hasPorts = t.proto == 6 || t.proto == 17 || t.proto == 132 || t.proto == 136 || t.proto == 33
         switch spec.kind {
