@@ -142,7 +142,18 @@ public final class NetfilterEngine {
             } else {
                 parsed = try NftParser.parse(src.text, file: src.file)
             }
-            compile(nft: parsed, excluded: src.excludedTables)
+            // iptables-save lists a table it cannot express (nft-only base chains) as a comment
+            // and no rules: such a table comes from the nft listing after all.
+            var incompatible: Set<String> = []
+            for ipt in rs.sources where ipt.format == RulesetSource.Format.iptablesSave || ipt.format == RulesetSource.Format.ip6tablesSave {
+                let fam = ipt.format == RulesetSource.Format.iptablesSave ? "ip" : "ip6"
+                for line in ipt.text.split(separator: "\n") where line.hasPrefix("# Table `") && line.contains("incompatible") {
+                    if let a = line.firstIndex(of: "`"), let b = line[line.index(after: a)...].firstIndex(of: "'") {
+                        incompatible.insert("\(fam) \(line[line.index(after: a)..<b])")
+                    }
+                }
+            }
+            compile(nft: parsed, excluded: src.excludedTables.filter { !incompatible.contains($0) })
         }
         if host.sysctls.isGiven("net.netfilter.nf_conntrack_max") || !host.conntrack.isEmpty { usesConntrack = true }
         finishLoad()
