@@ -112,7 +112,7 @@ final class FixtureScenarioTests: XCTestCase {
                 description = o["description"] as? String ?? ""
             }
             let host = try HostLoader.loadDirectory(hostDir.path)
-            let analyzer = Analyzer(host: host)
+            let analyzer = try Analyzer(host: host, netfilter: true)
             let reader = try CaptureReader(path: capURL.path)
             var results: [FrameResult] = []
             while let f = try reader.next() {

@@ -23,7 +23,7 @@ extension Kernel {
             r.drop(.notSpecified, at: .arpRcv, "hardware/protocol address lengths \(hln)/\(pln)")
             return
         }
-        guard nfHook(.arpIn, ipv6: false, &r) else { return }
+        guard nfHook(.arpIn, ipv6: false, &skb, &r) else { return }
         if (hrd != 1 && hrd != 6) || pro != 0x0800 {
             r.drop(.notSpecified, at: .arpRcv, "hardware type \(hrd) / protocol 0x\(String(pro, radix: 16)) not Ethernet/IPv4")
             return

@@ -36,7 +36,7 @@ extension Kernel {
                 icmpSendRedirect(skb, gateway: gw, &r)
             }
         }
-        guard nfHook(.forward, ipv6: false, &r) else { return }
+        guard nfHook(.forward, ipv6: false, &skb, &r) else { return }
         ipOutput(&skb, out: out, gateway: rt.gateway, mtu: mtu, &r)
     }
 
@@ -67,7 +67,7 @@ extension Kernel {
     /// Mirrors `ip_output()` → `ip_finish_output()` → `ip_finish_output2()` in
     /// net/ipv4/ip_output.c.
     func ipOutput(_ skb: inout SKB, out: Int, gateway: IPv4Address?, mtu: Int, _ r: inout FrameResult) {
-        guard nfHook(.postrouting, ipv6: false, &r) else { return }
+        guard nfHook(.postrouting, ipv6: false, &skb, &r) else { return }
         if skb.len > mtu {
             let payload = skb.len - skb.ihl
             let per = max(8, (mtu - skb.ihl) & ~7)

@@ -4,7 +4,7 @@ extension Kernel {
     /// `ip_rcv`: header validation, PRE_ROUTING, then `ip_rcv_finish`.
     func ipRcv(_ skb: inout SKB, _ r: inout FrameResult) {
         guard ipRcvCore(&skb, &r) else { return }
-        guard nfHook(.prerouting, ipv6: false, &r) else { return }
+        guard nfHook(.prerouting, ipv6: false, &skb, &r) else { return }
         ipRcvFinish(&skb, &r)
     }
 
@@ -165,7 +165,7 @@ extension Kernel {
 
     /// Everything after reassembly: the LOCAL_IN hook and `ip_local_deliver_finish`.
     func ipLocalDeliverContinue(_ skb: inout SKB, _ r: inout FrameResult) {
-        guard nfHook(.input, ipv6: false, &r) else { return }
+        guard nfHook(.input, ipv6: false, &skb, &r) else { return }
         ipProtocolDeliver(&skb, &r)
     }
 

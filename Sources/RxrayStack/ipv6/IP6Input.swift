@@ -14,7 +14,7 @@ extension Kernel {
     /// `ipv6_rcv`: header validation, PRE_ROUTING, then `ip6_rcv_finish`.
     func ipv6Rcv(_ skb: inout SKB, _ r: inout FrameResult) {
         guard ip6RcvCore(&skb, &r) else { return }
-        guard nfHook(.prerouting, ipv6: true, &r) else { return }
+        guard nfHook(.prerouting, ipv6: true, &skb, &r) else { return }
         ip6RouteInput(&skb, &r)
     }
 
@@ -219,7 +219,7 @@ extension Kernel {
     ///
     /// Mirrors `ip6_input()` → `ip6_protocol_deliver_rcu()` in net/ipv6/ip6_input.c.
     func ip6Input(_ skb: inout SKB, _ r: inout FrameResult) {
-        guard nfHook(.input, ipv6: true, &r) else { return }
+        guard nfHook(.input, ipv6: true, &skb, &r) else { return }
         ip6ProtocolDeliver(&skb, &r)
     }
 

@@ -54,9 +54,9 @@ extension Kernel {
             r.drop(.pktTooBig, at: .ip6Forward, "\(skb.len) bytes exceed the MTU \(mtu) of \(devName(out)): packet too big")
             return
         }
-        guard nfHook(.forward, ipv6: true, &r) else { return }
+        guard nfHook(.forward, ipv6: true, &skb, &r) else { return }
         r.count(.ip6OutForwDatagrams)
-        guard nfHook(.postrouting, ipv6: true, &r) else { return }
+        guard nfHook(.postrouting, ipv6: true, &skb, &r) else { return }
         let nexthop = rt.gateway ?? skb.v6Daddr
         r.fate = .forwarded
         r.egress = devName(out)
