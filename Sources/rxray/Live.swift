@@ -1,0 +1,535 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import RxrayCapture
+import RxrayDecode
+import RxrayHost
+import RxrayOutput
+import RxrayRules
+import RxrayStack
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `rxray live`: captures on an interface and annotates frames as they arrive (docs/LIVE.md).
+struct Live: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Captures live traffic and annotates every received frame as it arrives.",
+        discussion: """
+            Without --host, rxray snapshots this host (or the --netns namespace) when it starts \
+            and again on SIGHUP. Only received frames are annotated by default (--direction in): \
+            a capture on the host also sees what the host sends. Frames are taken as seen by \
+            tcpdump on the receiving host (--capture-point host: already past GRO). Ctrl-C \
+            (SIGINT) or SIGTERM prints the summary and libpcap's drop counters and exits 0.
+
+            The filter selects the frames printed and written; the stack still sees every \
+            captured frame, so connection tracking and fragment queues stay what the kernel has.
+
+            Examples:
+              rxray live -i eth0
+              rxray live -i eth0 'tcp port 443' --format jsonl --write annotated.pcapng
+              rxray live -i veth0 --netns dut --keep-snapshot dut-snapshot/
+            """)
+
+    @Option(name: [.customShort("i"), .long], help: ArgumentHelp("The interface to capture on (any: every interface, cooked headers).", valueName: "name"))
+    var interface: String
+
+    @Argument(parsing: .remaining, help: ArgumentHelp("A BPF filter in tcpdump syntax selecting the frames to print.", valueName: "filter"))
+    var filterWords: [String] = []
+
+    @Option(help: ArgumentHelp("Capture inside this named network namespace (/var/run/netns/NAME) and snapshot it.", valueName: "name"))
+    var netns: String?
+
+    @Option(help: ArgumentHelp("The receiving host: a snapshot directory or a YAML profile, instead of snapshotting at start (SIGHUP re-reads it).", valueName: "dir-or-yaml"))
+    var host: String?
+
+    @Option(help: ArgumentHelp("Keep the snapshot taken at start (and on SIGHUP) in this directory, for 'rxray analyze --host'.", valueName: "dir"))
+    var keepSnapshot: String?
+
+    @Flag(help: "Evaluate rules that use constructs rxray does not model as never matching, instead of refusing to load them.")
+    var lenient = false
+
+    @Option(help: "Which frames to annotate: in (received, the default), out (sent by the host) or both.")
+    var direction: LiveDirection = .in
+
+    @Option(help: ArgumentHelp("Where the capture is taken: host (this host: GRO already applied), wire (a tap: GRO is simulated), or auto (host).", valueName: "point"))
+    var capturePoint: CapturePointOption = .host
+
+    @Option(name: .customLong("write"), help: ArgumentHelp("Also write the frames to this pcapng file, each with its fate as the frame comment.", valueName: "file.pcapng"))
+    var writePath: String?
+
+    @Option(name: [.customShort("c"), .long], help: ArgumentHelp("Stop after printing this many frames.", valueName: "n"))
+    var count: Int?
+
+    @Option(help: ArgumentHelp("Bytes kept per frame.", valueName: "bytes"))
+    var snaplen: Int = 262_144
+
+    @Option(help: ArgumentHelp("The kernel capture buffer in bytes (libpcap's default: 2 MiB).", valueName: "bytes"))
+    var bufferSize: Int?
+
+    @OptionGroup(title: "Output") var outputOptions: OutputOptions
+
+    /// How often held results, output and the pcapng file are flushed when no frame arrives.
+    static let tickMilliseconds = 50
+
+    func validate() throws {
+        if let c = count, c <= 0 { throw ValidationError("--count must be a positive number of frames, not \(c).") }
+        if host != nil && keepSnapshot != nil {
+            throw ValidationError("--keep-snapshot keeps the snapshot rxray takes; with --host it takes none. Give one of them.")
+        }
+        if snaplen < 64 || snaplen > 262_144 { throw ValidationError("--snaplen must be between 64 and 262144 bytes, not \(snaplen).") }
+        if let b = bufferSize, b < 65_536 || b > Int(Int32.max) {
+            throw ValidationError("--buffer-size must be between 65536 and \(Int32.max) bytes, not \(b).")
+        }
+        if interface.isEmpty { throw ValidationError("-i needs an interface name.") }
+    }
+
+    func run() throws {
+        let captureOptions = LiveCaptureOptions(
+            snaplen: Int32(snaplen), promiscuous: true, immediateMode: true, bufferSize: bufferSize.map { Int32($0) },
+            timeoutMilliseconds: Int32(Self.tickMilliseconds), filter: nil, direction: direction.captureDirection)
+        let capture = try LiveOpen.capture(interface: interface, options: captureOptions, netns: netns)
+        if let w = capture.warning { FileHandleStderr.write("rxray: warning: \(interface): \(w)\n") }
+
+        let filterText = filterWords.joined(separator: " ")
+        var filter: BPFFilter?
+        if !filterText.isEmpty {
+            do { filter = try BPFFilter(filterText, linkTypes: [capture.linkType]) } catch { throw fail(String(describing: error)) }
+        }
+
+        let source = try HostSource(host: host, netns: netns, keep: keepSnapshot, lenient: lenient)
+        defer { source.removeTemporary() }
+        let loaded = try source.load(announce: "start")
+
+        let sink: ByteSink
+        do {
+            sink = try outputOptions.output.map { try ByteSink(path: $0) } ?? ByteSink(stdoutLineBuffered: true)
+        } catch {
+            throw fail("\(error)")
+        }
+        var writer: PcapngWriter?
+        if let path = writePath {
+            do {
+                let w = try PcapngWriter(path: path, application: "rxray \(RxrayVersion.string) live")
+                try w.addInterface(linkType: capture.linkType, snaplen: UInt32(snaplen), name: interface,
+                                   description: netns.map { "network namespace \($0)" })
+                writer = w
+            } catch {
+                throw fail(String(describing: error))
+            }
+        }
+
+        let format: OutputFormat = outputOptions.format == .jsonl ? .jsonl : .text
+        let toTTY = outputOptions.output == nil && isatty(STDOUT_FILENO) == 1
+        let renderer = FrameRenderer(format: format, verbosity: 1 + outputOptions.verbose, color: outputOptions.color ?? toTTY)
+        let point: CapturePoint = capturePoint == .wire ? .wire : .host
+        let pointNote = capturePoint == .wire ? "wire" : (capturePoint == .host ? "host" : "host (live capture on the receiving host)")
+        let analyzerOptions = Analyzer.Options(capturePoint: point, defaultInterface: interface == "any" ? nil : interface,
+                                               wantsDetail: !outputOptions.summary)
+
+        if !outputOptions.summary {
+            var fields: [(String, String)] = [
+                ("rxray", RxrayVersion.string),
+                ("kernel_model", "6.18"),
+                ("capture", "live:\(interface)"),
+                ("capture_format", CaptureFormat.live.description),
+                ("capture_point", pointNote),
+                ("direction", direction.rawValue),
+                ("host", loaded.description),
+            ]
+            if let n = netns { fields.append(("netns", n)) }
+            if !filterText.isEmpty { fields.append(("filter", filterText)) }
+            renderer.header(fields, to: sink)
+        }
+
+        let session = LiveSession(
+            capture: capture, analyzer: Analyzer(host: loaded.host, options: analyzerOptions), analyzerOptions: analyzerOptions,
+            renderer: renderer, sink: sink, writer: writer, filter: filter, count: count,
+            summaryOnly: outputOptions.summary, onlyDrops: outputOptions.onlyDrops,
+            frameDirection: direction.frameDirection)
+
+        // SIGINT/SIGTERM stop the loop (LiveCapture's stopper); SIGHUP reloads the host model on
+        // its own queue, so the capture loop keeps running while the tools run.
+        let stopper = capture.stopOnSignals([SIGINT, SIGTERM])
+        let reloadQueue = DispatchQueue(label: "rxray.live.reload")
+        let previousHUP = signal(SIGHUP, SIG_IGN)
+        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: reloadQueue)
+        hup.setEventHandler { [session, source] in
+            do {
+                session.offer(try source.load(announce: "SIGHUP"))
+            } catch {
+                FileHandleStderr.write("rxray: SIGHUP: keeping the previous host model\n")
+            }
+        }
+        hup.resume()
+        // The ticker breaks the capture loop every tick so that time-driven work runs even when
+        // no frame arrives (libpcap's read timeout does not return to the caller in immediate mode).
+        let ticker = DispatchSource.makeTimerSource(queue: .global())
+        let interval = DispatchTimeInterval.milliseconds(Self.tickMilliseconds)
+        ticker.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(5))
+        ticker.setEventHandler { [capture] in capture.stop() }
+        ticker.resume()
+
+        var what = "live on \(interface)"
+        if let n = netns { what += " in network namespace \(n)" }
+        what += " (\(capture.linkType.name), direction \(direction.rawValue), capture point \(pointNote))"
+        what += ": Ctrl-C stops, SIGHUP \(host == nil ? "re-snapshots the host" : "re-reads \(host!)")"
+        FileHandleStderr.write("rxray: \(what)\n")
+
+        var loopError: String?
+        while true {
+            do {
+                try capture.run { session.handle($0) }
+            } catch {
+                loopError = String(describing: error)
+                break
+            }
+            if stopper.signalReceived != nil || session.finished { break }
+            session.tick()
+        }
+        ticker.cancel()
+        hup.cancel()
+        signal(SIGHUP, previousHUP)
+        let signalName = stopper.signalReceived.map { $0 == SIGINT ? "SIGINT" : ($0 == SIGTERM ? "SIGTERM" : "signal \($0)") }
+        stopper.cancel()
+
+        session.finish()
+        let stats = try? capture.statistics()
+        session.printSummary(format: format, statistics: stats, stoppedBy: signalName ?? (loopError == nil ? "--count" : "an error"))
+        var line = "rxray: stopped"
+        if let s = signalName { line += " by \(s)" }
+        line += ": \(session.summary.frames) frames annotated"
+        if let s = stats { line += "; libpcap: \(s)" }
+        FileHandleStderr.write(line + "\n")
+        if let e = loopError { throw fail(e) }
+        if let e = session.error { throw fail(e) }
+    }
+}
+
+/// `--direction`.
+enum LiveDirection: String, CaseIterable, ExpressibleByArgument {
+    case `in`
+    case out
+    case both
+
+    var captureDirection: CaptureDirection {
+        switch self {
+        case .in: return .inbound
+        case .out: return .outbound
+        case .both: return .both
+        }
+    }
+
+    var frameDirection: FrameDirection {
+        switch self {
+        case .in: return .inbound
+        case .out: return .outbound
+        case .both: return .unknown
+        }
+    }
+}
+
+/// Opens a live capture, inside a named network namespace when asked.
+enum LiveOpen {
+    /// Opens `interface`. With `netns`, a dedicated thread enters the namespace (setns(2) on
+    /// /var/run/netns/NAME), opens and activates the libpcap handle there, and ends: the packet
+    /// socket stays bound to the namespace's interface, and the loop runs on any thread.
+    static func capture(interface: String, options: LiveCaptureOptions, netns: String?) throws -> LiveCapture {
+        guard let netns else {
+            do { return try LiveCapture(interface: interface, options: options) } catch { throw fail(String(describing: error)) }
+        }
+        let path = "/var/run/netns/\(netns)"
+        guard !netns.contains("/"), access(path, F_OK) == 0 else {
+            throw fail("--netns \(netns): no such network namespace (\(path) does not exist; see 'ip netns list')")
+        }
+        typealias SetNS = @convention(c) (Int32, Int32) -> Int32
+        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "setns") else {
+            throw fail("--netns \(netns): setns(2) is not available on this system")
+        }
+        let setns = unsafeBitCast(symbol, to: SetNS.self)
+        let cloneNewNet: Int32 = 0x4000_0000
+        final class Box: @unchecked Sendable { var result: Result<LiveCapture, Error>? }
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            defer { done.signal() }
+            let target = open(path, O_RDONLY | O_CLOEXEC)
+            guard target >= 0 else {
+                box.result = .failure(fail("--netns \(netns): cannot open \(path): \(String(cString: strerror(errno)))"))
+                return
+            }
+            defer { close(target) }
+            guard setns(target, cloneNewNet) == 0 else {
+                box.result = .failure(fail("--netns \(netns): cannot enter the namespace: \(String(cString: strerror(errno)))"))
+                return
+            }
+            // This thread ends right after: it never needs to go back to the original namespace.
+            do { box.result = .success(try LiveCapture(interface: interface, options: options)) } catch {
+                box.result = .failure(fail("\(String(describing: error)) (in network namespace \(netns))"))
+            }
+        }
+        thread.start()
+        done.wait()
+        return try box.result!.get()
+    }
+}
+
+/// Where the host model comes from: a file given with --host, or a snapshot rxray takes.
+final class HostSource: @unchecked Sendable {
+    let hostPath: String?
+    let netns: String?
+    let snapshotDir: String?
+    let temporary: Bool
+    let lenient: Bool
+
+    init(host: String?, netns: String?, keep: String?, lenient: Bool) throws {
+        hostPath = host
+        self.netns = netns
+        self.lenient = lenient
+        if host != nil {
+            snapshotDir = nil
+            temporary = false
+        } else if let keep {
+            snapshotDir = keep
+            temporary = false
+        } else {
+            var template = Array("/tmp/rxray-live-XXXXXX".utf8CString)
+            guard let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+                throw fail("cannot create a temporary snapshot directory: \(String(cString: strerror(errno)))")
+            }
+            snapshotDir = String(cString: p)
+            temporary = true
+        }
+    }
+
+    func removeTemporary() {
+        if temporary, let d = snapshotDir { try? FileManager.default.removeItem(atPath: d) }
+    }
+
+    /// Loads the host model (taking a new snapshot unless --host was given), saying on
+    /// standard error what it did. `announce` names the occasion (start, SIGHUP).
+    func load(announce: String) throws -> HostSetup.Loaded {
+        let started = DispatchTime.now().uptimeNanoseconds
+        if let path = hostPath {
+            do {
+                let h = try HostLoader.load(path: path, lenient: lenient)
+                FileHandleStderr.write("rxray: \(announce): host model read from \(path)\n")
+                return HostSetup.Loaded(host: h, inferredYAML: nil, description: path)
+            } catch {
+                throw fail("\(announce): \(Self.describe(error, path: path))")
+            }
+        }
+        let dir = snapshotDir!
+        let what = netns.map { "network namespace \($0)" } ?? "this host"
+        let outcomes: [SnapshotCollector.Outcome]
+        do {
+            outcomes = try SnapshotCollector(netns: netns, recordDate: true).collect(into: dir)
+        } catch {
+            throw fail("\(announce): snapshot of \(what): \(Self.describe(error, path: dir))")
+        }
+        let host: RxrayHost.Host
+        do {
+            host = try HostLoader.load(path: dir, lenient: lenient)
+        } catch {
+            throw fail("\(announce): snapshot of \(what): \(Self.describe(error, path: dir))")
+        }
+        let failed = outcomes.filter { $0.status != 0 }.map { $0.command.split(separator: " ").first.map(String.init) ?? $0.command }
+        let ms = (DispatchTime.now().uptimeNanoseconds - started) / 1_000_000
+        var line = "rxray: \(announce): snapshot of \(what) taken in \(ms) ms"
+        if !temporary { line += " (kept in \(dir))" }
+        if !failed.isEmpty { line += "; failed or missing, kernel defaults used: \(Set(failed).sorted().joined(separator: ", "))" }
+        FileHandleStderr.write(line + "\n")
+        return HostSetup.Loaded(host: host, inferredYAML: nil, description: "snapshot of \(what) (\(announce))")
+    }
+
+    static func describe(_ error: Error, path: String) -> String {
+        if let e = error as? InputError { return e.description }
+        if let e = error as? UnsupportedRulesError { return e.description + " (--lenient evaluates them as never matching)" }
+        return "\(path): \(error)"
+    }
+}
+
+/// The state of one live run: the analyzer, output, held frames and counts. Used from the
+/// capture thread only, except `offer`, which hands over a reloaded host from any thread.
+final class LiveSession: @unchecked Sendable {
+    let capture: LiveCapture
+    private(set) var analyzer: Analyzer
+    let analyzerOptions: Analyzer.Options
+    let renderer: FrameRenderer
+    let sink: ByteSink
+    let writer: PcapngWriter?
+    let filter: BPFFilter?
+    let count: Int?
+    let summaryOnly: Bool
+    let onlyDrops: Bool
+    let frameDirection: FrameDirection
+
+    private(set) var summary = RunSummary()
+    /// Set when --count is reached or an output error occurred: the loop ends.
+    private(set) var finished = false
+    /// The first output or filter error, reported after the summary.
+    private(set) var error: String?
+    private var printed = 0
+    /// Frames whose result the analyzer has not emitted yet, copied (only those).
+    private var held: [Int: HeldFrame] = [:]
+    /// The frame being processed, rendered from libpcap's buffer without a copy when the
+    /// analyzer emits it during its own `process` call.
+    private var current: (meta: FrameMeta, bytes: UnsafeRawBufferPointer, selected: Bool)?
+    private var currentEmitted = false
+
+    private let lock = NSLock()
+    private var pendingHost: HostSetup.Loaded?
+
+    init(capture: LiveCapture, analyzer: Analyzer, analyzerOptions: Analyzer.Options, renderer: FrameRenderer,
+         sink: ByteSink, writer: PcapngWriter?, filter: BPFFilter?, count: Int?, summaryOnly: Bool, onlyDrops: Bool,
+         frameDirection: FrameDirection) {
+        self.capture = capture
+        self.analyzer = analyzer
+        self.analyzerOptions = analyzerOptions
+        self.renderer = renderer
+        self.sink = sink
+        self.writer = writer
+        self.filter = filter
+        self.count = count
+        self.summaryOnly = summaryOnly
+        self.onlyDrops = onlyDrops
+        self.frameDirection = frameDirection
+    }
+
+    /// Runs one captured frame through the analyzer and renders what it settles.
+    func handle(_ frame: CapturedFrame) {
+        if finished { return }
+        var selected = true
+        if let f = filter {
+            do { selected = try f.matches(frame) } catch {
+                stop(with: String(describing: error))
+                return
+            }
+        }
+        let meta = FrameMeta(index: frame.index, timestampNanoseconds: frame.timestampNanoseconds,
+                             captureLength: frame.captureLength, wireLength: frame.wireLength,
+                             linkType: frame.linkType, captureInterface: frame.interfaceName, comment: nil)
+        current = (meta, frame.bytes, selected)
+        currentEmitted = false
+        let input = FrameInput(index: frame.index, timestampNs: frame.timestampNanoseconds, bytes: frame.bytes,
+                               linkType: frame.linkType, wireLength: frame.wireLength, interfaceName: frame.interfaceName,
+                               direction: FrameInput.Direction(rawValue: frame.direction.rawValue) ?? .unknown)
+        analyzer.process(input, emit: emit)
+        if !currentEmitted {
+            // Held (a fragment, or behind one): libpcap reuses its buffer, so keep a copy.
+            held[frame.index] = HeldFrame(meta: meta, bytes: Array(frame.bytes), selected: selected)
+        }
+        current = nil
+    }
+
+    private func emit(_ r: FrameResult) {
+        summary.add(r)
+        if let c = current, c.meta.index == r.frame {
+            currentEmitted = true
+            output(r, meta: c.meta, bytes: c.bytes, selected: c.selected)
+        } else if let h = held.removeValue(forKey: r.frame) {
+            h.bytes.withUnsafeBytes { output(r, meta: h.meta, bytes: $0, selected: h.selected) }
+        }
+    }
+
+    private func output(_ r: FrameResult, meta: FrameMeta, bytes: UnsafeRawBufferPointer, selected: Bool) {
+        guard selected, !finished else { return }
+        if let w = writer {
+            do {
+                try w.write(interfaceID: 0, timestampNanoseconds: meta.timestampNanoseconds, bytes: bytes,
+                            wireLength: meta.wireLength, comment: Self.annotation(r), direction: frameDirection)
+            } catch {
+                stop(with: String(describing: error))
+                return
+            }
+        }
+        if summaryOnly || (onlyDrops && r.fate != .dropped) { return }
+        let decoded = FrameDecoder.decode(bytes, linkType: meta.linkType, wireLength: meta.wireLength)
+        renderer.frame(meta, decoded: decoded, bytes: bytes, result: r, to: sink)
+        printed += 1
+        if let c = count, printed >= c {
+            finished = true
+            capture.stop()
+        }
+    }
+
+    private func stop(with message: String) {
+        if error == nil { error = message }
+        finished = true
+        capture.stop()
+    }
+
+    /// The frame comment written with --write: the fate line of the text trace, and replies.
+    static func annotation(_ r: FrameResult) -> String {
+        var s = "rxray: " + r.fate.rawValue
+        if let reason = r.dropReason { s += " " + reason.name }
+        if let st = r.dropStage { s += " at " + st.symbol }
+        if let e = r.egress { s += " via " + e }
+        if let nh = r.nextHop { s += " next hop \(nh)" }
+        for rep in r.replies { s += "; reply on \(rep.interface): \(rep.summary)" }
+        return s
+    }
+
+    /// Hands over a host model loaded on another thread; the capture thread swaps it in at
+    /// the next tick.
+    func offer(_ loaded: HostSetup.Loaded) {
+        lock.lock()
+        pendingHost = loaded
+        lock.unlock()
+        capture.stop()
+    }
+
+    /// Time-driven work between frames: swap in a reloaded host, flush output.
+    func tick() {
+        lock.lock()
+        let loaded = pendingHost
+        pendingHost = nil
+        lock.unlock()
+        if let loaded {
+            // The new model starts with empty state: what the old one still holds (fragment
+            // queues) is settled first, as at the end of a capture.
+            analyzer.finish(emit: emit)
+            analyzer = Analyzer(host: loaded.host, options: analyzerOptions)
+            FileHandleStderr.write("rxray: host model replaced: \(loaded.description)\n")
+        }
+        sink.flush()
+        if let w = writer {
+            do { try w.flush() } catch { stop(with: String(describing: error)) }
+        }
+    }
+
+    /// Settles everything still held and closes the pcapng file.
+    func finish() {
+        analyzer.finish(emit: emit)
+        if let w = writer {
+            do { try w.close() } catch let e { if error == nil { error = String(describing: e) } }
+        }
+    }
+
+    /// The run's summary and libpcap's counters, on the output.
+    func printSummary(format: OutputFormat, statistics: CaptureStatistics?, stoppedBy: String) {
+        switch format {
+        case .text:
+            sink.write(summary.text())
+            if let s = statistics {
+                sink.write("capture: \(s)")
+                sink.endLine()
+            }
+            sink.write("stopped by: \(stoppedBy)")
+            sink.endLine()
+        case .jsonl:
+            sink.write(summary.json())
+            sink.endLine()
+            var b = JSONObjectBuilder()
+            if let s = statistics {
+                b.int("received", Int(s.received))
+                b.int("dropped_by_kernel", Int(s.droppedByKernel))
+                b.int("dropped_by_interface", Int(s.droppedByInterface))
+            }
+            b.string("stopped_by", stoppedBy)
+            sink.write("{\"capture\":" + b.close() + "}")
+            sink.endLine()
+        }
+        sink.flush()
+    }
+}
