@@ -52,8 +52,8 @@ struct Live: ParsableCommand {
     @Option(help: "Which frames to annotate: in (received, the default), out (sent by the host) or both.")
     var direction: LiveDirection = .in
 
-    @Option(help: ArgumentHelp("Where the capture is taken: host (this host: GRO already applied), wire (a tap: GRO is simulated), or auto (host).", valueName: "point"))
-    var capturePoint: CapturePointOption = .host
+    @Option(help: ArgumentHelp("Where the capture is taken: host (the default: this host, GRO already applied), wire (a tap: GRO is simulated), or auto (host).", valueName: "point"))
+    var capturePoint: CapturePointOption?
 
     @Option(name: .customLong("write"), help: ArgumentHelp("Also write the frames to this pcapng file, each with its fate as the frame comment.", valueName: "file.pcapng"))
     var writePath: String?
@@ -97,7 +97,12 @@ struct Live: ParsableCommand {
             do { filter = try BPFFilter(filterText, linkTypes: [capture.linkType]) } catch { throw fail(String(describing: error)) }
         }
 
-        let source = try HostSource(host: host, netns: netns, keep: keepSnapshot, lenient: lenient)
+        let point: CapturePoint = capturePoint == .wire ? .wire : .host
+        let pointNote = capturePoint == nil ? "host (assumed: the capture is on the receiving host)" : point.rawValue
+        // Stage detail text is built only when something shows it (the trace, --write comments).
+        let analyzerOptions = Analyzer.Options(capturePoint: point, defaultInterface: interface == "any" ? nil : interface,
+                                               wantsDetail: !outputOptions.summary || writePath != nil)
+        let source = try HostSource(host: host, netns: netns, keep: keepSnapshot, lenient: lenient, options: analyzerOptions)
         defer { source.removeTemporary() }
         let loaded = try source.load(announce: "start")
 
@@ -119,31 +124,25 @@ struct Live: ParsableCommand {
             }
         }
 
-        let format: OutputFormat = outputOptions.format == .jsonl ? .jsonl : .text
         let toTTY = outputOptions.output == nil && isatty(STDOUT_FILENO) == 1
-        let renderer = FrameRenderer(format: format, verbosity: 1 + outputOptions.verbose, color: outputOptions.color ?? toTTY)
-        let point: CapturePoint = capturePoint == .wire ? .wire : .host
-        let pointNote = capturePoint == .wire ? "wire" : (capturePoint == .host ? "host" : "host (live capture on the receiving host)")
-        let analyzerOptions = Analyzer.Options(capturePoint: point, defaultInterface: interface == "any" ? nil : interface,
-                                               wantsDetail: !outputOptions.summary)
-
+        let renderer = outputOptions.renderer(toTerminal: toTTY)
+        let format = renderer.format
+        if let unknown = renderer.stages?.unknownItems, !unknown.isEmpty {
+            FileHandleStderr.write("rxray: warning: --stages: \(unknown.joined(separator: ", ")) matches no stage rxray models today\n")
+        }
         if !outputOptions.summary {
-            var fields: [(String, String)] = [
-                ("rxray", RxrayVersion.string),
-                ("kernel_model", "6.18"),
-                ("capture", "live:\(interface)"),
-                ("capture_format", CaptureFormat.live.description),
-                ("capture_point", pointNote),
-                ("direction", direction.rawValue),
-                ("host", loaded.description),
-            ]
-            if let n = netns { fields.append(("netns", n)) }
-            if !filterText.isEmpty { fields.append(("filter", filterText)) }
-            renderer.header(fields, to: sink)
+            let header = RunHeader(
+                version: RxrayVersion.string, kernelModel: "6.18", capture: "live:\(interface)",
+                captureFormat: CaptureFormat.live.description, capturePoint: point.rawValue,
+                capturePointSource: capturePoint == nil ? "assumed" : "option", hostPath: loaded.path,
+                interfaces: [(0, interface, capture.linkType.name)],
+                filter: filterText.isEmpty ? nil : filterText, onlyDrops: outputOptions.onlyDrops,
+                stages: renderer.stages?.items)
+            renderer.header(header, to: sink)
         }
 
         let session = LiveSession(
-            capture: capture, analyzer: Analyzer(host: loaded.host, options: analyzerOptions), analyzerOptions: analyzerOptions,
+            capture: capture, analyzer: loaded.analyzer,
             renderer: renderer, sink: sink, writer: writer, filter: filter, count: count,
             summaryOnly: outputOptions.summary, onlyDrops: outputOptions.onlyDrops,
             frameDirection: direction.frameDirection)
@@ -196,6 +195,7 @@ struct Live: ParsableCommand {
         session.finish()
         let stats = try? capture.statistics()
         session.printSummary(format: format, statistics: stats, stoppedBy: signalName ?? (loopError == nil ? "--count" : "an error"))
+        if let e = sink.error, session.error == nil { session.fail(e.description) }
         var line = "rxray: stopped"
         if let s = signalName { line += " by \(s)" }
         line += ": \(session.summary.frames) frames annotated"
@@ -281,11 +281,22 @@ final class HostSource: @unchecked Sendable {
     let snapshotDir: String?
     let temporary: Bool
     let lenient: Bool
+    let options: Analyzer.Options
 
-    init(host: String?, netns: String?, keep: String?, lenient: Bool) throws {
+    /// A host model ready to run: its analyzer (netfilter rulesets compiled, conntrack table
+    /// loaded), where it came from, and a line for standard error.
+    struct Loaded {
+        var analyzer: Analyzer
+        /// The header's host path: --host, or the snapshot directory.
+        var path: String
+        var description: String
+    }
+
+    init(host: String?, netns: String?, keep: String?, lenient: Bool, options: Analyzer.Options) throws {
         hostPath = host
         self.netns = netns
         self.lenient = lenient
+        self.options = options
         if host != nil {
             snapshotDir = nil
             temporary = false
@@ -308,13 +319,14 @@ final class HostSource: @unchecked Sendable {
 
     /// Loads the host model (taking a new snapshot unless --host was given), saying on
     /// standard error what it did. `announce` names the occasion (start, SIGHUP).
-    func load(announce: String) throws -> HostSetup.Loaded {
+    func load(announce: String) throws -> Loaded {
         let started = DispatchTime.now().uptimeNanoseconds
         if let path = hostPath {
             do {
                 let h = try HostLoader.load(path: path, lenient: lenient)
+                let analyzer = try Analyzer(host: h, options: options, netfilter: true)
                 FileHandleStderr.write("rxray: \(announce): host model read from \(path)\n")
-                return HostSetup.Loaded(host: h, inferredYAML: nil, description: path)
+                return Loaded(analyzer: analyzer, path: path, description: path)
             } catch {
                 throw fail("\(announce): \(Self.describe(error, path: path))")
             }
@@ -327,9 +339,9 @@ final class HostSource: @unchecked Sendable {
         } catch {
             throw fail("\(announce): snapshot of \(what): \(Self.describe(error, path: dir))")
         }
-        let host: RxrayHost.Host
+        let analyzer: Analyzer
         do {
-            host = try HostLoader.load(path: dir, lenient: lenient)
+            analyzer = try Analyzer(host: try HostLoader.load(path: dir, lenient: lenient), options: options, netfilter: true)
         } catch {
             throw fail("\(announce): snapshot of \(what): \(Self.describe(error, path: dir))")
         }
@@ -339,7 +351,7 @@ final class HostSource: @unchecked Sendable {
         if !temporary { line += " (kept in \(dir))" }
         if !failed.isEmpty { line += "; failed or missing, kernel defaults used: \(Set(failed).sorted().joined(separator: ", "))" }
         FileHandleStderr.write(line + "\n")
-        return HostSetup.Loaded(host: host, inferredYAML: nil, description: "snapshot of \(what) (\(announce))")
+        return Loaded(analyzer: analyzer, path: dir, description: "snapshot of \(what) (\(announce))")
     }
 
     static func describe(_ error: Error, path: String) -> String {
@@ -354,7 +366,6 @@ final class HostSource: @unchecked Sendable {
 final class LiveSession: @unchecked Sendable {
     let capture: LiveCapture
     private(set) var analyzer: Analyzer
-    let analyzerOptions: Analyzer.Options
     let renderer: FrameRenderer
     let sink: ByteSink
     let writer: PcapngWriter?
@@ -378,14 +389,13 @@ final class LiveSession: @unchecked Sendable {
     private var currentEmitted = false
 
     private let lock = NSLock()
-    private var pendingHost: HostSetup.Loaded?
+    private var pendingHost: HostSource.Loaded?
 
-    init(capture: LiveCapture, analyzer: Analyzer, analyzerOptions: Analyzer.Options, renderer: FrameRenderer,
+    init(capture: LiveCapture, analyzer: Analyzer, renderer: FrameRenderer,
          sink: ByteSink, writer: PcapngWriter?, filter: BPFFilter?, count: Int?, summaryOnly: Bool, onlyDrops: Bool,
          frameDirection: FrameDirection) {
         self.capture = capture
         self.analyzer = analyzer
-        self.analyzerOptions = analyzerOptions
         self.renderer = renderer
         self.sink = sink
         self.writer = writer
@@ -406,9 +416,11 @@ final class LiveSession: @unchecked Sendable {
                 return
             }
         }
+        summary.note(timestamp: frame.timestampNanoseconds)
         let meta = FrameMeta(index: frame.index, timestampNanoseconds: frame.timestampNanoseconds,
                              captureLength: frame.captureLength, wireLength: frame.wireLength,
-                             linkType: frame.linkType, captureInterface: frame.interfaceName, comment: nil)
+                             linkType: frame.linkType, captureInterface: frame.interfaceName, comment: nil,
+                             interfaceID: 0, direction: frame.direction.rawValue)
         current = (meta, frame.bytes, selected)
         currentEmitted = false
         let input = FrameInput(index: frame.index, timestampNs: frame.timestampNanoseconds, bytes: frame.bytes,
@@ -437,7 +449,7 @@ final class LiveSession: @unchecked Sendable {
         if let w = writer {
             do {
                 try w.write(interfaceID: 0, timestampNanoseconds: meta.timestampNanoseconds, bytes: bytes,
-                            wireLength: meta.wireLength, comment: Self.annotation(r), direction: frameDirection)
+                            wireLength: meta.wireLength, comment: Annotation.comment(r), direction: frameDirection)
             } catch {
                 stop(with: String(describing: error))
                 return
@@ -453,26 +465,20 @@ final class LiveSession: @unchecked Sendable {
         }
     }
 
+    /// Records an error to report after the summary (exit status 2).
+    func fail(_ message: String) {
+        if error == nil { error = message }
+    }
+
     private func stop(with message: String) {
         if error == nil { error = message }
         finished = true
         capture.stop()
     }
 
-    /// The frame comment written with --write: the fate line of the text trace, and replies.
-    static func annotation(_ r: FrameResult) -> String {
-        var s = "rxray: " + r.fate.rawValue
-        if let reason = r.dropReason { s += " " + reason.name }
-        if let st = r.dropStage { s += " at " + st.symbol }
-        if let e = r.egress { s += " via " + e }
-        if let nh = r.nextHop { s += " next hop \(nh)" }
-        for rep in r.replies { s += "; reply on \(rep.interface): \(rep.summary)" }
-        return s
-    }
-
     /// Hands over a host model loaded on another thread; the capture thread swaps it in at
     /// the next tick.
-    func offer(_ loaded: HostSetup.Loaded) {
+    func offer(_ loaded: HostSource.Loaded) {
         lock.lock()
         pendingHost = loaded
         lock.unlock()
@@ -489,7 +495,7 @@ final class LiveSession: @unchecked Sendable {
             // The new model starts with empty state: what the old one still holds (fragment
             // queues) is settled first, as at the end of a capture.
             analyzer.finish(emit: emit)
-            analyzer = Analyzer(host: loaded.host, options: analyzerOptions)
+            analyzer = loaded.analyzer
             FileHandleStderr.write("rxray: host model replaced: \(loaded.description)\n")
         }
         sink.flush()

@@ -74,6 +74,8 @@ final class LiveTests: XCTestCase {
         for f in fragment(IP(src=PEER_IP, dst=DUT_IP, id=4242) / UDP(sport=40007, dport=9) / Raw(b"y" * 64), fragsize=32):
             frames.append(E / f)
         frames.append(E / IP(src=PEER_IP, dst=DUT_IP) / ICMP(type=13, id=3, seq=1))
+        frames.append(E / IP(src=PEER_IP, dst=DUT_IP) / UDP(sport=40009, dport=4444) / Raw(b"filtered"))
+        frames.append(E / IP(src=PEER_IP, dst=DUT_IP) / TCP(sport=40010, dport=5555, flags="S", seq=7))
         # A lone first fragment: held until the end of the run (its reassembly timer is 30 s).
         frames.append(E / IP(src=PEER_IP, dst=DUT_IP, id=999, flags="MF", frag=0) / UDP(sport=40008, dport=9) / Raw(b"z" * 32))
         for f in frames:
@@ -84,6 +86,17 @@ final class LiveTests: XCTestCase {
 
     func testAnnotationsEqualOfflineAnalysisOfTheSameFramesFrameByFrame() throws {
         let net = try makeNetwork()
+        // A ruleset in the DUT: the snapshot carries it, live and offline both evaluate it.
+        let rules = try LiveShell.run(["ip", "netns", "exec", net.dut, "nft", "-f", "-"], stdin: """
+            table inet rxlive {
+                chain input {
+                    type filter hook input priority 0; policy accept;
+                    udp dport 4444 counter drop
+                    tcp dport 5555 reject with tcp reset
+                }
+            }
+            """)
+        XCTAssertEqual(rules.status, 0, "nft: \(rules.error)")
         let snapshot = temporary("snapshot")
         let written = temporary("written.pcapng")
         let live = try start(["live", "-i", net.dutLink, "--netns", net.dut, "--keep-snapshot", snapshot,
@@ -91,7 +104,7 @@ final class LiveTests: XCTestCase {
         XCTAssertTrue(live.stderrText.contains("start: snapshot of network namespace \(net.dut)"), live.stderrText)
 
         let injected = try net.inject(Self.sequenceScript).split(separator: "\n").map(liveHexBytes)
-        XCTAssertGreaterThanOrEqual(injected.count, 16)
+        XCTAssertGreaterThanOrEqual(injected.count, 18)
         // Everything but the lone fragment is annotated while the capture runs.
         let settled = live.waitUntil(timeout: 10) { live.frameLineCount >= injected.count - 1 }
         XCTAssertTrue(settled, "annotations while running: \(live.jsonLines.count) lines; stderr: \(live.stderrText)")
@@ -133,6 +146,8 @@ final class LiveTests: XCTestCase {
         }
         print("live vs offline: \(frames.count) frames agree: \(fates.joined(separator: ", "))")
         XCTAssertGreaterThanOrEqual(Set(fates).count, 4, "the sequence exercises several fates and reasons")
+        let filtered = frames.filter { ($0["summary"] as? String ?? "").contains(".4444") }
+        XCTAssertEqual(filtered.first?["drop_reason"] as? String, "NETFILTER_DROP", "the nft rule drops UDP 4444: \(filtered)")
 
         // The --write file holds the same frames, each commented with its fate.
         let rewritten = try CLI.run(["analyze", written, "--host", snapshot, "--capture-point", "host", "--format", "jsonl"])
