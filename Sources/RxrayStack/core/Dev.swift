@@ -18,6 +18,8 @@ final class Kernel {
     var lastIngressNote: String?
     /// Timestamp of the frame being processed (ns).
     var now: Int64 = 0
+    /// The netfilter engine attached to this kernel, if any (netfilter/Core.swift).
+    var netfilter: NFAttachment?
 
     /// Whether policy rules differ from the three defaults (`fib_has_custom_rules`).
     let customRules4: Bool

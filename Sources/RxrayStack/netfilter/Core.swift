@@ -18,9 +18,6 @@ final class NFAttachment {
     init(kernel: Kernel, engine: NetfilterEngine) { self.kernel = kernel; self.engine = engine }
 }
 
-/// Engines by kernel object (Kernel is defined in core/; its stored properties are not ours).
-nonisolated(unsafe) private var nfAttachments: [ObjectIdentifier: NFAttachment] = [:]
-
 extension Analyzer {
     /// Builds the analyzer for `host` with its netfilter rulesets compiled and its conntrack
     /// table loaded.
@@ -33,8 +30,7 @@ extension Analyzer {
 
     /// Runs every hook of this analyzer through `engine` from now on.
     public func attachNetfilter(_ engine: NetfilterEngine) {
-        nfAttachments = nfAttachments.filter { $0.value.kernel != nil }
-        nfAttachments[ObjectIdentifier(kernel)] = NFAttachment(kernel: kernel, engine: engine)
+        kernel.netfilter = NFAttachment(kernel: kernel, engine: engine)
         engine.fibOif = { [weak kernel] addr, v6, iif, _ in
             guard let k = kernel else { return 0 }
             let inbound = k.ns.devices.firstIndex { $0.ifindex == iif } ?? 0
@@ -52,10 +48,6 @@ extension Analyzer {
 }
 
 extension Kernel {
-    var netfilter: NFAttachment? {
-        guard let a = nfAttachments[ObjectIdentifier(self)], a.kernel === self else { return nil }
-        return a
-    }
 
     /// A netfilter hook point with no packet context (kept for callers that have none):
     /// passes, leaving a trace entry only when details are wanted.
