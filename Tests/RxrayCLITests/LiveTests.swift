@@ -180,6 +180,12 @@ final class LiveTests: XCTestCase {
                 time.sleep(0.15)
             """)
         XCTAssertTrue(live.waitUntil(timeout: 5) { live.frameLineCount >= count })
+        // A reload that fails keeps the model in use and the capture running.
+        try Data("{ not json".utf8).write(to: URL(fileURLWithPath: snapshot + "/ip-addr.json"))
+        live.send(SIGHUP)
+        XCTAssertTrue(live.waitForStderr("keeping the previous host model", timeout: 30), live.stderrText)
+        XCTAssertTrue(live.stderrText.contains("ip-addr.json"), "the error names the file: \(live.stderrText)")
+        XCTAssertTrue(live.process.isRunning)
         XCTAssertEqual(live.interruptAndWait(), 0, live.stderrText)
         let frames = live.jsonLines.filter { $0.object["frame"] != nil }
         XCTAssertEqual(frames.count, count)
