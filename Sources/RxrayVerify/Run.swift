@@ -17,7 +17,8 @@ public struct AnalysisRun {
     /// - Parameters:
     ///   - filters: BPF expressions (tcpdump syntax); an empty string matches every frame.
     ///   - hostPath: the host's path, stripped from stage details (see `FrameOutcome`).
-    /// - Throws: `CaptureError` (unreadable capture, bad filter), or `VerifyInputError`.
+    /// - Throws: `CaptureError` (unreadable capture, bad filter), `InputError` (a ruleset that
+    ///   does not compile), or `VerifyInputError`.
     public static func analyze(capturePath: String, host: Host, hostPath: String?,
                                options: Analyzer.Options, filters: [String] = []) throws -> AnalysisRun {
         let reader = try CaptureReader(path: capturePath)
@@ -29,7 +30,8 @@ public struct AnalysisRun {
         var matches = [[Int]](repeating: [], count: filters.count)
         var summaries: [Int: String] = [:]
         var outcomes: [FrameOutcome] = []
-        let analyzer = Analyzer(host: host, options: options)
+        // The host's rulesets compiled and its conntrack table loaded, as `rxray analyze` does.
+        let analyzer = try Analyzer(host: host, options: options, netfilter: true)
         func emit(_ r: FrameResult) {
             outcomes.append(FrameOutcome(r, summary: summaries.removeValue(forKey: r.frame) ?? "", hostPath: hostPath))
         }

@@ -203,6 +203,10 @@ enum CheckPipeline {
             throw fail(e.description)
         } catch let e as VerifyInputError {
             throw fail(e.description)
+        } catch let e as InputError {
+            throw fail(e.description)
+        } catch let e as UnsupportedRulesError {
+            throw fail(e.description)
         }
     }
 }

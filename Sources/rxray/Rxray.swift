@@ -13,7 +13,7 @@ struct Rxray: ParsableCommand {
             the counters that move and the replies the kernel would send.
             """,
         version: RxrayVersion.string,
-        subcommands: [Analyze.self, Snapshot.self, Live.self, Check.self, Diff.self]
+        subcommands: [Analyze.self, Snapshot.self, Live.self, Check.self, Diff.self, Verify.self]
     )
 
     /// Runs the command; usage and input errors print one line and exit 2 (not

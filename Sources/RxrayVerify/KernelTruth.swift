@@ -1,0 +1,151 @@
+/// What the real kernel did with one injected frame, as `rxray verify` observes it (the same
+/// observations as Fixtures/lib/record.py: drop events attributed to the namespace, frames the
+/// namespace sent, the silent-drop counter).
+public struct KernelObservation: Equatable {
+    public struct Drop: Equatable {
+        /// `SKB_DROP_REASON_` name without the prefix.
+        public var reason: String
+        /// The freeing function (compiler suffixes removed).
+        public var location: String
+        public init(reason: String, location: String) { self.reason = reason; self.location = location }
+    }
+    public struct Sent: Equatable {
+        /// The DUT interface it left by.
+        public var interface: String
+        public var bytes: [UInt8]
+        public init(interface: String, bytes: [UInt8]) { self.interface = interface; self.bytes = bytes }
+    }
+    public var frame: Int
+    public var ingress: String
+    public var drops: [Drop]
+    public var sent: [Sent]
+    /// TcpExtListenDrops moved (a SYN refused by a full queue is consumed without a drop event).
+    public var silentDrop: Bool
+
+    public init(frame: Int, ingress: String, drops: [Drop], sent: [Sent], silentDrop: Bool) {
+        self.frame = frame; self.ingress = ingress; self.drops = drops; self.sent = sent; self.silentDrop = silentDrop
+    }
+}
+
+/// The kernel's verdict on a frame, in the terms rxray's outcome is compared in.
+public struct KernelVerdict: Equatable {
+    public var fate: String
+    /// The main drop (the first that is not a GRO segment's `skb_release_data`).
+    public var drop: KernelObservation.Drop?
+    /// Sent frames classified like rxray's replies: `icmp 3/3@eth0`, `tcp_rst@eth0`.
+    public var replies: [String]
+    public var egress: [String]
+
+    /// Classifies an observation: a sent frame that is the injected datagram with its TTL or hop
+    /// limit lowered is a forward, anything else a reply (Fixtures/README.md "truth.jsonl").
+    public init(_ o: KernelObservation, injected: [UInt8]) {
+        var replies: [String] = [], egress: [String] = []
+        for s in o.sent {
+            if KernelVerdict.isForward(s.bytes, of: injected) { egress.append(s.interface) } else {
+                replies.append(KernelVerdict.replyKey(s.bytes, interface: s.interface))
+            }
+        }
+        self.replies = replies.sorted()
+        self.egress = egress
+        drop = o.drops.first { $0.location != "skb_release_data" } ?? o.drops.first
+        if !egress.isEmpty { fate = "forwarded" } else if !o.drops.isEmpty || o.silentDrop { fate = "dropped" } else { fate = "delivered" }
+    }
+
+    public init(fate: String, drop: KernelObservation.Drop?, replies: [String], egress: [String]) {
+        self.fate = fate; self.drop = drop; self.replies = replies.sorted(); self.egress = egress
+    }
+
+    /// The network-layer offset of an Ethernet frame (one VLAN tag skipped) and its EtherType.
+    static func l3(_ b: [UInt8]) -> (Int, Int)? {
+        guard b.count >= 14 else { return nil }
+        var et = Int(b[12]) << 8 | Int(b[13]), off = 14
+        if et == 0x8100 || et == 0x88A8 {
+            guard b.count >= 18 else { return nil }
+            et = Int(b[16]) << 8 | Int(b[17]); off = 18
+        }
+        return (off, et)
+    }
+
+    /// Whether `sent` is `injected` forwarded: same IPv4 ID, protocol and addresses with the
+    /// TTL one lower (or the same IPv6 flow label, next header and addresses, hop limit one lower).
+    public static func isForward(_ sent: [UInt8], of injected: [UInt8]) -> Bool {
+        guard let (so, se) = l3(sent), let (io, ie) = l3(injected), se == ie else { return false }
+        if se == 0x0800, sent.count >= so + 20, injected.count >= io + 20 {
+            return sent[so + 4] == injected[io + 4] && sent[so + 5] == injected[io + 5]
+                && sent[so + 9] == injected[io + 9] && sent[so + 8] &+ 1 == injected[io + 8]
+                && sent[(so + 12)..<(so + 20)] == injected[(io + 12)..<(io + 20)]
+        }
+        if se == 0x86DD, sent.count >= so + 40, injected.count >= io + 40 {
+            return sent[(so + 1)..<(so + 4)] == injected[(io + 1)..<(io + 4)] && sent[so + 6] == injected[io + 6]
+                && sent[so + 7] &+ 1 == injected[io + 7] && sent[(so + 8)..<(so + 40)] == injected[(io + 8)..<(io + 40)]
+        }
+        return false
+    }
+
+    /// A sent frame's reply key, in the form `FrameOutcome` replies reduce to (`icmp 3/3@eth0`).
+    public static func replyKey(_ b: [UInt8], interface: String) -> String {
+        guard let (off, et) = l3(b) else { return "short@\(interface)" }
+        if et == 0x0806 { return "arp_reply@\(interface)" }
+        if et == 0x0800 && b.count >= off + 20 {
+            let ihl = Int(b[off] & 0xF) * 4
+            let p = b[off + 9]
+            if p == 1 && b.count >= off + ihl + 2 { return "icmp \(b[off + ihl])/\(b[off + ihl + 1])@\(interface)" }
+            if p == 6 && b.count >= off + ihl + 14 { return tcpKey(b[off + ihl + 13], interface) }
+            return "ipv4 proto \(p)@\(interface)"
+        }
+        if et == 0x86DD && b.count >= off + 40 {
+            var nh = b[off + 6]
+            var o = off + 40
+            while (nh == 0 || nh == 60 || nh == 43) && b.count >= o + 2 { nh = b[o]; o += (Int(b[o + 1]) + 1) * 8 }
+            if nh == 58 && b.count >= o + 2 { return "icmpv6 \(b[o])/\(b[o + 1])@\(interface)" }
+            if nh == 6 && b.count >= o + 14 { return tcpKey(b[o + 13], interface) }
+            return "ipv6 nh \(nh)@\(interface)"
+        }
+        return "ethertype \(et)@\(interface)"
+    }
+
+    static func tcpKey(_ flags: UInt8, _ i: String) -> String {
+        if flags & 0x04 != 0 { return "tcp_rst@\(i)" }
+        if flags & 0x12 == 0x12 { return "tcp_synack@\(i)" }
+        return "tcp_ack@\(i)"
+    }
+
+    /// rxray's replies reduced to the same keys (`icmp 3/3 port-unreachable on eth0` → `icmp 3/3@eth0`).
+    public static func replyKeys(of o: FrameOutcome) -> [String] {
+        o.replies.map { r in
+            let w = r.split(separator: " ")
+            let iface = w.last.map(String.init) ?? ""
+            guard let k = w.first else { return r }
+            if k == "icmp" || k == "icmpv6", w.count > 1 { return "\(k) \(w[1])@\(iface)" }
+            if k.hasPrefix("tcp_synack") { return "tcp_synack@\(iface)" }
+            if k == "tcp_challenge_ack" { return "tcp_ack@\(iface)" }
+            return "\(k)@\(iface)"
+        }.sorted()
+    }
+
+    /// Where rxray and the kernel disagree, as short sentences; empty when they agree (fate,
+    /// drop reason when dropped, replies by kind/type/code and interface, egress when forwarded
+    /// — the comparison FixtureScenarioTests makes against recorded truth).
+    public func disagreements(with o: FrameOutcome) -> [String] {
+        var p: [String] = []
+        if o.fate != fate { p.append("fate: kernel \(fate), rxray \(o.fate)") }
+        if fate == "dropped", let d = drop, o.dropReason != d.reason {
+            p.append("drop reason: kernel \(d.reason)@\(d.location), rxray \(o.dropReason ?? "none")@\(o.dropStage ?? "-")")
+        }
+        let ours = Self.replyKeys(of: o)
+        if ours != replies {
+            p.append("replies: kernel [\(replies.joined(separator: ", "))], rxray [\(ours.joined(separator: ", "))]")
+        }
+        if fate == "forwarded", let e = egress.first, o.egress != e { p.append("egress: kernel \(e), rxray \(o.egress ?? "none")") }
+        return p
+    }
+
+    /// `dropped NO_SOCKET@__udp4_lib_rcv`, `forwarded via eth1`, `delivered`, plus replies.
+    public var phrase: String {
+        var s = fate
+        if fate == "dropped", let d = drop { s += " \(d.reason)@\(d.location)" }
+        if fate == "forwarded", let e = egress.first { s += " via \(e)" }
+        if !replies.isEmpty { s += " +" + replies.joined(separator: ",") }
+        return s
+    }
+}
