@@ -151,7 +151,7 @@ struct Live: ParsableCommand {
         // its own queue, so the capture loop keeps running while the tools run.
         let stopper = capture.stopOnSignals([SIGINT, SIGTERM])
         let reloadQueue = DispatchQueue(label: "rxray.live.reload")
-        let previousHUP = signal(SIGHUP, SIG_IGN)
+        signal(SIGHUP, SIG_IGN)
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: reloadQueue)
         hup.setEventHandler { [session, source] in
             do {
@@ -188,7 +188,9 @@ struct Live: ParsableCommand {
         }
         ticker.cancel()
         hup.cancel()
-        signal(SIGHUP, previousHUP)
+        // A reload still running finishes before the summary (and before a temporary snapshot
+        // directory is removed). SIGHUP stays ignored until exit.
+        reloadQueue.sync {}
         let signalName = stopper.signalReceived.map { $0 == SIGINT ? "SIGINT" : ($0 == SIGTERM ? "SIGTERM" : "signal \($0)") }
         stopper.cancel()
 
