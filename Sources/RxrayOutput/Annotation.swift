@@ -17,7 +17,11 @@ public enum Annotation {
     public static func comment(_ r: FrameResult, original: String? = nil) -> String {
         var s = "rxray: " + r.fate.rawValue
         if let reason = r.dropReason { s += " " + reason.name }
-        if let st = r.dropStage { s += " at " + st.symbol }
+        if let st = r.dropStage {
+            s += " at " + st.symbol
+        } else if let st = r.silentDropStage {
+            s += " without a drop reason (consume_skb) at " + st.symbol
+        }
         if let e = r.egress { s += " via " + e }
         if let nh = r.nextHop { s += " next hop \(nh)" }
         if let decider = deciding(r), !decider.detail.isEmpty {
@@ -40,7 +44,7 @@ public enum Annotation {
     public static func deciding(_ r: FrameResult) -> StageRecord? {
         switch r.fate {
         case .dropped:
-            if let st = r.dropStage {
+            if let st = r.dropStage ?? r.silentDropStage {
                 if let rec = r.stages.last(where: { $0.stage == st && $0.verdict == .drop }) { return rec }
                 return r.stages.last { $0.stage == st }
             }

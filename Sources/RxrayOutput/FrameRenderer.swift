@@ -445,7 +445,11 @@ public struct FrameRenderer {
         case .dropped: sink.write("DROPPED")
         }
         if let reason = r.dropReason { sink.write(byte: 32); sink.write(reason.name) }
-        if let st = r.dropStage { sink.write(" at "); sink.write(st.symbol) }
+        if let st = r.dropStage {
+            sink.write(" at "); sink.write(st.symbol)
+        } else if let st = r.silentDropStage {
+            sink.write(" without a drop reason (consume_skb) at "); sink.write(st.symbol)
+        }
         if let e = r.egress { sink.write(" via "); sink.write(e) }
         if let nh = r.nextHop { sink.write(" next hop "); sink.write(nh.description) }
         sink.resetColor(color)

@@ -57,7 +57,7 @@ public final class HTMLReport {
         // A dropped frame branches off at the stage that dropped it; what the trace holds after
         // (a later note) is not on its path.
         var stages = r.stages[...]
-        if r.fate == .dropped, let ds = r.dropStage, let k = r.stages.lastIndex(where: { $0.stage == ds }) {
+        if r.fate == .dropped, let ds = r.dropStage ?? r.silentDropStage, let k = r.stages.lastIndex(where: { $0.stage == ds }) {
             stages = r.stages[...k]
         }
         for s in stages { step(.stage(s.stage)) }
@@ -79,10 +79,10 @@ public final class HTMLReport {
         o += ",\"i\":" + Self.scriptJSON(meta.captureInterface ?? "")
         o += ",\"s\":" + Self.scriptJSON(summary)
         o += ",\"f\":\"" + r.fate.rawValue + "\""
-        let reason = r.fate == .dropped ? (r.dropReason?.name ?? "NOT_SPECIFIED") : ""
+        let reason = r.fate == .dropped ? (r.dropReason?.name ?? "NONE") : ""
         o += ",\"r\":\"" + reason + "\""
         if !reason.isEmpty { reasonsSeen.insert(reason) }
-        o += ",\"ds\":" + Self.scriptJSON(r.dropStage?.symbol ?? "")
+        o += ",\"ds\":" + Self.scriptJSON((r.dropStage ?? r.silentDropStage)?.symbol ?? "")
         var where_ = r.egress.map { "via " + $0 } ?? ""
         if let nh = r.nextHop { where_ += " next hop \(nh)" }
         o += ",\"e\":" + Self.scriptJSON(where_)
@@ -253,7 +253,7 @@ public final class HTMLReport {
             case .delivered: (label, kind, filter) = ("delivered", "delivered", "fate:delivered")
             case .forwarded: (label, kind, filter) = ("forwarded", "forwarded", "fate:forwarded")
             case .drop(let r):
-                let name = r?.name ?? "NOT_SPECIFIED"
+                let name = r?.name ?? "NONE"
                 (label, kind, filter) = ("✕ " + name, "drop", "reason:" + name)
             }
             let key = kind + "|" + label

@@ -63,7 +63,7 @@ public struct RunSummary {
         byFate[r.fate, default: 0] += 1
         if r.fate == .dropped {
             if let reason = r.dropReason { reasonCounts[reason, default: 0] += 1 } else { unnamedDrops += 1 }
-            if let st = r.dropStage { stageCounts[st, default: 0] += 1 }
+            if let st = r.dropStage ?? r.silentDropStage { stageCounts[st, default: 0] += 1 }
         }
         for rep in r.replies { replyCounts[rep.kindName, default: 0] += 1 }
         for (m, d) in r.counters { counterTotals[m, default: 0] += d }
@@ -79,11 +79,12 @@ public struct RunSummary {
         lastTimestamp = ns
     }
 
-    /// Drops by the kernel's reason name.
+    /// Drops by the kernel's reason name; `NONE` counts frames freed without a drop reason
+    /// (`consume_skb`: a SYN refused by a full accept queue).
     public var dropsByReason: [String: Int] {
         var d: [String: Int] = [:]
         for (k, v) in reasonCounts { d[k.name, default: 0] += v }
-        if unnamedDrops > 0 { d["NOT_SPECIFIED", default: 0] += unnamedDrops }
+        if unnamedDrops > 0 { d["NONE", default: 0] += unnamedDrops }
         return d
     }
 
@@ -136,7 +137,7 @@ public struct RunSummary {
 
     /// A rate per second over the capture's duration, with one decimal, as nstat prints its
     /// rate column (`0.0` for a capture shorter than a microsecond).
-    static func rate(_ value: Int, durationNs: Int64) -> String {
+    public static func rate(_ value: Int, durationNs: Int64) -> String {
         guard durationNs > 1000 else { return "0.0" }
         // value * 10 / seconds, rounded half up, in integers.
         let tenths = (Double(value) * 10 * 1e9 / Double(durationNs)).rounded()
@@ -190,7 +191,7 @@ public struct RunSummary {
         if let ct = conntrackTable {
             out += "conntrack table at the end (as conntrack -L prints it):\n"
             for line in ct { out += line + "\n" }
-            out += "conntrack v1.4: \(ct.count) flow entries have been shown.\n"
+            out += "\(ct.count) flow entries have been shown.\n"
         }
         return out
     }
@@ -253,5 +254,14 @@ public struct RunSummary {
 
     private func lpad(_ s: String, _ n: Int) -> String {
         s.count >= n ? s : String(repeating: " ", count: n - s.count) + s
+    }
+}
+
+extension FrameResult {
+    /// For a frame dropped without a drop reason (freed with `consume_skb`), the stage that
+    /// consumed it.
+    public var silentDropStage: Stage? {
+        guard fate == .dropped, dropReason == nil else { return nil }
+        return stages.last { $0.verdict == .consume }?.stage
     }
 }

@@ -1,7 +1,9 @@
 import ArgumentParser
 import RxrayCapture
 import RxrayDecode
+import RxrayNetfilter
 import RxrayOutput
+import RxrayRules
 import RxrayStack
 #if canImport(Glibc)
 import Glibc
@@ -116,8 +118,16 @@ struct Analyze: ParsableCommand {
         let summaryOnly = outputOptions.summary
         // Stage detail text is built only when something shows it.
         let wantsDetail = !summaryOnly || writePath != nil || reportPath != nil
-        let analyzer = Analyzer(host: loaded.host, options: .init(
-            capturePoint: point, defaultInterface: interface, wantsDetail: wantsDetail))
+        let analyzer: Analyzer
+        do {
+            // The host's rulesets compiled into the netfilter engine, its conntrack table loaded.
+            analyzer = try Analyzer(host: loaded.host, options: .init(
+                capturePoint: point, defaultInterface: interface, wantsDetail: wantsDetail), netfilter: true)
+        } catch let e as InputError {
+            throw fail(e.description)
+        } catch {
+            throw fail("\(hostOptions.host ?? "inferred host"): \(error)")
+        }
 
         let header = RunHeader(
             version: RxrayVersion.string, kernelModel: "6.18", capture: capture,
@@ -206,6 +216,12 @@ struct Analyze: ParsableCommand {
         }
         progress?.finish()
         analyzer.finish(emit: emit)
+        if let engine = analyzer.netfilter {
+            summary.ruleHits = NetfilterSummary.ruleHits(engine)
+            if engine.usesConntrack {
+                summary.conntrackTable = NetfilterSummary.conntrackList(engine.conntrack, now: summary.lastTimestamp ?? 0)
+            }
+        }
 
         // Both formats end with the summary (JSON lines: one {"summary": ...} line).
         if format == .text { sink.write(summary.text()) } else { sink.write(summary.json()); sink.endLine() }
@@ -299,3 +315,49 @@ struct HeldFrame {
     var selected: Bool
 }
 
+/// The netfilter engine's end-of-run state in the summary's terms.
+enum NetfilterSummary {
+    /// Every rule with its hit count (the summary keeps those hit, most first).
+    static func ruleHits(_ engine: NetfilterEngine) -> [RuleHit] {
+        var out: [RuleHit] = []
+        for (i, info) in engine.ruleInfo.enumerated() where i < engine.ruleHits.count {
+            out.append(RuleHit(table: info.table, chain: info.chain, position: info.position, handle: info.handle,
+                               text: info.text, source: info.file.isEmpty ? nil : "\(info.file):\(info.line)",
+                               hits: Int(clamping: engine.ruleHits[i])))
+        }
+        return out
+    }
+
+    /// The table as `conntrack -L` prints it: protocol name and number, seconds left,
+    /// TCP state, original tuple, `[UNREPLIED]`, reply tuple, `[ASSURED]`, mark, use.
+    /// Seconds left are counted from `now`, the last frame's capture time. Entries are in
+    /// creation order (then by text), so the listing does not depend on hashing.
+    static func conntrackList(_ table: ConntrackTable, now: Int64) -> [String] {
+        var rows: [(Int64, String)] = []
+        for slot in 0..<table.slots.count {
+            guard let e = table.entry(Int32(slot)) else { continue }
+            let proto = e.original.proto
+            let name: String
+            switch proto {
+            case 6: name = "tcp"
+            case 17: name = "udp"
+            case 1: name = "icmp"
+            case 58: name = "icmpv6"
+            case 132: name = "sctp"
+            case 136: name = "udplite"
+            case 33: name = "dccp"
+            default: name = "unknown"
+            }
+            var line = name + String(repeating: " ", count: max(1, 9 - name.count)) + "\(proto) "
+            line += "\(max(0, (e.timeoutAt - now) / 1_000_000_000)) "
+            if proto == 6 { line += e.tcpState.name + " " }
+            line += e.original.description + " "
+            if e.status & CTStatus.seenReply == 0 { line += "[UNREPLIED] " }
+            line += e.reply.description + " "
+            if e.status & CTStatus.assured != 0 { line += "[ASSURED] " }
+            line += "mark=\(e.mark) use=1"
+            rows.append((e.createdNs, line))
+        }
+        return rows.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }.map(\.1)
+    }
+}
