@@ -55,10 +55,10 @@ struct Live: ParsableCommand {
     @Option(help: ArgumentHelp("Where the capture is taken: host (the default: this host, GRO already applied), wire (a tap: GRO is simulated), or auto (host).", valueName: "point"))
     var capturePoint: CapturePointOption?
 
-    @Option(name: .customLong("write"), help: ArgumentHelp("Also write the frames to this pcapng file, each with its fate as the frame comment.", valueName: "file.pcapng"))
+    @Option(name: .customLong("write"), help: ArgumentHelp("Also write the printed frames to this pcapng file, each with its decision as the frame comment.", valueName: "file.pcapng"))
     var writePath: String?
 
-    @Option(name: [.customShort("c"), .long], help: ArgumentHelp("Stop after printing this many frames.", valueName: "n"))
+    @Option(name: [.customShort("c"), .long], help: ArgumentHelp("Stop after this many frames were printed (or, with --summary, selected).", valueName: "n"))
     var count: Int?
 
     @Option(help: ArgumentHelp("Bytes kept per frame.", valueName: "bytes"))
@@ -82,6 +82,9 @@ struct Live: ParsableCommand {
             throw ValidationError("--buffer-size must be between 65536 and \(Int32.max) bytes, not \(b).")
         }
         if interface.isEmpty { throw ValidationError("-i needs an interface name.") }
+        if writePath == "-" && outputOptions.output == nil && !outputOptions.summary {
+            throw ValidationError("--write - would mix the pcapng file with the text on standard output: give --output FILE or --summary too.")
+        }
     }
 
     func run() throws {
@@ -446,8 +449,12 @@ final class LiveSession: @unchecked Sendable {
         }
     }
 
+    /// Prints and writes one settled frame, as `rxray analyze` does: the filter and
+    /// --only-drops choose the frames; --write gets the same frames as the trace; --count
+    /// counts them (also with --summary).
     private func output(_ r: FrameResult, meta: FrameMeta, bytes: UnsafeRawBufferPointer, selected: Bool) {
         guard selected, !finished else { return }
+        if onlyDrops && r.fate != .dropped { return }
         if let w = writer {
             do {
                 try w.write(interfaceID: 0, timestampNanoseconds: meta.timestampNanoseconds, bytes: bytes,
@@ -457,9 +464,10 @@ final class LiveSession: @unchecked Sendable {
                 return
             }
         }
-        if summaryOnly || (onlyDrops && r.fate != .dropped) { return }
-        let decoded = FrameDecoder.decode(bytes, linkType: meta.linkType, wireLength: meta.wireLength)
-        renderer.frame(meta, decoded: decoded, bytes: bytes, result: r, to: sink)
+        if !summaryOnly {
+            let decoded = FrameDecoder.decode(bytes, linkType: meta.linkType, wireLength: meta.wireLength)
+            renderer.frame(meta, decoded: decoded, bytes: bytes, result: r, to: sink)
+        }
         printed += 1
         if let c = count, printed >= c {
             finished = true

@@ -206,7 +206,8 @@ final class LiveTests: XCTestCase {
 
     func testSIGHUPReSnapshotsTheNamespaceAndTheNewModelAnnotatesLaterFrames() throws {
         let net = try makeNetwork()
-        let live = try start(["live", "-i", net.dutLink, "--netns", net.dut, "--format", "jsonl",
+        // -c 2: the run ends by itself after the second annotation.
+        let live = try start(["live", "-i", net.dutLink, "--netns", net.dut, "--format", "jsonl", "-c", "2",
                               "ether src \(LiveNetwork.injectorMAC)"])
         let ping = """
             sendp(Ether(src=SRC_MAC, dst=DUT_MAC) / IP(src=PEER_IP, dst="198.51.100.50") / ICMP(type=8, id=5, seq=1), iface=IFACE)
@@ -219,8 +220,10 @@ final class LiveTests: XCTestCase {
         XCTAssertTrue(live.waitForStderr("host model replaced", timeout: 60), live.stderrText)
         XCTAssertTrue(live.stderrText.contains("SIGHUP: snapshot of network namespace \(net.dut)"), live.stderrText)
         _ = try net.inject(ping)
-        XCTAssertTrue(live.waitUntil(timeout: 5) { live.frameLineCount >= 2 })
+        XCTAssertTrue(live.waitUntil(timeout: 5) { !live.process.isRunning }, "-c 2 ends the run")
         XCTAssertEqual(live.interruptAndWait(), 0, live.stderrText)
+        let capture = live.jsonLines.lazy.compactMap { $0.object["capture"] as? [String: Any] }.first
+        XCTAssertEqual(capture?["stopped_by"] as? String, "--count")
         let frames = live.jsonLines.map(\.object).filter { $0["frame"] != nil }
         XCTAssertEqual(frames.count, 2)
         XCTAssertNotEqual(frames.first?["fate"] as? String, "delivered", "before SIGHUP 198.51.100.50 is not local: \(frames.first ?? [:])")
@@ -282,6 +285,9 @@ final class LiveTests: XCTestCase {
     }
 
     func testUsageAndCaptureErrorsExitTwoWithOneLine() throws {
+        let mixed = try CLI.run(["live", "-i", "lo", "--write", "-"])
+        XCTAssertEqual(mixed.status, 2)
+        XCTAssertTrue(mixed.stderr.contains("--write -"), mixed.stderr)
         let both = try CLI.run(["live", "-i", "lo", "--host", "x", "--keep-snapshot", "y"])
         XCTAssertEqual(both.status, 2)
         XCTAssertTrue(both.stderr.contains("--keep-snapshot"), both.stderr)
