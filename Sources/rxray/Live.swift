@@ -4,6 +4,7 @@ import Foundation
 import RxrayCapture
 import RxrayDecode
 import RxrayHost
+import RxrayNetfilter
 import RxrayOutput
 import RxrayRules
 import RxrayStack
@@ -517,6 +518,13 @@ final class LiveSession: @unchecked Sendable {
     /// Settles everything still held and closes the pcapng file.
     func finish() {
         analyzer.finish(emit: emit)
+        // Rule hits and the conntrack table of the model in use (since the last reload).
+        if let engine = analyzer.netfilter {
+            summary.ruleHits = NetfilterSummary.ruleHits(engine)
+            if engine.usesConntrack {
+                summary.conntrackTable = NetfilterSummary.conntrackList(engine.conntrack, now: summary.lastTimestamp ?? 0)
+            }
+        }
         if let w = writer {
             do { try w.close() } catch let e { if error == nil { error = String(describing: e) } }
         }

@@ -122,6 +122,9 @@ final class LiveTests: XCTestCase {
                        "the lone fragment was held, then settled at the end: \(frames.last ?? [:])")
         let summary = lines.lazy.compactMap { $0["summary"] as? [String: Any] }.first
         XCTAssertEqual(summary?["frames"] as? Int, injected.count)
+        let hits = summary?["top_rules"] as? [[String: Any]] ?? []
+        XCTAssertTrue(hits.contains { ($0["rule"] as? String ?? "\($0)").contains("4444") && $0["hits"] as? Int == 1 },
+                      "the summary counts the nft rule's hit: \(summary ?? [:])")
         let capture = lines.lazy.compactMap { $0["capture"] as? [String: Any] }.first
         XCTAssertEqual(capture?["stopped_by"] as? String, "SIGINT")
         XCTAssertGreaterThanOrEqual(capture?["received"] as? Int ?? 0, injected.count)
