@@ -30,6 +30,30 @@ final class FixtureScenarioTests: XCTestCase {
         return out
     }
 
+    /// What the scenario's listening applications do, from its hand-written setup.sh
+    /// (`listen_tcp PORT BACKLOG accept|noaccept|close ...`): the snapshot's `ss` listing
+    /// cannot tell an application that accepts from one that accepts and closes at once.
+    static func tcpOptions(setup: String) -> TCPOptions {
+        var o = TCPOptions()
+        for line in setup.split(separator: "\n") {
+            let w = line.split(separator: " ")
+            guard w.count >= 4, w[0] == "listen_tcp", let port = UInt16(w[1]) else { continue }
+            switch w[3] {
+            case "accept": o.acceptingPorts[port] = true
+            case "noaccept": o.acceptingPorts[port] = false
+            case "close": o.acceptingPorts[port] = true; o.closingPorts.insert(port)
+            default: break
+            }
+        }
+        return o
+    }
+
+    func testSetupApplicationModes() {
+        let o = Self.tcpOptions(setup: ". \"$RXLIB/dut.sh\"\nlisten_tcp 80 16 accept\nlisten_tcp 81 16 close\nlisten_tcp 82 1 noaccept 0.0.0.0 16\n")
+        XCTAssertEqual(o.acceptingPorts, [80: true, 81: true, 82: false])
+        XCTAssertEqual(o.closingPorts, [81])
+    }
+
     /// A reply as compared: kind name plus ICMP type/code, and the interface.
     struct ReplyKey: Hashable, CustomStringConvertible {
         var kind: String
@@ -112,7 +136,8 @@ final class FixtureScenarioTests: XCTestCase {
                 description = o["description"] as? String ?? ""
             }
             let host = try HostLoader.loadDirectory(hostDir.path)
-            let analyzer = try Analyzer(host: host, netfilter: true)
+            let setup = (try? String(contentsOf: sdir.appendingPathComponent("setup.sh"), encoding: .utf8)) ?? ""
+            let analyzer = try Analyzer(host: host, options: Analyzer.Options(tcp: Self.tcpOptions(setup: setup)), netfilter: true)
             let reader = try CaptureReader(path: capURL.path)
             var results: [FrameResult] = []
             while let f = try reader.next() {

@@ -67,6 +67,7 @@ public enum MIB: String, Sendable, CaseIterable {
     case tcpExtTCPOFOQueue = "TcpExtTCPOFOQueue"
     case tcpExtEmbryonicRsts = "TcpExtEmbryonicRsts"
     case tcpExtTCPAbortOnData = "TcpExtTCPAbortOnData"
+    case tcpExtTCPAbortOnClose = "TcpExtTCPAbortOnClose"
     case tcpCurrEstab = "TcpCurrEstab"
     case udpInDatagrams = "UdpInDatagrams"
     case udpNoPorts = "UdpNoPorts"

@@ -52,6 +52,7 @@ public enum GROFlush: String, Sendable, Equatable {
     case urg = "URG"
     case cwr = "CWR"
     case flags = "TCP flags differ"
+    case window = "TCP window or reserved bits differ"
     case seqGap = "sequence not contiguous"
     case ack = "ACK number differs"
     case options = "TCP options differ"
@@ -182,6 +183,9 @@ struct GROL4 {
     var seq: UInt32
     var ack: UInt32
     var flags: UInt8
+    /// The header's fourth 32-bit word (data offset, reserved bits, flags, window), which
+    /// `tcp_gro_receive` compares whole apart from CWR, FIN and PSH.
+    var word3: UInt32
     var doff: Int
     /// Offset of the TCP header from the network header.
     var off: Int

@@ -60,6 +60,9 @@ extension Netns {
             d.conf6.forceForwarding = host.sysctls.int("net.ipv6.conf.\(itf.name.replacingOccurrences(of: ".", with: "/")).force_forwarding") != 0
             d.conf6.disableIPv6 = c6.disableIPv6
             d.conf6.acceptSourceRoute = c6.acceptSourceRoute
+            let key6 = "net.ipv6.conf.\(itf.name.replacingOccurrences(of: ".", with: "/"))."
+            d.conf6.seg6Enabled = min(host.sysctls.int("net.ipv6.conf.all.seg6_enabled"), host.sysctls.int(key6 + "seg6_enabled")) > 0
+            d.conf6.rplSegEnabled = min(host.sysctls.int("net.ipv6.conf.all.rpl_seg_enabled"), host.sysctls.int(key6 + "rpl_seg_enabled")) > 0
             d.conf6.dropUnicastInL2Multicast = c6.dropUnicastInL2Multicast
             d.conf6.mtu = c6.mtu
             devices.append(d)

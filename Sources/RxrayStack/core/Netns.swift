@@ -235,6 +235,11 @@ public struct IPv6DevConf: Sendable, Equatable {
     public var forceForwarding = false
     public var disableIPv6 = false
     public var acceptSourceRoute = 0
+    /// min(`conf.all.seg6_enabled`, `conf.<dev>.seg6_enabled`): segment routing headers
+    /// (routing type 4) are processed only when set.
+    public var seg6Enabled = false
+    /// min(`conf.all.rpl_seg_enabled`, `conf.<dev>.rpl_seg_enabled`) for RPL source routes (type 3).
+    public var rplSegEnabled = false
     public var dropUnicastInL2Multicast = false
     public var mtu = 1280
     public init() {}

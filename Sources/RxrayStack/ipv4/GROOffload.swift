@@ -4,7 +4,7 @@ import RxrayDecode
 struct GROSegment {
     var l3 = GROL3(v6: false, proto: 0, saddr: .v4(IPv4Address(0)), daddr: .v4(IPv4Address(0)), ttl: 0, tos: 0,
                    df: false, id: 0, v6Word: 0, hlen: 20, ownFlush: nil)
-    var l4 = GROL4(ports: 0, seq: 0, ack: 0, flags: 0, doff: 20, off: 20, len: 0)
+    var l4 = GROL4(ports: 0, seq: 0, ack: 0, flags: 0, word3: 0, doff: 20, off: 20, len: 0)
 }
 
 // The protocol GRO handlers. One file for the four kernel files that hold them:
@@ -58,7 +58,7 @@ extension Kernel {
         let doff = Int(b.u8(off + 12) >> 4) * 4
         if doff < 20 || off + doff > frameLen { return .tcpHeader }
         guard b.count >= off + doff else { return .truncated }
-        seg.l4 = GROL4(ports: b.u32(off), seq: b.u32(off + 4), ack: b.u32(off + 8), flags: b.u8(off + 13),
+        seg.l4 = GROL4(ports: b.u32(off), seq: b.u32(off + 4), ack: b.u32(off + 8), flags: b.u8(off + 13), word3: b.u32(off + 12),
                        doff: doff, off: off, len: frameLen - off - doff)
         // tcp4/tcp6_gro_receive: the checksum is validated first (not when already flushed).
         if seg.l3.ownFlush == nil && b.count >= frameLen {
@@ -96,6 +96,8 @@ extension Kernel {
         let f = seg.l4.flags
         if f & 0x80 != 0 { return .cwr }
         if (f ^ p.l4.flags) & ~UInt8(0x80 | 0x01 | 0x08) != 0 { return .flags }
+        // The rest of the flag word: reserved bits and the window (data offset is below).
+        if (seg.l4.word3 ^ p.l4.word3) & 0x0FFF_FFFF & ~UInt32(0x00FF_0000) != 0 { return .window }
         if seg.l4.ack != p.l4.ack { return .ack }
         if seg.l4.doff != p.l4.doff { return .options }
         if seg.l4.doff > 20 {

@@ -15,8 +15,10 @@ extension Kernel {
             // is joined by every IPv4 device, IGMP is always accepted.
             let ours = daddr.value == 0xE000_0001 || skb.v4Proto == 2
             if !ours {
+                // Not joined and not multicast-forwarded: the routing code gives no reason, so
+                // ip_rcv_finish_core frees it as NOT_SPECIFIED.
                 r.record(.ipRouteInput, .drop, "multicast \(daddr): group not joined on \(devName(skb.dev)) (joined groups beyond 224.0.0.1 are not in the host model)")
-                return .ipInvalidDest
+                return .notSpecified
             }
             if saddr.isMulticast || saddr.isLimitedBroadcast || (saddr.value == 0 && skb.v4Proto != 2) {
                 r.record(.ipRouteInput, .drop, "martian source \(saddr) for multicast")

@@ -55,7 +55,7 @@ extension Kernel {
             switch c.state {
             case .synRecv:
                 tcpCheckReq(skb, tcp, key, c, v6: v6, &r)
-            case .timeWait:
+            case .timeWait, .finWait2:
                 tcpTimewait(skb, tcp, key, c, v6: v6, &r)
             default:
                 tcpRcvState(skb, tcp, key, c, v6: v6, &r)
@@ -226,6 +226,31 @@ extension Kernel {
             tcpState.conns[key] = child
             tcpAck(skb, tcp, v6: v6, challenge: false, &r)
         }
+        if tcpOptions.closingPorts.contains(l.port), var child = tcpState.conns[key] {
+            // The application accepts and closes at once (tcp_close): unread data makes it a
+            // RST (TCPAbortOnClose), else our FIN goes out and the orphan is in FIN_WAIT1.
+            if tcp.payload > 0 {
+                r.count(.tcpExtTCPAbortOnClose)
+                r.count(.tcpOutRsts)
+                r.count(.tcpOutSegs)
+                tcpState.conns[key] = nil
+                r.replies.append(Reply(kind: .tcpRst, interface: replyInterface(skb, v6: v6),
+                                       source: v6 ? .v6(skb.v6Daddr) : .v4(skb.v4Daddr), destination: v6 ? .v6(skb.v6Saddr) : .v4(skb.v4Saddr),
+                                       summary: r.wantsDetail ? "RST (the application closed with unread data)" : ""))
+                r.record(stage, .note, "the application accepts and closes with unread data: RST, connection gone")
+                return
+            }
+            child.state = .finWait1
+            child.finSent = true
+            tcpState.conns[key] = child
+            r.count(.tcpOutSegs)
+            r.replies.append(Reply(kind: .tcpAck(challenge: false), interface: replyInterface(skb, v6: v6),
+                                   source: v6 ? .v6(skb.v6Daddr) : .v4(skb.v4Daddr), destination: v6 ? .v6(skb.v6Saddr) : .v4(skb.v4Saddr),
+                                   summary: r.wantsDetail ? "FIN+ACK (the application closed)" : ""))
+            r.record(stage, .note, "the application accepts and closes at once: FIN sent, FIN_WAIT1")
+        } else {
+            r.count(.tcpCurrEstab)
+        }
     }
 
     /// A segment for a request socket (NEW_SYN_RECV). Mirrors `tcp_check_req()` in
@@ -325,8 +350,10 @@ extension Kernel {
         }
         if tcp.rst {
             if tcp.seq == c.rcvNxt {
-                r.count(.tcpEstabResets)
-                if c.state == .established || c.state == .closeWait { r.count(.tcpCurrEstab, -1) }
+                if c.state == .established || c.state == .closeWait {
+                    r.count(.tcpEstabResets)
+                    r.count(.tcpCurrEstab, -1)
+                }
                 c.state = .close
                 tcpState.conns[key] = nil
                 r.fate = .delivered
@@ -340,9 +367,10 @@ extension Kernel {
             tcpChallenge(skb, tcp, v6: v6, syn: true, what: what, &r)
             return
         }
-        // tcp_ack: the peer can only acknowledge our SYN (the application sends nothing).
+        // tcp_ack: the peer can only acknowledge our SYN and our FIN (the application sends
+        // no data).
         if c.iss == nil { c.iss = tcp.ack &- 1 }
-        let sndNxt = c.iss! &+ 1
+        let sndNxt = c.iss! &+ 1 &+ (c.finSent ? 1 : 0)
         if seqAfter(tcp.ack, sndNxt) {
             r.count(.tcpExtTCPChallengeACK)
             tcpAck(skb, tcp, v6: v6, challenge: true, &r)
@@ -351,18 +379,60 @@ extension Kernel {
             return
         }
         if let ts = tcp.tsval, tcp.seq == c.rcvNxt || seqBefore(tcp.seq, c.rcvNxt) { c.tsRecent = ts }
+        // Step 5 of tcp_rcv_state_process: our FIN acknowledged.
+        let finAcked = c.finSent && tcp.ack == sndNxt
+        let end_ = end &- (tcp.fin ? 1 : 0)
+        let dataBeyond = end != tcp.seq && seqAfter(end_, c.rcvNxt)
+        if c.state == .finWait1 && finAcked {
+            if dataBeyond {
+                tcpAbortOnData(skb, tcp, key, what: what, v6: v6, &r)
+                return
+            }
+            if !tcp.fin {
+                // An orphan (the application closed) with tcp_fin_timeout within TIME_WAIT's
+                // 60 s becomes a TIME_WAIT socket in substate FIN_WAIT2.
+                c.state = .finWait2
+                tcpState.conns[key] = c
+                r.fate = .delivered
+                r.record(st, .consume, "\(what): our FIN acknowledged: FIN_WAIT2 (orphan, kept as a TIME_WAIT socket)")
+                return
+            }
+            c.state = .finWait2
+        }
+        if c.state == .closing && finAcked {
+            c.state = .timeWait
+            tcpState.conns[key] = c
+            r.fate = .delivered
+            r.record(st, .consume, "\(what): our FIN acknowledged: TIME_WAIT")
+            return
+        }
+        // Step 7: the segment text.
+        switch c.state {
+        case .closeWait, .closing:
+            if !seqBefore(tcp.seq, c.rcvNxt) {
+                // After the peer's FIN nothing new is queued: freed without a reason.
+                tcpState.conns[key] = c
+                r.drop(.notSpecified, at: st, "\(what): segment after the peer's FIN (seq \(tcp.seq), rcv_nxt \(c.rcvNxt)) freed")
+                return
+            }
+            if dataBeyond {
+                tcpAbortOnData(skb, tcp, key, what: what, v6: v6, &r)
+                return
+            }
+        case .finWait1, .finWait2:
+            // The application closed (receive side shut down): new data aborts.
+            if dataBeyond {
+                tcpAbortOnData(skb, tcp, key, what: what, v6: v6, &r)
+                return
+            }
+        default:
+            break
+        }
         // tcp_data_queue.
         if tcp.payload == 0 && !tcp.fin {
             tcpState.conns[key] = c
             r.fate = .delivered
             r.record(st, .consume, "\(what): pure ACK")
-            return
-        }
-        if c.state != .established && tcp.payload > 0 {
-            // Data after the peer's FIN.
-            tcpAck(skb, tcp, v6: v6, challenge: false, &r)
-            tcpState.conns[key] = c
-            r.drop(.tcpInvalidSequence, at: st, "\(what): data after the peer's FIN")
             return
         }
         if seqBefore(tcp.seq &+ UInt32(truncatingIfNeeded: tcp.payload), c.rcvNxt) || (tcp.payload > 0 && tcp.seq &+ UInt32(truncatingIfNeeded: tcp.payload) == c.rcvNxt && !tcp.fin) {
@@ -385,9 +455,14 @@ extension Kernel {
         c.segsSinceAck += 1
         var text = "\(what): \(max(0, newData)) bytes queued (rcv_nxt \(c.rcvNxt))"
         if tcp.fin {
-            c.state = c.state == .established ? .closeWait : c.state
+            // tcp_fin.
+            switch c.state {
+            case .established: c.state = .closeWait; text += "; FIN: CLOSE_WAIT, ACK"
+            case .finWait1: c.state = .closing; text += "; FIN: CLOSING, ACK"
+            case .finWait2: c.state = .timeWait; text += "; FIN: TIME_WAIT, ACK"
+            default: text += "; FIN: ACK"
+            }
             tcpAck(skb, tcp, v6: v6, challenge: false, &r)
-            text += "; FIN: CLOSE_WAIT, ACK"
             c.segsSinceAck = 0
         } else if c.quickAcks > 0 || c.segsSinceAck >= 2 || tcp.psh && c.quickAcks > 0 {
             // Quick-ACK mode at the start of a connection, then every second segment.
@@ -416,23 +491,87 @@ extension Kernel {
                "\(what): \(syn ? "SYN on a synchronized connection" : "RST not at rcv_nxt"): challenge ACK")
     }
 
-    /// TIME_WAIT. Mirrors `tcp_timewait_state_process()`.
-    func tcpTimewait(_ skb: SKB, _ tcp: TCPSegment, _ key: TCPConnKey, _ c: TCPConn, v6: Bool, _ r: inout FrameResult) {
-        if tcp.rst {
-            if !ns.sysctl.tcpRfc1337 { tcpRemove(key) }
-            r.fate = .delivered
-            r.record(.tcpTimewaitStateProcess, .consume, "RST in TIME_WAIT" + (ns.sysctl.tcpRfc1337 ? ": ignored (tcp_rfc1337)" : ": TIME_WAIT socket killed"))
+    /// New data on a socket whose receive side is shut down (the peer's FIN came, or the
+    /// application closed): `tcp_reset`, then the caller's RST (TCPAbortOnData).
+    func tcpAbortOnData(_ skb: SKB, _ tcp: TCPSegment, _ key: TCPConnKey, what: String, v6: Bool, _ r: inout FrameResult) {
+        if tcpState.conns[key]?.state == .closeWait { r.count(.tcpCurrEstab, -1) }
+        r.count(.tcpExtTCPAbortOnData)
+        tcpState.conns[key] = nil
+        sendReset(skb, tcp, v6: v6, &r)
+        r.drop(.tcpAbortOnData, at: .tcpRcvStateProcess, "\(what): new data after the receive side was shut down: RST, connection aborted")
+    }
+
+    /// A TIME_WAIT socket, in substate FIN_WAIT2 (`.finWait2`: our FIN acknowledged on an
+    /// orphan, waiting for the peer's FIN) or TIME_WAIT. Mirrors
+    /// `tcp_timewait_state_process()` (net/ipv4/tcp_minisocks.c) and what `tcp_v4_rcv` /
+    /// `tcp_v6_rcv` do with its answer: every segment is then freed without a reason
+    /// (NOT_SPECIFIED), except a new SYN that a listener takes over. The
+    /// `tcp_invalid_ratelimit` limit on the out-of-window ACKs is not modelled.
+    func tcpTimewait(_ skb: SKB, _ tcp: TCPSegment, _ key: TCPConnKey, _ c0: TCPConn, v6: Bool, _ r: inout FrameResult) {
+        var c = c0
+        let st: Stage = .tcpTimewaitStateProcess
+        let freeStage: Stage = v6 ? .tcpV6Rcv : .tcpV4Rcv
+        let end = tcp.endSeq
+        var pawsReject = false
+        if let ts = tcp.tsval, let recent = c.tsRecent, Int32(bitPattern: recent &- ts) > 1 { pawsReject = !tcp.rst }
+        if c.state == .finWait2 {
+            let wnd: UInt32 = 64240
+            let winEnd = c.rcvNxt &+ wnd
+            let inWindow = tcp.seq == c.rcvNxt || (seqAfter(end, c.rcvNxt) && seqBefore(tcp.seq, winEnd)) || (tcp.seq == winEnd && tcp.seq == end)
+            if pawsReject || !inWindow {
+                tcpAck(skb, tcp, v6: v6, challenge: false, &r)
+                r.record(st, .note, pawsReject ? "FIN_WAIT2: TSval older than ts_recent: ACK" : "FIN_WAIT2: sequence \(tcp.seq) outside the window: ACK")
+            } else if tcp.rst {
+                tcpRemove(key)
+                r.record(st, .note, "FIN_WAIT2: RST: TIME_WAIT socket killed")
+            } else if tcp.syn && !seqBefore(tcp.seq, c.rcvNxt) {
+                sendReset(skb, tcp, v6: v6, &r)
+                tcpRemove(key)
+                r.record(st, .note, "FIN_WAIT2: SYN in the window: RST")
+            } else if !tcp.hasACK || !seqAfter(end, c.rcvNxt) || end == tcp.seq {
+                r.record(st, .note, "FIN_WAIT2: nothing new: ignored")
+            } else if !tcp.fin || end != c.rcvNxt &+ 1 {
+                sendReset(skb, tcp, v6: v6, &r)
+                tcpRemove(key)
+                r.record(st, .note, "FIN_WAIT2: data after the application closed: RST")
+            } else {
+                c.state = .timeWait
+                c.rcvNxt = end
+                if let ts = tcp.tsval { c.tsRecent = ts }
+                tcpState.conns[key] = c
+                tcpAck(skb, tcp, v6: v6, challenge: false, &r)
+                r.record(st, .note, "FIN_WAIT2: the peer's FIN: TIME_WAIT, ACK")
+            }
+            r.drop(.notSpecified, at: freeStage, "segment for a TIME_WAIT socket freed")
             return
         }
-        if tcp.syn && !tcp.hasACK && seqAfter(tcp.seq, c.rcvNxt), let li = findListenerIndex(key.laddr, port: key.lport, dev: skb.dev) {
+        if !pawsReject && tcp.seq == c.rcvNxt && (tcp.seq == end || tcp.rst) {
+            if tcp.rst {
+                if !ns.sysctl.tcpRfc1337 { tcpRemove(key) }
+                r.record(st, .note, "RST at rcv_nxt in TIME_WAIT" + (ns.sysctl.tcpRfc1337 ? ": ignored (tcp_rfc1337)" : ": TIME_WAIT socket killed"))
+            } else {
+                if let ts = tcp.tsval { c.tsRecent = ts; tcpState.conns[key] = c }
+                r.record(st, .note, "in-sequence segment without data in TIME_WAIT: timer restarted")
+            }
+            r.drop(.notSpecified, at: freeStage, "segment for a TIME_WAIT socket freed")
+            return
+        }
+        let newerTS: Bool = { if let ts = tcp.tsval, let recent = c.tsRecent { return Int32(bitPattern: recent &- ts) < 0 }; return false }()
+        if tcp.syn && !tcp.rst && !tcp.hasACK && !pawsReject && (seqAfter(tcp.seq, c.rcvNxt) || newerTS),
+           let li = findListenerIndex(key.laddr, port: key.lport, dev: skb.dev) {
             tcpRemove(key)
-            r.record(.tcpTimewaitStateProcess, .pass, "new SYN after rcv_nxt: TIME_WAIT recycled for the listener")
+            r.record(st, .pass, "new SYN in TIME_WAIT: the socket is recycled for the listener")
             tcpListen(skb, tcp, key, li, v6: v6, &r)
             return
         }
-        tcpAck(skb, tcp, v6: v6, challenge: false, &r)
-        r.fate = .delivered
-        r.record(.tcpTimewaitStateProcess, .consume, "segment in TIME_WAIT: ACK")
+        if pawsReject { r.count(.tcpExtPAWSEstab) }
+        if !tcp.rst {
+            tcpAck(skb, tcp, v6: v6, challenge: false, &r)
+            r.record(st, .note, "segment in TIME_WAIT: ACK")
+        } else {
+            r.record(st, .note, "RST not at rcv_nxt in TIME_WAIT: ignored")
+        }
+        r.drop(.notSpecified, at: freeStage, "segment for a TIME_WAIT socket freed")
     }
 
     /// An ACK from a connection (`tcp_send_ack` / dupack / challenge).
@@ -577,10 +716,16 @@ public struct TCPOptions: Sendable, Equatable {
     /// Off by default: the snapshot is taken as complete, so such a segment meets the listener
     /// (RST), as the kernel does when no such socket exists.
     public var pickUpMidStream: Bool
-    public init(acceptsConnections: Bool = false, acceptingPorts: [UInt16: Bool] = [:], pickUpMidStream: Bool = false) {
+    /// Listening ports whose application accepts each connection and closes it at once
+    /// without reading (`close()`): the DUT sends its FIN as soon as the handshake completes
+    /// (FIN_WAIT1), or a RST when the third ACK carried data nobody read.
+    public var closingPorts: Set<UInt16>
+    public init(acceptsConnections: Bool = false, acceptingPorts: [UInt16: Bool] = [:], pickUpMidStream: Bool = false,
+                closingPorts: Set<UInt16> = []) {
         self.acceptsConnections = acceptsConnections
         self.acceptingPorts = acceptingPorts
         self.pickUpMidStream = pickUpMidStream
+        self.closingPorts = closingPorts
     }
 }
 
@@ -614,6 +759,13 @@ enum TCPConnState: String {
     case synRecv = "NEW_SYN_RECV"
     case established = "ESTABLISHED"
     case closeWait = "CLOSE_WAIT"
+    /// Our FIN sent (the application closed), not yet acknowledged.
+    case finWait1 = "FIN_WAIT1"
+    /// Both FINs sent, ours not yet acknowledged.
+    case closing = "CLOSING"
+    /// Our FIN acknowledged on an orphaned socket: a TIME_WAIT socket in substate FIN_WAIT2
+    /// (`tcp_time_wait(sk, TCP_FIN_WAIT2, ...)`), waiting for the peer's FIN.
+    case finWait2 = "FIN_WAIT2"
     case timeWait = "TIME_WAIT"
     case close = "CLOSE"
 }
@@ -634,6 +786,9 @@ struct TCPConn {
     /// Immediate ACKs left (`icsk_ack.quick`, TCP_MAX_QUICKACKS).
     var quickAcks = 16
     var segsSinceAck = 0
+    /// Whether our FIN was sent (it takes one sequence number after the ISN: the application
+    /// sends no data).
+    var finSent = false
     init(state: TCPConnState, listener: Int, irs: UInt32, rcvNxt: UInt32, iss: UInt32?, created: Int64) {
         self.state = state; self.listener = listener; self.irs = irs; self.rcvNxt = rcvNxt; self.iss = iss; self.created = created
     }

@@ -157,6 +157,13 @@ extension Kernel {
         r.replies.append(Reply(kind: .icmpv6(type: 136, code: 0), interface: devName(skb.dev), source: .v6(target),
                                destination: dad ? .v6(IPv6Address(high: 0xFF02_0000_0000_0000, low: 1)) : .v6(skb.v6Saddr),
                                summary: r.wantsDetail ? "neighbour advertisement \(target) is-at \(ns.devices[skb.dev].mac)" : ""))
+        if dad {
+            // ndisc_recv_ns answers a DAD probe for an address in use (to all nodes) but reports
+            // no reason for the NS itself: icmpv6_rcv frees it as NOT_SPECIFIED.
+            r.record(.ndiscRcv, .note, "DAD NS for our \(target): NA to ff02::1 (address in use)")
+            r.drop(.notSpecified, at: .icmpv6Rcv, "DAD NS freed after the NA (no reason given)")
+            return
+        }
         r.record(.ndiscRcv, .deliver, "NS for our \(target): NA sent")
     }
 

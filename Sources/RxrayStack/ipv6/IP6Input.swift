@@ -223,6 +223,58 @@ extension Kernel {
         ip6ProtocolDeliver(&skb, &r)
     }
 
+    /// A routing header at `off` (fully captured) for a packet to this host: true when the
+    /// packet goes on to the next header. Mirrors `ipv6_rthdr_rcv()` in net/ipv6/exthdrs.c:
+    /// multicast or not-for-us packets are counted as address errors and freed; segment
+    /// routing (type 4) and RPL (type 3) headers are freed silently unless `seg6_enabled` /
+    /// `rpl_seg_enabled` is on for both `all` and the device; with segments left 0 any other
+    /// type is skipped; otherwise an unknown type is a parameter problem pointing at the type.
+    func ipv6RthdrRcv(_ skb: SKB, off: Int, _ r: inout FrameResult) -> Bool {
+        let type = skb.buf.u8(off + 2), left = skb.buf.u8(off + 3)
+        let hdrlen = Int(skb.buf.u8(off + 1))
+        let conf = ns.devices[skb.dev].conf6
+        if skb.v6Daddr.isMulticast || skb.pktType != .host {
+            r.count(.ip6InAddrErrors)
+            r.drop(.notSpecified, at: .ip6Input, "routing header on a packet to a multicast address or not for this host")
+            return false
+        }
+        switch type {
+        case 4, 3:
+            let name = type == 4 ? "segment routing header" : "RPL source route header"
+            let enabled = type == 4 ? conf.seg6Enabled : conf.rplSegEnabled
+            if !enabled {
+                r.drop(.notSpecified, at: .ip6Input,
+                       "\(name) (\(left) segments left) freed: \(type == 4 ? "seg6_enabled" : "rpl_seg_enabled") is off for \(devName(skb.dev))")
+                return false
+            }
+            if left == 0 {
+                let next = skb.buf.u8(off)
+                if type == 4 && (next == 41 || next == 4) || type == 3 && next == 41 {
+                    r.fate = .delivered
+                    r.record(.ip6Input, .consume, "\(name) with segments left 0 and an inner IPv\(next == 4 ? 4 : 6) packet: decapsulated and received again (netif_rx); rxray does not follow the inner packet")
+                    return false
+                }
+                return true
+            }
+            if type == 4 && Int(left) >= hdrlen >> 1 {
+                r.count(.ip6InHdrErrors)
+                icmpv6Send(skb, type: 4, code: 0, info: UInt32(off + 3), &r)
+                r.drop(.notSpecified, at: .ip6Input, "\(name): \(left) segments left but room for \(hdrlen >> 1): parameter problem")
+                return false
+            }
+            // The next segment becomes the destination and the packet is routed again; rxray
+            // does not rewrite captured packets, so the source route is not followed.
+            r.drop(.notSpecified, at: .ip6Input, "\(name) with \(left) segments left: the kernel routes it to the next segment, which rxray does not follow")
+            return false
+        default:
+            if left == 0 { return true }
+            r.count(.ip6InHdrErrors)
+            icmpv6Send(skb, type: 4, code: 0, info: UInt32(off + 2), &r)
+            r.drop(.notSpecified, at: .ip6Input, "routing header type \(type) with \(left) segments left: unknown type, parameter problem")
+            return false
+        }
+    }
+
     func ip6ProtocolDeliver(_ skb: inout SKB, _ r: inout FrameResult) {
         var nh = skb.v6NextHeader
         var off = 40
@@ -254,13 +306,7 @@ extension Kernel {
                         return
                     }
                 } else {
-                    let type = skb.buf.u8(off + 2), left = skb.buf.u8(off + 3)
-                    if left != 0 {
-                        r.count(.ip6InHdrErrors)
-                        icmpv6Send(skb, type: 4, code: 0, info: UInt32(off + 2), &r)
-                        r.drop(.notSpecified, at: .ip6Input, "routing header type \(type) with \(left) segments left (not accepted)")
-                        return
-                    }
+                    guard ipv6RthdrRcv(skb, off: off, &r) else { return }
                 }
                 nhoff = off
                 nh = skb.buf.u8(off)
