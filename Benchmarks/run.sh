@@ -8,11 +8,15 @@
 #   BENCH_FRAMES=2000000   frames in the main capture
 #   BENCH_SLICE=100000     frames in the slice used for tshark and for allocation counts (N and 2N)
 #   BENCH_REPEAT=3         runs per measurement; the median is printed
+#   BENCH_BUDGET=60        seconds of CPU one rxray run may take: when a calibration run on the
+#                          slice says the whole capture would take longer, that measurement
+#                          uses the longest prefix of the capture that fits (and says so)
 #   BENCH_LARGE=1          also analyse a 10,000,000-frame capture for peak RSS (written to disk)
 #   BENCH_RULES=1000       iptables rules;  BENCH_SERVICES=2000  kube-proxy services (nft host)
 #   BENCH_CPU=1            the CPU every measured command is pinned to (taskset); empty: no pinning
 #   BENCH_REV=<commit>     measure that commit (git archive into .build-bench/rev) instead of
 #                          the working tree
+#   RXRAY=PATH             measure this rxray binary instead of building one (BENCH_COMMIT=label)
 #   BENCH_DATA=DIR         where captures go (default: a directory in /dev/shm, removed at exit,
 #                          so that reading the file is memory speed, not this VM's disk)
 #   BENCH_KEEP=1           keep BENCH_DATA
@@ -28,6 +32,7 @@ JOBS=${JOBS:-2}
 FRAMES=${BENCH_FRAMES:-2000000}
 SLICE=${BENCH_SLICE:-100000}
 REPEAT=${BENCH_REPEAT:-3}
+BUDGET=${BENCH_BUDGET:-60}
 LARGE=${BENCH_LARGE:-0}
 RULES=${BENCH_RULES:-1000}
 SERVICES=${BENCH_SERVICES:-2000}
@@ -39,10 +44,12 @@ if [ -z "${BENCH_DATA:-}" ]; then
   OWN_DATA=1
 fi
 DATA=$BENCH_DATA
+# JSON lines output (about 1.7 kB a frame) goes to the scratch directory on disk, not to memory.
+OUTJ="$SCRATCH/out.jsonl"
 mkdir -p "$DATA" "$SCRATCH"
 cleanup() {
   if [ "$OWN_DATA" = 1 ] && [ "${BENCH_KEEP:-0}" != 1 ]; then rm -rf "$DATA"; fi
-  rm -f "$SCRATCH"/large.pcap
+  rm -f "$SCRATCH"/large.pcap "$OUTJ"
 }
 trap cleanup EXIT
 
@@ -70,23 +77,29 @@ PIN=()
 if [ -n "$CPU" ] && command -v taskset >/dev/null && taskset -c "$CPU" true 2>/dev/null; then PIN=(taskset -c "$CPU"); fi
 
 # ---- build ------------------------------------------------------------------------------------
-if [ -n "${BENCH_REV:-}" ]; then
-  COMMIT=$(git rev-parse --short=12 "$BENCH_REV")
-  SRC="$SCRATCH/rev-src"
-  rm -rf "$SRC" && mkdir -p "$SRC"
-  git archive "$COMMIT" | tar -x -C "$SRC"
-  BUILD="$SCRATCH/rev"
+if [ -n "${RXRAY:-}" ]; then
+  COMMIT=${BENCH_COMMIT:-"prebuilt $RXRAY"}
   DIRTY=""
+  say "bench: measuring the given binary $RXRAY"
 else
-  COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-  SRC="$ROOT"
-  BUILD="$SCRATCH"
-  DIRTY=$(git status --porcelain -- Sources Package.swift 2>/dev/null | grep -q . && echo " + uncommitted changes" || true)
+  if [ -n "${BENCH_REV:-}" ]; then
+    COMMIT=$(git rev-parse --short=12 "$BENCH_REV")
+    SRC="$SCRATCH/rev-src"
+    rm -rf "$SRC" && mkdir -p "$SRC"
+    git archive "$COMMIT" | tar -x -C "$SRC"
+    BUILD="$SCRATCH/rev"
+    DIRTY=""
+  else
+    COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+    SRC="$ROOT"
+    BUILD="$SCRATCH"
+    DIRTY=$(git status --porcelain -- Sources Package.swift 2>/dev/null | grep -q . && echo " + uncommitted changes" || true)
+  fi
+  say "bench: building rxray (release) from ${COMMIT}${DIRTY}"
+  (cd "$SRC" && swift build -c release -j "$JOBS" --scratch-path "$BUILD" --product rxray 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' || true)
+  RXRAY="$BUILD/release/rxray"
 fi
-say "bench: building rxray (release) from ${COMMIT}${DIRTY}"
-(cd "$SRC" && swift build -c release -j "$JOBS" --scratch-path "$BUILD" --product rxray 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' || true)
-RXRAY="$BUILD/release/rxray"
-[ -x "$RXRAY" ] || { say "bench: the release build failed (see above)" >&2; exit 2; }
+[ -x "$RXRAY" ] || { say "bench: no rxray binary at $RXRAY (the release build failed: see above)" >&2; exit 2; }
 say "bench: building the generator and the C tools"
 swift build -c release -j "$JOBS" --package-path "$ROOT/Benchmarks/Generator" --scratch-path "$SCRATCH/gen" 2>&1 \
   | grep -Ev '^\[[0-9]+/[0-9]+\]|^Building|^Build complete|^Compiling|^Write' || true
@@ -120,7 +133,7 @@ run_timed() {
   for ((i = 0; i < REPEAT; i++)); do
     st=0
     /usr/bin/time -f '%e %U %S %M' -o "$DATA/time.txt" "${PIN[@]}" "$@" >"$DATA/stdout.txt" 2>"$DATA/stderr.txt" || st=$?
-    rm -f "$DATA/out.jsonl"
+    rm -f "$OUTJ"
     [ "$st" = 0 ] || break
     read -r w u s m < <(tail -1 "$DATA/time.txt")
     walls+="$w"$'\n'; cpus+=$(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}')$'\n'; rsss+=$(awk -v m="$m" 'BEGIN{print m/1024}')$'\n'
@@ -139,7 +152,7 @@ count_allocs() {
   local var=$1; shift
   rm -f "$DATA/allocs.txt"
   MALLOCCOUNT_OUT="$DATA/allocs.txt" LD_PRELOAD="$COUNTER" "$@" >/dev/null 2>"$DATA/stderr.txt" || true
-  rm -f "$DATA/out.jsonl"
+  rm -f "$OUTJ"
   local n
   n=$(sed -n 's/.*allocations=\([0-9]*\).*/\1/p' "$DATA/allocs.txt" 2>/dev/null || true)
   printf -v "$var" '%s' "${n:-nan}"
@@ -166,33 +179,49 @@ say "rxray benchmark — $(date -u +%Y-%m-%dT%H:%MZ) — commit ${COMMIT}${DIRTY
 say "machine: $(nproc) CPUs ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)${PIN:+, measured commands pinned to CPU $CPU}"
 say "capture: $FRAMES frames, $MB MB (mix above); each number is the median of $REPEAT runs"
 hr
-row "command" "cpu s" "wall s" "frames/s" "peak RSS" "x libpcap loop (time)"
+row "command" "cpu s" "wall s" "frames/s" "peak RSS" "time per frame / libpcap loop's"
 hr
 run_timed LOOP "$LOOP" "$DATA/traffic.pcap"
 LOOP_FPS=$(fps "$FRAMES" "$LOOP_cpu")
-row "C libpcap loop (pcap_next_ex)" "$LOOP_cpu" "$LOOP_wall" "$(human "$LOOP_FPS")" "${LOOP_rss%.*} MB" "1.00"
+row "C libpcap loop (pcap_next_ex)" "$LOOP_cpu" "$LOOP_wall" "$(human "$LOOP_FPS")" "$(printf '%.0f' "$LOOP_rss") MB" "1.00"
 
-declare -A SUM_CPU SUM_FPS JSON_FPS SUM_RSS STARTUP
+# frames_within RATE: how many frames (a multiple of 1000, at least the slice, at most the
+# capture) one run can analyse within the budget at RATE frames/s.
+frames_within() { awk -v r="$1" -v b="$BUDGET" -v max="$FRAMES" -v min="$SLICE" \
+  'BEGIN{ n = int(r * b / 1000) * 1000; if (n > max) n = max; if (n < min) n = min; print n }'; }
+# capture_of N: the capture holding the first N frames.
+capture_of() {
+  if [ "$1" = "$FRAMES" ]; then echo "$DATA/traffic.pcap"; return; fi
+  [ -e "$DATA/prefix-$1.pcap" ] || "$GEN" --frames "$1" --services "$SERVICES" --pcap "$DATA/prefix-$1.pcap" >/dev/null
+  echo "$DATA/prefix-$1.pcap"
+}
+LOOP_PER_FRAME=$(awk -v t="$LOOP_cpu" -v n="$FRAMES" 'BEGIN{print t/n}')
+declare -A SUM_CPU SUM_FPS JSON_FPS SUM_RSS STARTUP SUM_N
 for h in "${ok_host[@]}"; do
   host=${HOSTS[$h]}
   run_timed T "$RXRAY" analyze "$DATA/tiny.pcap" --host "$host" --summary
   STARTUP[$h]=$T_cpu
-  run_timed S "$RXRAY" analyze "$DATA/traffic.pcap" --host "$host" --summary
-  if [ "$S_status" = 0 ]; then
-    SUM_CPU[$h]=$S_cpu; SUM_RSS[$h]=$S_rss
-    SUM_FPS[$h]=$(fps "$FRAMES" "$S_cpu")
-    row "rxray --summary ($h)" "$S_cpu" "$S_wall" "$(human "${SUM_FPS[$h]}")" "${S_rss%.*} MB" "$(ratio "$S_cpu" "$LOOP_cpu")"
-  fi
-  run_timed J "$RXRAY" analyze "$DATA/traffic.pcap" --host "$host" --format jsonl -o "$DATA/out.jsonl"
-  if [ "$J_status" = 0 ]; then
-    JSON_FPS[$h]=$(fps "$FRAMES" "$J_cpu")
-    row "rxray --format jsonl -o FILE ($h)" "$J_cpu" "$J_wall" "$(human "${JSON_FPS[$h]}")" "${J_rss%.*} MB" "$(ratio "$J_cpu" "$LOOP_cpu")"
-  fi
+  for mode in summary jsonl; do
+    if [ $mode = summary ]; then args=(--summary); label="rxray --summary ($h)"; else args=(--format jsonl -o "$OUTJ"); label="rxray --format jsonl -o FILE ($h)"; fi
+    SAVED=$REPEAT; REPEAT=1
+    run_timed C "$RXRAY" analyze "$DATA/slice.pcap" --host "$host" "${args[@]}"
+    REPEAT=$SAVED
+    [ "$C_status" = 0 ] || continue
+    n=$(frames_within "$(fps "$SLICE" "$C_cpu")")
+    file=$(capture_of "$n")
+    [ "$n" = "$FRAMES" ] || label="$label, first $n"
+    run_timed S "$RXRAY" analyze "$file" --host "$host" "${args[@]}"
+    [ "$S_status" = 0 ] || continue
+    rate=$(fps "$n" "$S_cpu")
+    per=$(awk -v t="$S_cpu" -v n="$n" 'BEGIN{print t/n}')
+    if [ $mode = summary ]; then SUM_CPU[$h]=$S_cpu; SUM_RSS[$h]=$S_rss; SUM_FPS[$h]=$rate; SUM_N[$h]=$n; else JSON_FPS[$h]=$rate; fi
+    row "$label" "$S_cpu" "$S_wall" "$(human "$rate")" "$(printf '%.0f' "$S_rss") MB" "$(ratio "$per" "$LOOP_PER_FRAME")"
+  done
 done
 hr
 for h in "${ok_host[@]}"; do
   if [ -n "${SUM_CPU[$h]:-}" ]; then
-    steady=$(awk -v n="$FRAMES" -v t="${SUM_CPU[$h]}" -v s="${STARTUP[$h]}" 'BEGIN{ if (t-s<=0) print "nan"; else printf "%.0f", (n-1000)/(t-s) }')
+    steady=$(awk -v n="${SUM_N[$h]}" -v t="${SUM_CPU[$h]}" -v s="${STARTUP[$h]}" 'BEGIN{ if (t-s<=0) print "nan"; else printf "%.0f", (n-1000)/(t-s) }')
     say "startup ($h host: load + compile rules, 1000 frames): ${STARTUP[$h]} s cpu; --summary without it: $(human "$steady") frames/s"
   else
     say "startup ($h host: load + compile rules, 1000 frames): ${STARTUP[$h]} s cpu"
@@ -203,12 +232,12 @@ done
 hr
 say "slice: the first $SLICE frames"
 run_timed TS tshark -n -r "$DATA/slice.pcap"
-row "tshark -n -r slice (text to /dev/null)" "$TS_cpu" "$TS_wall" "$(human "$(fps "$SLICE" "$TS_cpu")")" "${TS_rss%.*} MB" ""
+row "tshark -n -r slice (text to /dev/null)" "$TS_cpu" "$TS_wall" "$(human "$(fps "$SLICE" "$TS_cpu")")" "$(printf '%.0f' "$TS_rss") MB" ""
 for h in "${ok_host[@]}"; do
   run_timed SS "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" --summary
-  run_timed SJ "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" --format jsonl -o "$DATA/out.jsonl"
-  row "rxray --summary on slice ($h)" "$SS_cpu" "$SS_wall" "$(human "$(fps "$SLICE" "$SS_cpu")")" "${SS_rss%.*} MB" "tshark/rxray time: $(ratio "$TS_cpu" "$SS_cpu")"
-  row "rxray --format jsonl on slice ($h)" "$SJ_cpu" "$SJ_wall" "$(human "$(fps "$SLICE" "$SJ_cpu")")" "${SJ_rss%.*} MB" "tshark/rxray time: $(ratio "$TS_cpu" "$SJ_cpu")"
+  run_timed SJ "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" --format jsonl -o "$OUTJ"
+  row "rxray --summary on slice ($h)" "$SS_cpu" "$SS_wall" "$(human "$(fps "$SLICE" "$SS_cpu")")" "$(printf '%.0f' "$SS_rss") MB" "tshark/rxray time: $(ratio "$TS_cpu" "$SS_cpu")"
+  row "rxray --format jsonl on slice ($h)" "$SJ_cpu" "$SJ_wall" "$(human "$(fps "$SLICE" "$SJ_cpu")")" "$(printf '%.0f' "$SJ_rss") MB" "tshark/rxray time: $(ratio "$TS_cpu" "$SJ_cpu")"
 done
 
 # ---- allocations ------------------------------------------------------------------------------
@@ -220,7 +249,7 @@ declare -A MARGINAL
 for h in "${ok_host[@]}"; do
   host=${HOSTS[$h]}
   for mode in summary jsonl; do
-    if [ $mode = summary ]; then args=(--summary); else args=(--format jsonl -o "$DATA/out.jsonl"); fi
+    if [ $mode = summary ]; then args=(--summary); else args=(--format jsonl -o "$OUTJ"); fi
     count_allocs A0 "$RXRAY" analyze "$DATA/tiny.pcap" --host "$host" "${args[@]}"
     count_allocs A1 "$RXRAY" analyze "$DATA/slice.pcap" --host "$host" "${args[@]}"
     count_allocs A2 "$RXRAY" analyze "$DATA/slice2.pcap" --host "$host" "${args[@]}"
@@ -242,7 +271,7 @@ if [ "$LARGE" = 1 ]; then
   for h in "${ok_host[@]}"; do
     run_timed L "$RXRAY" analyze "$SCRATCH/large.pcap" --host "${HOSTS[$h]}" --summary
     if [ "$L_status" = 0 ]; then
-      row "rxray --summary, 10M frames ($h)" "$L_cpu" "$L_wall" "$(human "$(fps 10000000 "$L_cpu")")" "${L_rss%.*} MB" ""
+      row "rxray --summary, 10M frames ($h)" "$L_cpu" "$L_wall" "$(human "$(fps 10000000 "$L_cpu")")" "$(printf '%.0f' "$L_rss") MB" ""
       LARGE_RSS+="$h=$L_rss "
     fi
   done
@@ -255,7 +284,7 @@ say "targets (one core; a miss is reported, it does not fail make bench)"
 verdict() { if awk -v a="$1" -v b="$2" -v op="$3" 'BEGIN{ if (a=="nan"||a=="") exit 1; if (op==">=") exit !(a+0>=b+0); exit !(a+0<b+0) }'; then echo PASS; else echo FAIL; fi; }
 for h in "${ok_host[@]}"; do
   f=${SUM_FPS[$h]:-nan}; j=${JSON_FPS[$h]:-nan}
-  r=$(ratio "${SUM_CPU[$h]:-nan}" "$LOOP_cpu")
+  r=$(awk -v t="${SUM_CPU[$h]:-nan}" -v n="${SUM_N[$h]:-1}" -v l="$LOOP_PER_FRAME" 'BEGIN{ if (t=="nan") print "nan"; else printf "%.2f", (t/n)/l }')
   say "  $(verdict "$f" 1500000 '>=')  --summary >= 1.5M frames/s ($h): $(human "$f")"
   say "  $(verdict "$r" 2.5 '<')  --summary within 2.5x of the libpcap loop ($h): ${r}x"
   say "  $(verdict "$j" 500000 '>=')  --format jsonl to a file >= 500k frames/s ($h): $(human "$j")"
@@ -266,7 +295,7 @@ if [ "$LARGE" = 1 ]; then
     say "  $(verdict "$v" 200 '<')  peak RSS < 200 MB on 10M frames ($h): ${v%.*} MB"
   done
 else
-  say "  ----  peak RSS < 200 MB on 10M frames: not run (BENCH_LARGE=1 runs it); on $FRAMES frames: $(for h in "${ok_host[@]}"; do printf '%s %s MB  ' "$h" "${SUM_RSS[$h]:-n/a}"; done)"
+  say "  ----  peak RSS < 200 MB on 10M frames: not run (BENCH_LARGE=1 runs it); on $FRAMES frames: $(for h in "${ok_host[@]}"; do printf '%s %.0f MB  ' "$h" "${SUM_RSS[$h]:-0}"; done)"
 fi
 for h in "${ok_host[@]}"; do
   say "  ----  allocations per frame, marginal ($h): --summary ${MARGINAL[$h-summary]}, --format jsonl ${MARGINAL[$h-jsonl]} (goal: 0)"
