@@ -392,6 +392,7 @@ extension Kernel {
                 // An orphan (the application closed) with tcp_fin_timeout within TIME_WAIT's
                 // 60 s becomes a TIME_WAIT socket in substate FIN_WAIT2.
                 c.state = .finWait2
+                c.timeWaitSince = now
                 tcpState.conns[key] = c
                 r.fate = .delivered
                 r.record(st, .consume, "\(what): our FIN acknowledged: FIN_WAIT2 (orphan, kept as a TIME_WAIT socket)")
@@ -401,6 +402,7 @@ extension Kernel {
         }
         if c.state == .closing && finAcked {
             c.state = .timeWait
+            c.timeWaitSince = now
             tcpState.conns[key] = c
             r.fate = .delivered
             r.record(st, .consume, "\(what): our FIN acknowledged: TIME_WAIT")
@@ -459,7 +461,7 @@ extension Kernel {
             switch c.state {
             case .established: c.state = .closeWait; text += "; FIN: CLOSE_WAIT, ACK"
             case .finWait1: c.state = .closing; text += "; FIN: CLOSING, ACK"
-            case .finWait2: c.state = .timeWait; text += "; FIN: TIME_WAIT, ACK"
+            case .finWait2: c.state = .timeWait; c.timeWaitSince = now; text += "; FIN: TIME_WAIT, ACK"
             default: text += "; FIN: ACK"
             }
             tcpAck(skb, tcp, v6: v6, challenge: false, &r)
@@ -536,6 +538,7 @@ extension Kernel {
                 r.record(st, .note, "FIN_WAIT2: data after the application closed: RST")
             } else {
                 c.state = .timeWait
+                c.timeWaitSince = now
                 c.rcvNxt = end
                 if let ts = tcp.tsval { c.tsRecent = ts }
                 tcpState.conns[key] = c
@@ -550,7 +553,9 @@ extension Kernel {
                 if !ns.sysctl.tcpRfc1337 { tcpRemove(key) }
                 r.record(st, .note, "RST at rcv_nxt in TIME_WAIT" + (ns.sysctl.tcpRfc1337 ? ": ignored (tcp_rfc1337)" : ": TIME_WAIT socket killed"))
             } else {
-                if let ts = tcp.tsval { c.tsRecent = ts; tcpState.conns[key] = c }
+                if let ts = tcp.tsval { c.tsRecent = ts }
+                c.timeWaitSince = now
+                tcpState.conns[key] = c
                 r.record(st, .note, "in-sequence segment without data in TIME_WAIT: timer restarted")
             }
             r.drop(.notSpecified, at: freeStage, "segment for a TIME_WAIT socket freed")
@@ -566,6 +571,10 @@ extension Kernel {
         }
         if pawsReject { r.count(.tcpExtPAWSEstab) }
         if !tcp.rst {
+            if pawsReject || tcp.hasACK {
+                c.timeWaitSince = now
+                tcpState.conns[key] = c
+            }
             tcpAck(skb, tcp, v6: v6, challenge: false, &r)
             r.record(st, .note, "segment in TIME_WAIT: ACK")
         } else {
@@ -602,7 +611,13 @@ extension Kernel {
         let n = ns.sysctl.tcpSynackRetries
         let life = Int64((1 << (n + 1)) - 1) * 1_000_000_000
         var gone: [TCPConnKey] = []
-        for (k, c) in tcpState.conns where c.state == .synRecv && now &- c.created >= life { gone.append(k) }
+        for (k, c) in tcpState.conns {
+            switch c.state {
+            case .synRecv: if now &- c.created >= life { gone.append(k) }
+            case .timeWait, .finWait2: if now &- c.timeWaitSince >= 60_000_000_000 { gone.append(k) }
+            default: break
+            }
+        }
         for k in gone { tcpRemove(k) }
     }
 
@@ -789,6 +804,9 @@ struct TCPConn {
     /// Whether our FIN was sent (it takes one sequence number after the ISN: the application
     /// sends no data).
     var finSent = false
+    /// When the socket entered FIN_WAIT2 (orphan) or TIME_WAIT: both last 60 s
+    /// (TCP_TIMEWAIT_LEN; `tcp_fin_timeout` is 60 s by default).
+    var timeWaitSince: Int64 = 0
     init(state: TCPConnState, listener: Int, irs: UInt32, rcvNxt: UInt32, iss: UInt32?, created: Int64) {
         self.state = state; self.listener = listener; self.irs = irs; self.rcvNxt = rcvNxt; self.iss = iss; self.created = created
     }
