@@ -509,6 +509,13 @@ final class LiveSession: @unchecked Sendable {
             analyzer = loaded.analyzer
             FileHandleStderr.write("rxray: host model replaced: \(loaded.description)\n")
         }
+        // Time-driven flushes: GRO holds and reassembly timers that are due by now (less one
+        // tick, so frames still in libpcap's ring are not overtaken) settle without waiting for
+        // the next frame.
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let now = Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) - Int64(Live.tickMilliseconds) * 1_000_000
+        analyzer.advance(to: now, emit: emit)
         sink.flush()
         if let w = writer {
             do { try w.flush() } catch { stop(with: String(describing: error)) }

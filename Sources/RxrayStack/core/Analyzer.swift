@@ -117,6 +117,16 @@ public final class Analyzer {
         flush(emit)
     }
 
+    /// Moves the clock to `nowNs` without a frame (live capture on a quiet link): GRO holds whose
+    /// poll has ended flush and reassembly timers that are due fire, so held frames are
+    /// annotated on time rather than on the next frame. Never moves the clock backwards.
+    public func advance(to nowNs: Int64, emit: (FrameResult) -> Void) {
+        if options.capturePoint == .wire { kernel.napiAdvance(now: nowNs) }
+        kernel.expire(now: nowNs)
+        applyResolutions()
+        flush(emit)
+    }
+
     /// Settles everything still held (as if the capture were followed by enough quiet time for
     /// every reassembly timer to fire) and emits the remaining results.
     public func finish(emit: (FrameResult) -> Void) {
