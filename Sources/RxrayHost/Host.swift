@@ -20,8 +20,11 @@ public struct Host: Equatable, Sendable {
     public var rules6: [PolicyRule]
     public var neighbours: [Neighbour]
     public var sysctls: Sysctls
-    /// TCP listeners and bound UDP sockets (`ss -tuln`).
+    /// TCP listeners and bound UDP sockets (`ss -tuln`), plus connected UDP sockets (rxray extra
+    /// `sockets-udp-connected.txt`), which carry a `peer`.
     public var sockets: [Socket]
+    /// Multicast groups joined per interface (rxray extra `ip-maddr.json`); empty when unknown.
+    public var multicastGroups: [MulticastMembership]
     /// The connection tracking table at capture start.
     public var conntrack: [ConntrackEntry]
     /// The firewall ruleset sources, and (once RxrayRules' parsers are wired) parse results.
@@ -43,8 +46,8 @@ public struct Host: Equatable, Sendable {
 
     public init(interfaces: [Interface] = [], routes4: [Route] = [], routes6: [Route] = [],
                 rules4: [PolicyRule] = [], rules6: [PolicyRule] = [], neighbours: [Neighbour] = [],
-                sysctls: Sysctls = Sysctls(), sockets: [Socket] = [], conntrack: [ConntrackEntry] = [],
-                rulesets: Rulesets = Rulesets(), kernelRelease: String? = nil,
+                sysctls: Sysctls = Sysctls(), sockets: [Socket] = [], multicastGroups: [MulticastMembership] = [],
+                conntrack: [ConntrackEntry] = [], rulesets: Rulesets = Rulesets(), kernelRelease: String? = nil,
                 source: HostSource = HostSource(), defaultsApplied: [HostPart] = []) {
         self.interfaces = interfaces
         self.routes4 = routes4
@@ -54,6 +57,7 @@ public struct Host: Equatable, Sendable {
         self.neighbours = neighbours
         self.sysctls = sysctls
         self.sockets = sockets
+        self.multicastGroups = multicastGroups
         self.conntrack = conntrack
         self.rulesets = rulesets
         self.kernelRelease = kernelRelease
@@ -78,6 +82,7 @@ public struct Host: Equatable, Sendable {
         a.interfaces == b.interfaces && a.routes4 == b.routes4 && a.routes6 == b.routes6
             && a.rules4 == b.rules4 && a.rules6 == b.rules6 && a.neighbours == b.neighbours
             && a.sysctls == b.sysctls && a.sockets == b.sockets && a.conntrack == b.conntrack
+            && a.multicastGroups == b.multicastGroups
             && a.rulesets == b.rulesets && a.kernelRelease == b.kernelRelease
     }
 
@@ -105,6 +110,10 @@ public struct Host: Equatable, Sendable {
 
     /// TCP listeners. - Complexity: O(n).
     public var tcpListeners: [Socket] { sockets.filter { $0.proto == .tcp } }
+    /// Whether `interface` joined the multicast `group` (`ip maddr`). - Complexity: O(n).
+    public func hasJoined(_ group: IPAddress, on interface: String) -> Bool {
+        multicastGroups.contains { $0.interface == interface && $0.group == group }
+    }
     /// Bound UDP sockets.
     public var udpSockets: [Socket] { sockets.filter { $0.proto == .udp } }
 }
@@ -470,10 +479,28 @@ public struct Socket: Equatable, Sendable {
     public var backlog: Int?
     /// Recv-Q at snapshot time (queued connections for a listener, queued bytes for UDP).
     public var recvQ: Int
+    /// The remote address of a connected UDP socket (`connect()`); nil for listeners and
+    /// unconnected sockets. An IPv4-mapped peer of an IPv6 socket is kept as written.
+    public var peer: IPAddress?
+    /// The remote port of a connected UDP socket (0 when connected to an address only).
+    public var peerPort: UInt16
 
-    public init(proto: Proto, local: LocalAddress, port: UInt16, interface: String? = nil, backlog: Int? = nil, recvQ: Int = 0) {
+    public init(proto: Proto, local: LocalAddress, port: UInt16, interface: String? = nil, backlog: Int? = nil, recvQ: Int = 0,
+                peer: IPAddress? = nil, peerPort: UInt16 = 0) {
         self.proto = proto; self.local = local; self.port = port; self.interface = interface; self.backlog = backlog; self.recvQ = recvQ
+        self.peer = peer; self.peerPort = peerPort
     }
+    /// Whether the socket is connected to a peer (only datagrams from it match).
+    public var isConnected: Bool { peer != nil }
+}
+
+// MARK: - Multicast
+
+/// One multicast group an interface joined (`ip maddr show`; link-layer entries are not kept).
+public struct MulticastMembership: Equatable, Sendable {
+    public var interface: String
+    public var group: IPAddress
+    public init(interface: String, group: IPAddress) { self.interface = interface; self.group = group }
 }
 
 // MARK: - Conntrack

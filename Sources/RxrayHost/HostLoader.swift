@@ -132,6 +132,13 @@ public enum HostLoader {
             sockets = try SnapshotParsers.sockets(file: path(SnapshotFile.sockets), bytes: b)
             given.insert(.sockets); files[.sockets] = path(SnapshotFile.sockets)
         }
+        if let b = try readFile(path(SnapshotFile.udpConnected)) {
+            sockets += try SnapshotParsers.connectedUDPSockets(file: path(SnapshotFile.udpConnected), bytes: b)
+        }
+        var groups: [MulticastMembership] = []
+        if let b = try read(SnapshotFile.ipMaddr) {
+            groups = try SnapshotParsers.multicastGroups(file: path(SnapshotFile.ipMaddr), bytes: b)
+        }
         var conntrack: [ConntrackEntry] = []
         if let b = try readFile(path(SnapshotFile.conntrack)) {
             conntrack = try SnapshotParsers.conntrack(file: path(SnapshotFile.conntrack), bytes: b)
@@ -158,8 +165,8 @@ public enum HostLoader {
         if anyRulesetFile { given.insert(.ruleset); files[.ruleset] = base }
 
         var h = Host(interfaces: interfaces, routes4: routes4, routes6: routes6, rules4: rules4, rules6: rules6,
-                     neighbours: neighbours, sysctls: sysctls, sockets: sockets, conntrack: conntrack,
-                     kernelRelease: kernel, source: HostSource(kind: .snapshot, path: dir, files: files))
+                     neighbours: neighbours, sysctls: sysctls, sockets: sockets, multicastGroups: groups,
+                     conntrack: conntrack, kernelRelease: kernel, source: HostSource(kind: .snapshot, path: dir, files: files))
         h.rulesets = try RulesetLoader.assemble(texts, lenient: lenient)
         return finish(h, given: given, deriveRoutes4: !have4, deriveRoutes6: !have6)
     }
@@ -181,7 +188,9 @@ public enum HostLoader {
         h.sockets = stableSorted(h.sockets) { a, b in
             if a.proto != b.proto { return a.proto == .tcp }
             if a.port != b.port { return a.port < b.port }
-            return a.local.description + "%" + (a.interface ?? "") < b.local.description + "%" + (b.interface ?? "")
+            let ka = a.local.description + "%" + (a.interface ?? "") + ">" + (a.peer.map { "\($0):\(a.peerPort)" } ?? "")
+            let kb = b.local.description + "%" + (b.interface ?? "") + ">" + (b.peer.map { "\($0):\(b.peerPort)" } ?? "")
+            return ka < kb
         }
         h.defaultsApplied = HostPart.allCases.filter { !given.contains($0) }
         return h

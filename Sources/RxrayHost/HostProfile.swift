@@ -78,7 +78,7 @@ public enum HostProfile {
     }
 
     static let topKeys: Set<String> = ["kernel", "interfaces", "routes", "kernel_routes", "rules", "rules6", "default_rules",
-                                       "neighbours", "sysctls", "listeners", "udp", "conntrack", "ruleset"]
+                                       "neighbours", "sysctls", "listeners", "udp", "multicast", "conntrack", "ruleset"]
 
     /// Loads a profile file.
     public static func load(path: String, lenient: Bool = false) throws -> Host {
@@ -185,6 +185,20 @@ public enum HostProfile {
             for e in try c.sequence(n, what: "udp") { sockets.append(try socket(c, e, proto: .udp)) }
             given.insert(.sockets)
         }
+        var groups: [MulticastMembership] = []
+        if let n = top["multicast"] {
+            for e in try c.sequence(n, what: "multicast") {
+                let m = try c.mapping(e, what: "multicast membership", keys: ["interface", "group"])
+                guard let itf = try c.string(m, "interface") else { throw c.fail(e, "multicast: missing \"interface\"") }
+                guard let gs = try c.string(m, "group"), let g = IPAddress(gs) else {
+                    throw c.fail(m["group"] ?? e, "multicast: \"group\": expected a multicast address")
+                }
+                let isGroup: Bool
+                switch g { case .v4(let v): isGroup = v.isMulticast; case .v6(let v): isGroup = v.isMulticast }
+                guard isGroup else { throw c.fail(m["group"] ?? e, "multicast: \(g) is not a multicast address") }
+                groups.append(MulticastMembership(interface: itf, group: g))
+            }
+        }
         var conntrack: [ConntrackEntry] = []
         if let n = top["conntrack"] {
             for e in try c.sequence(n, what: "conntrack") {
@@ -223,8 +237,8 @@ public enum HostProfile {
         }
         for p in given where files[p] == nil { files[p] = file }
         var h = Host(interfaces: interfaces, routes4: routes4, routes6: routes6, rules4: rules4, rules6: rules6,
-                     neighbours: neighbours, sysctls: Sysctls(sysctls), sockets: sockets, conntrack: conntrack,
-                     kernelRelease: try c.string(top, "kernel"), source: HostSource(kind: .profile, path: file, files: files))
+                     neighbours: neighbours, sysctls: Sysctls(sysctls), sockets: sockets, multicastGroups: groups,
+                     conntrack: conntrack, kernelRelease: try c.string(top, "kernel"), source: HostSource(kind: .profile, path: file, files: files))
         h.rulesets = try RulesetLoader.assemble(sources, lenient: lenient)
         return HostLoader.finish(h, given: given, deriveRoutes4: false, deriveRoutes6: false)
     }
@@ -439,7 +453,7 @@ public enum HostProfile {
 
     static func socket(_ c: Ctx, _ n: Node, proto: Socket.Proto) throws -> Socket {
         let keys: Set<String> = proto == .tcp ? ["address", "port", "backlog", "interface", "v6only", "recv_q"]
-                                              : ["address", "port", "interface", "v6only", "recv_q"]
+                                              : ["address", "port", "interface", "v6only", "recv_q", "peer", "peer_port"]
         let m = try c.mapping(n, what: proto == .tcp ? "listener" : "udp socket", keys: keys)
         guard let port = try c.int(m, "port"), port >= 0, port <= 65535 else { throw c.fail(n, "socket: missing or bad \"port\"") }
         let text = try c.string(m, "address") ?? "*"
@@ -459,8 +473,17 @@ public enum HostProfile {
             backlog = try c.int(m, "backlog") ?? 4096
             guard backlog! >= 0 else { throw c.fail(m["backlog"], "\"backlog\": expected a non-negative number") }
         }
+        var peer: IPAddress? = nil
+        if let ps = try c.string(m, "peer") {
+            let t = ps.hasPrefix("[") && ps.hasSuffix("]") ? String(ps.dropFirst().dropLast()) : ps
+            guard let a = IPAddress(t) else { throw c.fail(m["peer"], "\"peer\": expected the connected peer's address") }
+            peer = a
+        }
+        let peerPort = try c.int(m, "peer_port") ?? 0
+        guard peerPort >= 0, peerPort <= 65535 else { throw c.fail(m["peer_port"], "\"peer_port\": expected a port number") }
+        if peerPort != 0 && peer == nil { throw c.fail(m["peer_port"], "\"peer_port\" needs \"peer\"") }
         return Socket(proto: proto, local: local, port: UInt16(port), interface: try c.string(m, "interface"), backlog: backlog,
-                      recvQ: try c.int(m, "recv_q") ?? 0)
+                      recvQ: try c.int(m, "recv_q") ?? 0, peer: peer, peerPort: UInt16(peerPort))
     }
 }
 

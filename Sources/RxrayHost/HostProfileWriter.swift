@@ -63,6 +63,10 @@ extension HostProfile {
             w.line("udp:")
             for s in udp { w.line("  - " + flow(socketFields(s))) }
         }
+        if !host.multicastGroups.isEmpty {
+            w.line("multicast:")
+            for g in host.multicastGroups { w.line("  - " + flow([("interface", q(g.interface)), ("group", q(g.group.description))])) }
+        }
         if !host.conntrack.isEmpty {
             w.line("conntrack:")
             for e in host.conntrack { w.line("  - " + q(e.line)) }
@@ -205,6 +209,8 @@ extension HostProfile {
         if let b = s.backlog { f.append(("backlog", String(b))) }
         if let i = s.interface { f.append(("interface", q(i))) }
         if s.recvQ != 0 { f.append(("recv_q", String(s.recvQ))) }
+        if let p = s.peer { f.append(("peer", q(p.description))) }
+        if s.peerPort != 0 { f.append(("peer_port", String(s.peerPort))) }
         return f
     }
 

@@ -15,7 +15,7 @@ public struct SnapshotCollector {
         public init(file: String, argv: [String]) { self.file = file; self.argv = argv }
     }
 
-    /// The contract files, in the order they are collected.
+    /// The contract files and rxray's single-command extras, in the order they are collected.
     public static let parts: [Part] = [
         Part(file: SnapshotFile.ipLink, argv: ["ip", "-j", "-d", "link", "show"]),
         Part(file: SnapshotFile.ipAddr, argv: ["ip", "-j", "addr", "show"]),
@@ -33,6 +33,8 @@ public struct SnapshotCollector {
         Part(file: SnapshotFile.sysctl, argv: ["sysctl", "-a"]),
         Part(file: SnapshotFile.conntrack, argv: ["conntrack", "-L"]),
         Part(file: SnapshotFile.kernelRelease, argv: ["uname", "-r"]),
+        Part(file: SnapshotFile.udpConnected, argv: ["ss", "-H", "-uan", "state", "established"]),
+        Part(file: SnapshotFile.ipMaddr, argv: ["ip", "-j", "maddr", "show"]),
     ]
 
     /// sysctl keys left out of `sysctl.txt`: secrets regenerated at random per boot or per
@@ -244,6 +246,10 @@ public enum SnapshotFile {
     public static let conntrack = "conntrack.txt"
     /// `uname -r` (rxray extra).
     public static let kernelRelease = "kernel-release.txt"
+    /// `ss -H -uan state established`: connected UDP sockets, which `ss -l` omits (rxray extra, optional).
+    public static let udpConnected = "sockets-udp-connected.txt"
+    /// `ip -j maddr show`: joined multicast groups per interface (rxray extra, optional).
+    public static let ipMaddr = "ip-maddr.json"
     /// Concatenated `ethtool -k IFACE` outputs (rxray extra, optional).
     public static let ethtoolFeatures = "ethtool-features.txt"
     public static let manifest = "MANIFEST"

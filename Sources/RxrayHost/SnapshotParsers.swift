@@ -396,6 +396,38 @@ enum SnapshotParsers {
         }
     }
 
+    // MARK: ip -j maddr show
+
+    /// Joined IPv4 and IPv6 multicast groups per interface (rxray extra `ip-maddr.json`).
+    /// Link-layer (`"link"`) entries are filters of the NIC, not group memberships, and are skipped.
+    static func multicastGroups(file: String, bytes: [UInt8]) throws -> [MulticastMembership] {
+        let c = Ctx(file: file, bytes: bytes)
+        var out: [MulticastMembership] = []
+        for n in try c.root(bytes) {
+            let o = try c.object(n, what: "an interface of `ip -j maddr show`")
+            let name = try c.requireString(o, "ifname", what: "interface")
+            guard let list = o["maddr"] else { continue }
+            guard let entries = list.array else { throw c.fail(list, "\"maddr\": expected an array, got \(list.kindName)") }
+            for e in entries {
+                let m = try c.object(e, what: "a multicast address of \(name)")
+                guard let family = try c.string(m, "family") else {
+                    if m["link"] != nil { continue }
+                    throw c.fail(m, "multicast address of \(name): expected \"family\" and \"address\", or \"link\"")
+                }
+                guard family == "inet" || family == "inet6" else { continue }
+                guard let a = try c.address(m, "address") else { throw c.fail(m, "multicast address of \(name): missing \"address\"") }
+                guard a.isV4 == (family == "inet") else {
+                    throw c.fail(m, "multicast address \(a) of \(name): family \"\(family)\" does not match the address")
+                }
+                let isGroup: Bool
+                switch a { case .v4(let v): isGroup = v.isMulticast; case .v6(let v): isGroup = v.isMulticast }
+                guard isGroup else { throw c.fail(m, "\(a) on \(name) is not a multicast address") }
+                out.append(MulticastMembership(interface: name, group: a))
+            }
+        }
+        return out
+    }
+
     // MARK: Text files
 
     static func lines(_ bytes: [UInt8]) -> [(number: Int, text: Substring)] {
@@ -448,6 +480,32 @@ enum SnapshotParsers {
             let (local, port, iface) = try socketAddress(f[4].text, file: file, line: n, column: f[4].col)
             out.append(Socket(proto: proto, local: local, port: port, interface: iface,
                               backlog: proto == .tcp ? sendQ : nil, recvQ: recvQ))
+        }
+        return out
+    }
+
+    /// Parses `ss -H -uan state established` (rxray extra `sockets-udp-connected.txt`): connected
+    /// UDP sockets, one per line as `Recv-Q Send-Q Local:Port Peer:Port` (a single-state filter
+    /// makes ss drop its Netid and State columns). A header line, as printed without -H, is accepted.
+    static func connectedUDPSockets(file: String, bytes: [UInt8]) throws -> [Socket] {
+        var out: [Socket] = []
+        for (n, line) in lines(bytes) {
+            let f = fields(line)
+            if f.isEmpty { continue }
+            if n == 1, f[0].text == "Recv-Q" { continue }
+            guard f.count >= 4 else {
+                throw InputError(file: file, line: n, column: 1, "expected `Recv-Q Send-Q Local:Port Peer:Port` (ss -H -uan state established), got \(f.count) fields")
+            }
+            guard let recvQ = Int(f[0].text) else {
+                throw InputError(file: file, line: n, column: f[0].col, "Recv-Q: expected a number, got \"\(f[0].text)\" (this file holds `ss -H -uan state established`, without Netid/State columns)")
+            }
+            guard Int(f[1].text) != nil else { throw InputError(file: file, line: n, column: f[1].col, "Send-Q: expected a number, got \"\(f[1].text)\"") }
+            let (local, port, iface) = try socketAddress(f[2].text, file: file, line: n, column: f[2].col)
+            let (peerLocal, peerPort, _) = try socketAddress(f[3].text, file: file, line: n, column: f[3].col)
+            guard case .address(let peer) = peerLocal else {
+                throw InputError(file: file, line: n, column: f[3].col, "a connected socket's peer must be an address, got \"\(f[3].text)\"")
+            }
+            out.append(Socket(proto: .udp, local: local, port: port, interface: iface, recvQ: recvQ, peer: peer, peerPort: peerPort))
         }
         return out
     }

@@ -130,7 +130,13 @@ extension Netns {
             sock.dev = s.interface.flatMap { index[$0] }
             sock.backlog = s.backlog ?? 4096
             sock.queued = s.recvQ
+            sock.peer = s.peer
+            sock.peerPort = s.peerPort
             sockets.append(sock)
+        }
+        for g in host.multicastGroups {
+            guard let d = index[g.interface] else { continue }
+            multicastGroups.append(MulticastGroup(dev: d, group: g.group))
         }
         let sc = host.sysctls
         sysctl.icmpEchoIgnoreAll = sc.icmpEchoIgnoreAll

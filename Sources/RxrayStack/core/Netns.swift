@@ -13,6 +13,9 @@ public struct Netns: Sendable {
     public var rules6: [FibRule6] = FibRule6.defaults
     public var neighbours: [NeighEntry] = []
     public var sockets: [ListeningSocket] = []
+    /// Multicast groups joined per device (`ip maddr`); 224.0.0.1 is joined by every IPv4
+    /// device whether listed or not.
+    public var multicastGroups: [MulticastGroup] = []
     public var sysctl = GlobalSysctls()
 
     public init() {}
@@ -24,6 +27,22 @@ public struct Netns: Sendable {
     /// Index into `devices` of the device with kernel ifindex `ifindex`.
     public func device(ifindex: Int) -> Int? {
         devices.firstIndex { $0.ifindex == ifindex }
+    }
+    /// Whether device `dev` joined the IPv4 multicast `group` (`ip_check_mc_rcu`'s list walk):
+    /// 224.0.0.1 always, other groups when the host model lists them. - Complexity: O(groups).
+    public func hasJoined(_ group: IPv4Address, dev: Int) -> Bool {
+        if group.value == 0xE000_0001 { return true }
+        for g in multicastGroups where g.dev == dev {
+            if case .v4(let a) = g.group, a == group { return true }
+        }
+        return false
+    }
+    /// Whether device `dev` joined the IPv6 multicast `group` per the host model.
+    public func hasJoined(_ group: IPv6Address, dev: Int) -> Bool {
+        for g in multicastGroups where g.dev == dev {
+            if case .v6(let a) = g.group, a == group { return true }
+        }
+        return false
     }
     /// The loopback device, if the host has one.
     public var loopback: Int? { devices.firstIndex { $0.kind == .loopback } }
@@ -293,7 +312,15 @@ public struct NeighEntry: Sendable, Equatable {
     public var isUsable: Bool { lladdr != nil && state != "FAILED" && state != "INCOMPLETE" }
 }
 
-/// A bound or listening socket (`ss -tuln`).
+/// A multicast group joined on a device (`ip maddr`).
+public struct MulticastGroup: Sendable, Equatable {
+    /// Index into `Netns.devices`.
+    public var dev: Int
+    public var group: IPAddress
+    public init(dev: Int, group: IPAddress) { self.dev = dev; self.group = group }
+}
+
+/// A bound or listening socket (`ss -tuln`), or a connected UDP socket (with a `peer`).
 public struct ListeningSocket: Sendable, Equatable {
     public enum Proto: Sendable, Equatable { case tcp, udp }
     public var proto: Proto
@@ -307,8 +334,14 @@ public struct ListeningSocket: Sendable, Equatable {
     public var backlog: Int
     public var queued: Int
     public var isIPv6: Bool
+    /// A connected UDP socket's peer address (nil: unconnected); only datagrams from it match.
+    public var peer: IPAddress?
+    /// A connected UDP socket's peer port (0: any source port).
+    public var peerPort: UInt16
     public init(proto: Proto, address: IPAddress?, isIPv6: Bool, dualStack: Bool = false, port: UInt16,
-                dev: Int? = nil, backlog: Int = 128, queued: Int = 0) {
+                dev: Int? = nil, backlog: Int = 128, queued: Int = 0, peer: IPAddress? = nil, peerPort: UInt16 = 0) {
+        self.peer = peer
+        self.peerPort = peerPort
         self.proto = proto
         self.address = address
         self.isIPv6 = isIPv6

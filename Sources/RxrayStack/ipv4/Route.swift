@@ -11,13 +11,14 @@ extension Kernel {
         let daddr = skb.v4Daddr
         let saddr = skb.v4Saddr
         if daddr.isMulticast {
-            // ip_check_mc_rcu: joined groups are not in the host model; 224.0.0.1 (all hosts)
-            // is joined by every IPv4 device, IGMP is always accepted.
-            let ours = daddr.value == 0xE000_0001 || skb.v4Proto == 2
+            // ip_check_mc_rcu: the device's joined groups (`ip maddr`; 224.0.0.1 is joined by
+            // every IPv4 device); IGMP is accepted whether joined or not. Per-socket source
+            // filters (IGMPv3 INCLUDE/EXCLUDE lists) are not in the host model.
+            let ours = ns.hasJoined(daddr, dev: skb.dev) || skb.v4Proto == 2
             if !ours {
                 // Not joined and not multicast-forwarded: the routing code gives no reason, so
                 // ip_rcv_finish_core frees it as NOT_SPECIFIED.
-                r.record(.ipRouteInput, .drop, "multicast \(daddr): group not joined on \(devName(skb.dev)) (joined groups beyond 224.0.0.1 are not in the host model)")
+                r.record(.ipRouteInput, .drop, "multicast \(daddr): group not joined on \(devName(skb.dev))")
                 return .notSpecified
             }
             if saddr.isMulticast || saddr.isLimitedBroadcast || (saddr.value == 0 && skb.v4Proto != 2) {

@@ -24,9 +24,9 @@ extension Kernel {
         let check = skb.buf.u16(off + 6)
         let csumOK: Bool? = check == 0 ? true :
             (skb.captured(off + ulen) ? skb.buf.checksumOK(off, ulen, pseudo: Pseudo.v4(skb.v4Saddr, skb.v4Daddr, proto: 17, length: ulen)) : nil)
-        let daddr = skb.v4Daddr
+        let daddr = skb.v4Daddr, saddr = IPAddress.v4(skb.v4Saddr)
         if let rt = skb.route4, rt.type == .broadcast || rt.type == .multicast {
-            if findUDPSocket(.v4(daddr), port: dport, dev: skb.dev, multicast: true) != nil {
+            if findUDPSocket(.v4(daddr), port: dport, dev: skb.dev, multicast: true, saddr: saddr, sport: sport) != nil {
                 r.fate = .delivered
                 r.record(.udpRcv, .deliver, "\(rt.type) to port \(dport): delivered to the bound socket(s)")
             } else {
@@ -35,7 +35,7 @@ extension Kernel {
             }
             return
         }
-        if let s = findUDPSocket(.v4(daddr), port: dport, dev: skb.dev, multicast: false) {
+        if let s = findUDPSocket(.v4(daddr), port: dport, dev: skb.dev, multicast: false, saddr: saddr, sport: sport) {
             if csumOK == false {
                 r.count(.udpInCsumErrors)
                 r.count(.udpInErrors)
@@ -59,26 +59,81 @@ extension Kernel {
         r.drop(.noSocket, at: .udpRcv, "no socket on port \(dport): port unreachable")
     }
 
-    /// The socket a datagram to `addr:port` reaches: specific binding first, then wildcard.
-    func findUDPSocket(_ addr: IPAddress, port: UInt16, dev: Int, multicast: Bool) -> ListeningSocket? {
+    /// The socket a datagram from `saddr:sport` to `addr:port` reaches.
+    ///
+    /// Unicast mirrors `__udp4_lib_lookup()` / `__udp6_lib_lookup()` (net/ipv4/udp.c,
+    /// net/ipv6/udp.c): sockets bound to `addr` are searched first and the best-scoring one wins;
+    /// only when none matches are wildcard-bound sockets searched. A socket connected to a peer
+    /// matches only datagrams from that address (and port, when connected to one) and scores
+    /// above an unconnected one, as does a device-bound socket (`compute_score()`). For IPv4,
+    /// an AF_INET socket scores above a dual-stack AF_INET6 one.
+    ///
+    /// Multicast and broadcast (`multicast: true`) mirror `__udp_is_mcast_sock()`: the first
+    /// socket on the port whose binding, connected peer and device all allow the datagram.
+    /// Callers that pass no `saddr` never match connected sockets.
+    func findUDPSocket(_ addr: IPAddress, port: UInt16, dev: Int, multicast: Bool,
+                       saddr: IPAddress? = nil, sport: UInt16 = 0) -> ListeningSocket? {
+        let master = ns.devices[dev].master
+        let v4 = addr.isV4
+        if multicast {
+            for s in ns.sockets where s.proto == .udp && s.port == port {
+                if let d = s.dev, d != dev && d != master { continue }
+                if !udpPeerAllows(s, saddr: saddr, sport: sport) { continue }
+                if let a = s.address {
+                    if Self.v4View(a) != addr { continue }
+                } else if v4 ? (s.isIPv6 && !s.dualStack) : !s.isIPv6 {
+                    continue
+                }
+                return s
+            }
+            return nil
+        }
+        return bestUDPSocket(addr, port: port, dev: dev, master: master, wildcard: false, saddr: saddr, sport: sport)
+            ?? bestUDPSocket(addr, port: port, dev: dev, master: master, wildcard: true, saddr: saddr, sport: sport)
+    }
+
+    /// One pass of the unicast lookup: sockets bound to `addr` (`wildcard` false) or to the
+    /// wildcard address, best `compute_score()` first (the earliest socket wins a tie).
+    func bestUDPSocket(_ addr: IPAddress, port: UInt16, dev: Int, master: Int?, wildcard: Bool,
+                       saddr: IPAddress?, sport: UInt16) -> ListeningSocket? {
+        let v4 = addr.isV4
+        // Connected and device-bound sockets score 4 apiece over IPv4 (1 over IPv6); the
+        // socket family breaks ties over IPv4.
+        let step = v4 ? 4 : 1
         var best: ListeningSocket? = nil
         var bestScore = -1
-        let master = ns.devices[dev].master
         for s in ns.sockets where s.proto == .udp && s.port == port {
-            if let d = s.dev, d != dev && d != master { continue }
-            var score = 0
-            switch (s.address, addr) {
-            case (nil, .v4): if s.isIPv6 && !s.dualStack { continue }; score = s.isIPv6 ? 1 : 2
-            case (nil, .v6): if !s.isIPv6 { continue }; score = 2
-            case (.some(let a), _):
-                if a != addr && !multicast { continue }
-                if multicast && a != addr { continue }
-                score = 4
+            if wildcard {
+                guard s.address == nil else { continue }
+                if v4 ? (s.isIPv6 && !s.dualStack) : !s.isIPv6 { continue }
+            } else {
+                guard let a = s.address, Self.v4View(a) == addr else { continue }
             }
-            if s.dev != nil { score += 1 }
+            if let d = s.dev, d != dev && d != master { continue }
+            if !udpPeerAllows(s, saddr: saddr, sport: sport) { continue }
+            var score = v4 ? (s.isIPv6 ? 1 : 2) : 0
+            if s.peer != nil { score += step }
+            if s.peerPort != 0 { score += step }
+            if s.dev != nil { score += step }
             if score > bestScore { best = s; bestScore = score }
         }
         return best
+    }
+
+    /// Whether a socket's connected peer (if any) is `saddr:sport`.
+    @inline(__always)
+    func udpPeerAllows(_ s: ListeningSocket, saddr: IPAddress?, sport: UInt16) -> Bool {
+        guard let p = s.peer else { return true }
+        guard let saddr, Self.v4View(p) == saddr else { return false }
+        return s.peerPort == 0 || s.peerPort == sport
+    }
+
+    /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, how an AF_INET6 socket shows an IPv4
+    /// binding or peer) as the IPv4 address the lookup compares; any other address unchanged.
+    @inline(__always)
+    static func v4View(_ a: IPAddress) -> IPAddress {
+        if case .v6(let v) = a, v.isV4Mapped { return .v4(IPv4Address(UInt32(truncatingIfNeeded: v.low))) }
+        return a
     }
 
     func socketText(_ s: ListeningSocket) -> String {
