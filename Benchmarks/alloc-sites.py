@@ -48,7 +48,7 @@ def symbolize(module, addrs):
         return {}
     inp = "".join("0x%x\n" % a for a in addrs)
     try:
-        out = subprocess.run(["llvm-symbolizer", "--obj=" + module, "--functions=linkage", "--inlining"],
+        out = subprocess.run(["llvm-symbolizer", "--obj=" + module, "--functions=linkage", "--inlining=true"],
                              input=inp, capture_output=True, text=True, check=False).stdout
     except FileNotFoundError:
         out = subprocess.run(["addr2line", "-f", "-i", "-e", module], input=inp, capture_output=True,

@@ -28,6 +28,10 @@ COUNTER="$SCRATCH/c/malloccount.so"
 [ -x "$GEN" ] && [ -e "$COUNTER" ] || { echo "profile: run bash Benchmarks/run.sh first (it builds the generator and the counter)" >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "profile: valgrind is missing (apt-get install valgrind)" >&2; exit 2; }
 mkdir -p "$OUT"
+# valgrind 3.19 cannot read the DWARF 5 the Swift toolchain writes: callgrind runs a copy
+# without debug sections (symbols kept); source lines come from the original binary.
+NODEBUG="$OUT/rxray-nodebug"
+objcopy --strip-debug "$RXRAY" "$NODEBUG"
 demangle() { if command -v swift-demangle >/dev/null; then swift-demangle --simplified --compact; else cat; fi; }
 
 "$GEN" --iptables-host "$OUT/host-iptables" --nft-host "$OUT/host-nft" >/dev/null
@@ -42,20 +46,20 @@ for h in $HOSTS; do
     tag="$h-$mode"
     # shellcheck disable=SC2046
     valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind-$tag.out" \
-      "$RXRAY" analyze "$OUT/slice.pcap" --host "$OUT/host-$h" $(args_for "$mode") >/dev/null 2>"$OUT/valgrind-$tag.log"
+      "$NODEBUG" analyze "$OUT/slice.pcap" --host "$OUT/host-$h" $(args_for "$mode") >/dev/null 2>"$OUT/valgrind-$tag.log"
     # shellcheck disable=SC2046
     valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind-$tag-startup.out" \
-      "$RXRAY" analyze "$OUT/tiny.pcap" --host "$OUT/host-$h" $(args_for "$mode") >/dev/null 2>>"$OUT/valgrind-$tag.log"
+      "$NODEBUG" analyze "$OUT/tiny.pcap" --host "$OUT/host-$h" $(args_for "$mode") >/dev/null 2>>"$OUT/valgrind-$tag.log"
     for f in "$tag" "$tag-startup"; do
-      callgrind_annotate --inclusive=yes --threshold=100 "$OUT/callgrind-$f.out" 2>/dev/null | demangle >"$OUT/inclusive-$f.txt"
-      callgrind_annotate --threshold=100 "$OUT/callgrind-$f.out" 2>/dev/null | demangle >"$OUT/exclusive-$f.txt"
+      callgrind_annotate --inclusive=yes --threshold=100 "$OUT/callgrind-$f.out" >"$OUT/inclusive-$f.txt" 2>/dev/null
+      callgrind_annotate --threshold=100 "$OUT/callgrind-$f.out" >"$OUT/exclusive-$f.txt" 2>/dev/null
     done
     echo "== callgrind, $h host, --$mode: instructions per frame by function (start-up subtracted)"
     python3 "$ROOT/Benchmarks/callgrind-diff.py" "$OUT/inclusive-$tag.txt" "$OUT/inclusive-$tag-startup.txt" \
-      $((FRAMES - 1000)) --top 45 | tee "$OUT/per-frame-inclusive-$tag.txt"
+      $((FRAMES - 1000)) --top 45 --binary "$RXRAY" | tee "$OUT/per-frame-inclusive-$tag.txt"
     echo "   self cost:"
     python3 "$ROOT/Benchmarks/callgrind-diff.py" "$OUT/exclusive-$tag.txt" "$OUT/exclusive-$tag-startup.txt" \
-      $((FRAMES - 1000)) --top 30 | tee "$OUT/per-frame-exclusive-$tag.txt"
+      $((FRAMES - 1000)) --top 30 --binary "$RXRAY" | tee "$OUT/per-frame-exclusive-$tag.txt"
   done
 done
 

@@ -8,7 +8,7 @@
 #   BENCH_FRAMES=2000000   frames in the main capture
 #   BENCH_SLICE=100000     frames in the slice used for tshark and for allocation counts (N and 2N)
 #   BENCH_REPEAT=3         runs per measurement; the median is printed
-#   BENCH_BUDGET=60        seconds of CPU one rxray run may take: when a calibration run on the
+#   BENCH_BUDGET=30        seconds of CPU one rxray run may take: when a calibration run on the
 #                          slice says the whole capture would take longer, that measurement
 #                          uses the longest prefix of the capture that fits (and says so)
 #   BENCH_LARGE=1          also analyse a 10,000,000-frame capture for peak RSS (written to disk)
@@ -32,7 +32,7 @@ JOBS=${JOBS:-2}
 FRAMES=${BENCH_FRAMES:-2000000}
 SLICE=${BENCH_SLICE:-100000}
 REPEAT=${BENCH_REPEAT:-3}
-BUDGET=${BENCH_BUDGET:-60}
+BUDGET=${BENCH_BUDGET:-30}
 LARGE=${BENCH_LARGE:-0}
 RULES=${BENCH_RULES:-1000}
 SERVICES=${BENCH_SERVICES:-2000}
@@ -54,7 +54,7 @@ cleanup() {
 trap cleanup EXIT
 
 say() { printf '%s\n' "$*"; }
-hr() { printf '%s\n' "------------------------------------------------------------------------------------------------"; }
+hr() { printf "%s\n" "--------------------------------------------------------------------------------------------------------"; }
 
 # ---- what the benchmark needs ---------------------------------------------------------------
 need=()
@@ -160,7 +160,7 @@ count_allocs() {
 fps() { awk -v n="$1" -v t="$2" 'BEGIN{ if (t+0 <= 0) print "nan"; else printf "%.0f", n/t }'; }
 human() { awk -v v="$1" 'BEGIN{ if (v=="nan") {print "n/a"; exit} if (v>=1e6) printf "%.2fM", v/1e6; else if (v>=1e3) printf "%.0fk", v/1e3; else printf "%.0f", v }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="nan" || b=="nan" || b+0<=0) print "n/a"; else printf "%.2f", a/b }'; }
-row() { printf '%-46s %8s %8s %10s %9s %s\n' "$@"; }
+row() { printf '%-54s %8s %8s %10s %9s %s\n' "$@"; }
 
 declare -A HOSTS=([iptables]="$HOST_IPT" [nft]="$HOST_NFT")
 ORDER=(iptables nft)
