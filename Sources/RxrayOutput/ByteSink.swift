@@ -55,15 +55,11 @@ public final class ByteSink {
     /// Appends `s` followed by spaces up to `width` characters (at least one space after a
     /// longer `s`, so columns never run together).
     public func write(_ s: String, padTo width: Int) {
-        let before = buffer.count
         write(s)
         // Count scalars, not bytes, so `—` and friends pad like one column.
         var columns = 0
-        var i = before
-        while i < buffer.count {
-            if buffer[i] & 0xC0 != 0x80 { columns += 1 }
-            i += 1
-        }
+        var copy = s
+        copy.withUTF8 { for b in $0 where b & 0xC0 != 0x80 { columns += 1 } }
         if columns >= width {
             buffer.append(32)
         } else {
@@ -75,16 +71,28 @@ public final class ByteSink {
 
     public func write(bytes: UnsafeRawBufferPointer) { buffer.append(contentsOf: bytes) }
 
+    /// Runs `body` on the buffer moved into a local, so its appends are plain local writes:
+    /// appending byte by byte to a class's stored array would pay a dynamic exclusivity
+    /// check per byte.
+    @inline(__always) private func edit(_ body: (inout [UInt8]) -> Void) {
+        var local: [UInt8] = []
+        swap(&local, &buffer)
+        body(&local)
+        swap(&local, &buffer)
+    }
+
     /// Appends `n` spaces.
     public func spaces(_ n: Int) {
-        var k = n
-        while k > 0 { buffer.append(32); k -= 1 }
+        guard n > 0 else { return }
+        edit { b in for _ in 0..<n { b.append(32) } }
     }
 
     /// Appends a decimal integer without allocating.
     public func write(int value: Int) {
-        if value < 0 { buffer.append(UInt8(ascii: "-")) }
-        appendDigits(UInt64(value.magnitude), minimumDigits: 1)
+        edit { b in
+            if value < 0 { b.append(UInt8(ascii: "-")) }
+            Self.appendDigits(UInt64(value.magnitude), minimumDigits: 1, to: &b)
+        }
     }
 
     /// Appends a decimal integer right-aligned in `width` columns.
@@ -98,7 +106,8 @@ public final class ByteSink {
     }
 
     /// Appends `value` with at least `minimumDigits` digits (zero-padded on the left).
-    private func appendDigits(_ value: UInt64, minimumDigits: Int) {
+    @inline(__always)
+    private static func appendDigits(_ value: UInt64, minimumDigits: Int, to b: inout [UInt8]) {
         var v = value
         var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
         var n = 0
@@ -109,16 +118,19 @@ public final class ByteSink {
                 n += 1
             } while v > 0
             while n < minimumDigits && n < 24 { raw[n] = 48; n += 1 }
-            while n > 0 { n -= 1; buffer.append(raw[n]) }
+            while n > 0 { n -= 1; b.append(raw[n]) }
         }
     }
 
     /// Appends a capture timestamp as `seconds.nanoseconds` (`1700000000.123456789`).
     public func write(epochNanoseconds ns: Int64) {
         let (sec, frac) = Self.split(ns)
-        write(int: Int(sec))
-        buffer.append(UInt8(ascii: "."))
-        appendDigits(UInt64(frac), minimumDigits: 9)
+        edit { b in
+            if sec < 0 { b.append(UInt8(ascii: "-")) }
+            Self.appendDigits(UInt64(sec.magnitude), minimumDigits: 1, to: &b)
+            b.append(UInt8(ascii: "."))
+            Self.appendDigits(UInt64(frac), minimumDigits: 9, to: &b)
+        }
     }
 
     /// Appends the UTC time of day of a capture timestamp, as tcpdump prints with `--nano`:
@@ -127,13 +139,15 @@ public final class ByteSink {
         let (sec, frac) = Self.split(ns)
         var day = sec % 86_400
         if day < 0 { day += 86_400 }
-        appendDigits(UInt64(day / 3600), minimumDigits: 2)
-        buffer.append(UInt8(ascii: ":"))
-        appendDigits(UInt64(day / 60 % 60), minimumDigits: 2)
-        buffer.append(UInt8(ascii: ":"))
-        appendDigits(UInt64(day % 60), minimumDigits: 2)
-        buffer.append(UInt8(ascii: "."))
-        appendDigits(UInt64(frac), minimumDigits: 9)
+        edit { b in
+            Self.appendDigits(UInt64(day / 3600), minimumDigits: 2, to: &b)
+            b.append(UInt8(ascii: ":"))
+            Self.appendDigits(UInt64(day / 60 % 60), minimumDigits: 2, to: &b)
+            b.append(UInt8(ascii: ":"))
+            Self.appendDigits(UInt64(day % 60), minimumDigits: 2, to: &b)
+            b.append(UInt8(ascii: "."))
+            Self.appendDigits(UInt64(frac), minimumDigits: 9, to: &b)
+        }
     }
 
     /// Seconds (floored) and nanoseconds (0...999,999,999) of a timestamp.
@@ -144,25 +158,31 @@ public final class ByteSink {
 
     /// Appends `s` as a quoted JSON string (RFC 8259 escaping), byte by byte, no copy.
     public func writeJSONString(_ s: String) {
-        buffer.append(34)
         var s = s
-        s.withUTF8 { utf8 in
-            for b in utf8 {
-                switch b {
-                case 34: buffer.append(92); buffer.append(34)
-                case 92: buffer.append(92); buffer.append(92)
-                case 10: buffer.append(92); buffer.append(UInt8(ascii: "n"))
-                case 13: buffer.append(92); buffer.append(UInt8(ascii: "r"))
-                case 9: buffer.append(92); buffer.append(UInt8(ascii: "t"))
-                case 0..<32, 127:
-                    buffer.append(92); buffer.append(UInt8(ascii: "u"))
-                    buffer.append(48); buffer.append(48)
-                    buffer.append(Self.hexDigit(b >> 4)); buffer.append(Self.hexDigit(b & 15))
-                default: buffer.append(b)
+        edit { out in
+            out.append(34)
+            s.withUTF8 { utf8 in
+                // Runs of bytes that need no escape are copied at once.
+                var start = 0
+                for (i, b) in utf8.enumerated() where b < 32 || b == 34 || b == 92 || b == 127 {
+                    if start < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<i])) }
+                    start = i + 1
+                    switch b {
+                    case 34: out.append(92); out.append(34)
+                    case 92: out.append(92); out.append(92)
+                    case 10: out.append(92); out.append(UInt8(ascii: "n"))
+                    case 13: out.append(92); out.append(UInt8(ascii: "r"))
+                    case 9: out.append(92); out.append(UInt8(ascii: "t"))
+                    default:
+                        out.append(92); out.append(UInt8(ascii: "u"))
+                        out.append(48); out.append(48)
+                        out.append(Self.hexDigit(b >> 4)); out.append(Self.hexDigit(b & 15))
+                    }
                 }
+                if start < utf8.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...])) }
             }
+            out.append(34)
         }
-        buffer.append(34)
         if buffer.count >= 1 << 16 { flush() }
     }
 

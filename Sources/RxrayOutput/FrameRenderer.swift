@@ -270,7 +270,7 @@ public struct FrameRenderer {
             var j = JSONEmitter(sink)
             j.beginObject()
             for (k, v) in fields {
-                j.key(k)
+                j.escapedKey(k)
                 if k != "rxray" && (v.hasPrefix("{") || v.hasPrefix("[")) { j.raw(v) } else { j.string(v) }
             }
             j.endObject()

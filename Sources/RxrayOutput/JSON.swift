@@ -101,8 +101,20 @@ public struct JSONEmitter {
     }
     private mutating func pop() { depth -= 1 }
 
-    /// An object key; the next call writes its value.
+    /// An object key; the next call writes its value. Keys are written as they are (they are
+    /// identifiers and counter names: nothing to escape); use `escapedKey` for other text.
     public mutating func key(_ k: String) {
+        assert(!k.utf8.contains { $0 < 32 || $0 == 34 || $0 == 92 }, "key needs escaping: use escapedKey")
+        separate()
+        sink.write(byte: 34)
+        sink.write(k)
+        sink.write(byte: 34)
+        sink.write(byte: UInt8(ascii: ":"))
+        afterKey = true
+    }
+
+    /// An object key from arbitrary text (escaped).
+    public mutating func escapedKey(_ k: String) {
         separate()
         sink.writeJSONString(k)
         sink.write(byte: UInt8(ascii: ":"))

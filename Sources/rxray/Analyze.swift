@@ -60,9 +60,10 @@ struct Analyze: ParsableCommand {
 
     func validate() throws {
         if let c = count, c <= 0 { throw ValidationError("--count must be a positive number of frames, not \(c).") }
-        if let w = writePath, w == "-" && outputOptions.output == nil && !outputOptions.summary {
-            throw ValidationError("--write - would mix the pcapng file with the text on standard output: give --output FILE or --summary too.")
+        if writePath == "-" && outputOptions.output == nil {
+            throw ValidationError("--write - puts the pcapng file on standard output: give --output FILE too, so the text goes elsewhere.")
         }
+        if reportPath == "-" { throw ValidationError("--report needs a file name (the report is one HTML file), not -.") }
         if let w = writePath, let r = reportPath, w == r { throw ValidationError("--write and --report name the same file '\(w)'.") }
     }
 
