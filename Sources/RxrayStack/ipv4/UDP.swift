@@ -27,6 +27,7 @@ extension Kernel {
         let daddr = skb.v4Daddr, saddr = IPAddress.v4(skb.v4Saddr)
         if let rt = skb.route4, rt.type == .broadcast || rt.type == .multicast {
             if findUDPSocket(.v4(daddr), port: dport, dev: skb.dev, multicast: true, saddr: saddr, sport: sport) != nil {
+                r.count(.udpInDatagrams)
                 r.fate = .delivered
                 r.record(.udpRcv, .deliver, "\(rt.type) to port \(dport): delivered to the bound socket(s)")
             } else {
