@@ -57,7 +57,9 @@ public final class HTMLReport {
         // A dropped frame branches off at the stage that dropped it; what the trace holds after
         // (a later note) is not on its path.
         var stages = r.stages[...]
-        if r.fate == .dropped, let ds = r.dropStage ?? r.silentDropStage, let k = r.stages.lastIndex(where: { $0.stage == ds }) {
+        if r.fate == .dropped, let ds = r.dropStage ?? r.silentDropStage,
+           let k = r.stages.firstIndex(where: { $0.stage == ds && ($0.verdict == .drop || $0.verdict == .consume) })
+            ?? r.stages.lastIndex(where: { $0.stage == ds }) {
             stages = r.stages[...k]
         }
         for s in stages { step(.stage(s.stage)) }

@@ -46,7 +46,7 @@ final class OutputReportTests: XCTestCase {
         let (html, frames) = try report(Self.scenario, path: path)
         XCTAssertTrue(html.hasPrefix("<!DOCTYPE html>"))
         // Nothing fetched: no external scripts, styles, images or fonts.
-        for needle in ["<link", "src=", "@import", "url(http", "https://", "fetch("] {
+        for needle in ["<link", "<img", "<iframe", " src=\"", " src='", "href=\"http", "@import", "url(http", "url(//", "https://", "fetch(", "XMLHttpRequest"] {
             XCTAssertFalse(html.contains(needle), "the page must not load anything: found '\(needle)'")
         }
         XCTAssertTrue(html.contains("<svg id=\"flow-svg\""))
