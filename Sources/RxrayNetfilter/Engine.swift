@@ -339,7 +339,14 @@ public final class NetfilterEngine {
             let r = rules[rIndex]
             ri += 1
             let res = runRule(r, &p, &st, &out, nat: nat)
-            guard let vc = res else { continue }
+            guard let vc = res else {
+                // A rule rxray does not model (loaded with --lenient) never matches; the trace
+                // says the packet passed it, so the verdict is known to rest on that guess.
+                if trace, r.count > 0, case .never = ops[Int(r.first)] {
+                    traceSteps.append(NFTraceStep(rule: r.info, verdict: "not modelled (--lenient: treated as never matching)"))
+                }
+                continue
+            }
             ruleHits[Int(r.info)] &+= 1
             if trace { traceSteps.append(NFTraceStep(rule: r.info, verdict: verdictText(vc))) }
             switch vc {
