@@ -105,6 +105,11 @@ extension Kernel {
             if out.rewritten { r.record(.nfNat, .note, natText(skb, ipv6: ipv6)) }
         }
         if out.verdict == .accept { return true }
+        // The per-chain record above already says which rule; the drop record that replaces it
+        // names the hook (taken out before a REJECT's reply is recorded, so it is not doubled).
+        if r.wantsDetail, !r.stages.isEmpty, case .nfHook = r.stages[r.stages.count - 1].stage, out.cause != .conntrackTableFull {
+            r.stages.removeLast()
+        }
         if let k = out.reject { sendReject(k, skb, ipv6: ipv6, &r) }
         let table = engine.visits.last.map { UInt16(truncatingIfNeeded: $0.chain) } ?? 0
         let why: String
@@ -114,10 +119,6 @@ extension Kernel {
         default: why = r.wantsDetail ? (engine.visits.last.map { visitText(engine, $0) } ?? "dropped") : ""
         }
         engine.packetDone(&a.state)
-        // The per-chain record above already says which rule; the drop names the hook.
-        if r.wantsDetail, !r.stages.isEmpty, case .nfHook = r.stages[r.stages.count - 1].stage, out.cause != .conntrackTableFull {
-            r.stages.removeLast()
-        }
         r.drop(.netfilterDrop, at: .nfHook(hook, table: table), why)
         return false
     }
