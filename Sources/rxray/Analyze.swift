@@ -60,6 +60,7 @@ struct Analyze: ParsableCommand {
 
     func validate() throws {
         if let c = count, c <= 0 { throw ValidationError("--count must be a positive number of frames, not \(c).") }
+        _ = try hostOptions.tcpOptions()
         if writePath == "-" && outputOptions.output == nil {
             throw ValidationError("--write - puts the pcapng file on standard output: give --output FILE too, so the text goes elsewhere.")
         }
@@ -123,7 +124,8 @@ struct Analyze: ParsableCommand {
         do {
             // The host's rulesets compiled into the netfilter engine, its conntrack table loaded.
             analyzer = try Analyzer(host: loaded.host, options: .init(
-                capturePoint: point, defaultInterface: interface, wantsDetail: wantsDetail), netfilter: true)
+                capturePoint: point, defaultInterface: interface, wantsDetail: wantsDetail,
+                tcp: hostOptions.tcpOptions()), netfilter: true)
         } catch let e as InputError {
             throw fail(e.description)
         } catch {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import RxrayStack
 import RxrayOutput
 #if canImport(Glibc)
 import Glibc
@@ -42,6 +43,42 @@ struct HostOptions: ParsableArguments {
 
     @Flag(name: .long, help: "Evaluate rules that use constructs rxray does not model as never matching, instead of refusing to load them.")
     var lenient = false
+
+    @Option(name: .customLong("tcp-app"), help: ArgumentHelp(
+        "What the application behind a TCP listener does, which no capture shows: PORT=accept (calls accept()), PORT=noaccept (never does; the default), or PORT=close (accepts and closes at once). PORT may be * for every listener. Repeatable.",
+        valueName: "port=mode"))
+    var tcpApps: [String] = []
+
+    @Flag(name: .long, help: "Treat TCP segments of unknown connections on listening ports as connections established before the capture began, instead of segments the listener answers with RST.")
+    var pickupMidstream = false
+
+    /// The TCP behaviour options for the analyzer, from `--tcp-app` and `--pickup-midstream`.
+    func tcpOptions() throws -> TCPOptions {
+        var o = TCPOptions(pickUpMidStream: pickupMidstream)
+        for spec in tcpApps {
+            let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else {
+                throw ValidationError("--tcp-app '\(spec)': expected PORT=accept|noaccept|close (PORT a number or *).")
+            }
+            let port: UInt16?
+            if parts[0] == "*" { port = nil } else if let p = UInt16(parts[0]), p > 0 { port = p } else {
+                throw ValidationError("--tcp-app '\(spec)': '\(parts[0])' is not a port number (1-65535) or *.")
+            }
+            switch parts[1] {
+            case "accept":
+                if let p = port { o.acceptingPorts[p] = true } else { o.acceptsConnections = true }
+            case "noaccept":
+                if let p = port { o.acceptingPorts[p] = false } else { o.acceptsConnections = false }
+            case "close":
+                guard let p = port else { throw ValidationError("--tcp-app '\(spec)': close needs a port number.") }
+                o.closingPorts.insert(p)
+                o.acceptingPorts[p] = true
+            default:
+                throw ValidationError("--tcp-app '\(spec)': mode '\(parts[1])' is not accept, noaccept or close.")
+            }
+        }
+        return o
+    }
 }
 
 struct OutputOptions: ParsableArguments {
