@@ -30,9 +30,10 @@ extension NetfilterEngine {
 
     // MARK: - iptables
 
-    func compile(iptables rs: IptablesRuleset) {
+    /// Compiles an iptables-save ruleset; tables named in `skipping` ("ip nat") are left out.
+    func compile(iptables rs: IptablesRuleset, skipping: Set<String> = []) {
         let fam: NftFamily = rs.family == .ipv4 ? .ip : .ip6
-        for table in rs.tables {
+        for table in rs.tables where !skipping.contains("\(fam.rawValue) \(table.name)") {
             var chainIndex: [String: Int] = [:]
             var firstChain = chains.count
             for c in table.chains {

@@ -132,8 +132,20 @@ public final class NetfilterEngine {
             let f = try IpsetParser.parse(ipsetSrc.text, file: ipsetSrc.file)
             for s in f.sets { loadIpset(s) }
         }
-        if let v4 = rs.iptables { compile(iptables: v4) }
-        if let v6 = rs.ip6tables { compile(iptables: v6) }
+        // iptables-save lists a table it cannot express (nft-only base chains) as a comment and
+        // only its default built-in chains, with no rules: such a table comes from the nft
+        // listing, and its iptables side does not exist in the kernel (no chains to traverse).
+        var incompatible: Set<String> = []
+        for ipt in rs.sources where ipt.format == RulesetSource.Format.iptablesSave || ipt.format == RulesetSource.Format.ip6tablesSave {
+            let fam = ipt.format == RulesetSource.Format.iptablesSave ? "ip" : "ip6"
+            for line in ipt.text.split(separator: "\n") where line.hasPrefix("# Table `") && line.contains("incompatible") {
+                if let a = line.firstIndex(of: "`"), let b = line[line.index(after: a)...].firstIndex(of: "'") {
+                    incompatible.insert("\(fam) \(line[line.index(after: a)..<b])")
+                }
+            }
+        }
+        if let v4 = rs.iptables { compile(iptables: v4, skipping: incompatible) }
+        if let v6 = rs.ip6tables { compile(iptables: v6, skipping: incompatible) }
         for src in rs.sources where src.format == RulesetSource.Format.nftText || src.format == RulesetSource.Format.nftJSON {
             let parsed: NftRuleset
             if src.format == RulesetSource.Format.nftJSON {
@@ -141,17 +153,6 @@ public final class NetfilterEngine {
                 parsed = try NftJSONParser.parse(Data(src.text.utf8), file: src.file, companion: companion)
             } else {
                 parsed = try NftParser.parse(src.text, file: src.file)
-            }
-            // iptables-save lists a table it cannot express (nft-only base chains) as a comment
-            // and no rules: such a table comes from the nft listing after all.
-            var incompatible: Set<String> = []
-            for ipt in rs.sources where ipt.format == RulesetSource.Format.iptablesSave || ipt.format == RulesetSource.Format.ip6tablesSave {
-                let fam = ipt.format == RulesetSource.Format.iptablesSave ? "ip" : "ip6"
-                for line in ipt.text.split(separator: "\n") where line.hasPrefix("# Table `") && line.contains("incompatible") {
-                    if let a = line.firstIndex(of: "`"), let b = line[line.index(after: a)...].firstIndex(of: "'") {
-                        incompatible.insert("\(fam) \(line[line.index(after: a)..<b])")
-                    }
-                }
             }
             compile(nft: parsed, excluded: src.excludedTables.filter { !incompatible.contains($0) })
         }
