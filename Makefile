@@ -16,8 +16,8 @@ build: ## Debug build of the rxray binary (.build/debug/rxray).
 release: ## Release build (.build/release/rxray).
 	$(SWIFT) build -c release -j $(JOBS)
 
-run: release ## Analyse the bundled demo capture against its host snapshot and print the trace.
-	.build/release/rxray analyze $(CAPTURE) $(if $(wildcard $(HOST)),--host $(HOST)) --summary
+run: release ## Analyse the bundled demo capture (Fixtures/demo) against its host snapshot: every frame's trace, then the summary.
+	.build/release/rxray analyze $(CAPTURE) $(if $(wildcard $(HOST)),--host $(HOST))
 
 test: ## Run every test (unit, capture files, CLI, recorded kernel fixtures). Root-only tests skip with a reason elsewhere.
 	$(SWIFT) build -j $(JOBS)
