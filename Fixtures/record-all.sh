@@ -20,12 +20,5 @@ else
 fi
 rc=0
 /usr/bin/python3 "$here/lib/record.py" ${RECORD_OPTS:-} "${dirs[@]}" || rc=$?
-# Fixtures/demo (the capture and host `make run` uses) is a copy of the demo scenario.
-for d in "${dirs[@]}"; do
-    if [ "$(cd "$d" && pwd)" = "$here/scenarios/demo" ] && [ -e "$here/scenarios/demo/truth.jsonl" ]; then
-        rm -rf "$here/demo.tmp" && cp -a "$here/scenarios/demo" "$here/demo.tmp"
-        rm -rf "$here/demo" && mv "$here/demo.tmp" "$here/demo"
-        echo "record-all: copied scenarios/demo to Fixtures/demo" >&2
-    fi
-done
+# Fixtures/demo (the capture and host `make run` uses) is a symbolic link to scenarios/demo.
 exit $rc
