@@ -114,22 +114,7 @@ public struct OptionList: RandomAccessCollection, Sendable {
 
 /// Parses an IPv4 option area into `list`. Returns the problem, if any; parsing stops there.
 func parseIPv4Options(_ area: UnsafeRawBufferPointer, into list: inout OptionList) -> DecodeProblem? {
-    var i = 0
-    let n = area.count
-    while i < n {
-        let kind = area.be8(i)
-        if kind == IPv4OptionKind.endOfList {
-            list.append(OptionRecord(kind: kind, length: 1, offset: UInt8(i)))
-            return nil
-        }
-        if kind == IPv4OptionKind.noOperation {
-            list.append(OptionRecord(kind: kind, length: 1, offset: UInt8(i)))
-            i += 1
-            continue
-        }
-        guard i + 1 < n else { return .badOptionLength }
-        let len = Int(area.be8(i + 1))
-        guard len >= 2, i + len <= n else { return .badOptionLength }
+    walkOptions(area, into: &list) { kind, i, len in
         switch kind {
         case IPv4OptionKind.recordRoute, IPv4OptionKind.looseSourceRoute, IPv4OptionKind.strictSourceRoute:
             guard len >= 3, area.be8(i + 2) >= 4 else { return .badOptionContent }
@@ -140,6 +125,35 @@ func parseIPv4Options(_ area: UnsafeRawBufferPointer, into list: inout OptionLis
         default:
             break
         }
+        return nil
+    }
+}
+
+/// Walks a kind/length option area (IPv4 options and TCP options share the grammar: kind 0
+/// ends the list, kind 1 is a one-byte pad, every other kind has a length byte of at least 2
+/// covering itself). Each option is recorded in `list`; `check` may reject an option's
+/// content. Returns `.badOptionLength` for a missing or impossible length byte, or the first
+/// problem `check` reports; parsing stops there.
+@inline(__always)
+func walkOptions(_ area: UnsafeRawBufferPointer, into list: inout OptionList,
+                 check: (_ kind: UInt8, _ offset: Int, _ length: Int) -> DecodeProblem? = { _, _, _ in nil }) -> DecodeProblem? {
+    var i = 0
+    let n = area.count
+    while i < n {
+        let kind = area.be8(i)
+        if kind == 0 {
+            list.append(OptionRecord(kind: kind, length: 1, offset: UInt8(i)))
+            return nil
+        }
+        if kind == 1 {
+            list.append(OptionRecord(kind: kind, length: 1, offset: UInt8(i)))
+            i += 1
+            continue
+        }
+        guard i + 1 < n else { return .badOptionLength }
+        let len = Int(area.be8(i + 1))
+        guard len >= 2, i + len <= n else { return .badOptionLength }
+        if let problem = check(kind, i, len) { return problem }
         list.append(OptionRecord(kind: kind, length: UInt8(len), offset: UInt8(i)))
         i += len
     }

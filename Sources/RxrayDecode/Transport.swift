@@ -134,26 +134,7 @@ public struct SACKBlocks: Hashable, Sendable {
 /// Parses a TCP option area into `list`. Returns `.badOptionLength` for a length byte below 2,
 /// a missing length byte, or an option running past the area; parsing stops there.
 func parseTCPOptions(_ area: UnsafeRawBufferPointer, into list: inout OptionList) -> DecodeProblem? {
-    var i = 0
-    let n = area.count
-    while i < n {
-        let kind = area.be8(i)
-        if kind == TCPOptionKind.endOfList {
-            list.append(OptionRecord(kind: kind, length: 1, offset: UInt8(i)))
-            return nil
-        }
-        if kind == TCPOptionKind.noOperation {
-            list.append(OptionRecord(kind: kind, length: 1, offset: UInt8(i)))
-            i += 1
-            continue
-        }
-        guard i + 1 < n else { return .badOptionLength }
-        let len = Int(area.be8(i + 1))
-        guard len >= 2, i + len <= n else { return .badOptionLength }
-        list.append(OptionRecord(kind: kind, length: UInt8(len), offset: UInt8(i)))
-        i += len
-    }
-    return nil
+    walkOptions(area, into: &list)
 }
 
 /// A UDP header (8 bytes) over frame bytes.
