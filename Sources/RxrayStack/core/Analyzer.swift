@@ -38,8 +38,17 @@ public enum CapturePoint: String, Sendable {
     case host
 }
 
+/// In which order an `Analyzer` hands results to `emit`.
+public enum EmitOrder: Sendable {
+    /// Strictly in capture order: a held frame (fragment, GRO hold) delays the results after it.
+    case capture
+    /// As soon as each result is final: a held frame's result comes out when it settles, and
+    /// frames after it are not kept waiting (live capture). Results are not in frame order.
+    case settled
+}
+
 /// Runs frames through the receive path and hands back one `FrameResult` per frame, in
-/// capture order.
+/// capture order (or, with `Options.order = .settled`, as soon as each is final).
 ///
 /// Results whose fate is not known yet (a fragment waiting for the rest of its datagram) are
 /// held and released, in order, once it is known; `finish()` settles everything still held
@@ -55,13 +64,16 @@ public final class Analyzer {
         public var napi: NAPIOptions
         /// TCP behaviour the capture cannot show (what the local applications do).
         public var tcp: TCPOptions
+        /// Order in which results are handed to `emit`.
+        public var order: EmitOrder
         public init(capturePoint: CapturePoint = .wire, defaultInterface: String? = nil, wantsDetail: Bool = true,
-                    napi: NAPIOptions = NAPIOptions(), tcp: TCPOptions = TCPOptions()) {
+                    napi: NAPIOptions = NAPIOptions(), tcp: TCPOptions = TCPOptions(), order: EmitOrder = .capture) {
             self.capturePoint = capturePoint
             self.defaultInterface = defaultInterface
             self.wantsDetail = wantsDetail
             self.napi = napi
             self.tcp = tcp
+            self.order = order
         }
     }
 
@@ -107,7 +119,7 @@ public final class Analyzer {
         let held = kernel.heldThisFrame
         kernel.heldThisFrame = false
         if held { open.insert(input.index) }
-        if pending.isEmpty && !held {
+        if !held && (pending.isEmpty || options.order == .settled) {
             account(current)
             emit(current)
         } else {
@@ -197,6 +209,16 @@ public final class Analyzer {
     }
 
     private func flush(_ emit: (FrameResult) -> Void) {
+        if options.order == .settled {
+            // Every result whose fate is known goes out now; the held ones keep their order.
+            guard pending.contains(where: { !open.contains($0.frame) }) else { return }
+            var still: [FrameResult] = []
+            for r in pending {
+                if open.contains(r.frame) { still.append(r) } else { account(r); emit(r) }
+            }
+            pending = still
+            return
+        }
         var k = 0
         while k < pending.count && !open.contains(pending[k].frame) {
             account(pending[k])

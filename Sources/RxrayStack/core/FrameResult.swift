@@ -144,6 +144,10 @@ public struct Reply: Sendable, Equatable {
         case icmp(type: UInt8, code: UInt8)
         case icmpv6(type: UInt8, code: UInt8)
         case arpReply
+        /// An ARP request the kernel sends to resolve a next hop (the packet waits for the answer).
+        case arpRequest
+        /// An IPv6 neighbour solicitation sent to resolve a next hop.
+        case neighbourSolicit
     }
     public var kind: Kind
     /// Interface the reply leaves through.
@@ -171,6 +175,8 @@ public struct Reply: Sendable, Equatable {
         case .icmp: return "icmp"
         case .icmpv6: return "icmpv6"
         case .arpReply: return "arp_reply"
+        case .arpRequest: return "arp_request"
+        case .neighbourSolicit: return "nd_neighbour_solicit"
         }
     }
 }
