@@ -22,7 +22,8 @@ public struct Expectation: Equatable {
     }
 
     public struct ReplyPattern: Equatable, CustomStringConvertible {
-        /// `icmp`, `icmpv6`, `tcp_rst`, `tcp_synack`, `tcp_ack`, `arp_reply`.
+        /// `icmp`, `icmpv6`, `tcp_rst`, `tcp_synack`, `tcp_ack`, `arp_reply`, `arp_request`,
+        /// `nd_neighbour_solicit`.
         public var kind: String
         public var type: UInt8?
         public var code: UInt8?
@@ -175,7 +176,7 @@ public struct ExpectationsFile {
 
     static func parseReply(_ w: [String], err: (String) -> VerifyInputError) throws -> Expectation.ReplyPattern {
         guard let k = w.first?.lowercased() else {
-            throw err("`reply` needs a kind: icmp [TYPE], icmpv6 [TYPE], tcp-rst, tcp-syn-ack, tcp-ack, arp")
+            throw err("`reply` needs a kind: icmp [TYPE], icmpv6 [TYPE], tcp-rst, tcp-syn-ack, tcp-ack, arp [reply|request], nd-solicit")
         }
         let text = w.joined(separator: " ")
         let rest = w.dropFirst().map { $0.lowercased() }
@@ -188,23 +189,28 @@ public struct ExpectationsFile {
                 throw err("unknown \(v6 ? "ICMPv6" : "ICMP") type `\(name)` (use TYPE/CODE numbers or one of: \(ICMPNames.allNames(v6: v6).joined(separator: ", ")))")
             }
             return .init(kind: v6 ? "icmpv6" : "icmp", type: t, code: c, description: text)
-        case "tcp", "tcp-rst", "tcp_rst", "rst", "tcp-syn-ack", "tcp_synack", "syn-ack", "tcp-ack", "tcp_ack", "arp", "arp-reply", "arp_reply":
+        case "tcp", "tcp-rst", "tcp_rst", "rst", "tcp-syn-ack", "tcp_synack", "syn-ack", "tcp-ack", "tcp_ack", "arp", "arp-reply", "arp_reply",
+             "arp-request", "arp_request", "nd-solicit", "nd_neighbour_solicit", "neighbour-solicit", "ns":
             var name = k
             if k == "tcp" {
                 guard rest.count == 1 else { throw err("`reply tcp` needs one of rst, syn-ack, ack") }
                 name = "tcp-" + rest[0]
-            } else if !rest.isEmpty, !(k == "arp" && rest == ["reply"]) {
-                throw err("`reply \(k)` takes nothing after it")
+            } else if k == "arp", rest.count == 1, rest[0] == "reply" || rest[0] == "request" {
+                name = "arp-" + rest[0]
+            } else if !rest.isEmpty {
+                throw err(k == "arp" ? "`reply arp` takes reply or request, found `\(rest.joined(separator: " "))`" : "`reply \(k)` takes nothing after it")
             }
             switch name {
             case "tcp-rst", "tcp_rst", "rst": return .init(kind: "tcp_rst", description: text)
             case "tcp-syn-ack", "tcp-synack", "tcp_synack", "syn-ack": return .init(kind: "tcp_synack", description: text)
             case "tcp-ack", "tcp_ack": return .init(kind: "tcp_ack", description: text)
             case "arp", "arp-reply", "arp_reply": return .init(kind: "arp_reply", description: text)
+            case "arp-request", "arp_request": return .init(kind: "arp_request", description: text)
+            case "nd-solicit", "nd_neighbour_solicit", "neighbour-solicit", "ns": return .init(kind: "nd_neighbour_solicit", description: text)
             default: throw err("unknown TCP reply `\(rest.joined(separator: " "))`: rst, syn-ack or ack")
             }
         default:
-            throw err("unknown reply kind `\(w[0])`: icmp [TYPE], icmpv6 [TYPE], tcp rst|syn-ack|ack, arp")
+            throw err("unknown reply kind `\(w[0])`: icmp [TYPE], icmpv6 [TYPE], tcp rst|syn-ack|ack, arp [reply|request], nd-solicit")
         }
     }
 }

@@ -85,7 +85,11 @@ public struct KernelVerdict: Equatable {
     /// A sent frame's reply key, in the form `FrameOutcome` replies reduce to (`icmp 3/3@eth0`).
     public static func replyKey(_ b: [UInt8], interface: String) -> String {
         guard let (off, et) = l3(b) else { return "short@\(interface)" }
-        if et == 0x0806 { return "arp_reply@\(interface)" }
+        if et == 0x0806 {
+            // Opcode 1 is a request the kernel sends to resolve a next hop; 2 answers one.
+            let op = b.count >= off + 8 ? Int(b[off + 6]) << 8 | Int(b[off + 7]) : 0
+            return op == 1 ? "arp_request@\(interface)" : "arp_reply@\(interface)"
+        }
         if et == 0x0800 && b.count >= off + 20 {
             let ihl = Int(b[off] & 0xF) * 4
             let p = b[off + 9]
@@ -119,6 +123,8 @@ public struct KernelVerdict: Equatable {
             if k == "icmp" || k == "icmpv6", w.count > 1 { return "\(k) \(w[1])@\(iface)" }
             if k.hasPrefix("tcp_synack") { return "tcp_synack@\(iface)" }
             if k == "tcp_challenge_ack" { return "tcp_ack@\(iface)" }
+            // A neighbour solicitation is ICMPv6 type 135 on the wire.
+            if k == "nd_neighbour_solicit" { return "icmpv6 135/0@\(iface)" }
             return "\(k)@\(iface)"
         }.sorted()
     }

@@ -23,7 +23,7 @@ final class VerifyTests: XCTestCase {
         while let h = it.next(), let l = it.next() { b.append(UInt8(String([h, l]), radix: 16) ?? 0) }
         guard b.count >= 14 else { return "short@\(iface)" }
         let et = Int(b[12]) << 8 | Int(b[13])
-        if et == 0x0806 { return "arp_reply@\(iface)" }
+        if et == 0x0806 { return b.count >= 22 && b[20] == 0 && b[21] == 1 ? "arp_request@\(iface)" : "arp_reply@\(iface)" }
         if et == 0x0800, b.count >= 34 {
             let ihl = Int(b[14] & 0xF) * 4, p = b[23]
             if p == 1 { return "icmp \(b[14 + ihl])/\(b[15 + ihl])@\(iface)" }
@@ -40,6 +40,7 @@ final class VerifyTests: XCTestCase {
             let iface = w.last ?? ""
             if (w[0] == "icmp" || w[0] == "icmpv6") && w.count > 1 { return "\(w[0]) \(w[1])@\(iface)" }
             if w[0].hasPrefix("tcp_synack") { return "tcp_synack@\(iface)" }
+            if w[0] == "nd_neighbour_solicit" { return "icmpv6 135/0@\(iface)" }
             return "\(w[0])@\(iface)"
         }.sorted()
     }

@@ -112,9 +112,11 @@ public final class Analyzer {
     public func process(_ input: FrameInput, emit: (FrameResult) -> Void) {
         if options.capturePoint == .wire { kernel.napiAdvance(now: input.timestampNs) }
         kernel.expire(now: input.timestampNs)
+        kernel.neighTimers(now: input.timestampNs)
         applyResolutions()
         current.reset(frame: input.index)
         kernel.receive(input, options: options, into: &current)
+        kernel.neighOutputReplies(&current)
         if ingressNote == nil { ingressNote = kernel.lastIngressNote }
         let held = kernel.heldThisFrame
         kernel.heldThisFrame = false
@@ -135,6 +137,7 @@ public final class Analyzer {
     public func advance(to nowNs: Int64, emit: (FrameResult) -> Void) {
         if options.capturePoint == .wire { kernel.napiAdvance(now: nowNs) }
         kernel.expire(now: nowNs)
+        kernel.neighTimers(now: nowNs)
         applyResolutions()
         flush(emit)
     }
@@ -144,6 +147,7 @@ public final class Analyzer {
     public func finish(emit: (FrameResult) -> Void) {
         kernel.napiFlushAll()
         kernel.expire(now: .max)
+        kernel.neighFinish()
         applyResolutions()
         flush(emit)
         // Anything still open has no resolution left to come: emit as recorded.

@@ -14,6 +14,8 @@ final class Kernel {
     var icmpGlobal = GlobalBucket()
     var icmp6Global = GlobalBucket()
     var resolutions: [HoldResolution] = []
+    /// ARP and ND tables (core/Neighbour.swift).
+    var neigh = NeighTable()
     var heldThisFrame = false
     var lastIngressNote: String?
     /// Timestamp of the frame being processed (ns).

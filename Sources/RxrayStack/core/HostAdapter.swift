@@ -119,6 +119,9 @@ extension Netns {
             guard let d = index[n.dev] else { continue }
             neighbours.append(NeighEntry(address: n.address, dev: d, lladdr: n.lladdr, state: n.state.first ?? ""))
         }
+        neighboursKnown = (host.source.kind == .snapshot || host.source.kind == .profile) && !host.defaultsApplied.contains(.neighbours)
+        neigh4 = host.interfaces.map { NeighParms(sysctls: host.sysctls, dev: $0.name, v6: false) }
+        neigh6 = host.interfaces.map { NeighParms(sysctls: host.sysctls, dev: $0.name, v6: true) }
         for s in host.sockets {
             let proto: ListeningSocket.Proto = s.proto == .tcp ? .tcp : .udp
             var sock: ListeningSocket

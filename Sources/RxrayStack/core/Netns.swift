@@ -12,6 +12,12 @@ public struct Netns: Sendable {
     public var routes6: [Route6] = []
     public var rules6: [FibRule6] = FibRule6.defaults
     public var neighbours: [NeighEntry] = []
+    /// Whether `neighbours` is the host's real table (a snapshot's or profile's `ip neigh`):
+    /// only then is output neighbour resolution modelled (core/Neighbour.swift).
+    public var neighboursKnown = false
+    /// Neighbour parameters per device (index into `devices`); missing: kernel defaults.
+    public var neigh4: [NeighParms] = []
+    public var neigh6: [NeighParms] = []
     public var sockets: [ListeningSocket] = []
     /// Multicast groups joined per device (`ip maddr`); 224.0.0.1 is joined by every IPv4
     /// device whether listed or not.

@@ -42,6 +42,9 @@ public enum Stage: Sendable, Hashable {
     case nfHook(NFHook, table: UInt16)
     case nfConntrackIn
     case nfNat
+    case neighResolveOutput
+    case neighUpdate
+    case neighTimerHandler
 
     /// The kernel symbol printed in traces.
     public var symbol: String {
@@ -84,6 +87,9 @@ public enum Stage: Sendable, Hashable {
         case .nfHook(let hook, _): return "nf_hook \(hook.name)"
         case .nfConntrackIn: return "nf_conntrack_in"
         case .nfNat: return "nf_nat_inet_fn"
+        case .neighResolveOutput: return "neigh_resolve_output"
+        case .neighUpdate: return "neigh_update"
+        case .neighTimerHandler: return "neigh_timer_handler"
         }
     }
 }

@@ -68,6 +68,9 @@ extension Kernel {
                 if dontSend {
                     r.record(.arpRcv, .consume, "request for local \(tip) from \(sip): not answered (\(why))")
                 } else {
+                    // neigh_event_ns: the asker's entry becomes STALE with its address.
+                    neighUpdate(NeighKey(address: .v4(sip), dev: skb.dev), lladdr: sha, new: .stale, override: true,
+                                create: true, &r)
                     arpReply(skb, sha: sha, sip: sip, tip: tip, &r)
                     r.record(.arpRcv, .deliver, "request for local \(tip) from \(sip) (\(sha)): answered")
                 }
@@ -77,15 +80,50 @@ extension Kernel {
                 r.record(.arpRcv, .consume, "request for \(tip): proxy ARP is on (proxy decision not modelled)")
                 return
             }
-            r.record(.arpRcv, .consume, gratuitous ? "gratuitous ARP request for \(sip)" : "request for \(tip), not a local address: consumed")
-            return
         }
-        let known = ns.neighbours.contains { $0.address == .v4(sip) && $0.dev == skb.dev }
-        if gratuitous {
-            r.record(.arpRcv, .consume, "gratuitous ARP reply for \(sip)" + (conf.arpAccept == 0 && !known ? " (arp_accept 0: no new neighbour entry)" : ""))
+        let tha = b.macAt(18)
+        let learned = arpUpdateNeighbours(skb, op: op, sip: sip, tip: tip, sha: sha, tha: tha, &r)
+        if op == 1 {
+            r.record(.arpRcv, .consume, (gratuitous ? "gratuitous ARP request for \(sip)" : "request for \(tip), not a local address: consumed") + learned)
+        } else if gratuitous {
+            r.record(.arpRcv, .consume, "gratuitous ARP reply for \(sip)" + learned)
         } else {
-            r.record(.arpRcv, .consume, "ARP reply \(sip) is-at \(sha)" + (known ? ": neighbour updated" : ": no pending entry"))
+            r.record(.arpRcv, .consume, "ARP reply \(sip) is-at \(sha)" + learned)
         }
+    }
+
+    /// The "update our ARP tables" step of `arp_process`: an existing entry for the sender is
+    /// updated (REACHABLE for a unicast reply, else STALE); a new one is created only as
+    /// `arp_accept` allows (gratuitous ARP, or any reply from a unicast address).
+    /// - Returns: text for the trace.
+    private func arpUpdateNeighbours(_ skb: SKB, op: UInt16, sip: IPv4Address, tip: IPv4Address, sha: MACAddress,
+                                     tha: MACAddress, _ r: inout FrameResult) -> String {
+        guard ns.neighboursKnown else { return "" }
+        neighLoad()
+        let dev = ns.devices[skb.dev]
+        let key = NeighKey(address: .v4(sip), dev: skb.dev)
+        let existing = neigh.entries[key]
+        let accept: Bool
+        switch dev.conf4.arpAccept {
+        case 1: accept = true
+        case 2: accept = dev.v4.contains { $0.contains(sip) }
+        default: accept = false
+        }
+        let sipUnicast = !ns.isLocalAddress(sip) && !sip.isMulticast && !sip.isLimitedBroadcast && sip.value != 0
+            && !dev.v4.contains { $0.broadcast == sip }
+        var garp = false
+        if existing != nil || accept {
+            garp = sip == tip && (op == 1 || tha == sha) && sipUnicast
+        }
+        let create = accept && existing == nil && (garp || (op == 2 && sipUnicast))
+        guard existing != nil || create else {
+            return sip == tip ? " (arp_accept \(dev.conf4.arpAccept): no new neighbour entry)" : ": no entry for \(sip), none created"
+        }
+        let p = neighParms(skb.dev, v6: false)
+        let state: NUDState = op == 2 && skb.pktType == .host ? .reachable : .stale
+        let override = existing.map { now > $0.updated &+ p.locktime } ?? true || garp
+        let changed = neighUpdate(key, lladdr: sha, new: state, override: override, create: create, &r)
+        return changed ? (create ? ": neighbour entry created" : ": neighbour updated") : ": neighbour entry kept"
     }
 
     private enum ArpRoute { case local, forward, none }

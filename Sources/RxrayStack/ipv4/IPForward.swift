@@ -81,17 +81,18 @@ extension Kernel {
         r.fate = .forwarded
         r.egress = devName(out)
         r.nextHop = .v4(nexthop)
-        if r.wantsDetail {
-            let neigh = ns.neighbours.first { $0.address == .v4(nexthop) && $0.dev == out }
-            let nd: String
-            if let n = neigh {
-                nd = n.isUsable ? "neighbour \(nexthop) is \(n.lladdr!) (\(n.state))" : "neighbour \(nexthop) is \(n.state)"
-            } else {
-                nd = "no neighbour entry for \(nexthop): ARP resolution would start"
-            }
-            r.record(.ipOutput, .forward, "out \(devName(out)) to \(nexthop); \(nd)")
-        } else {
-            r.record(.ipOutput, .forward)
+        let q = QueuedPacket(frame: r.frame, what: .forward(egress: devName(out)), truesize: Kernel.truesize(skb.len),
+                             source: .v4(skb.v4Saddr), inDev: skb.dev, fate: .forwarded, reason: nil, stage: nil,
+                             egress: devName(out), nextHop: .v4(nexthop), holdsFrame: true)
+        switch neighOutput(.v4(nexthop), dev: out, packet: q, &r) {
+        case .sent:
+            r.record(.ipOutput, .forward, "out \(devName(out)) to \(nexthop); \(neighDescription(.v4(nexthop), dev: out))")
+        case .queued:
+            break
+        case .dropped(let reason):
+            r.egress = nil
+            r.nextHop = nil
+            r.drop(reason, at: .neighResolveOutput, "neighbour \(nexthop) cannot be resolved: no probes are configured")
         }
     }
 }

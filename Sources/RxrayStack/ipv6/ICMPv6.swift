@@ -127,6 +127,10 @@ extension Kernel {
             return
         }
         r.fate = .delivered
+        if type == 136 {
+            ndiscRecvNA(skb, &r)
+            return
+        }
         guard type == 135 else {
             let names: [UInt8: String] = [133: "router solicitation", 134: "router advertisement",
                                           136: "neighbour advertisement", 137: "redirect"]
@@ -153,6 +157,14 @@ extension Kernel {
             r.drop(.ipv6NdiscNsOtherhost, at: .icmpv6Rcv, "NS for \(target), not an address of \(devName(skb.dev)) (no proxy NDP)")
             return
         }
+        if !dad && ns.neighboursKnown {
+            // The source's entry (STALE, with the source link-layer option); a multicast NS
+            // without the option creates none.
+            let lladdr = ndiscOption(skb, type: 1, from: off + 24)
+            let create = !skb.v6Daddr.isMulticast || lladdr != nil
+            neighUpdate(NeighKey(address: .v6(skb.v6Saddr), dev: skb.dev), lladdr: lladdr, new: .stale, override: true,
+                        weakOverride: true, create: create, &r)
+        }
         r.count(.icmp6OutMsgs)
         r.replies.append(Reply(kind: .icmpv6(type: 136, code: 0), interface: devName(skb.dev), source: .v6(target),
                                destination: dad ? .v6(IPv6Address(high: 0xFF02_0000_0000_0000, low: 1)) : .v6(skb.v6Saddr),
@@ -165,6 +177,62 @@ extension Kernel {
             return
         }
         r.record(.ndiscRcv, .deliver, "NS for our \(target): NA sent")
+    }
+
+    /// A neighbour advertisement updates the target's existing entry (REACHABLE when
+    /// solicited, else STALE; the override flag decides whether a different address replaces
+    /// the known one). No entry is created for an advertisement nobody asked for.
+    ///
+    /// Mirrors `ndisc_recv_na()` in net/ipv6/ndisc.c (accept_untracked_na 0).
+    func ndiscRecvNA(_ skb: SKB, _ r: inout FrameResult) {
+        let off = skb.thoff
+        guard skb.len - off >= 24, skb.captured(off + 24) else {
+            r.drop(.ipv6NdiscBadOptions, at: .ndiscRcv, "neighbour advertisement too short")
+            return
+        }
+        let flags = skb.buf.u8(off + 4)
+        let solicited = flags & 0x40 != 0, override = flags & 0x20 != 0
+        let target = skb.buf.v6At(off + 8)
+        if target.isMulticast {
+            r.drop(.notSpecified, at: .ndiscRcv, "NA for multicast target \(target)")
+            return
+        }
+        if skb.v6Daddr.isMulticast && solicited {
+            r.record(.ndiscRcv, .consume, "solicited NA sent to a multicast address: ignored")
+            return
+        }
+        let lladdr = ndiscOption(skb, type: 2, from: off + 24)
+        var text = "neighbour advertisement \(target)" + (lladdr.map { " is-at \($0)" } ?? "")
+        if ns.neighboursKnown {
+            neighLoad()
+            let key = NeighKey(address: .v6(target), dev: skb.dev)
+            if let e = neigh.entries[key] {
+                if e.state == .failed {
+                    text += ": entry FAILED, not updated"
+                } else if !neighUpdate(key, lladdr: lladdr, new: solicited ? .reachable : .stale, override: override,
+                                       weakOverride: true, create: false, &r) {
+                    text += ": entry kept"
+                }
+            } else {
+                // 6.18's ndisc_recv_na frees an advertisement that updates nothing without a reason.
+                r.drop(.notSpecified, at: .ndiscRcv, text + ": no entry for \(target), none created (accept_untracked_na 0)")
+                return
+            }
+        }
+        r.record(.ndiscRcv, .consume, text + " processed")
+    }
+
+    /// The link-layer address in ND option `type` (1 source, 2 target) of an Ethernet device.
+    func ndiscOption(_ skb: SKB, type: UInt8, from start: Int) -> MACAddress? {
+        var o = start
+        let end = min(skb.len, skb.buf.count)
+        while o + 2 <= end {
+            let t = skb.buf.u8(o), l = Int(skb.buf.u8(o + 1)) * 8
+            if l == 0 || o + l > end { return nil }
+            if t == type && l >= 8 { return skb.buf.macAt(o + 2) }
+            o += l
+        }
+        return nil
     }
 
     /// Queues an IPv6 fragment. Mirrors `ipv6_frag_rcv()` / `ip6_frag_queue()` in

@@ -61,12 +61,18 @@ extension Kernel {
         r.fate = .forwarded
         r.egress = devName(out)
         r.nextHop = .v6(nexthop)
-        if r.wantsDetail {
-            let n = ns.neighbours.first { $0.address == .v6(nexthop) && $0.dev == out }
-            r.record(.ip6Forward, .forward, "out \(devName(out)) to \(nexthop); " +
-                     (n.map { $0.isUsable ? "neighbour \($0.lladdr!) (\($0.state))" : "neighbour \($0.state)" } ?? "no neighbour entry: ND would start"))
-        } else {
-            r.record(.ip6Forward, .forward)
+        let q = QueuedPacket(frame: r.frame, what: .forward(egress: devName(out)), truesize: Kernel.truesize(skb.len),
+                             source: .v6(skb.v6Saddr), inDev: skb.dev, fate: .forwarded, reason: nil, stage: nil,
+                             egress: devName(out), nextHop: .v6(nexthop), holdsFrame: true)
+        switch neighOutput(.v6(nexthop), dev: out, packet: q, &r) {
+        case .sent:
+            r.record(.ip6Forward, .forward, "out \(devName(out)) to \(nexthop); \(neighDescription(.v6(nexthop), dev: out))")
+        case .queued:
+            break
+        case .dropped(let reason):
+            r.egress = nil
+            r.nextHop = nil
+            r.drop(reason, at: .neighResolveOutput, "neighbour \(nexthop) cannot be resolved: no probes are configured")
         }
     }
 

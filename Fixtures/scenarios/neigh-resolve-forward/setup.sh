@@ -1,0 +1,2 @@
+. "$RXLIB/dut.sh"
+std_router
