@@ -93,6 +93,9 @@ struct TCPDirState {
     static let beLiberal: UInt8 = 0x08
     static let dataUnack: UInt8 = 0x10
     static let maxackSet: UInt8 = 0x20
+    /// rxray only: this direction's sequence numbers start at an ISN the capture does not show
+    /// (the host's own SYN-ACK). The peer's first ACK tells it; the direction is shifted then.
+    static let isnUnknown: UInt8 = 0x40
 }
 
 struct TCPTrack {
@@ -123,6 +126,9 @@ public struct CTEntry {
     public var mark: UInt32 = 0
     public var timeoutAt: Int64 = 0
     public var createdNs: Int64 = 0
+    /// When the timeout was last armed (`nf_ct_refresh`): `timeoutAt - refreshedNs` is the
+    /// timeout the last packet set, what `conntrack -L` shows right after it.
+    public internal(set) var refreshedNs: Int64 = 0
     var tcp = TCPTrack()
     var udpStreamAt: Int64 = 0
     var inUse = false
@@ -243,6 +249,22 @@ public struct ConntrackTable {
     public internal(set) var stats: [String: Int] = [:]
 
     init(config: CTConfig) { self.config = config }
+
+    /// The confirmed connections (what `conntrack -L` lists), in slot order.
+    public var confirmedEntries: [CTEntry] { slots.filter { $0.inUse && $0.confirmed } }
+
+    /// The entry as a `conntrack -L` line, its timeout column in whole seconds (`timeout`).
+    public static func listLine(_ e: CTEntry, timeout: Int64) -> String {
+        let names: [UInt8: String] = [1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp", 136: "udplite", 33: "dccp", 47: "gre"]
+        var s = "\(names[e.original.proto] ?? "unknown") \(e.original.proto) \(timeout) "
+        if e.original.proto == 6 { s += "\(e.tcpState.name) " }
+        s += e.original.description
+        if e.status & CTStatus.seenReply == 0 { s += " [UNREPLIED]" }
+        s += " " + e.reply.description
+        if e.status & CTStatus.assured != 0 { s += " [ASSURED]" }
+        s += " mark=\(e.mark) use=1"
+        return s
+    }
 
     /// The entry in `slot`.
     public func entry(_ slot: Int32) -> CTEntry? { slot >= 0 && Int(slot) < slots.count && slots[Int(slot)].inUse ? slots[Int(slot)] : nil }
@@ -441,8 +463,9 @@ public struct ConntrackTable {
         }
         let (slot, dir) = hit!
         if dir == 1 {
+            // IPS_SEEN_REPLY is set after the protocol tracker has seen the packet (the
+            // trackers read it as it was before this reply).
             r.info = .establishedReply
-            slots[Int(slot)].status |= CTStatus.seenReply
         } else if slots[Int(slot)].status & CTStatus.seenReply != 0 {
             r.info = .established
         } else if slots[Int(slot)].status & CTStatus.expected != 0 {
@@ -451,6 +474,8 @@ public struct ConntrackTable {
             r.info = .new
         }
         r.slot = slot
+        let armedBefore = slots[Int(slot)].timeoutAt
+        defer { if slots[Int(slot)].inUse && slots[Int(slot)].timeoutAt != armedBefore { slots[Int(slot)].refreshedNs = now } }
         // Protocol tracker.
         switch t.proto {
         case 6:
@@ -486,8 +511,9 @@ public struct ConntrackTable {
             slots[Int(slot)].timeoutAt = now + config.icmpv6
         default:
             slots[Int(slot)].timeoutAt = now + config.generic
-            if slots[Int(slot)].status & CTStatus.seenReply != 0 { slots[Int(slot)].status |= CTStatus.assured }
+            if slots[Int(slot)].status & CTStatus.seenReply != 0 || dir == 1 { slots[Int(slot)].status |= CTStatus.assured }
         }
+        if dir == 1 && slots[Int(slot)].inUse { slots[Int(slot)].status |= CTStatus.seenReply }
         return r
     }
 
@@ -544,13 +570,15 @@ public struct ConntrackTable {
     struct TCPSeg {
         var seq: UInt32, ack: UInt32, win: UInt16, flags: UInt8, dataLen: UInt32
         var wscale: UInt8?, sackPerm: Bool, sackMax: UInt32?
+        var seqUnknown = false
     }
 
     func segment(_ p: NFPacket) -> TCPSeg {
         let o = p.thoff
         let doff = Int(p.bytes.u8(o + 12) >> 4) * 4
         var s = TCPSeg(seq: p.bytes.u32(o + 4), ack: p.bytes.u32(o + 8), win: p.bytes.u16(o + 14), flags: p.bytes.u8(o + 13),
-                       dataLen: UInt32(max(0, l4Length(p) - doff)), wscale: nil, sackPerm: false, sackMax: nil)
+                       dataLen: UInt32(max(0, l4Length(p) - doff)), wscale: nil, sackPerm: false, sackMax: nil,
+                       seqUnknown: p.localSeqUnknown)
         var i = o + 20
         let end = min(o + doff, p.bytes.count)
         while i < end {
@@ -621,6 +649,12 @@ public struct ConntrackTable {
     mutating func tcpInWindow(_ slot: Int32, dir: Int, _ s: TCPSeg, state: TCPCTState) -> (Int, StaticString?) {
         var t = slots[Int(slot)].tcp
         var snd = t[dir], rcv = t[1 - dir]
+        if rcv.flags & TCPDirState.isnUnknown != 0 && s.flags & fACK != 0 && s.flags & fRST == 0 {
+            // The host's ISN, learnt from the peer's acknowledgment of it.
+            let delta = s.ack &- rcv.end
+            rcv.end &+= delta; rcv.maxend &+= delta
+            rcv.flags &= ~TCPDirState.isnUnknown
+        }
         var seq = s.seq, ack = s.ack
         var sack = s.sackMax.map { after($0, ack) ? $0 : ack } ?? ack
         var end = seq &+ s.dataLen &+ (s.flags & fSYN != 0 ? 1 : 0) &+ (s.flags & fFIN != 0 ? 1 : 0)
@@ -634,6 +668,7 @@ public struct ConntrackTable {
                 if s.flags & fACK != 0 && !(snd.flags & TCPDirState.windowScale != 0 && rcv.flags & TCPDirState.windowScale != 0) {
                     snd.scale = 0; rcv.scale = 0
                 }
+                if s.seqUnknown { snd.flags |= TCPDirState.isnUnknown }
             } else {
                 snd.end = end
                 win <<= UInt32(snd.scale)
@@ -805,6 +840,7 @@ public struct ConntrackTable {
             e.mark = ce.mark
             e.timeoutAt = start + Int64(ce.timeout) * 1_000_000_000
             e.createdNs = start
+            e.refreshedNs = start
             if !ce.status.contains("UNREPLIED") { e.status |= CTStatus.seenReply }
             if ce.status.contains("ASSURED") { e.status |= CTStatus.assured }
             if e.original.dst != e.reply.src || e.original.dport != e.reply.sport { e.status |= CTStatus.dstNAT | CTStatus.dstNATDone }

@@ -156,7 +156,10 @@ public final class NetfilterEngine {
             }
             compile(nft: parsed, excluded: src.excludedTables.filter { !incompatible.contains($0) })
         }
-        if host.sysctls.isGiven("net.netfilter.nf_conntrack_max") || !host.conntrack.isEmpty { usesConntrack = true }
+        // Conntrack's hooks are registered per namespace only when a ruleset needs them
+        // (`nf_ct_netns_get`, since 4.10): a loaded module (its sysctls in the snapshot) does not
+        // track anything by itself. A non-empty starting table shows tracking is on.
+        if !host.conntrack.isEmpty { usesConntrack = true }
         finishLoad()
         conntrack.load(host.conntrack, start: 0)
         startTableLoaded = !host.conntrack.isEmpty
@@ -187,13 +190,17 @@ public final class NetfilterEngine {
             }
         }
         for f in 0..<2 {
-            for h in 0..<5 {
+            // The NAT hook functions are registered at all four NAT hooks as soon as the family
+            // has any nat chain (`nf_nat_register_fn`): a hook with no nat chain of its own still
+            // makes null bindings and translates packets of connections NATed elsewhere.
+            let anyNat = natChains[f].contains { !$0.isEmpty }
+            for h in 0..<5 where h != Int(NFHookPoint.forward.rawValue) {
                 var list = natChains[f][h]
-                if !list.isEmpty {
-                    list.sort { chains[$0].priority < chains[$1].priority }
-                    let dst = h == 0 || h == 3
-                    entries[f][h].append((chains[list[0]].priority, .natCore(list, dst: dst)))
-                }
+                guard anyNat else { continue }
+                list.sort { chains[$0].priority < chains[$1].priority }
+                let dst = h == 0 || h == 3
+                let prio = list.first.map { chains[$0].priority } ?? (dst ? -100 : 100)
+                entries[f][h].append((prio, .natCore(list, dst: dst)))
             }
             if usesConntrack {
                 entries[f][0].append((-200, .conntrackIn))

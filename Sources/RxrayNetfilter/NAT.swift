@@ -10,6 +10,13 @@ extension NetfilterEngine {
     func natCore(_ list: [Int], dst: Bool, _ p: inout NFPacket, _ st: inout NFPacketState, _ out: inout NFHookOutcome, trace: Bool) {
         guard st.ct.slot >= 0, !st.ct.untracked else { return }
         let slot = Int(st.ct.slot)
+        guard conntrack.slots[slot].inUse else { return }
+        if (st.ct.info == .related || st.ct.info == .relatedReply) && p.isICMPError {
+            // nf_nat_ipv4_fn / nf_nat_ipv6_fn: an ICMP error about a connection never consults
+            // the nat chains; it is translated like the packet it quotes.
+            if !icmpErrorTranslate(dst: dst, &p, st, &out) { out.verdict = .drop }
+            return
+        }
         let doneBit = dst ? CTStatus.dstNATDone : CTStatus.srcNATDone
         if (st.ct.info == .new || st.ct.info == .related) && conntrack.slots[slot].status & doneBit == 0 {
             var bound = false
@@ -93,14 +100,100 @@ extension NetfilterEngine {
         var bit = dst ? CTStatus.dstNAT : CTStatus.srcNAT
         if dir == 1 { bit = dst ? CTStatus.srcNAT : CTStatus.dstNAT }
         guard e.status & bit != 0, let target = ConntrackTable.invert(e.tuple(1 - dir)) else { return }
-        // Only the packet's own headers are translated; an ICMP error's quoted header is not.
-        if st.ct.info == .related || st.ct.info == .relatedReply { return }
         let isICMP = target.proto == 1 || target.proto == 58
         if dst {
             rewrite(&p, src: nil, dst: target.dst, sport: isICMP ? nil : nil, dport: isICMP ? nil : target.dport, icmpID: nil, &out)
         } else {
             rewrite(&p, src: target.src, dst: nil, sport: isICMP ? nil : target.sport, dport: nil, icmpID: isICMP ? target.sport : nil, &out)
         }
+    }
+
+    /// Translates an ICMP error RELATED to a NATed connection: the quoted header as the
+    /// connection's packets in the other direction are translated, then the outer header as
+    /// if it answered the translated packet. False when the packet is dropped (a redirect
+    /// about a NATed connection).
+    ///
+    /// Mirrors `nf_nat_icmp_reply_translation()` / `nf_nat_icmpv6_reply_translation()` in
+    /// net/netfilter/nf_nat_proto.c.
+    func icmpErrorTranslate(dst: Bool, _ p: inout NFPacket, _ st: NFPacketState, _ out: inout NFHookOutcome) -> Bool {
+        let e = conntrack.slots[Int(st.ct.slot)]
+        let v6 = p.family == .ipv6
+        let inner = p.thoff + 8
+        guard p.has(p.thoff, 8), p.has(inner, v6 ? 40 : 20) else { return true }
+        let type = p.bytes.u8(p.thoff)
+        if (!v6 && type == 5) || (v6 && type == 137) {
+            let done = CTStatus.srcNATDone | CTStatus.dstNATDone
+            if e.status & done != done { return false }
+            if e.status & (CTStatus.srcNAT | CTStatus.dstNAT) != 0 { return false }
+        }
+        let dir = st.ct.direction
+        var bit = dst ? CTStatus.dstNAT : CTStatus.srcNAT
+        if dir == 1 { bit = dst ? CTStatus.srcNAT : CTStatus.dstNAT }
+        guard e.status & bit != 0 else { return true }
+        let t = e.tuple(1 - dir)
+        guard let target = ConntrackTable.invert(t) ?? Optional(t) else { return true }
+        // Copy into the engine's buffer once, then rewrite in place.
+        let n = min(p.bytes.count, scratch.count)
+        if p.bytes.baseAddress != UnsafeRawPointer(scratch.baseAddress), n > 0, let b = p.bytes.baseAddress {
+            scratch.baseAddress!.copyMemory(from: b, byteCount: n)
+        }
+        let buf = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<n])
+        let ro = UnsafeRawBufferPointer(buf)
+        // The quoted header is manipulated the other way (source for a destination hook).
+        let innerPkt = NFPacket(family: p.family, hook: p.hook, bytes: UnsafeRawBufferPointer(rebasing: ro[inner...]))
+        let ith = innerPkt.thoff
+        let iproto = innerPkt.l4proto
+        let icmpBefore = NFPacket.sumRange(ro, from: p.thoff + 4, to: n)
+        let innerBuf = UnsafeMutableRawBufferPointer(rebasing: buf[inner...])
+        let innerBefore = NFPacket.snapshotFields(innerBuf, v6: v6, thoff: ith, proto: iproto)
+        if dst {
+            // Outer destination hook → quoted source.
+            if v6 { NFPacket.put128(innerBuf, 8, t.src) } else { NFPacket.put32(innerBuf, 12, UInt32(truncatingIfNeeded: t.src.low)) }
+            if ith >= 0 && ith + 4 <= innerBuf.count {
+                if innerPkt.isPortProto { NFPacket.put16(innerBuf, ith, t.sport) }
+                else if (iproto == 1 || iproto == 58) && ith + 6 <= innerBuf.count { NFPacket.put16(innerBuf, ith + 4, t.sport) }
+            }
+        } else {
+            if v6 { NFPacket.put128(innerBuf, 24, t.dst) } else { NFPacket.put32(innerBuf, 16, UInt32(truncatingIfNeeded: t.dst.low)) }
+            if ith >= 0 && ith + 4 <= innerBuf.count && innerPkt.isPortProto { NFPacket.put16(innerBuf, ith + 2, t.dport) }
+        }
+        if !v6 {
+            let ihl = Int(innerBuf[0] & 0x0F) * 4
+            if ihl >= 20 && ihl <= innerBuf.count {
+                NFPacket.put16(innerBuf, 10, 0)
+                var c = InternetChecksum(); c.add(UnsafeRawBufferPointer(rebasing: innerBuf[0..<ihl]))
+                NFPacket.put16(innerBuf, 10, c.checksum)
+            }
+        }
+        // The quoted transport checksum follows only when the quote holds the whole header.
+        if ith >= 0 && ith + (iproto == 6 ? 20 : 8) <= innerBuf.count {
+            NFPacket.fixL4Checksum(innerBuf, v6: v6, thoff: ith, proto: iproto, before: innerBefore)
+        }
+        // Outer header: as the reply to the translated packet.
+        let outerBefore = NFPacket.snapshotFields(buf, v6: v6, thoff: p.thoff, proto: p.l4proto)
+        if dst {
+            if v6 { NFPacket.put128(buf, 24, target.dst) } else { NFPacket.put32(buf, 16, UInt32(truncatingIfNeeded: target.dst.low)) }
+        } else {
+            if v6 { NFPacket.put128(buf, 8, target.src) } else { NFPacket.put32(buf, 12, UInt32(truncatingIfNeeded: target.src.low)) }
+        }
+        if !v6 {
+            let ihl = Int(buf[0] & 0x0F) * 4
+            NFPacket.put16(buf, 10, 0)
+            var c = InternetChecksum(); c.add(UnsafeRawBufferPointer(rebasing: buf[0..<ihl]))
+            NFPacket.put16(buf, 10, c.checksum)
+            // ICMP: no pseudo-header; the body changed inside, fixed incrementally.
+            let after = NFPacket.sumRange(UnsafeRawBufferPointer(buf), from: p.thoff + 4, to: n)
+            NFPacket.adjust(buf, at: p.thoff + 2, before: icmpBefore, after: after)
+        } else {
+            // ICMPv6: pseudo-header (outer addresses) and body both changed.
+            let after = NFPacket.sumRange(UnsafeRawBufferPointer(buf), from: p.thoff + 4, to: n)
+            NFPacket.adjust(buf, at: p.thoff + 2, before: icmpBefore, after: after)
+            NFPacket.fixL4Checksum(buf, v6: true, thoff: p.thoff, proto: 58, before: outerBefore)
+        }
+        p.bytes = UnsafeRawBufferPointer(buf)
+        p.parse()
+        out.rewritten = true
+        return true
     }
 
     /// Copies the packet into the engine's buffer (once per packet) and rewrites addresses and
@@ -166,6 +259,23 @@ extension NFPacket {
         if thoff >= 0 && thoff + 4 <= b.count && proto != 1 && proto != 58 { c.add(UnsafeRawBufferPointer(rebasing: b[thoff..<(thoff + 4)])) }
         if (proto == 1 || proto == 58) && thoff >= 0 && thoff + 6 <= b.count { c.add(b.u16(thoff + 4)) }
         return UInt64(c.folded)
+    }
+
+    /// One's-complement sum of bytes `from..<to` (an odd start is aligned to the word it is in).
+    static func sumRange(_ b: UnsafeRawBufferPointer, from: Int, to: Int) -> UInt64 {
+        guard from >= 0, from < to, to <= b.count else { return 0 }
+        var c = InternetChecksum()
+        c.add(UnsafeRawBufferPointer(rebasing: b[from..<to]))
+        return UInt64(c.folded)
+    }
+
+    /// Updates the checksum at `at` for a change of the covered sum from `before` to `after`.
+    static func adjust(_ b: UnsafeMutableRawBufferPointer, at: Int, before: UInt64, after: UInt64) {
+        guard at >= 0, at + 2 <= b.count else { return }
+        let old = UInt16(b[at]) << 8 | UInt16(b[at + 1])
+        var s = UInt64(~old) + UInt64(~UInt16(truncatingIfNeeded: before)) + after
+        while s >> 16 != 0 { s = (s & 0xFFFF) + (s >> 16) }
+        put16(b, at, ~UInt16(s))
     }
 
     static func fixL4Checksum(_ b: UnsafeMutableRawBufferPointer, v6: Bool, thoff: Int, proto: UInt8, before: UInt64) {

@@ -94,6 +94,9 @@ public struct NFPacket {
     public var sourceMAC: MACAddress?
     /// Whether the packet arrived through a bridge port (physdev).
     public var bridged: Bool = false
+    /// A TCP segment the host itself sends whose sequence number the capture cannot show (its
+    /// SYN-ACK's ISN): conntrack learns it from the peer's acknowledgment.
+    public var localSeqUnknown: Bool = false
 
     // Derived by `parse()`.
     public internal(set) var l4proto: UInt8 = 0
@@ -160,18 +163,26 @@ public struct NFPacket {
     // Field accessors (valid after the stack's header checks).
     var v4Saddr: UInt32 { bytes.u32(12) }
     var v4Daddr: UInt32 { bytes.u32(16) }
-    @inline(__always) func has(_ off: Int, _ n: Int) -> Bool { off >= 0 && off + n <= bytes.count }
+    @inline(__always) public func has(_ off: Int, _ n: Int) -> Bool { off >= 0 && off + n <= bytes.count }
     /// Transport source/destination port (TCP, UDP, UDP-Lite, SCTP, DCCP), nil when absent.
     var sport: UInt16? { isPortProto && has(thoff, 4) ? bytes.u16(thoff) : nil }
     var dport: UInt16? { isPortProto && has(thoff, 4) ? bytes.u16(thoff + 2) : nil }
     var isPortProto: Bool { l4proto == 6 || l4proto == 17 || l4proto == 136 || l4proto == 132 || l4proto == 33 }
+    /// An ICMP or ICMPv6 error message (it quotes the packet it is about).
+    var isICMPError: Bool {
+        guard has(thoff, 1) else { return false }
+        let t = bytes.u8(thoff)
+        if l4proto == 1 { return t == 3 || t == 4 || t == 5 || t == 11 || t == 12 }
+        if l4proto == 58 { return t < 128 }
+        return false
+    }
     var tcpFlags: UInt8? { l4proto == 6 && has(thoff, 14) ? bytes.u8(thoff + 13) : nil }
 
     /// Source and destination as 16-byte values (IPv4 in the low word).
-    var saddr: NFValue {
+    public var saddr: NFValue {
         family == .ipv6 ? NFValue(high: bytes.u64(8), low: bytes.u64(16)) : NFValue(UInt64(bytes.u32(12)))
     }
-    var daddr: NFValue {
+    public var daddr: NFValue {
         family == .ipv6 ? NFValue(high: bytes.u64(24), low: bytes.u64(32)) : NFValue(UInt64(bytes.u32(16)))
     }
 }
@@ -190,7 +201,7 @@ public struct NFValue: Hashable, Sendable, Comparable {
     @inline(__always) func xor(_ m: NFValue) -> NFValue { NFValue(high: high ^ m.high, low: low ^ m.low) }
     var isZero: Bool { high == 0 && low == 0 }
 
-    init(_ a: IPAddress) {
+    public init(_ a: IPAddress) {
         switch a {
         case .v4(let x): self.init(UInt64(x.value))
         case .v6(let x): self.init(high: x.high, low: x.low)
@@ -213,7 +224,7 @@ public struct NFValue: Hashable, Sendable, Comparable {
         return NFValue(high: h, low: l)
     }
 
-    func address(v6: Bool) -> IPAddress {
+    public func address(v6: Bool) -> IPAddress {
         v6 ? .v6(IPv6Address(high: high, low: low)) : .v4(IPv4Address(UInt32(truncatingIfNeeded: low)))
     }
 }

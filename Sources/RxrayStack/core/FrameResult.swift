@@ -97,6 +97,9 @@ public enum MIB: String, Sendable, CaseIterable {
     case ip6ReasmReqds = "Ip6ReasmReqds"
     case ip6ReasmOKs = "Ip6ReasmOKs"
     case udp6IgnoredMulti = "Udp6IgnoredMulti"
+    /// A locally generated packet the output path dropped (netfilter at LOCAL_OUT, for ICMP
+    /// and TCP RST/ACK replies).
+    case ipOutDiscards = "IpOutDiscards"
 
     @inlinable public var name: String { rawValue }
 }

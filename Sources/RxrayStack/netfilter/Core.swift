@@ -15,7 +15,22 @@ final class NFAttachment {
     /// Frame number `state` belongs to.
     var frame = -1
     var state = NFPacketState()
-    init(kernel: Kernel, engine: NetfilterEngine) { self.kernel = kernel; self.engine = engine }
+    /// The packet as the last hook of `frame` left it: what the stack's replies answer.
+    var last: SKB? = nil
+    /// Replies of `frame` already run through LOCAL_OUT (a REJECT's, at its hook).
+    var repliesDone = 0
+    /// The packet a reply is built in (IP header, transport header, quoted packet).
+    let replyBuf: UnsafeMutableRawBufferPointer
+    /// A copy of the answered packet's first bytes (the engine's NAT buffer is reused by replies).
+    let answeredBuf: UnsafeMutableRawBufferPointer
+    init(kernel: Kernel, engine: NetfilterEngine) {
+        self.kernel = kernel; self.engine = engine
+        replyBuf = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.replyCapacity, alignment: 8)
+        answeredBuf = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.replyCapacity, alignment: 8)
+    }
+    deinit { replyBuf.deallocate(); answeredBuf.deallocate() }
+    /// Enough for an IPv6 error quoting a minimum-MTU packet.
+    static let replyCapacity = 1280
 }
 
 extension Analyzer {
@@ -84,6 +99,7 @@ extension Kernel {
             if a.frame >= 0 { engine.packetDone(&a.state) }
             a.frame = skb.frame
             a.state = NFPacketState()
+            a.repliesDone = r.replies.count
         }
         var oif = 0
         var oifName = IfName.none
@@ -99,6 +115,7 @@ extension Kernel {
         let out = engine.hook(&p, &a.state, trace: r.wantsDetail)
         skb.mark = p.mark
         if out.rewritten { skb.buf = p.bytes }
+        a.last = skb
         if r.wantsDetail {
             if !ctBefore && a.state.ctDone { r.record(.nfConntrackIn, .note, conntrackText(engine, a.state)) }
             for v in engine.visits { r.record(.nfHook(hook, table: UInt16(truncatingIfNeeded: v.chain)), v.verdict == .drop ? .drop : .pass, visitText(engine, v)) }
@@ -110,13 +127,25 @@ extension Kernel {
         if r.wantsDetail, !r.stages.isEmpty, case .nfHook = r.stages[r.stages.count - 1].stage, out.cause != .conntrackTableFull {
             r.stages.removeLast()
         }
-        if let k = out.reject { sendReject(k, skb, ipv6: ipv6, &r) }
+        // Taken before a REJECT's reply runs its own hooks (the engine's visits are reused).
         let table = engine.visits.last.map { UInt16(truncatingIfNeeded: $0.chain) } ?? 0
         let why: String
         switch out.cause {
         case .conntrackTableFull: why = "nf_conntrack: table full, dropping packet"
         case .queueNoListener: why = "queued to userspace with no listener"
         default: why = r.wantsDetail ? (engine.visits.last.map { visitText(engine, $0) } ?? "dropped") : ""
+        }
+        if let k = out.reject {
+            let before = r.replies.count
+            sendReject(k, skb, ipv6: ipv6, &r)
+            // The reset or unreachable leaves through LOCAL_OUT carrying the rejected packet's
+            // connection (`nf_ct_attach`: RELATED in the other direction), never a new one.
+            let rst = Self.attached(to: a.state)
+            var i = before
+            while i < r.replies.count {
+                if nfLocalOut(at: i, answering: skb, ipv6: ipv6, state: rst, &r) { i += 1 }
+            }
+            a.repliesDone = r.replies.count
         }
         engine.packetDone(&a.state)
         r.drop(.netfilterDrop, at: .nfHook(hook, table: table), why)
@@ -153,6 +182,234 @@ extension Kernel {
         }
     }
 
+    /// Runs the replies this frame made (from the stack: SYN-ACKs, resets, ACKs, ICMP errors
+    /// and echo replies) through LOCAL_OUT and POST_ROUTING, as `ip_local_out` does for every
+    /// packet the host builds. Call once the frame's receive path is done; replies a hook drops
+    /// are taken out of `r.replies` (the frame's trace says so).
+    ///
+    /// Allocates nothing when the frame made no reply or no netfilter engine is attached.
+    func nfLocalOutReplies(_ r: inout FrameResult) {
+        guard let a = netfilter, a.frame == r.frame, a.repliesDone < r.replies.count, let skb = a.last else { return }
+        let v6 = skb.captured(1) && skb.buf.u8(0) >> 4 == 6
+        let tracked = a.state.ctDone && (a.state.ct.slot >= 0 || a.state.ct.untracked)
+        var i = a.repliesDone
+        while i < r.replies.count {
+            // An ICMP error carries the connection of the packet it quotes (`nf_ct_attach` in
+            // icmp_glue_bits / icmpv6_getfrag); other replies are looked up at LOCAL_OUT.
+            let st = tracked && Self.isError(r.replies[i].kind) ? Self.attached(to: a.state) : NFPacketState()
+            if nfLocalOut(at: i, answering: skb, ipv6: v6, state: st, &r) { i += 1 }
+        }
+        a.repliesDone = r.replies.count
+    }
+
+    /// The state of a packet the kernel builds about another one (`nf_conntrack_attach`): the
+    /// same connection, RELATED in the other direction, conntrack not run again.
+    static func attached(to s: NFPacketState) -> NFPacketState {
+        var st = NFPacketState()
+        st.ctDone = true
+        st.ct.slot = s.ct.slot
+        st.ct.info = s.ct.info.isReply ? .related : .relatedReply
+        st.ct.untracked = s.ct.untracked
+        if s.ct.untracked { st.ct.info = .untracked }
+        return st
+    }
+
+    static func isError(_ k: Reply.Kind) -> Bool {
+        switch k {
+        case .icmp(let t, _): return t == 3 || t == 4 || t == 5 || t == 11 || t == 12
+        case .icmpv6(let t, _): return t < 128
+        default: return false
+        }
+    }
+
+    /// One reply through LOCAL_OUT then POST_ROUTING. Returns false when a hook dropped it (it
+    /// is removed from `r.replies`); NAT updates its addresses and, when the destination
+    /// changed, its interface (`ip_route_me_harder`).
+    ///
+    /// Mirrors `__ip_local_out()` / `ip_output()` (and their IPv6 twins) for a reply, with
+    /// conntrack at LOCAL_OUT (`nf_conntrack_in`) and its confirmation at POST_ROUTING.
+    func nfLocalOut(at index: Int, answering skb: SKB, ipv6: Bool, state: NFPacketState, _ r: inout FrameResult) -> Bool {
+        guard let a = netfilter else { return true }
+        let engine = a.engine
+        var rep = r.replies[index]
+        // The answered packet's bytes may sit in the engine's NAT buffer, which a reply's own
+        // NAT reuses: keep a copy of what the reply quotes.
+        let n = min(skb.buf.count, NFAttachment.replyCapacity)
+        if n > 0, let b = skb.buf.baseAddress { a.answeredBuf.baseAddress!.copyMemory(from: b, byteCount: n) }
+        let answered = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(a.answeredBuf)[0..<n])
+        guard let built = buildReplyPacket(rep, answering: answered, length: skb.len, ipv6: ipv6, into: a.replyBuf) else { return true }
+        let outDev = ns.devices.firstIndex { $0.name == rep.interface }
+        var p = NFPacket(family: ipv6 ? .ipv6 : .ipv4, hook: .output,
+                         bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(a.replyBuf)[0..<built.captured]),
+                         length: built.length, oif: outDev.map { ns.devices[$0].ifindex } ?? 0,
+                         oifName: IfName(rep.interface), timeNs: skb.time)
+        p.localSeqUnknown = built.seqUnknown
+        var st = state
+        let dstBefore = p.daddr
+        for step in 0..<2 {
+            let hook: NFHook = step == 0 ? .output : .postrouting
+            p.hook = step == 0 ? .output : .postrouting
+            if hook == .postrouting && p.daddr != dstBefore {
+                // NAT at LOCAL_OUT changed the destination: routed again.
+                let d = p.daddr
+                let o: Int?
+                if ipv6 { o = outputRoute6(to: IPv6Address(high: d.high, low: d.low), inbound: skb.dev) }
+                else { o = outputRoute(to: IPv4Address(UInt32(truncatingIfNeeded: d.low)), preferredSource: nil, inbound: skb.dev)?.0 }
+                if let o { rep.interface = devName(o); p.oif = ns.devices[o].ifindex; p.oifName = IfName(ns.devices[o].name) }
+            }
+            let ctBefore = st.ctDone
+            let out = engine.hook(&p, &st, trace: r.wantsDetail)
+            if r.wantsDetail {
+                if !ctBefore && st.ctDone { r.record(.nfConntrackIn, .note, "\(rep.kindName) reply: " + conntrackText(engine, st)) }
+                for v in engine.visits { r.record(.nfHook(hook, table: UInt16(truncatingIfNeeded: v.chain)), v.verdict == .drop ? .drop : .pass, visitText(engine, v)) }
+            }
+            if out.verdict == .drop {
+                engine.packetDone(&st)
+                r.replies.remove(at: index)
+                let table = engine.visits.last.map { UInt16(truncatingIfNeeded: $0.chain) } ?? 0
+                let why = out.cause == .conntrackTableFull ? "nf_conntrack: table full, dropping packet" : "dropped by a rule"
+                let frameFate = r.fate == .forwarded ? "forwarded" : (r.fate == .delivered ? "delivered" : "dropped, \(r.dropReason?.name ?? "")")
+                if r.fate != .forwarded {
+                    // The kernel frees the reply (NETFILTER_DROP) while handling this frame, before
+                    // it frees the frame itself (when it does): the frame's first drop.
+                    r.fate = .dropped
+                    r.dropReason = .netfilterDrop
+                    r.dropStage = .nfHook(hook, table: table)
+                }
+                // ip_send_skb counts the failure (ICMP, and TCP resets and ACKs sent with
+                // ip_send_unicast_reply); a SYN-ACK (ip_build_and_send_pkt) and a REJECT's
+                // reset (nf_send_reset) leave through ip_local_out alone and count nothing.
+                let viaSendSkb: Bool
+                switch rep.kind {
+                case .icmp: viaSendSkb = true
+                case .tcpRst, .tcpAck: viaSendSkb = !state.ctDone  // not a REJECT's (attached) reset
+                default: viaSendSkb = false
+                }
+                if viaSendSkb && !ipv6 { r.count(.ipOutDiscards) }
+                r.record(.ipOutput, .drop, "\(rep.kindName) reply to \(rep.destination.map { "\($0)" } ?? "?") not sent: \(why) at \(hook.name) (the frame itself: \(frameFate))")
+                return false
+            }
+            if out.rewritten {
+                let w = UnsafeRawBufferPointer(rebasing: p.bytes[0..<min(p.bytes.count, built.captured)])
+                if r.wantsDetail { r.record(.nfNat, .note, "\(rep.kindName) reply: NAT: packet now \(p.saddr.address(v6: ipv6)) > \(p.daddr.address(v6: ipv6))") }
+                p.bytes = w
+            }
+        }
+        engine.packetDone(&st)
+        rep.source = ipv6 ? .v6(IPv6Address(high: p.saddr.high, low: p.saddr.low)) : .v4(IPv4Address(UInt32(truncatingIfNeeded: p.saddr.low)))
+        rep.destination = ipv6 ? .v6(IPv6Address(high: p.daddr.high, low: p.daddr.low)) : .v4(IPv4Address(UInt32(truncatingIfNeeded: p.daddr.low)))
+        r.replies[index] = rep
+        return true
+    }
+
+    /// Builds the IP packet of a reply in `buf` from what it answers: addresses from the reply,
+    /// the transport fields rules and conntrack read (ports, TCP flags and sequence numbers, ICMP
+    /// type/code/id, the quoted header of an error). Nil for replies that are not IP packets.
+    func buildReplyPacket(_ rep: Reply, answering q: UnsafeRawBufferPointer, length qlen: Int, ipv6: Bool,
+                          into buf: UnsafeMutableRawBufferPointer) -> (captured: Int, length: Int, seqUnknown: Bool)? {
+        let qp = NFPacket(family: ipv6 ? .ipv6 : .ipv4, hook: .input, bytes: q, length: qlen)
+        let ip = ipv6 ? 40 : 20
+        guard q.count >= ip else { return nil }
+        let qsrc = qp.saddr, qdst = qp.daddr
+        let src = rep.source.map(NFValue.init) ?? qdst
+        let dst = rep.destination.map(NFValue.init) ?? qsrc
+        var proto: UInt8 = 0
+        var l4 = 0, total = 0
+        var seqUnknown = false
+        let cap = buf.count
+        for k in 0..<min(cap, 64) { buf[k] = 0 }
+        switch rep.kind {
+        case .tcpRst, .tcpSynAck, .tcpAck:
+            guard qp.l4proto == 6, qp.has(qp.thoff, 20) else { return nil }
+            proto = 6
+            let t = qp.thoff
+            let qflags = q.u8(t + 13)
+            let qseq = q.u32(t + 4), qack = q.u32(t + 8)
+            let doff = Int(q.u8(t + 12) >> 4) * 4
+            let qpayload = max(0, (ipv6 ? 40 + Int(q.u16(4)) : Int(q.u16(2))) - t - doff)
+            let qend = qseq &+ UInt32(qpayload) &+ (qflags & 0x02 != 0 ? 1 : 0) &+ (qflags & 0x01 != 0 ? 1 : 0)
+            var seq: UInt32 = 0, ack: UInt32 = 0, flags: UInt8 = 0x10
+            var offerWS = false, offerSACK = false
+            switch rep.kind {
+            case .tcpSynAck:
+                flags = 0x12; ack = qend; seqUnknown = true
+                // The options the SYN offered come back (MSS always; window scale, SACK).
+                (offerWS, offerSACK) = synOptions(q, thoff: t, doff: doff)
+            case .tcpRst:
+                if qflags & 0x10 != 0 { flags = 0x04; seq = qack } else { flags = 0x14; ack = qend }
+            default:
+                seq = qack; ack = qend
+            }
+            l4 = 20 + (flags == 0x12 ? 4 + (offerWS || offerSACK ? 8 : 0) : 0)
+            guard ip + l4 <= cap else { return nil }
+            let o = ip
+            put16(buf, o, q.u16(t + 2)); put16(buf, o + 2, q.u16(t))
+            put32(buf, o + 4, seq); put32(buf, o + 8, ack)
+            buf[o + 12] = UInt8(l4 / 4) << 4; buf[o + 13] = flags
+            put16(buf, o + 14, flags & 0x04 != 0 ? 0 : 64240)
+            if l4 > 20 {
+                // MSS 1460, then NOP padding, window scale and SACK-permitted when offered. The
+                // scale is the kernel's for its default 32 MB tcp_rmem maximum (6.18): 10.
+                buf[o + 20] = 2; buf[o + 21] = 4; put16(buf, o + 22, ipv6 ? 1440 : 1460)
+                var k = o + 24
+                for _ in 0..<8 { buf[k] = 1; k += 1 }
+                k = o + 24
+                if offerSACK { buf[k] = 1; buf[k + 1] = 1; buf[k + 2] = 4; buf[k + 3] = 2 }
+                k = o + 28
+                if offerWS { buf[k] = 1; buf[k + 1] = 3; buf[k + 2] = 3; buf[k + 3] = 10 }
+            }
+            total = ip + l4
+        case .icmp(let type, let code), .icmpv6(let type, let code):
+            let v6msg: Bool
+            if case .icmpv6 = rep.kind { v6msg = true } else { v6msg = false }
+            guard v6msg == ipv6 else { return nil }
+            proto = ipv6 ? 58 : 1
+            let o = ip
+            let isEcho = ipv6 ? (type == 129) : (type == 0 || type == 14)
+            if isEcho {
+                guard qp.has(qp.thoff, 8) else { return nil }
+                let qn = min(q.count - qp.thoff, cap - o)
+                buf.baseAddress!.advanced(by: o).copyMemory(from: q.baseAddress!.advanced(by: qp.thoff), byteCount: qn)
+                buf[o] = type; buf[o + 1] = code
+                l4 = max(8, (ipv6 ? 40 + Int(q.u16(4)) : Int(q.u16(2))) - qp.thoff)
+                total = o + qn
+            } else {
+                buf[o] = type; buf[o + 1] = code
+                for k in 2..<8 { buf[o + k] = 0 }
+                let isError = ipv6 ? type < 128 : (type == 3 || type == 4 || type == 5 || type == 11 || type == 12)
+                if isError {
+                    // As much of the packet as fits in 576 bytes (IPv4) or the minimum MTU (IPv6).
+                    let room = (ipv6 ? 1280 : 576) - o - 8
+                    let quoted = min(qlen, room)
+                    let qn = min(quoted, q.count, cap - o - 8)
+                    buf.baseAddress!.advanced(by: o + 8).copyMemory(from: q.baseAddress!, byteCount: qn)
+                    l4 = 8 + quoted
+                    total = o + 8 + qn
+                } else {
+                    l4 = ipv6 && (type == 136 || type == 137) ? 24 : 8
+                    total = o + min(l4, 8)
+                }
+            }
+        default:
+            return nil
+        }
+        // IP header.
+        if ipv6 {
+            buf[0] = 0x60; buf[1] = 0; buf[2] = 0; buf[3] = 0
+            put16(buf, 4, UInt16(truncatingIfNeeded: l4)); buf[6] = proto; buf[7] = 64
+            put128(buf, 8, src); put128(buf, 24, dst)
+        } else {
+            buf[0] = 0x45; buf[1] = 0
+            put16(buf, 2, UInt16(truncatingIfNeeded: 20 + l4)); put16(buf, 4, 0)
+            put16(buf, 6, proto == 6 ? 0x4000 : 0); buf[8] = 64; buf[9] = proto
+            put16(buf, 10, 0)
+            put32(buf, 12, UInt32(truncatingIfNeeded: src.low)); put32(buf, 16, UInt32(truncatingIfNeeded: dst.low))
+            var c = InternetChecksum(); c.add(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buf)[0..<20]))
+            put16(buf, 10, c.checksum)
+        }
+        return (total, ip + l4, seqUnknown)
+    }
+
     func visitText(_ e: NetfilterEngine, _ v: NFChainVisit) -> String {
         let c = e.chainDescription(v.chain)
         var s = c
@@ -181,6 +438,32 @@ extension Kernel {
     func natText(_ skb: SKB, ipv6: Bool) -> String {
         ipv6 ? "NAT: packet now \(skb.v6Saddr) > \(skb.v6Daddr)" : "NAT: packet now \(skb.v4Saddr) > \(skb.v4Daddr)"
     }
+}
+
+/// The SYN's offer of window scaling and SACK (the SYN-ACK answers them).
+private func synOptions(_ q: UnsafeRawBufferPointer, thoff t: Int, doff: Int) -> (Bool, Bool) {
+    var ws = false, sack = false
+    var i = t + 20
+    let end = min(t + doff, q.count)
+    while i < end {
+        let kind = q.u8(i)
+        if kind == 0 { break }
+        if kind == 1 { i += 1; continue }
+        guard i + 1 < end else { break }
+        let len = Int(q.u8(i + 1))
+        guard len >= 2 else { break }
+        if kind == 3 { ws = true }
+        if kind == 4 { sack = true }
+        i += len
+    }
+    return (ws, sack)
+}
+
+private func put16(_ b: UnsafeMutableRawBufferPointer, _ o: Int, _ v: UInt16) { b[o] = UInt8(v >> 8); b[o + 1] = UInt8(v & 0xFF) }
+private func put32(_ b: UnsafeMutableRawBufferPointer, _ o: Int, _ v: UInt32) { put16(b, o, UInt16(v >> 16)); put16(b, o + 2, UInt16(v & 0xFFFF)) }
+private func put128(_ b: UnsafeMutableRawBufferPointer, _ o: Int, _ v: NFValue) {
+    put32(b, o, UInt32(v.high >> 32)); put32(b, o + 4, UInt32(v.high & 0xFFFF_FFFF))
+    put32(b, o + 8, UInt32(v.low >> 32)); put32(b, o + 12, UInt32(v.low & 0xFFFF_FFFF))
 }
 
 extension SKB {

@@ -1,0 +1,108 @@
+import Foundation
+import XCTest
+import RxrayCapture
+import RxrayHost
+import RxrayNetfilter
+@testable import RxrayStack
+
+/// Compares, per recorded nf-* scenario, rxray's conntrack table at the end of the capture with
+/// the kernel's (`conntrack.txt`, `conntrack -L` in the DUT after the last frame): every entry's
+/// protocol, TCP state, original and (NATed) reply tuples, UNREPLIED / ASSURED flags and mark.
+///
+/// Timeouts: the recorder rounds the kernel's remaining timeout up to a multiple of 10 s, which
+/// is the timeout the entry's last packet armed (recording ends well within 10 s of it). The
+/// capture's clock is synthetic (a second per window, or the paced schedule), so rxray's
+/// remaining time at the end of the capture is not comparable; the timeout rxray's last packet
+/// armed, rounded the same way, is. Entries rxray would have expired by the capture's clock
+/// but the kernel (on its faster clock) still lists are kept, and said.
+///
+/// Lines of Fixtures/KNOWN-GAPS whose reason starts with `CT:` (`scenario CT: why`) excuse a
+/// scenario's table; there are none at present.
+final class ConntrackTableTests: XCTestCase {
+    static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    /// A `conntrack -L` line as compared: `use=` dropped, whitespace collapsed.
+    static func normalise(_ line: Substring) -> String {
+        line.split(separator: " ").filter { !$0.hasPrefix("use=") }.joined(separator: " ")
+    }
+
+    /// Runs a scenario's capture through a netfilter-enabled analyzer; the engine afterwards.
+    static func replay(_ sdir: URL) throws -> (NetfilterEngine, lastFrameNs: Int64)? {
+        let host = try HostLoader.loadDirectory(sdir.appendingPathComponent("host").path)
+        let setup = (try? String(contentsOf: sdir.appendingPathComponent("setup.sh"), encoding: .utf8)) ?? ""
+        let analyzer = try Analyzer(host: host, options: Analyzer.Options(wantsDetail: false, tcp: FixtureScenarioTests.tcpOptions(setup: setup)),
+                                    netfilter: true)
+        let reader = try CaptureReader(path: sdir.appendingPathComponent("capture.pcapng").path)
+        var last: Int64 = 0
+        while let f = try reader.next() {
+            last = f.timestampNanoseconds
+            let input = FrameInput(index: f.index, timestampNs: f.timestampNanoseconds, bytes: f.bytes, linkType: f.linkType,
+                                   wireLength: f.wireLength, interfaceName: f.interfaceName)
+            analyzer.process(input) { _ in }
+        }
+        analyzer.finish { _ in }
+        guard let e = analyzer.netfilter else { return nil }
+        return (e, last)
+    }
+
+    /// rxray's table as `conntrack -L` lines, the timeout column being the armed timeout
+    /// rounded up to 10 s, sorted (as the recorder sorts the kernel's).
+    static func rxrayTable(_ e: NetfilterEngine, lastFrameNs: Int64) -> (lines: [String], expired: [String]) {
+        var lines: [String] = [], expired: [String] = []
+        for ent in e.conntrack.confirmedEntries {
+            let armed = max(0, ent.timeoutAt - ent.refreshedNs)
+            let secs = (armed + 9_999_999_999) / 10_000_000_000 * 10
+            let line = normalise(Substring(ConntrackTable.listLine(ent, timeout: secs)))
+            lines.append(line)
+            if ent.timeoutAt <= lastFrameNs { expired.append(line) }
+        }
+        return (lines.sorted(), expired)
+    }
+
+    func testListLineFormat() throws {
+        // The kernel's own line for a DNATed UDP flow, as recorded, normalised.
+        let k = Self.normalise("udp 17 30 src=192.0.2.2 dst=192.0.2.1 sport=40002 dport=5353 [UNREPLIED] src=203.0.113.7 dst=198.51.100.1 sport=53 dport=40002 mark=0 use=1")
+        XCTAssertEqual(k, "udp 17 30 src=192.0.2.2 dst=192.0.2.1 sport=40002 dport=5353 [UNREPLIED] src=203.0.113.7 dst=198.51.100.1 sport=53 dport=40002 mark=0")
+    }
+
+    func testEndOfCaptureTablesAgreeWithTheKernel() throws {
+        let dir = Self.root.appendingPathComponent("Fixtures/scenarios")
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else {
+            throw XCTSkip("no Fixtures/scenarios directory")
+        }
+        let gaps = FixtureScenarioTests.knownGaps().filter { $0.frame == nil && $0.reason.hasPrefix("CT:") }
+        var compared = 0, agreed = 0, entries = 0
+        var failures: [String] = []
+        for name in names.sorted() where name.hasPrefix("nf-") {
+            let sdir = dir.appendingPathComponent(name)
+            let ctURL = sdir.appendingPathComponent("conntrack.txt")
+            guard FileManager.default.fileExists(atPath: ctURL.path),
+                  FileManager.default.fileExists(atPath: sdir.appendingPathComponent("host").path) else {
+                print("[conntrack] \(name): skipped, no conntrack.txt or host/ recorded")
+                continue
+            }
+            if let g = gaps.first(where: { $0.scenario == name }) {
+                print("[conntrack] \(name): KNOWN GAP: \(g.reason)")
+                continue
+            }
+            guard let (engine, last) = try Self.replay(sdir) else { continue }
+            let kernel = try String(contentsOf: ctURL, encoding: .utf8).split(separator: "\n").map(Self.normalise).filter { !$0.isEmpty }.sorted()
+            let (ours, expired) = Self.rxrayTable(engine, lastFrameNs: last)
+            for x in expired { print("[conntrack] \(name): by the capture's clock this entry has expired, the kernel's clock is faster: \(x)") }
+            compared += 1
+            entries += kernel.count
+            if kernel == ours {
+                agreed += 1
+                print("[conntrack] \(name): \(kernel.count) entries agree")
+            } else {
+                let missing = kernel.filter { !ours.contains($0) }, extra = ours.filter { !kernel.contains($0) }
+                failures.append("\(name): conntrack table differs\n    kernel only:\n      " + missing.joined(separator: "\n      ")
+                                + "\n    rxray only:\n      " + extra.joined(separator: "\n      "))
+            }
+        }
+        print("[conntrack] \(agreed) of \(compared) nf-* end-of-capture tables agree (\(entries) kernel entries)")
+        XCTAssertGreaterThan(compared, 0, "no nf-* scenario with a recorded conntrack table")
+        for f in failures { XCTFail(f) }
+    }
+}
