@@ -66,6 +66,44 @@ final class ConntrackTableTests: XCTestCase {
         XCTAssertEqual(k, "udp 17 30 src=192.0.2.2 dst=192.0.2.1 sport=40002 dport=5353 [UNREPLIED] src=203.0.113.7 dst=198.51.100.1 sport=53 dport=40002 mark=0")
     }
 
+    /// nf-nat-icmp-error: the forwarded packets after POST_ROUTING, byte for byte as the kernel
+    /// sent them (outer TTL and header checksum aside: ip_forward's decrement is not in the
+    /// netfilter path), including the ICMP errors whose quoted header NAT translated back.
+    func testForwardedNATedPacketsMatchTheKernelsBytes() throws {
+        let sdir = Self.root.appendingPathComponent("Fixtures/scenarios/nf-nat-icmp-error")
+        guard FileManager.default.fileExists(atPath: sdir.appendingPathComponent("truth.jsonl").path) else {
+            throw XCTSkip("Fixtures/scenarios/nf-nat-icmp-error is not recorded")
+        }
+        var sent: [Int: [UInt8]] = [:]
+        for line in try String(contentsOf: sdir.appendingPathComponent("truth.jsonl"), encoding: .utf8).split(separator: "\n") {
+            guard let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let f = o["frame"] as? Int,
+                  let s = (o["sent"] as? [[String: Any]])?.first(where: { ($0["kind"] as? String) == "forward" }),
+                  let hex = s["hex"] as? String else { continue }
+            var b: [UInt8] = []
+            var it = hex.makeIterator()
+            while let h = it.next(), let l = it.next() { b.append(UInt8(String([h, l]), radix: 16)!) }
+            sent[f] = Array(b.dropFirst(14))
+        }
+        XCTAssertEqual(sent.keys.sorted(), [1, 2, 3])
+        let host = try HostLoader.loadDirectory(sdir.appendingPathComponent("host").path)
+        let analyzer = try Analyzer(host: host, options: Analyzer.Options(wantsDetail: false), netfilter: true)
+        let reader = try CaptureReader(path: sdir.appendingPathComponent("capture.pcapng").path)
+        var compared = 0
+        while let f = try reader.next() {
+            let input = FrameInput(index: f.index, timestampNs: f.timestampNanoseconds, bytes: f.bytes, linkType: f.linkType,
+                                   wireLength: f.wireLength, interfaceName: f.interfaceName)
+            analyzer.process(input) { _ in }
+            guard let want = sent[f.index], let skb = analyzer.kernel.netfilter?.last else { continue }
+            var ours = Array(skb.buf.prefix(want.count))
+            XCTAssertEqual(ours.count, want.count, "frame \(f.index): length")
+            guard ours.count == want.count else { continue }
+            ours[8] = want[8]; ours[10] = want[10]; ours[11] = want[11]
+            XCTAssertEqual(ours, want, "frame \(f.index): rxray's translated packet differs from the kernel's")
+            compared += 1
+        }
+        XCTAssertEqual(compared, 3)
+    }
+
     func testEndOfCaptureTablesAgreeWithTheKernel() throws {
         let dir = Self.root.appendingPathComponent("Fixtures/scenarios")
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else {
