@@ -40,11 +40,15 @@ public struct LiveCaptureOptions: Sendable {
     /// A BPF expression installed in the kernel, or nil.
     public var filter: String? = nil
     public var direction: CaptureDirection = .both
+    /// When the interface delivers Linux cooked v1 headers (`any`), switch to v2
+    /// (`LINUX_SLL2`: ifindex and packet type per frame) if libpcap offers it.
+    public var cookedV2: Bool = true
 
     public init(
         snaplen: Int32 = 262_144, promiscuous: Bool = true, immediateMode: Bool = true, bufferSize: Int32? = nil,
-        timeoutMilliseconds: Int32 = 100, filter: String? = nil, direction: CaptureDirection = .both
+        timeoutMilliseconds: Int32 = 100, filter: String? = nil, direction: CaptureDirection = .both, cookedV2: Bool = true
     ) {
+        self.cookedV2 = cookedV2
         self.snaplen = snaplen
         self.promiscuous = promiscuous
         self.immediateMode = immediateMode
@@ -143,6 +147,16 @@ public final class LiveCapture: @unchecked Sendable {
             warning = nil
         }
         self.handle = handle
+        // On `any`, libpcap 1.10 starts with cooked v1 headers (no ifindex); v2 carries each
+        // frame's ifindex and packet type, so the receiving interface is exact.
+        if options.cookedV2, pcap_datalink(handle) == DLT_LINUX_SLL, Self.offers(handle, DLT_LINUX_SLL2) {
+            if pcap_set_datalink(handle, DLT_LINUX_SLL2) != 0 {
+                let error = CaptureError.liveCaptureFailed(
+                    interface: interface, operation: "pcap_set_datalink(LINUX_SLL2)", message: String(cString: pcap_geterr(handle)))
+                pcap_close(handle)
+                throw error
+            }
+        }
         linkType = LinkTypeMapping.linkType(fromDLT: pcap_datalink(handle))
 
         if options.direction != .both {
@@ -167,6 +181,16 @@ public final class LiveCapture: @unchecked Sendable {
     }
 
     deinit { pcap_close(handle) }
+
+    /// Whether the handle can deliver `dlt` (`pcap_list_datalinks`).
+    private static func offers(_ handle: OpaquePointer, _ dlt: Int32) -> Bool {
+        var list: UnsafeMutablePointer<Int32>?
+        let n = pcap_list_datalinks(handle, &list)
+        guard n > 0, let list else { return false }
+        defer { pcap_free_datalinks(list) }
+        for i in 0 ..< Int(n) where list[i] == dlt { return true }
+        return false
+    }
 
     /// The capture's single interface, as a reader would describe it.
     public var captureInterface: CaptureInterface {
@@ -222,14 +246,45 @@ public final class LiveCapture: @unchecked Sendable {
     fileprivate func deliver(_ header: pcap_pkthdr, _ bytes: UnsafePointer<UInt8>, to context: LoopContext) {
         framesSeen += 1
         let fraction = Int64(header.ts.tv_usec) &* (nanosecondTimestamps ? 1 : 1000)
+        let raw = UnsafeRawBufferPointer(start: UnsafeRawPointer(bytes), count: Int(header.caplen))
+        let direction: FrameDirection
+        switch options.direction {
+        case .inbound: direction = .inbound
+        case .outbound: direction = .outbound
+        case .both: direction = Self.cookedDirection(raw, linkType: linkType)
+        }
         let frame = CapturedFrame(
             index: framesSeen, timestampNanoseconds: Int64(header.ts.tv_sec) &* 1_000_000_000 &+ fraction,
             captureLength: Int(header.caplen), wireLength: Int(header.len), linkType: linkType, interfaceID: 0,
-            interfaceName: interface, comment: nil,
-            direction: options.direction == .inbound ? .inbound : (options.direction == .outbound ? .outbound : .unknown),
-            bytes: UnsafeRawBufferPointer(start: UnsafeRawPointer(bytes), count: Int(header.caplen)))
+            interfaceName: interface, comment: nil, direction: direction, bytes: raw)
         context.handled += 1
         context.handler(frame)
+    }
+}
+
+extension LiveCapture {
+    /// The direction a cooked header's packet type says (`PACKET_OUTGOING` is 4: sent by this
+    /// host; any other type was received), or unknown for other link types and short frames.
+    public static func cookedDirection(_ bytes: UnsafeRawBufferPointer, linkType: LinkType) -> FrameDirection {
+        let packetType: UInt8
+        switch linkType {
+        case .linuxSLL2:
+            guard bytes.count >= 20 else { return .unknown }
+            packetType = bytes[10]
+        case .linuxSLL:
+            guard bytes.count >= 16, bytes[0] == 0 else { return .unknown }
+            packetType = bytes[1]
+        default:
+            return .unknown
+        }
+        return packetType == 4 ? .outbound : .inbound
+    }
+
+    /// The ifindex of the interface a `LINUX_SLL2` frame was received on or sent from, or nil
+    /// for other link types and short frames.
+    public static func cookedIfindex(_ bytes: UnsafeRawBufferPointer, linkType: LinkType) -> Int? {
+        guard linkType == .linuxSLL2, bytes.count >= 20 else { return nil }
+        return Int(UInt32(bytes[4]) << 24 | UInt32(bytes[5]) << 16 | UInt32(bytes[6]) << 8 | UInt32(bytes[7]))
     }
 }
 

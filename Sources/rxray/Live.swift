@@ -104,8 +104,10 @@ struct Live: ParsableCommand {
         let point: CapturePoint = capturePoint == .wire ? .wire : .host
         let pointNote = capturePoint == nil ? "host (assumed: the capture is on the receiving host)" : point.rawValue
         // Stage detail text is built only when something shows it (the trace, --write comments).
+        // Results come out as soon as each is final (a held fragment does not delay the frames
+        // after it); --write restores capture order through a reorder buffer (LiveSession).
         let analyzerOptions = Analyzer.Options(capturePoint: point, defaultInterface: interface == "any" ? nil : interface,
-                                               wantsDetail: !outputOptions.summary || writePath != nil)
+                                               wantsDetail: !outputOptions.summary || writePath != nil, order: .settled)
         let source = try HostSource(host: host, netns: netns, keep: keepSnapshot, lenient: lenient, options: analyzerOptions)
         defer { source.removeTemporary() }
         let loaded = try source.load(announce: "start")
@@ -146,7 +148,7 @@ struct Live: ParsableCommand {
         }
 
         let session = LiveSession(
-            capture: capture, analyzer: loaded.analyzer,
+            capture: capture, analyzer: loaded.analyzer(options: analyzerOptions),
             renderer: renderer, sink: sink, writer: writer, filter: filter, count: count,
             summaryOnly: outputOptions.summary, onlyDrops: outputOptions.onlyDrops,
             frameDirection: direction.frameDirection)
@@ -289,13 +291,23 @@ final class HostSource: @unchecked Sendable {
     let lenient: Bool
     let options: Analyzer.Options
 
-    /// A host model ready to run: its analyzer (netfilter rulesets compiled, conntrack table
-    /// loaded), where it came from, and a line for standard error.
+    /// A host model ready to run: the namespace model and its netfilter engine (rulesets
+    /// compiled, conntrack table loaded), where it came from, and a line for standard error.
+    /// Built off the capture thread; `analyzer()` starts a run with it, `Analyzer.reload`
+    /// applies it to a running one.
     struct Loaded {
-        var analyzer: Analyzer
+        var netns: Netns
+        var engine: NetfilterEngine
         /// The header's host path: --host, or the snapshot directory.
         var path: String
         var description: String
+
+        /// A fresh analyzer for this model (the start of a run).
+        func analyzer(options: Analyzer.Options) -> Analyzer {
+            let a = Analyzer(netns: netns, options: options)
+            a.attachNetfilter(engine)
+            return a
+        }
     }
 
     init(host: String?, netns: String?, keep: String?, lenient: Bool, options: Analyzer.Options) throws {
@@ -330,9 +342,9 @@ final class HostSource: @unchecked Sendable {
         if let path = hostPath {
             do {
                 let h = try HostLoader.load(path: path, lenient: lenient)
-                let analyzer = try Analyzer(host: h, options: options, netfilter: true)
+                let engine = try NetfilterEngine(host: h)
                 FileHandleStderr.write("rxray: \(announce): host model read from \(path)\n")
-                return Loaded(analyzer: analyzer, path: path, description: path)
+                return Loaded(netns: Netns(host: h), engine: engine, path: path, description: path)
             } catch {
                 throw fail("\(announce): \(Self.describe(error, path: path))")
             }
@@ -345,9 +357,12 @@ final class HostSource: @unchecked Sendable {
         } catch {
             throw fail("\(announce): snapshot of \(what): \(Self.describe(error, path: dir))")
         }
-        let analyzer: Analyzer
+        let netns: Netns
+        let engine: NetfilterEngine
         do {
-            analyzer = try Analyzer(host: try HostLoader.load(path: dir, lenient: lenient), options: options, netfilter: true)
+            let h = try HostLoader.load(path: dir, lenient: lenient)
+            engine = try NetfilterEngine(host: h)
+            netns = Netns(host: h)
         } catch {
             throw fail("\(announce): snapshot of \(what): \(Self.describe(error, path: dir))")
         }
@@ -357,7 +372,7 @@ final class HostSource: @unchecked Sendable {
         if !temporary { line += " (kept in \(dir))" }
         if !failed.isEmpty { line += "; failed or missing, kernel defaults used: \(Set(failed).sorted().joined(separator: ", "))" }
         FileHandleStderr.write(line + "\n")
-        return Loaded(analyzer: analyzer, path: dir, description: "snapshot of \(what) (\(announce))")
+        return Loaded(netns: netns, engine: engine, path: dir, description: "snapshot of \(what) (\(announce))")
     }
 
     static func describe(_ error: Error, path: String) -> String {
@@ -371,7 +386,7 @@ final class HostSource: @unchecked Sendable {
 /// capture thread only, except `offer`, which hands over a reloaded host from any thread.
 final class LiveSession: @unchecked Sendable {
     let capture: LiveCapture
-    private(set) var analyzer: Analyzer
+    let analyzer: Analyzer
     let renderer: FrameRenderer
     let sink: ByteSink
     let writer: PcapngWriter?
@@ -393,6 +408,8 @@ final class LiveSession: @unchecked Sendable {
     /// analyzer emits it during its own `process` call.
     private var current: (meta: FrameMeta, bytes: UnsafeRawBufferPointer, selected: Bool)?
     private var currentEmitted = false
+    /// The annotated pcapng's records, put back in capture order.
+    private var reorder = PcapngReorderBuffer()
 
     private let lock = NSLock()
     private var pendingHost: HostSource.Loaded?
@@ -423,14 +440,22 @@ final class LiveSession: @unchecked Sendable {
             }
         }
         summary.note(timestamp: frame.timestampNanoseconds)
+        // On `any` (LINUX_SLL2) the cooked header names the interface by ifindex: the host
+        // model's name for it is the ingress (the stack picks the same device).
+        var ingress: String?
+        if frame.direction != .outbound, let ifx = LiveCapture.cookedIfindex(frame.bytes, linkType: frame.linkType) {
+            let ns = analyzer.netns
+            ingress = ns.device(ifindex: ifx).map { ns.devices[$0].name } ?? "ifindex \(ifx)"
+        }
         let meta = FrameMeta(index: frame.index, timestampNanoseconds: frame.timestampNanoseconds,
                              captureLength: frame.captureLength, wireLength: frame.wireLength,
-                             linkType: frame.linkType, captureInterface: frame.interfaceName, comment: nil,
+                             linkType: frame.linkType, captureInterface: frame.interfaceName, ingress: ingress, comment: nil,
                              interfaceID: 0, direction: frame.direction.rawValue)
         current = (meta, frame.bytes, selected)
         currentEmitted = false
         let input = FrameInput(index: frame.index, timestampNs: frame.timestampNanoseconds, bytes: frame.bytes,
-                               linkType: frame.linkType, wireLength: frame.wireLength, interfaceName: frame.interfaceName,
+                               linkType: frame.linkType, wireLength: frame.wireLength,
+                               interfaceName: capture.interface == "any" ? nil : frame.interfaceName,
                                direction: FrameInput.Direction(rawValue: frame.direction.rawValue) ?? .unknown)
         analyzer.process(input, emit: emit)
         if !currentEmitted {
@@ -454,16 +479,18 @@ final class LiveSession: @unchecked Sendable {
     /// --only-drops choose the frames; --write gets the same frames as the trace; --count
     /// counts them (also with --summary).
     private func output(_ r: FrameResult, meta: FrameMeta, bytes: UnsafeRawBufferPointer, selected: Bool) {
-        guard selected, !finished else { return }
-        if onlyDrops && r.fate != .dropped { return }
-        if let w = writer {
-            do {
-                try w.write(interfaceID: 0, timestampNanoseconds: meta.timestampNanoseconds, bytes: bytes,
-                            wireLength: meta.wireLength, comment: Annotation.comment(r), direction: frameDirection)
-            } catch {
-                stop(with: String(describing: error))
-                return
-            }
+        guard selected, !finished, !(onlyDrops && r.fate != .dropped) else {
+            // Not written either: the pcapng's capture-order cursor moves past this frame.
+            if writer != nil { reorder.skip(r.frame) }
+            writeReady()
+            return
+        }
+        if writer != nil {
+            reorder.settle(r.frame, timestampNanoseconds: meta.timestampNanoseconds, bytes: bytes,
+                           wireLength: meta.wireLength, comment: Annotation.comment(r),
+                           direction: FrameDirection(rawValue: meta.direction) ?? .unknown)
+            writeReady()
+            if finished { return }
         }
         if !summaryOnly {
             let decoded = FrameDecoder.decode(bytes, linkType: meta.linkType, wireLength: meta.wireLength)
@@ -473,6 +500,18 @@ final class LiveSession: @unchecked Sendable {
         if let c = count, printed >= c {
             finished = true
             capture.stop()
+        }
+    }
+
+    /// Writes the pcapng records that are next in capture order (each settled frame waits only
+    /// for held frames before it).
+    private func writeReady() {
+        guard let w = writer else { return }
+        do {
+            try reorder.drain { try w.write(interfaceID: 0, timestampNanoseconds: $0.timestampNanoseconds, bytes: $0.bytes,
+                                            wireLength: $0.wireLength, comment: $0.comment, direction: $0.direction) }
+        } catch {
+            stop(with: String(describing: error))
         }
     }
 
@@ -503,11 +542,10 @@ final class LiveSession: @unchecked Sendable {
         pendingHost = nil
         lock.unlock()
         if let loaded {
-            // The new model starts with empty state: what the old one still holds (fragment
-            // queues) is settled first, as at the end of a capture.
-            analyzer.finish(emit: emit)
-            analyzer = loaded.analyzer
-            FileHandleStderr.write("rxray: host model replaced: \(loaded.description)\n")
+            // The new configuration applies to the running analyzer: connections, queues and
+            // timers the earlier frames built are kept (core/Reload.swift).
+            let outcome = analyzer.reload(netns: loaded.netns, netfilter: loaded.engine, emit: emit)
+            FileHandleStderr.write("rxray: host model replaced: \(loaded.description); \(Self.describe(outcome))\n")
         }
         // Time-driven flushes: GRO holds and reassembly timers that are due by now (less one
         // tick, so frames still in libpcap's ring are not overtaken) settle without waiting for
@@ -522,9 +560,30 @@ final class LiveSession: @unchecked Sendable {
         }
     }
 
+    /// What a reload kept, for standard error.
+    static func describe(_ o: ReloadOutcome) -> String {
+        var s = "state kept: \(o.conntrackEntries) tracked connection\(o.conntrackEntries == 1 ? "" : "s"), "
+            + "\(o.tcpConnections) TCP socket\(o.tcpConnections == 1 ? "" : "s")"
+        if o.tcpConnectionsDropped > 0 { s += " (\(o.tcpConnectionsDropped) of listeners that are gone freed)" }
+        if o.devicesChanged {
+            s += "; the interfaces changed: \(o.settledBeforeSwap) held frame\(o.settledBeforeSwap == 1 ? "" : "s") settled first, neighbour table reloaded"
+        }
+        if o.ruleStateReset { s += "; rate limits and nth counters restart (the rules changed)" }
+        return s
+    }
+
     /// Settles everything still held and closes the pcapng file.
     func finish() {
         analyzer.finish(emit: emit)
+        // Frames that were never output (the run ended first) leave gaps: write the rest in order.
+        if let w = writer, error == nil {
+            do {
+                try reorder.drainAll { try w.write(interfaceID: 0, timestampNanoseconds: $0.timestampNanoseconds, bytes: $0.bytes,
+                                                   wireLength: $0.wireLength, comment: $0.comment, direction: $0.direction) }
+            } catch {
+                self.error = String(describing: error)
+            }
+        }
         // Rule hits and the conntrack table of the model in use (since the last reload).
         if let engine = analyzer.netfilter {
             summary.ruleHits = NetfilterSummary.ruleHits(engine)
@@ -562,5 +621,91 @@ final class LiveSession: @unchecked Sendable {
             sink.endLine()
         }
         sink.flush()
+    }
+}
+
+/// Puts `--write` records back in capture order when results come out as they settle.
+///
+/// Every captured frame is settled exactly once (written or skipped). A record is written as
+/// soon as every earlier frame has been settled; a frame settled while an earlier one is still
+/// held (a fragment waiting for its datagram) is copied and waits. The buffer therefore holds
+/// only frames captured after the oldest held one.
+struct PcapngReorderBuffer {
+    struct Record {
+        var frame: Int
+        var timestampNanoseconds: Int64
+        var bytes: UnsafeRawBufferPointer
+        var wireLength: Int
+        var comment: String
+        var direction: FrameDirection
+    }
+
+    private struct Waiting {
+        var timestampNanoseconds: Int64
+        var bytes: [UInt8]
+        var wireLength: Int
+        var comment: String
+        var direction: FrameDirection
+    }
+
+    /// The next frame number to write (frames are numbered from 1).
+    private(set) var next = 1
+    /// Settled frames after `next`: a record, or nil for a frame that is not written.
+    private var waiting: [Int: Waiting?] = [:]
+    /// The record settled by the current call, not copied unless it must wait.
+    private var ready: Record?
+
+    /// How many settled frames wait for an earlier one.
+    var waitingCount: Int { waiting.count }
+
+    /// A frame that is written: ready now if it is next, otherwise copied to wait.
+    mutating func settle(_ frame: Int, timestampNanoseconds: Int64, bytes: UnsafeRawBufferPointer, wireLength: Int,
+                         comment: String, direction: FrameDirection) {
+        if frame == next {
+            ready = Record(frame: frame, timestampNanoseconds: timestampNanoseconds, bytes: bytes, wireLength: wireLength,
+                           comment: comment, direction: direction)
+        } else if frame > next {
+            waiting[frame] = .some(Waiting(timestampNanoseconds: timestampNanoseconds, bytes: Array(bytes), wireLength: wireLength,
+                                           comment: comment, direction: direction))
+        }
+    }
+
+    /// A frame that is settled but not written (filtered out, not a drop with --only-drops, or
+    /// after --count was reached).
+    mutating func skip(_ frame: Int) {
+        if frame == next { next += 1 } else if frame > next { waiting[frame] = .some(nil) }
+    }
+
+    /// Hands `write` every record that is next in capture order.
+    mutating func drain(_ write: (Record) throws -> Void) rethrows {
+        if let r = ready {
+            ready = nil
+            try write(r)
+            next = r.frame + 1
+        }
+        while let entry = waiting.removeValue(forKey: next) {
+            let frame = next
+            next += 1
+            if let w = entry {
+                try w.bytes.withUnsafeBytes {
+                    try write(Record(frame: frame, timestampNanoseconds: w.timestampNanoseconds, bytes: $0,
+                                     wireLength: w.wireLength, comment: w.comment, direction: w.direction))
+                }
+            }
+        }
+    }
+
+    /// At the end: writes every waiting record in capture order, past frames that never settled.
+    mutating func drainAll(_ write: (Record) throws -> Void) rethrows {
+        try drain(write)
+        for frame in waiting.keys.sorted() {
+            if let w = waiting.removeValue(forKey: frame)! {
+                try w.bytes.withUnsafeBytes {
+                    try write(Record(frame: frame, timestampNanoseconds: w.timestampNanoseconds, bytes: $0,
+                                     wireLength: w.wireLength, comment: w.comment, direction: w.direction))
+                }
+            }
+            next = frame + 1
+        }
     }
 }

@@ -316,3 +316,77 @@ func liveHexBytes(_ s: Substring) -> [UInt8] {
     }
     return out
 }
+
+extension LiveNetwork {
+    /// A second veth pair between the namespaces: `dutLink2` in the DUT (203.0.113.1/24, MAC
+    /// 02:00:00:00:01:01) and `peerLink2` in the peer, with the DUT's neighbour entry for
+    /// 203.0.113.2 pointing at the injector MAC. Deleted with the namespaces.
+    static let dut2MAC = "02:00:00:00:01:01"
+    static let dut2IP = "203.0.113.1"
+    static let peer2IP = "203.0.113.2"
+    var dutLink2: String { "rxe" + dutLink.dropFirst(3) }
+    var peerLink2: String { "rxq" + peerLink.dropFirst(3) }
+
+    func addSecondLink() throws {
+        let steps: [[String]] = [
+            ["ip", "link", "add", dutLink2, "netns", dut, "address", Self.dut2MAC, "type", "veth",
+             "peer", "name", peerLink2, "netns", peer, "address", "02:00:00:00:01:02"],
+            ["ip", "netns", "exec", dut, "sysctl", "-q", "-w", "net.ipv6.conf.\(dutLink2).disable_ipv6=1"],
+            ["ip", "netns", "exec", peer, "sysctl", "-q", "-w", "net.ipv6.conf.\(peerLink2).disable_ipv6=1"],
+            ["ip", "-n", dut, "addr", "add", "\(Self.dut2IP)/24", "dev", dutLink2],
+            ["ip", "-n", peer, "addr", "add", "\(Self.peer2IP)/24", "dev", peerLink2],
+            ["ip", "-n", dut, "link", "set", dutLink2, "up"],
+            ["ip", "-n", peer, "link", "set", peerLink2, "up"],
+            ["ip", "-n", dut, "neigh", "replace", Self.peer2IP, "lladdr", Self.injectorMAC, "dev", dutLink2, "nud", "permanent"],
+        ]
+        for step in steps {
+            let r = try LiveShell.run(step)
+            if r.status != 0 { throw NSError(domain: "second link setup failed: \(step.joined(separator: " ")): \(r.error)", code: 1) }
+        }
+    }
+}
+
+/// Shared set-up for the live tests: one network per test, children stopped and temporary
+/// files removed in tearDown.
+class LiveTestCase: XCTestCase {
+    var network: LiveNetwork?
+    var children: [LiveProcess] = []
+    var temporaries: [String] = []
+
+    override func tearDown() {
+        for c in children where c.process.isRunning { c.interruptAndWait(timeout: 5) }
+        children = []
+        network?.delete()
+        network = nil
+        for t in temporaries { try? FileManager.default.removeItem(atPath: t) }
+        temporaries = []
+    }
+
+    func makeNetwork() throws -> LiveNetwork {
+        let n = try LiveNetwork()
+        network = n
+        return n
+    }
+
+    func temporary(_ name: String) -> String {
+        let p = NSTemporaryDirectory() + "rxray-live-test-\(getpid())-\(UInt32.random(in: 0 ... .max))-\(name)"
+        temporaries.append(p)
+        return p
+    }
+
+    func start(_ argv: [String], viaNetns: String? = nil) throws -> LiveProcess {
+        let p = try LiveProcess(argv, viaNetns: viaNetns)
+        children.append(p)
+        guard p.waitForStderr("rxray: live on", timeout: 120) else {
+            p.interruptAndWait(timeout: 5)
+            XCTFail("rxray live did not start: \(p.stderrText)")
+            throw XCTSkip("rxray live did not start")
+        }
+        return p
+    }
+
+    /// Per-frame objects of the child's standard output with the time each line was read.
+    func frameLines(_ p: LiveProcess) -> [(object: [String: Any], readAtNs: Int64)] {
+        p.jsonLines.filter { $0.object["frame"] != nil }
+    }
+}

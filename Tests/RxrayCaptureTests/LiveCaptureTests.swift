@@ -141,6 +141,67 @@ final class LiveCaptureTests: XCTestCase {
         XCTAssertTrue(stats.description.contains("received"))
     }
 
+    func testAnyDeliversCookedV2FramesWithTheIfindexAndPacketType() throws {
+        try requireRootAndNamespaces()
+        let (a, b, aLink, _) = try makeNamespaces()
+        let capture = try openCapture(in: a, interface: "any",
+                                      options: LiveCaptureOptions(snaplen: 200, timeoutMilliseconds: 50, filter: "icmp or udp port 9", direction: .both))
+        XCTAssertEqual(capture.linkType, .linuxSLL2, "on any, cooked v2 replaces libpcap's default v1")
+        let v1 = try openCapture(in: a, interface: "any", options: LiveCaptureOptions(snaplen: 200, filter: "icmp", cookedV2: false))
+        XCTAssertEqual(v1.linkType, .linuxSLL, "cookedV2: false keeps v1")
+        let link = try runCommand(["ip", "-n", a, "-j", "link", "show", "dev", aLink])
+        let json = try JSONSerialization.jsonObject(with: Data(link.output.utf8)) as? [[String: Any]]
+        let ifindex = try XCTUnwrap(json?.first?["ifindex"] as? Int)
+        // B sends A a datagram to a closed port: it comes in on aLink, A's ICMP port
+        // unreachable goes out on it.
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { throw XCTSkip("/usr/bin/python3 is needed to send a datagram") }
+        let pinger = Process()
+        pinger.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        pinger.arguments = ["ip", "netns", "exec", b, "/usr/bin/python3", "-c",
+                            "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('198.51.100.1', 9))"]
+        pinger.standardOutput = FileHandle.nullDevice
+        pinger.standardError = FileHandle.nullDevice
+        try pinger.run()
+        let safety = DispatchWorkItem { capture.stop() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 20, execute: safety)
+        defer { safety.cancel() }
+        // IP protocol (20-byte cooked v2 header, byte 9 of the IP header): 17 UDP, 1 ICMP.
+        var seen: [(ifindex: Int?, direction: FrameDirection, proto: UInt8)] = []
+        try capture.run(maxFrames: 2) { frame in
+            seen.append((LiveCapture.cookedIfindex(frame.bytes, linkType: frame.linkType), frame.direction,
+                         frame.bytes.count > 29 ? frame.bytes[29] : 255))
+        }
+        pinger.waitUntilExit()
+        XCTAssertEqual(seen.count, 2)
+        XCTAssertTrue(seen.allSatisfy { $0.ifindex == ifindex }, "both on \(aLink) (ifindex \(ifindex)): \(seen)")
+        XCTAssertEqual(seen.first { $0.proto == 17 }?.direction, .inbound, "the datagram was received: \(seen)")
+        XCTAssertEqual(seen.first { $0.proto == 1 }?.direction, .outbound, "the port unreachable was sent: \(seen)")
+    }
+
+    func testCookedHeaderHelpersReadIfindexAndPacketTypeAndRejectShortFrames() {
+        var sll2 = [UInt8](repeating: 0, count: 20)
+        sll2[0] = 0x08                        // protocol 0x0800
+        sll2[4 ... 7] = [0, 0, 0x01, 0x02]    // ifindex 258
+        sll2[8 ... 9] = [0, 1]                // ARPHRD_ETHER
+        sll2[10] = 4                          // PACKET_OUTGOING
+        sll2.withUnsafeBytes { b in
+            XCTAssertEqual(LiveCapture.cookedIfindex(b, linkType: .linuxSLL2), 258)
+            XCTAssertEqual(LiveCapture.cookedDirection(b, linkType: .linuxSLL2), .outbound)
+            XCTAssertNil(LiveCapture.cookedIfindex(b, linkType: .ethernet))
+            XCTAssertEqual(LiveCapture.cookedDirection(b, linkType: .ethernet), .unknown)
+            XCTAssertNil(LiveCapture.cookedIfindex(UnsafeRawBufferPointer(rebasing: b[0 ..< 19]), linkType: .linuxSLL2))
+            XCTAssertEqual(LiveCapture.cookedDirection(UnsafeRawBufferPointer(rebasing: b[0 ..< 19]), linkType: .linuxSLL2), .unknown)
+        }
+        sll2[10] = 0                          // PACKET_HOST
+        sll2.withUnsafeBytes { XCTAssertEqual(LiveCapture.cookedDirection($0, linkType: .linuxSLL2), .inbound) }
+        var sll = [UInt8](repeating: 0, count: 16)
+        sll[1] = 4
+        sll.withUnsafeBytes {
+            XCTAssertEqual(LiveCapture.cookedDirection($0, linkType: .linuxSLL), .outbound)
+            XCTAssertNil(LiveCapture.cookedIfindex($0, linkType: .linuxSLL), "v1 has no ifindex")
+        }
+    }
+
     func testSignalStopsTheLoopAndStatsStayReadable() throws {
         try requireRootAndNamespaces()
         let (a, _, aLink, _) = try makeNamespaces()

@@ -77,7 +77,8 @@ public final class Analyzer {
         }
     }
 
-    let kernel: Kernel
+    /// Replaced by `reload(netns:netfilter:emit:)` (core/Reload.swift), which moves the runtime state over.
+    var kernel: Kernel
     public let options: Options
     private var current = FrameResult()
     /// Results waiting for a held frame's fate, in capture order.
