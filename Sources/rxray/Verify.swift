@@ -68,8 +68,9 @@ struct Verify: ParsableCommand {
         let ours = Dictionary(analysis.outcomes.map { ($0.frame, $0) }, uniquingKeysWith: { a, _ in a })
         struct Row { var obs: KernelObservation; var kernel: KernelVerdict; var rxray: FrameOutcome?; var problems: [String] }
         var rows: [Row] = []
+        let verdicts = KernelVerdict.verdicts(live.observations, injected: live.injected)
         for o in live.observations {
-            let k = KernelVerdict(o, injected: live.injected[o.frame] ?? [])
+            let k = verdicts[o.frame] ?? KernelVerdict(o, injected: live.injected[o.frame] ?? [])
             let r = ours[o.frame]
             rows.append(Row(obs: o, kernel: k, rxray: r, problems: r.map { k.disagreements(with: $0) } ?? ["rxray produced no result"]))
         }
