@@ -6,6 +6,9 @@ struct FragKey4: Hashable {
     var daddr: UInt32
     var id: UInt16
     var proto: UInt8
+    /// Who gathers the fragments (`enum ip_defrag_users`): 0 local delivery, 1 conntrack at
+    /// PRE_ROUTING (netfilter/Core.swift). Queues of different users are apart.
+    var user: UInt8 = 0
 }
 
 /// A reassembly queue (`struct inet_frag_queue` + `struct ipq`). Fragments are copied in:
@@ -74,10 +77,10 @@ extension Kernel {
     ///
     /// Mirrors `ip_defrag()` → `ip_frag_queue()` → `ip_frag_reasm()` in
     /// net/ipv4/ip_fragment.c (6.18: duplicates are `DUP_FRAG`, overlaps kill the queue).
-    func ipDefrag(_ skb: inout SKB, _ r: inout FrameResult) {
+    func ipDefrag(_ skb: inout SKB, _ r: inout FrameResult, user: UInt8 = 0) {
         r.count(.ipReasmReqds)
         guard skb.captured(skb.len) else { _ = snapped(&r, .ipDefrag); return }
-        let key = FragKey4(saddr: skb.v4Saddr.value, daddr: skb.v4Daddr.value, id: skb.buf.u16(4), proto: skb.v4Proto)
+        let key = FragKey4(saddr: skb.v4Saddr.value, daddr: skb.v4Daddr.value, id: skb.buf.u16(4), proto: skb.v4Proto, user: user)
         let ihl = skb.ihl
         let offset = skb.v4Offset
         let mf = skb.v4MF
@@ -191,7 +194,7 @@ extension Kernel {
             whole.reassembled = true
             whole.fragMaxSize = q.maxSize
             whole.thoff = hl
-            ipLocalDeliverContinue(&whole, &r)
+            if user == 0 { ipLocalDeliverContinue(&whole, &r) } else { nfDefragContinue(&whole, &r) }
         }
         resolveHeld(q.held, fate: r.fate, reason: r.dropReason, stage: r.dropStage, egress: r.egress, nextHop: r.nextHop,
                     detail: "joined into the datagram completed at frame \(frameNo): \(r.fate.rawValue)")
@@ -232,7 +235,7 @@ extension Kernel {
                     var skb = SKB(buf: buf, len: buf.count, dev: q.headDev, origDev: q.headDev, pktType: q.headPktType,
                                   proto: 0x0800, frame: q.held.first ?? 0, time: now)
                     skb.route4 = q.headRoute
-                    icmpSend(skb, type: 11, code: 1, info: 0, &r)
+                    if key.user == 0 || nfDefragExpiryAnswers(&skb) { icmpSend(skb, type: 11, code: 1, info: 0, &r) }
                 }
             }
             now = saved

@@ -4,6 +4,8 @@ extension Kernel {
     /// `ip_rcv`: header validation, PRE_ROUTING, then `ip_rcv_finish`.
     func ipRcv(_ skb: inout SKB, _ r: inout FrameResult) {
         guard ipRcvCore(&skb, &r) else { return }
+        // Conntrack's defragmentation (PRE_ROUTING -400) gathers fragments first (netfilter/Core.swift).
+        if skb.v4IsFragment && nfDefragsIPv4 { ipDefrag(&skb, &r, user: 1); return }
         guard nfHook(.prerouting, ipv6: false, &skb, &r) else { return }
         ipRcvFinish(&skb, &r)
     }

@@ -15,8 +15,14 @@ final class NFAttachment {
     /// Frame number `state` belongs to.
     var frame = -1
     var state = NFPacketState()
-    /// The packet as the last hook of `frame` left it: what the stack's replies answer.
+    /// The packet as the last hook of `frame` left it: what the stack's replies answer. Its
+    /// `buf` is a copy of the first `lastCapacity` bytes in `lastBytes` (a reassembled
+    /// datagram's bytes do not outlive the call that built it).
     var last: SKB? = nil
+    let lastBytes: UnsafeMutableRawBufferPointer
+    /// Enough for the IP and TCP headers with options, or an ICMP error's quote that rules and
+    /// conntrack read (the quote's length is kept, its bytes beyond this are not).
+    static let lastCapacity = 256
     /// Replies of `frame` already run through LOCAL_OUT (a REJECT's, at its hook).
     var repliesDone = 0
     /// The packet a reply is built in (IP header, transport header, quoted packet).
@@ -27,8 +33,18 @@ final class NFAttachment {
         self.kernel = kernel; self.engine = engine
         replyBuf = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.replyCapacity, alignment: 8)
         answeredBuf = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.replyCapacity, alignment: 8)
+        lastBytes = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.lastCapacity, alignment: 8)
     }
-    deinit { replyBuf.deallocate(); answeredBuf.deallocate() }
+    deinit { replyBuf.deallocate(); answeredBuf.deallocate(); lastBytes.deallocate() }
+
+    /// Keeps `skb` (its first bytes copied) as the packet replies answer.
+    func keep(_ skb: SKB) {
+        var k = skb
+        let n = min(skb.buf.count, Self.lastCapacity)
+        if n > 0, let b = skb.buf.baseAddress { lastBytes.baseAddress!.copyMemory(from: b, byteCount: n) }
+        k.buf = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(lastBytes)[0..<n])
+        last = k
+    }
     /// Enough for an IPv6 error quoting a minimum-MTU packet.
     static let replyCapacity = 1280
 }
@@ -115,7 +131,7 @@ extension Kernel {
         let out = engine.hook(&p, &a.state, trace: r.wantsDetail)
         skb.mark = p.mark
         if out.rewritten { skb.buf = p.bytes }
-        a.last = skb
+        a.keep(skb)
         if r.wantsDetail {
             if !ctBefore && a.state.ctDone { r.record(.nfConntrackIn, .note, conntrackText(engine, a.state)) }
             for v in engine.visits { r.record(.nfHook(hook, table: UInt16(truncatingIfNeeded: v.chain)), v.verdict == .drop ? .drop : .pass, visitText(engine, v)) }
@@ -180,6 +196,30 @@ extension Kernel {
         case .defaultPortUnreachable:
             if ipv6 { icmpv6Send(skb, type: 1, code: 4, info: 0, &r) } else { icmpSend(skb, type: 3, code: 3, info: 0, &r) }
         }
+    }
+
+    /// Whether IPv4 fragments are gathered at PRE_ROUTING before conntrack (`nf_defrag_ipv4`,
+    /// priority -400): on in a namespace whose rulesets use conntrack.
+    var nfDefragsIPv4: Bool { netfilter?.engine.usesConntrack ?? false }
+
+    /// The reassembled datagram of a conntrack defrag queue (`IP_DEFRAG_CONNTRACK_IN`) goes on
+    /// through PRE_ROUTING's later hook functions and `ip_rcv_finish` as one packet.
+    ///
+    /// Mirrors `ipv4_conntrack_defrag()` in net/ipv4/netfilter/nf_defrag_ipv4.c returning
+    /// NF_ACCEPT for the completed datagram.
+    func nfDefragContinue(_ skb: inout SKB, _ r: inout FrameResult) {
+        guard nfHook(.prerouting, ipv6: false, &skb, &r) else { return }
+        ipRcvFinish(&skb, &r)
+    }
+
+    /// Whether an expired conntrack defrag queue whose first fragment `skb` holds is answered
+    /// with ICMP time exceeded: only when the datagram was for this host (`ip_expire` routes it
+    /// again and skips the error otherwise).
+    func nfDefragExpiryAnswers(_ skb: inout SKB) -> Bool {
+        var scratch = FrameResult()
+        scratch.wantsDetail = false
+        guard ipRouteInputNoref(&skb, &scratch) == nil, let rt = skb.route4 else { return false }
+        return rt.type == .local
     }
 
     /// Runs the replies this frame made (from the stack: SYN-ACKs, resets, ACKs, ICMP errors
@@ -268,7 +308,7 @@ extension Kernel {
                 r.replies.remove(at: index)
                 let table = engine.visits.last.map { UInt16(truncatingIfNeeded: $0.chain) } ?? 0
                 let why = out.cause == .conntrackTableFull ? "nf_conntrack: table full, dropping packet" : "dropped by a rule"
-                let frameFate = r.fate == .forwarded ? "forwarded" : (r.fate == .delivered ? "delivered" : "dropped, \(r.dropReason?.name ?? "")")
+                let frameFate = !r.wantsDetail ? "" : r.fate == .forwarded ? "forwarded" : (r.fate == .delivered ? "delivered" : "dropped, \(r.dropReason?.name ?? "")")
                 if r.fate != .forwarded {
                     // The kernel frees the reply (NETFILTER_DROP) while handling this frame, before
                     // it frees the frame itself (when it does): the frame's first drop.
