@@ -11,10 +11,11 @@ extension NetfilterEngine {
     ///
     /// - The conntrack table is `old`'s, entries and timers unchanged, as the kernel keeps its
     ///   connections when a rule is added or a sysctl changes. Connections this engine's
-    ///   starting table lists (`conntrack -L` of the new snapshot) that `old` does not know are
-    ///   added, with timeouts running from `now`: traffic the model did not see (sent by the
-    ///   host itself, or before the capture) still made them. If `old` has seen no packet yet,
-    ///   this engine's starting table is the newer truth and stays as loaded.
+    ///   starting table lists (`conntrack -L` of the new snapshot) that `old`'s listing did not
+    ///   have and `old`'s table does not hold are added, with timeouts running from `now`:
+    ///   traffic the model did not see (sent by the host itself) made them. A connection both
+    ///   listings have is the model's to track (it may have closed it since). If `old` has seen
+    ///   no packet yet, this engine's starting table is the newer truth and stays as loaded.
     /// - `recent` lists are kept by name (the kernel's xt_recent tables outlive a table
     ///   replacement that keeps using them).
     /// - Token buckets, hashlimit tables and nth counters belong to rules. They are kept when
@@ -30,10 +31,11 @@ extension NetfilterEngine {
             let listed = pendingStart
             conntrack = old.conntrack
             conntrack.config = config
-            conntrack.merge(listed, start: now)
+            conntrack.merge(listed, except: old.pendingStart, start: now)
             firstPacketSeen = true
             startTableLoaded = false
-            pendingStart = []
+            // The listing the next reload compares with.
+            pendingStart = listed
         }
         for (name, list) in old.recentLists where recentLists[name] == nil { recentLists[name] = list }
         guard sameRules(as: old) else {
@@ -62,14 +64,17 @@ extension NetfilterEngine {
 }
 
 extension ConntrackTable {
-    /// Adds the `conntrack -L` entries whose tuples the table does not hold yet (in either
-    /// direction), as confirmed connections whose timeouts run from `start`.
-    mutating func merge(_ entries: [ConntrackEntry], start: Int64) {
+    /// Adds the `conntrack -L` entries whose tuples neither `known` (an earlier listing) nor
+    /// the table holds (in either direction), as confirmed connections whose timeouts run
+    /// from `start`.
+    mutating func merge(_ entries: [ConntrackEntry], except known: [ConntrackEntry], start: Int64) {
         guard !entries.isEmpty else { return }
         var listed = ConntrackTable(config: config)
         listed.load(entries, start: start)
+        var earlier = ConntrackTable(config: config)
+        earlier.load(known, start: start)
         for e in listed.slots where e.inUse {
-            guard index[e.original] == nil, index[e.reply] == nil else { continue }
+            guard earlier.index[e.original] == nil, index[e.original] == nil, index[e.reply] == nil else { continue }
             var fresh = e
             fresh.inUse = false
             fresh.confirmed = false
