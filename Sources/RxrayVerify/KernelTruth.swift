@@ -150,6 +150,7 @@ public struct KernelVerdict: Equatable {
     /// resolution leaves in the window of a later frame (the one whose ARP reply or NA resolved
     /// its next hop), where it is not the injected datagram: it is moved back to the frame it
     /// belongs to, which counts as forwarded (rxray reports the packet's own fate the same way).
+    /// Live observations are not normalised, so the IPv4 ID / flow label still identify it.
     public static func verdicts(_ observations: [KernelObservation], injected: [Int: [UInt8]]) -> [Int: KernelVerdict] {
         var out: [Int: KernelVerdict] = [:]
         var late: [Int: String] = [:]
@@ -159,7 +160,7 @@ public struct KernelVerdict: Equatable {
             kept.sent = o.sent.filter { s in
                 if isForward(s.bytes, of: injected[o.frame] ?? []) { return true }
                 for n in order where n < o.frame {
-                    if let i = injected[n], isLateForward(s.bytes, of: i) { late[n] = s.interface; return false }
+                    if let i = injected[n], isForward(s.bytes, of: i) { late[n] = s.interface; return false }
                 }
                 return true
             }
@@ -172,22 +173,6 @@ public struct KernelVerdict: Equatable {
             out[n] = v
         }
         return out
-    }
-
-    /// Whether `sent` is `injected` forwarded, judged by addresses, protocol, length and a TTL
-    /// (hop limit) one lower — not the IPv4 ID or flow label, which recorded truth zeroes in
-    /// frames it classed as replies.
-    static func isLateForward(_ sent: [UInt8], of injected: [UInt8]) -> Bool {
-        guard let (so, se) = l3(sent), let (io, ie) = l3(injected), se == ie else { return false }
-        if se == 0x0800, sent.count >= so + 20, injected.count >= io + 20 {
-            return sent[(so + 2)..<(so + 4)] == injected[(io + 2)..<(io + 4)] && sent[so + 9] == injected[io + 9]
-                && sent[so + 8] &+ 1 == injected[io + 8] && sent[(so + 12)..<(so + 20)] == injected[(io + 12)..<(io + 20)]
-        }
-        if se == 0x86DD, sent.count >= so + 40, injected.count >= io + 40 {
-            return sent[(so + 4)..<(so + 7)] == injected[(io + 4)..<(io + 7)] && sent[so + 7] &+ 1 == injected[io + 7]
-                && sent[(so + 8)..<(so + 40)] == injected[(io + 8)..<(io + 40)]
-        }
-        return false
     }
 
     /// `dropped NO_SOCKET@__udp4_lib_rcv`, `forwarded via eth1`, `delivered`, plus replies.

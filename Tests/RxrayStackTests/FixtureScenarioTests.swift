@@ -114,18 +114,28 @@ final class FixtureScenarioTests: XCTestCase {
     }
 
     /// What identifies a datagram across forwarding: addresses, protocol (next header),
-    /// length and TTL (hop limit). The recorder's `is_forward_of` also uses the IPv4 ID or
+    /// length, ports and TTL (hop limit). The recorder's `is_forward_of` also uses the IPv4 ID or
     /// IPv6 flow label, but a copy it classed as a reply has those zeroed (`normalized`).
     static func datagramKey(_ b: [UInt8]) -> (key: [UInt8], ttl: Int)? {
         guard b.count >= 14 else { return nil }
         var et = Int(b[12]) << 8 | Int(b[13])
         var off = 14
         if et == 0x8100 && b.count >= 18 { et = Int(b[16]) << 8 | Int(b[17]); off = 18 }
+        // Ports (TCP/UDP) or type, code, identifier and sequence (ICMP echo) tell apart datagrams
+        // that differ only in the zeroed ID; checksums and TCP sequence numbers are normalised too.
+        func l4(_ o: Int, _ proto: UInt8) -> [UInt8] {
+            switch proto {
+            case 6, 17: return b.count >= o + 4 ? Array(b[o..<(o + 4)]) : []
+            case 1, 58: return b.count >= o + 8 ? Array(b[o..<(o + 2)]) + Array(b[(o + 4)..<(o + 8)]) : []
+            default: return []
+            }
+        }
         if et == 0x0800 && b.count >= off + 20 {
-            return ([4, b[off + 2], b[off + 3], b[off + 9]] + Array(b[(off + 12)..<(off + 20)]), Int(b[off + 8]))
+            let ihl = Int(b[off] & 0x0F) * 4
+            return ([4, b[off + 2], b[off + 3], b[off + 9]] + Array(b[(off + 12)..<(off + 20)]) + l4(off + ihl, b[off + 9]), Int(b[off + 8]))
         }
         if et == 0x86DD && b.count >= off + 40 {
-            return ([6, b[off + 4], b[off + 5], b[off + 6]] + Array(b[(off + 8)..<(off + 40)]), Int(b[off + 7]))
+            return ([6, b[off + 4], b[off + 5], b[off + 6]] + Array(b[(off + 8)..<(off + 40)]) + l4(off + 40, b[off + 6]), Int(b[off + 7]))
         }
         return nil
     }
@@ -209,6 +219,31 @@ final class FixtureScenarioTests: XCTestCase {
                 }
                 o["sent"] = kept
                 truths.append(o)
+            }
+            // A packet evicted from a full neighbour queue is freed (NEIGH_QUEUEFULL) in the
+            // window of the frame whose packet took its place; rxray reports the drop on the
+            // evicted packet's own frame. The oldest packet of a queue is the one whose window
+            // started the resolution (`__neigh_event_send` consumed the probe's clone there): the
+            // latest such earlier frame that is still waiting.
+            var evictedTo: Set<Int> = []
+            for j in truths.indices {
+                var drops = truths[j]["drops"] as? [[String: Any]] ?? []
+                let full = drops.filter { ($0["reason"] as? String) == "NEIGH_QUEUEFULL" }
+                guard !full.isEmpty, let frame = truths[j]["frame"] as? Int else { continue }
+                drops.removeAll { ($0["reason"] as? String) == "NEIGH_QUEUEFULL" }
+                truths[j]["drops"] = drops
+                if drops.isEmpty && (truths[j]["fate"] as? String) == "dropped" { truths[j]["fate"] = "delivered" }
+                for d in full {
+                    guard let k = truths.lastIndex(where: {
+                        let n = $0["frame"] as? Int ?? 0
+                        return n < frame && !evictedTo.contains(n) && lateEgress[n] == nil
+                            && ($0["fate"] as? String) == "delivered" && ($0["drops"] as? [[String: Any]] ?? []).isEmpty
+                            && ($0["consumed"] as? [String] ?? []).contains("__neigh_event_send")
+                    }) else { continue }
+                    evictedTo.insert(truths[k]["frame"] as? Int ?? 0)
+                    truths[k]["drops"] = [d]
+                    truths[k]["fate"] = "dropped"
+                }
             }
             for var o in truths {
                 guard let frame = o["frame"] as? Int else { continue }
