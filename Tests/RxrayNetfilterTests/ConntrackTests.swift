@@ -62,6 +62,60 @@ final class ConntrackTests: XCTestCase {
         XCTAssertTrue("\(far.state.ct.invalidReason!)".hasPrefix("SEQ is over the upper bound"))
     }
 
+    func testHostSynAckWithUnknownISNIsLearntFromThePeersAck() throws {
+        let rig = Rig(try NetfilterEngine(host: testHost(nft: ctRules)))
+        let slot = rig.run(Pkt.v4(src: peer, dst: me, proto: 6, l4: Pkt.tcp(sport: 5004, dport: 80, flags: fSYN, seq: 100)), hooks: local).state.ct.slot
+        // The host's SYN-ACK: its ISN (really 77000) is not in a receive capture.
+        _ = rig.run(Pkt.v4(src: me, dst: peer, proto: 6, l4: Pkt.tcp(sport: 80, dport: 5004, flags: fSYN | fACK, seq: 0, ack: 101)),
+                    hooks: [.output, .postrouting], localSeqUnknown: true)
+        XCTAssertEqual(rig.engine.conntrack.entry(slot)?.tcpState, .synRecv)
+        let ack = rig.run(Pkt.v4(src: peer, dst: me, proto: 6, l4: Pkt.tcp(sport: 5004, dport: 80, flags: fACK, seq: 101, ack: 77001)), hooks: local)
+        XCTAssertEqual(ack.verdict, .accept)
+        XCTAssertEqual(rig.engine.conntrack.entry(slot)?.tcpState, .established)
+        // From then on the learnt ISN holds: an ACK of data the host never sent is invalid.
+        let beyond = rig.run(Pkt.v4(src: peer, dst: me, proto: 6, l4: Pkt.tcp(sport: 5004, dport: 80, flags: fACK, seq: 101, ack: 77001 &+ 500_000)), hooks: local)
+        XCTAssertEqual(beyond.verdict, .drop)
+        XCTAssertTrue("\(beyond.state.ct.invalidReason!)".hasPrefix("ACK is over the upper bound"))
+    }
+
+    func testSameAckWithoutTheUnknownISNMarkIsInvalid() throws {
+        let rig = Rig(try NetfilterEngine(host: testHost(nft: ctRules)))
+        _ = rig.run(Pkt.v4(src: peer, dst: me, proto: 6, l4: Pkt.tcp(sport: 5005, dport: 80, flags: fSYN, seq: 100)), hooks: local)
+        _ = rig.run(Pkt.v4(src: me, dst: peer, proto: 6, l4: Pkt.tcp(sport: 80, dport: 5005, flags: fSYN | fACK, seq: 0, ack: 101)), hooks: [.output, .postrouting])
+        let ack = rig.run(Pkt.v4(src: peer, dst: me, proto: 6, l4: Pkt.tcp(sport: 5005, dport: 80, flags: fACK, seq: 101, ack: 77001)), hooks: local)
+        XCTAssertEqual(ack.verdict, .drop)
+    }
+
+    func testHostResetToAnUnansweredSynKillsTheConnection() throws {
+        let rig = Rig(try NetfilterEngine(host: testHost(nft: ctRules)))
+        _ = rig.run(Pkt.v4(src: peer, dst: me, proto: 6, l4: Pkt.tcp(sport: 5006, dport: 81, flags: fSYN, seq: 100)), hooks: local)
+        XCTAssertEqual(rig.engine.conntrack.count, 1)
+        // No socket: the host answers RST+ACK; the only reply being a reset, conntrack forgets it.
+        let rst = rig.run(Pkt.v4(src: me, dst: peer, proto: 6, l4: Pkt.tcp(sport: 81, dport: 5006, flags: fRST | fACK, seq: 0, ack: 101)), hooks: [.output, .postrouting])
+        XCTAssertEqual(rst.state.ct.info, .establishedReply)
+        XCTAssertEqual(rig.engine.conntrack.count, 0)
+    }
+
+    func testFirstUdpReplyIsNotYetAStream() throws {
+        let rig = Rig(try NetfilterEngine(host: testHost(nft: ctRules)))
+        let q = rig.run(Pkt.v4(src: peer, dst: me, proto: 17, l4: Pkt.udp(sport: 4000, dport: 53)), hooks: local)
+        let slot = q.state.ct.slot
+        // The answer, 3 s later: SEEN_REPLY is set after the tracker, which still saw an
+        // unreplied flow (no ASSURED, the unreplied timeout).
+        _ = rig.run(Pkt.v4(src: me, dst: peer, proto: 17, l4: Pkt.udp(sport: 53, dport: 4000)), hooks: [.output, .postrouting], step: 3_000_000_000)
+        var e = try XCTUnwrap(rig.engine.conntrack.entry(slot))
+        XCTAssertNotEqual(e.status & CTStatus.seenReply, 0)
+        XCTAssertEqual(e.status & CTStatus.assured, 0)
+        XCTAssertEqual(e.timeoutAt - e.refreshedNs, 30_000_000_000)
+        // The next packet finds a replied flow older than 2 s: a stream, ASSURED, 120 s.
+        _ = rig.run(Pkt.v4(src: peer, dst: me, proto: 17, l4: Pkt.udp(sport: 4000, dport: 53)), hooks: local)
+        e = try XCTUnwrap(rig.engine.conntrack.entry(slot))
+        XCTAssertNotEqual(e.status & CTStatus.assured, 0)
+        XCTAssertEqual(e.timeoutAt - e.refreshedNs, 120_000_000_000)
+        XCTAssertEqual(ConntrackTable.listLine(e, timeout: 120),
+                       "udp 17 120 src=192.0.2.2 dst=192.0.2.1 sport=4000 dport=53 src=192.0.2.1 dst=192.0.2.2 sport=53 dport=4000 [ASSURED] mark=0 use=1")
+    }
+
     func testEchoReplyWithoutRequestIsInvalidAndIcmpErrorIsRelated() throws {
         let rig = Rig(try NetfilterEngine(host: testHost(nft: ctRules)))
         XCTAssertEqual(rig.run(Pkt.v4(src: peer, dst: me, proto: 1, l4: Pkt.icmp(type: 0)), hooks: local).verdict, .drop)

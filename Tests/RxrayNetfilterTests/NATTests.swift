@@ -86,4 +86,42 @@ final class NATTests: XCTestCase {
         XCTAssertNotEqual(UInt16(b.bytes[20]) << 8 | UInt16(b.bytes[21]), 5000)
         XCTAssertEqual(Array(b.bytes[12..<16]), [198, 51, 100, 1])
     }
+
+    /// IPv4 header checksum and ICMP checksum of a packet both verify.
+    func checksumsVerify(_ b: [UInt8], _ msg: String) {
+        var ip = InternetChecksum(); b.withUnsafeBytes { ip.add(UnsafeRawBufferPointer(rebasing: $0[0..<20])) }
+        XCTAssertEqual(ip.folded, 0xFFFF, "outer IP checksum: \(msg)")
+        var ic = InternetChecksum(); b.withUnsafeBytes { ic.add(UnsafeRawBufferPointer(rebasing: $0[20...])) }
+        XCTAssertEqual(ic.folded, 0xFFFF, "ICMP checksum: \(msg)")
+        var inner = InternetChecksum(); b.withUnsafeBytes { inner.add(UnsafeRawBufferPointer(rebasing: $0[28..<48])) }
+        XCTAssertEqual(inner.folded, 0xFFFF, "quoted IP checksum: \(msg)")
+    }
+
+    func testIcmpErrorAboutANatedFlowIsTranslatedBackWithItsQuote() throws {
+        let ipt = """
+        *nat
+        :PREROUTING ACCEPT [0:0]
+        :INPUT ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :POSTROUTING ACCEPT [0:0]
+        -A PREROUTING -i eth0 -p udp -m udp --dport 5353 -j DNAT --to-destination 203.0.113.7:53
+        -A POSTROUTING -s 192.0.2.0/24 -o eth1 -j MASQUERADE
+        COMMIT
+        """
+        let rig = Rig(try NetfilterEngine(host: testHost(iptables: ipt)))
+        let out = rig.run(Pkt.v4(src: peer, dst: me, proto: 17, l4: Pkt.udp(sport: 40002, dport: 5353)), hooks: [.prerouting, .forward, .postrouting])
+        XCTAssertEqual(Array(out.bytes[12..<20]), [198, 51, 100, 1] + remote)
+        // The far side's port unreachable quotes the translated datagram.
+        let err = Pkt.v4(src: remote, dst: [198, 51, 100, 1], proto: 1, l4: Pkt.icmp(type: 3, code: 3, id: 0, seq: 0, rest: Array(out.bytes.prefix(28))))
+        let back = rig.run(err, hooks: [.prerouting, .forward, .postrouting], iif: "eth1", oif: "eth0")
+        XCTAssertEqual(back.state.ct.info, .relatedReply)
+        XCTAssertEqual(Array(back.bytes[12..<20]), me + peer, "outer: as the answer to the original datagram")
+        XCTAssertEqual(Array(back.bytes[40..<48]), peer + me, "quoted addresses as the peer sent them")
+        XCTAssertEqual(UInt16(back.bytes[48]) << 8 | UInt16(back.bytes[49]), 40002)
+        XCTAssertEqual(UInt16(back.bytes[50]) << 8 | UInt16(back.bytes[51]), 5353)
+        checksumsVerify(back.bytes, "translated error")
+        // A redirect about a NATed flow is dropped rather than translated.
+        let redirect = Pkt.v4(src: remote, dst: [198, 51, 100, 1], proto: 1, l4: Pkt.icmp(type: 5, code: 1, id: 0, seq: 0, rest: Array(out.bytes.prefix(28))))
+        XCTAssertEqual(rig.run(redirect, hooks: [.prerouting], iif: "eth1").verdict, .drop)
+    }
 }

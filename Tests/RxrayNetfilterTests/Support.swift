@@ -49,7 +49,8 @@ final class Rig {
         var bytes: [UInt8]; var rules: [String]; var policies: [String]; var cause: NFDropCause
     }
 
-    func run(_ bytes: [UInt8], hooks: [NFHookPoint], iif: String = "eth0", oif: String = "eth1", mark: UInt32 = 0, step: Int64 = 1_000_000) -> Out {
+    func run(_ bytes: [UInt8], hooks: [NFHookPoint], iif: String = "eth0", oif: String = "eth1", mark: UInt32 = 0, step: Int64 = 1_000_000,
+             localSeqUnknown: Bool = false) -> Out {
         var st = NFPacketState()
         var out = Out(verdict: .accept, reject: nil, state: st, mark: mark, bytes: bytes, rules: [], policies: [], cause: .none)
         time += step
@@ -60,6 +61,7 @@ final class Rig {
                 let outHook = h == .forward || h == .postrouting
                 var p = NFPacket(family: .ipv4, hook: h, bytes: cur, iif: iif == "eth0" ? 2 : 3, oif: outHook ? (oif == "eth1" ? 3 : 2) : 0,
                                  iifName: IfName(iif), oifName: outHook ? IfName(oif) : .none, mark: m, timeNs: time)
+                p.localSeqUnknown = localSeqUnknown
                 let o = engine.hook(&p, &st, trace: true)
                 m = p.mark
                 cur = p.bytes
