@@ -147,4 +147,70 @@ final class LiveReloadStateTests: XCTestCase {
         print("reload to a strict rule set after frame \(at): \(tracked) connection(s) kept; \(passedEstablished.count) later established frame(s) accepted")
         XCTAssertGreaterThan(passedEstablished.count, 0, "a connection tracked before the reload passes the established-only rule")
     }
+
+    /// A TCP segment from 192.0.2.2:`sport` to 192.0.2.1:`dport` with the given sequence number.
+    private func segment(sport: UInt16 = 12345, dport: UInt16, seq: UInt32, flags: UInt8) -> [UInt8] {
+        var t = T.tcp(dport: dport, flags: flags)
+        t[0] = UInt8(sport >> 8); t[1] = UInt8(sport & 0xFF)
+        t[4] = UInt8(seq >> 24); t[5] = UInt8(seq >> 16 & 0xFF); t[6] = UInt8(seq >> 8 & 0xFF); t[7] = UInt8(seq & 0xFF)
+        t[16] = 0; t[17] = 0
+        let c = T.checksum(t, 0..<20, pseudo: Pseudo.v4(IPv4Address(192, 0, 2, 2), IPv4Address(192, 0, 2, 1), proto: 6, length: 20))
+        t[16] = UInt8(c >> 8); t[17] = UInt8(c & 0xFF)
+        return T.eth(type: 0x0800, T.ipv4(proto: 6, t))
+    }
+
+    private func feed(_ a: Analyzer, _ frame: [UInt8], index: Int, into out: inout [Int: FrameResult]) {
+        var got: [FrameResult] = []
+        frame.withUnsafeBytes { buf in
+            let input = FrameInput(index: index, timestampNs: 1_700_000_000_000_000_000 + Int64(index) * 1_000_000, bytes: buf,
+                                   linkType: .ethernet, interfaceName: "eth0")
+            a.process(input) { got.append($0) }
+        }
+        for r in got { out[r.frame] = r }
+    }
+
+    func testANewInterfaceSettlesDeviceBoundHoldsFirstAndKeepsTCPSocketsByIdentity() {
+        var ns = T.netns()
+        let http = ListeningSocket(proto: .tcp, address: nil, isIPv6: false, port: 80)
+        let other = ListeningSocket(proto: .tcp, address: nil, isIPv6: false, port: 81)
+        ns.sockets = [other, http]
+        let a = Analyzer(netns: ns, options: Analyzer.Options(capturePoint: .host, order: .settled))
+        var out: [Int: FrameResult] = [:]
+        // 1: a first fragment (held); 2: a SYN to port 80 (a request socket).
+        feed(a, T.eth(type: 0x0800, T.ipv4(proto: 17, id: 9, flags: 0x2000, T.udp(dport: 9) + [UInt8](repeating: 7, count: 12))), index: 1, into: &out)
+        feed(a, segment(dport: 80, seq: 100, flags: 0x02), index: 2, into: &out)
+        XCTAssertNil(out[1], "the fragment is held")
+        XCTAssertEqual(out[2]?.fate, .delivered, "SYN answered: \(out[2].map { "\($0.stages)" } ?? "")")
+
+        // The new model: a new interface, the port 80 listener listed first, port 81 gone.
+        var next = T.netns()
+        var e2 = NetDevice(ifindex: 7, name: "eth2", kind: .ethernet, mac: MACAddress(0x0200_0000_0012))
+        e2.v4 = [IfAddr4(IPv4Address(203, 0, 113, 1), 24)]
+        next.devices.append(e2)
+        next.sockets = [http]
+        var settled: [FrameResult] = []
+        let outcome = a.reload(netns: next, netfilter: nil) { settled.append($0) }
+        XCTAssertTrue(outcome.devicesChanged)
+        XCTAssertEqual(outcome.settledBeforeSwap, 1)
+        XCTAssertEqual(settled.map(\.frame), [1])
+        XCTAssertEqual(settled.first?.dropReason, .fragReasmTimeout, "settled as at the end of a capture")
+        XCTAssertEqual(outcome.tcpConnections, 1, "the request socket moved to the listener's new index")
+        XCTAssertEqual(outcome.tcpConnectionsDropped, 0)
+        XCTAssertTrue(a.netns.device(named: "eth2") != nil, "the new configuration is in use")
+
+        // 3: the handshake's ACK finds its request socket under the new configuration.
+        feed(a, segment(dport: 80, seq: 101, flags: 0x10), index: 3, into: &out)
+        let ack = out[3]
+        XCTAssertEqual(ack?.fate, .delivered, "\(ack.map { "\($0.stages.map { "\($0.stage) \($0.detail)" })" } ?? "")")
+        XCTAssertTrue(ack?.stages.contains { $0.stage == .tcpCheckReq } == true, "the ACK completed the request: \(ack.map { "\($0.stages)" } ?? "")")
+
+        // A configuration without the listener frees its request and unaccepted sockets.
+        feed(a, segment(sport: 23456, dport: 80, seq: 100, flags: 0x02), index: 4, into: &out)
+        XCTAssertEqual(out[4]?.fate, .delivered, "a second request")
+        var gone = next
+        gone.sockets = []
+        let closed = a.reload(netns: gone, netfilter: nil) { _ in }
+        XCTAssertFalse(closed.devicesChanged)
+        XCTAssertGreaterThanOrEqual(closed.tcpConnectionsDropped, 1, "the request of frame 4 is freed: \(closed)")
+    }
 }
