@@ -155,6 +155,34 @@ final class NeighbourTests: XCTestCase {
         XCTAssertEqual(kinds(run(off, [("eth1", garp, 0), ("eth1", ping, 100)])[2]), ["icmp@eth1"])
     }
 
+    func testAStaleEntryProbesAfterTheDelayAndFailsWithoutAnAnswer() {
+        // STALE → DELAY on use; 5 s later PROBE (3 unicast probes, 1 s apart); FAILED at 8 s.
+        // The next packet then starts a new resolution (queued, broadcast ARP request).
+        let ns = router([NeighEntry(address: .v4(Self.peer1), dev: 2, lladdr: T.peerMAC, state: "STALE")])
+        let out = run(ns, [("eth0", udpTo(Self.peer1, id: 1), 0), ("eth0", udpTo(Self.peer1, id: 2), 6000),
+                           ("eth0", udpTo(Self.peer1, id: 3), 9000)])
+        XCTAssertEqual(out[1]?.fate, .forwarded)
+        XCTAssertEqual(out[2]?.fate, .forwarded, "PROBE still sends with the old address")
+        XCTAssertTrue(out[2]!.replies.isEmpty)
+        XCTAssertEqual(kinds(out[3]), ["arp_request@eth1"])
+        XCTAssertEqual(out[3]?.fate, .delivered, "queued at the end of the input")
+    }
+
+    func testTheTableIsBoundedAndCreationFailsWhenNothingCanBeCollected() {
+        // 1030 unresolved next hops within one second: every entry holds a packet, so forced
+        // GC frees nothing and the entries past gc_thresh3 cannot be created.
+        var frames: [(String, [UInt8], Int64)] = []
+        for i in 0..<1030 {
+            let dst = IPv6Address(high: 0x2001_0db8_0001_0000, low: UInt64(0x1000 + i))
+            frames.append(("eth0", udp6To(dst), 0))
+        }
+        let out = run(router(), frames)
+        XCTAssertEqual(out.count, 1030)
+        let failed = out.values.filter { $0.dropReason == .neighCreatefail }.count
+        XCTAssertEqual(failed, 1030 - NeighTable.gcThresh3 + 2, "entries for the two permanent neighbours count too")
+        XCTAssertEqual(out[1]?.fate, .delivered)
+    }
+
     // MARK: IPv6
 
     func na(target: IPv6Address, solicited: Bool, lladdr: MACAddress?, dst: IPv6Address) -> [UInt8] {

@@ -130,6 +130,12 @@ struct NeighTable {
     var earliest: Int64 = .max
     /// Entries with a non-empty queue.
     var queued = 0
+    /// When the last forced collection ran.
+    var lastFlush: Int64 = .min
+    /// `gc_thresh1..3` (table-wide, set only in the initial namespace; the defaults).
+    static let gcThresh1 = 128
+    static let gcThresh2 = 512
+    static let gcThresh3 = 1024
 }
 
 /// What the neighbour did with a packet handed to it.
@@ -152,10 +158,14 @@ extension Kernel {
         for n in ns.neighbours {
             let st = NUDState(snapshot: n.state)
             guard st != .none || n.lladdr != nil else { continue }
-            var e = NeighEntryState(state: st, lladdr: n.lladdr, confirmed: now, updated: now, used: now,
-                                    serial: neigh.serial)
+            let p = neighParms(n.dev, v6: !n.address.isV4)
+            // Only a REACHABLE entry was confirmed recently; the others count as confirmed
+            // long ago (their next use starts the delay-first-probe check from scratch).
+            var e = NeighEntryState(state: st, lladdr: n.lladdr,
+                                    confirmed: st == .reachable ? now : now &- p.baseReachableTime &- p.delayFirstProbeTime,
+                                    updated: now, used: now, serial: neigh.serial)
             if st == .failed || (st != .noarp && st != .permanent && n.lladdr == nil) { e.state = .failed; e.lladdr = nil }
-            if e.state == .reachable { e.timer = now &+ neighParms(n.dev, v6: !n.address.isV4).baseReachableTime }
+            if e.state == .reachable { e.timer = now &+ p.baseReachableTime }
             neigh.serial += 1
             neigh.entries[NeighKey(address: n.address, dev: n.dev)] = e
             if e.timer < neigh.earliest { neigh.earliest = e.timer }
@@ -216,10 +226,43 @@ extension Kernel {
             }
             return neighStartOrQueue(key, &e, p, packet: packet, &r)
         }
+        guard neighMakeRoom() else {
+            r.record(.neighResolveOutput, .note, "the neighbour table is full (gc_thresh3 \(NeighTable.gcThresh3) entries) and nothing could be collected")
+            return .dropped(.neighCreatefail)
+        }
         var e = NeighEntryState(state: .none, lladdr: nil, confirmed: now &- p.baseReachableTime, updated: now,
                                 used: now, serial: neigh.serial)
         neigh.serial += 1
         return neighStartOrQueue(key, &e, p, packet: packet, &r)
+    }
+
+    /// Room for one more entry: at `gc_thresh2` (and 5 s after the last flush) or at
+    /// `gc_thresh3`, entries that are FAILED, unresolved or not updated for 5 s and hold no
+    /// packets are removed (`neigh_forced_gc`); creation fails only when the table stays at
+    /// `gc_thresh3`. Mirrors `neigh_alloc()`'s checks in net/core/neighbour.c.
+    func neighMakeRoom() -> Bool {
+        let n = neigh.entries.count
+        guard n >= NeighTable.gcThresh2 else { return true }
+        if n >= NeighTable.gcThresh3 || now > neigh.lastFlush &+ 5_000_000_000 {
+            let old = now &- 5_000_000_000
+            neigh.entries = neigh.entries.filter { _, e in
+                e.state == .permanent || e.state == .noarp || !e.queue.isEmpty
+                    || !(e.state == .failed || e.state == .none || e.updated < old)
+            }
+            neigh.lastFlush = now
+        }
+        return neigh.entries.count < NeighTable.gcThresh3
+    }
+
+    /// The periodic collection (`neigh_periodic_work`): above `gc_thresh1`, FAILED entries and
+    /// entries unused for `gc_stale_time` (60 s) that hold no packets are removed.
+    private func neighPeriodicGC(now t: Int64) {
+        guard neigh.entries.count >= NeighTable.gcThresh1 else { return }
+        let stale = t &- 60_000_000_000
+        neigh.entries = neigh.entries.filter { _, e in
+            e.state == .permanent || e.state == .noarp || !e.queue.isEmpty || e.timer != .max
+                || !(e.state == .failed || e.used < stale)
+        }
     }
 
     /// The NONE/FAILED/INCOMPLETE half of `__neigh_event_send`: start resolution if needed,
@@ -455,70 +498,80 @@ extension Kernel {
         guard neigh.earliest <= t, t != .max else { return }
         let saved = now
         defer { now = saved }
+        // Every due entry fires once per round, in time order; entries whose next timer is
+        // still due come back in the next round (one scan per round, not per event).
+        var due: [(NeighKey, Int64, Int)] = []
         while true {
-            var next: (NeighKey, Int64, Int)? = nil
-            for (k, e) in neigh.entries where e.timer <= t {
-                if next == nil || e.timer < next!.1 || (e.timer == next!.1 && e.serial < next!.2) { next = (k, e.timer, e.serial) }
-            }
-            guard let (key, when, _) = next, var e = neigh.entries[key] else { break }
-            now = when
-            let p = neighParms(key.dev, v6: !key.address.isV4)
-            var nextTimer = when &+ 1_000_000_000
-            switch e.state {
-            case .reachable:
-                if when <= e.confirmed &+ p.baseReachableTime {
-                    nextTimer = e.confirmed &+ p.baseReachableTime
-                } else if when <= e.used &+ p.delayFirstProbeTime {
-                    e.state = .delay
-                    e.updated = when
-                    nextTimer = when &+ p.delayFirstProbeTime
-                } else {
-                    e.state = .stale
-                    e.updated = when
-                }
-            case .delay:
-                if when <= e.confirmed &+ p.delayFirstProbeTime {
-                    e.state = .reachable
-                    e.updated = when
-                    nextTimer = e.confirmed &+ p.baseReachableTime
-                } else {
-                    e.state = .probe
-                    e.updated = when
-                    e.probes = 0
-                    nextTimer = when &+ max(p.retransTime, 10_000_000)
-                }
-            default:
-                nextTimer = when &+ max(p.retransTime, 10_000_000)
-            }
-            let maxProbes = p.ucastSolicit + p.appSolicit + (e.state == .probe ? p.mcastResolicit : p.mcastSolicit)
-            if (e.state == .incomplete || e.state == .probe) && e.probes >= maxProbes {
-                e.state = .failed
-                e.timer = .max
-                e.updated = when
-                let queue = e.queue
-                let sent = e.solicits
-                e.queue.removeAll()
-                e.queueBytes = 0
-                if !queue.isEmpty { neigh.queued -= 1 }
-                neigh.entries[key] = e
-                neighFailQueue(queue, key: key, solicits: sent, at: when, p)
-                continue
-            }
-            if e.state.inTimer {
-                e.timer = max(nextTimer, when &+ 10_000_000)
-            } else {
-                e.timer = .max
-            }
-            if e.state == .incomplete || e.state == .probe {
-                // The solicitation itself: counted for the failure report, not a reply.
-                e.probes += 1
-                e.solicits += 1
-            }
-            neigh.entries[key] = e
+            due.removeAll(keepingCapacity: true)
+            for (k, e) in neigh.entries where e.timer <= t { due.append((k, e.timer, e.serial)) }
+            if due.isEmpty { break }
+            due.sort { $0.1 != $1.1 ? $0.1 < $1.1 : $0.2 < $1.2 }
+            for (key, when, _) in due { neighFire(key, when) }
         }
+        neighPeriodicGC(now: t)
         var earliest = Int64.max
         for e in neigh.entries.values where e.timer < earliest { earliest = e.timer }
         neigh.earliest = earliest
+    }
+
+    /// One run of an entry's timer at `when` (`neigh_timer_handler`).
+    private func neighFire(_ key: NeighKey, _ when: Int64) {
+        guard var e = neigh.entries[key] else { return }
+        now = when
+        let p = neighParms(key.dev, v6: !key.address.isV4)
+        var nextTimer = when &+ 1_000_000_000
+        switch e.state {
+        case .reachable:
+            if when <= e.confirmed &+ p.baseReachableTime {
+                nextTimer = e.confirmed &+ p.baseReachableTime
+            } else if when <= e.used &+ p.delayFirstProbeTime {
+                e.state = .delay
+                e.updated = when
+                nextTimer = when &+ p.delayFirstProbeTime
+            } else {
+                e.state = .stale
+                e.updated = when
+            }
+        case .delay:
+            if when <= e.confirmed &+ p.delayFirstProbeTime {
+                e.state = .reachable
+                e.updated = when
+                nextTimer = e.confirmed &+ p.baseReachableTime
+            } else {
+                e.state = .probe
+                e.updated = when
+                e.probes = 0
+                e.solicits = 0
+                nextTimer = when &+ max(p.retransTime, 10_000_000)
+            }
+        default:
+            nextTimer = when &+ max(p.retransTime, 10_000_000)
+        }
+        let maxProbes = p.ucastSolicit + p.appSolicit + (e.state == .probe ? p.mcastResolicit : p.mcastSolicit)
+        if (e.state == .incomplete || e.state == .probe) && e.probes >= maxProbes {
+            e.state = .failed
+            e.timer = .max
+            e.updated = when
+            let queue = e.queue
+            let sent = e.solicits
+            e.queue.removeAll()
+            e.queueBytes = 0
+            if !queue.isEmpty { neigh.queued -= 1 }
+            neigh.entries[key] = e
+            neighFailQueue(queue, key: key, solicits: sent, at: when, p)
+            return
+        }
+        if e.state.inTimer {
+            e.timer = max(nextTimer, when &+ 10_000_000)
+        } else {
+            e.timer = .max
+        }
+        if e.state == .incomplete || e.state == .probe {
+            // The solicitation itself: counted for the failure report, not a reply.
+            e.probes += 1
+            e.solicits += 1
+        }
+        neigh.entries[key] = e
     }
 
     /// Drops a failed neighbour's queue: each packet is reported unreachable to its source
