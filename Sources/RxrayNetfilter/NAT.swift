@@ -178,9 +178,11 @@ extension NetfilterEngine {
         }
         if !v6 {
             let ihl = Int(buf[0] & 0x0F) * 4
-            NFPacket.put16(buf, 10, 0)
-            var c = InternetChecksum(); c.add(UnsafeRawBufferPointer(rebasing: buf[0..<ihl]))
-            NFPacket.put16(buf, 10, c.checksum)
+            if ihl >= 20 && ihl <= n {
+                NFPacket.put16(buf, 10, 0)
+                var c = InternetChecksum(); c.add(UnsafeRawBufferPointer(rebasing: buf[0..<ihl]))
+                NFPacket.put16(buf, 10, c.checksum)
+            }
             // ICMP: no pseudo-header; the body changed inside, fixed incrementally.
             let after = NFPacket.sumRange(UnsafeRawBufferPointer(buf), from: p.thoff + 4, to: n)
             NFPacket.adjust(buf, at: p.thoff + 2, before: icmpBefore, after: after)

@@ -104,6 +104,36 @@ final class ConntrackTableTests: XCTestCase {
         XCTAssertEqual(compared, 3)
     }
 
+    /// The reply path (synthetic packets, OUTPUT, NAT of ICMP errors and their quotes) and the
+    /// conntrack defrag never trap on cut frames: every prefix of every frame of the scenarios
+    /// that exercise them, with the wire length kept, goes through an analyzer with netfilter.
+    func testEveryPrefixOfTheReplyAndDefragScenariosIsHandled() throws {
+        var frames = 0
+        for name in ["nf-ct-output", "nf-nat-icmp-error", "nf-ct-defrag", "nf-iptables-reject", "nf-nft-nat"] {
+            let sdir = Self.root.appendingPathComponent("Fixtures/scenarios/\(name)")
+            guard FileManager.default.fileExists(atPath: sdir.appendingPathComponent("capture.pcapng").path) else { continue }
+            let host = try HostLoader.loadDirectory(sdir.appendingPathComponent("host").path)
+            let analyzer = try Analyzer(host: host, options: Analyzer.Options(wantsDetail: true), netfilter: true)
+            let reader = try CaptureReader(path: sdir.appendingPathComponent("capture.pcapng").path)
+            var index = 0
+            while let f = try reader.next() {
+                let whole = Array(f.bytes)
+                for cut in stride(from: whole.count, through: 0, by: -1) {
+                    index += 1
+                    whole.prefix(cut).withUnsafeBytes { b in
+                        let input = FrameInput(index: index, timestampNs: f.timestampNanoseconds + Int64(index), bytes: b, linkType: f.linkType,
+                                               wireLength: whole.count, interfaceName: f.interfaceName)
+                        analyzer.process(input) { _ in }
+                    }
+                    frames += 1
+                }
+            }
+            analyzer.finish { _ in }
+        }
+        if frames == 0 { throw XCTSkip("no recorded scenarios") }
+        print("[conntrack] \(frames) cut frames handled")
+    }
+
     func testEndOfCaptureTablesAgreeWithTheKernel() throws {
         let dir = Self.root.appendingPathComponent("Fixtures/scenarios")
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else {
