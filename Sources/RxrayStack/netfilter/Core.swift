@@ -300,8 +300,13 @@ extension Kernel {
             let ctBefore = st.ctDone
             let out = engine.hook(&p, &st, trace: r.wantsDetail)
             if r.wantsDetail {
-                if !ctBefore && st.ctDone { r.record(.nfConntrackIn, .note, "\(rep.kindName) reply: " + conntrackText(engine, st)) }
-                for v in engine.visits { r.record(.nfHook(hook, table: UInt16(truncatingIfNeeded: v.chain)), v.verdict == .drop ? .drop : .pass, visitText(engine, v)) }
+                // Recorded under ip_output (`__ip_local_out` / `ip_output` run these hooks), not as
+                // the frame's own nf_hook stages: the reply is another packet, which the kernel's
+                // nft trace of the frame does not follow either.
+                if !ctBefore && st.ctDone { r.record(.ipOutput, .note, "\(rep.kindName) reply: nf_conntrack_in: " + conntrackText(engine, st)) }
+                for v in engine.visits {
+                    r.record(.ipOutput, v.verdict == .drop ? .drop : .pass, "\(rep.kindName) reply: nf_hook \(hook.name): " + visitText(engine, v))
+                }
             }
             if out.verdict == .drop {
                 engine.packetDone(&st)
@@ -331,7 +336,7 @@ extension Kernel {
             }
             if out.rewritten {
                 let w = UnsafeRawBufferPointer(rebasing: p.bytes[0..<min(p.bytes.count, built.captured)])
-                if r.wantsDetail { r.record(.nfNat, .note, "\(rep.kindName) reply: NAT: packet now \(p.saddr.address(v6: ipv6)) > \(p.daddr.address(v6: ipv6))") }
+                if r.wantsDetail { r.record(.ipOutput, .note, "\(rep.kindName) reply: nf_nat: packet now \(p.saddr.address(v6: ipv6)) > \(p.daddr.address(v6: ipv6))") }
                 p.bytes = w
             }
         }
@@ -467,6 +472,9 @@ extension Kernel {
         if st.ct.untracked { return "ct state untracked" }
         guard st.ct.slot >= 0, let ent = e.conntrack.entry(st.ct.slot) else {
             if let why = st.ct.invalidReason { return "ct state invalid: \(why)" }
+            if st.ct.slot >= 0 {
+                return "ct state \(st.ct.info.name.lowercased()) (\(st.ct.info.name)); the connection is gone (a reset was the only reply, or it timed out)"
+            }
             return "ct state invalid"
         }
         var s = "ct state \(st.ct.info.name.lowercased()) (\(st.ct.info.name))"
