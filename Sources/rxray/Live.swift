@@ -150,8 +150,7 @@ struct Live: ParsableCommand {
         let session = LiveSession(
             capture: capture, analyzer: loaded.analyzer(options: analyzerOptions),
             renderer: renderer, sink: sink, writer: writer, filter: filter, count: count,
-            summaryOnly: outputOptions.summary, onlyDrops: outputOptions.onlyDrops,
-            frameDirection: direction.frameDirection)
+            summaryOnly: outputOptions.summary, onlyDrops: outputOptions.onlyDrops)
 
         // SIGINT/SIGTERM stop the loop (LiveCapture's stopper); SIGHUP reloads the host model on
         // its own queue, so the capture loop keeps running while the tools run.
@@ -225,14 +224,6 @@ enum LiveDirection: String, CaseIterable, ExpressibleByArgument {
         case .in: return .inbound
         case .out: return .outbound
         case .both: return .both
-        }
-    }
-
-    var frameDirection: FrameDirection {
-        switch self {
-        case .in: return .inbound
-        case .out: return .outbound
-        case .both: return .unknown
         }
     }
 }
@@ -394,7 +385,6 @@ final class LiveSession: @unchecked Sendable {
     let count: Int?
     let summaryOnly: Bool
     let onlyDrops: Bool
-    let frameDirection: FrameDirection
 
     private(set) var summary = RunSummary()
     /// Set when --count is reached or an output error occurred: the loop ends.
@@ -415,8 +405,7 @@ final class LiveSession: @unchecked Sendable {
     private var pendingHost: HostSource.Loaded?
 
     init(capture: LiveCapture, analyzer: Analyzer, renderer: FrameRenderer,
-         sink: ByteSink, writer: PcapngWriter?, filter: BPFFilter?, count: Int?, summaryOnly: Bool, onlyDrops: Bool,
-         frameDirection: FrameDirection) {
+         sink: ByteSink, writer: PcapngWriter?, filter: BPFFilter?, count: Int?, summaryOnly: Bool, onlyDrops: Bool) {
         self.capture = capture
         self.analyzer = analyzer
         self.renderer = renderer
@@ -426,7 +415,6 @@ final class LiveSession: @unchecked Sendable {
         self.count = count
         self.summaryOnly = summaryOnly
         self.onlyDrops = onlyDrops
-        self.frameDirection = frameDirection
     }
 
     /// Runs one captured frame through the analyzer and renders what it settles.
@@ -445,7 +433,9 @@ final class LiveSession: @unchecked Sendable {
         var ingress: String?
         if frame.direction != .outbound, let ifx = LiveCapture.cookedIfindex(frame.bytes, linkType: frame.linkType) {
             let ns = analyzer.netns
-            ingress = ns.device(ifindex: ifx).map { ns.devices[$0].name } ?? "ifindex \(ifx)"
+            // An ifindex the model does not have (an interface made after the snapshot): the
+            // stack falls back to the frame's addresses, and its trace says what it chose.
+            ingress = ns.device(ifindex: ifx).map { ns.devices[$0].name }
         }
         let meta = FrameMeta(index: frame.index, timestampNanoseconds: frame.timestampNanoseconds,
                              captureLength: frame.captureLength, wireLength: frame.wireLength,
