@@ -134,6 +134,56 @@ final class ConntrackTableTests: XCTestCase {
         print("[conntrack] \(frames) cut frames handled")
     }
 
+    /// Every nf-* scenario: the replies rxray says the host sends carry the kernel's addresses
+    /// (after OUTPUT/POSTROUTING NAT), matched by kind. IP replies only (ARP has no IP header).
+    func testReplyAddressesAfterOutputNATAgreeWithTheKernel() throws {
+        let dir = Self.root.appendingPathComponent("Fixtures/scenarios")
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { throw XCTSkip("no Fixtures/scenarios") }
+        var compared = 0
+        var failures: [String] = []
+        for name in names.sorted() where name.hasPrefix("nf-") {
+            let sdir = dir.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: sdir.appendingPathComponent("truth.jsonl").path) else { continue }
+            var kernel: [Int: [String]] = [:]
+            for line in try String(contentsOf: sdir.appendingPathComponent("truth.jsonl"), encoding: .utf8).split(separator: "\n") {
+                guard let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let f = o["frame"] as? Int,
+                      o["window"] == nil else { continue }
+                for s in o["sent"] as? [[String: Any]] ?? [] where (s["kind"] as? String) == "reply" {
+                    var b: [UInt8] = []
+                    var it = (s["hex"] as? String ?? "").makeIterator()
+                    while let h = it.next(), let l = it.next() { b.append(UInt8(String([h, l]), radix: 16)!) }
+                    guard b.count >= 34, b[12] == 0x08, b[13] == 0x00 else { continue }
+                    let key = FixtureScenarioTests.key(hex: s["hex"] as? String ?? "", iface: s["iface"] as? String ?? "")
+                    kernel[f, default: []].append("\(key) \(b[26]).\(b[27]).\(b[28]).\(b[29]) > \(b[30]).\(b[31]).\(b[32]).\(b[33])")
+                }
+            }
+            let host = try HostLoader.loadDirectory(sdir.appendingPathComponent("host").path)
+            let setup = (try? String(contentsOf: sdir.appendingPathComponent("setup.sh"), encoding: .utf8)) ?? ""
+            let analyzer = try Analyzer(host: host, options: Analyzer.Options(wantsDetail: false, tcp: FixtureScenarioTests.tcpOptions(setup: setup)),
+                                        netfilter: true)
+            let reader = try CaptureReader(path: sdir.appendingPathComponent("capture.pcapng").path)
+            var ours: [Int: [String]] = [:]
+            while let f = try reader.next() {
+                let input = FrameInput(index: f.index, timestampNs: f.timestampNanoseconds, bytes: f.bytes, linkType: f.linkType,
+                                       wireLength: f.wireLength, interfaceName: f.interfaceName)
+                analyzer.process(input) { res in
+                    for rep in res.replies {
+                        guard case .v4(let a)? = rep.source, case .v4(let b)? = rep.destination else { continue }
+                        ours[res.frame, default: []].append("\(FixtureScenarioTests.key(rep)) \(a) > \(b)")
+                    }
+                }
+            }
+            analyzer.finish { _ in }
+            for (f, k) in kernel {
+                compared += 1
+                if k.sorted() != (ours[f] ?? []).sorted() { failures.append("\(name):\(f): kernel \(k.sorted()) rxray \((ours[f] ?? []).sorted())") }
+            }
+        }
+        print("[conntrack] \(compared) frames' IPv4 reply addresses compared")
+        XCTAssertGreaterThan(compared, 0)
+        for f in failures { XCTFail(f) }
+    }
+
     func testEndOfCaptureTablesAgreeWithTheKernel() throws {
         let dir = Self.root.appendingPathComponent("Fixtures/scenarios")
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else {
