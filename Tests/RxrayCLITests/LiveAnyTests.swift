@@ -54,6 +54,20 @@ final class LiveAnyTests: LiveTestCase {
             XCTAssertNil(f["ingress"], "an outgoing frame has no ingress: \(f)")
         }
 
+        // --direction in (the default): libpcap leaves the host's own frames out.
+        let inbound = try start(["live", "-i", "any", "--netns", net.dut, "--host", snapshot, "--format", "jsonl", "icmp"])
+        _ = try net.inject("""
+            sendp(Ether(src=SRC_MAC, dst="\(LiveNetwork.dut2MAC)") / IP(src="\(LiveNetwork.peer2IP)", dst="\(LiveNetwork.dut2IP)") / ICMP(type=8, id=24, seq=1), iface="\(net.peerLink2)")
+            time.sleep(0.3)
+            """)
+        XCTAssertTrue(inbound.waitUntil(timeout: 5) { inbound.frameLineCount >= 1 })
+        usleep(300_000)
+        XCTAssertEqual(inbound.interruptAndWait(), 0, inbound.stderrText)
+        let received = frameLines(inbound).map(\.object)
+        XCTAssertEqual(received.count, 1, "only the echo request, not the reply the namespace sent: \(received)")
+        XCTAssertEqual(received.first?["ingress"] as? String, net.dutLink2)
+        XCTAssertEqual(received.first?["fate"] as? String, "delivered")
+
         // The written pcapng (LINUX_SLL2, outgoing frames flagged) analyses to the same fates.
         let offline = try CLI.run(["analyze", written, "--host", snapshot, "--capture-point", "host", "--format", "jsonl"])
         XCTAssertEqual(offline.status, 0, offline.stderr)
