@@ -29,8 +29,14 @@ enum RulesetLoader {
             }
             active.append(s)
         }
+        // nft JSON is parsed once: its tables decide the exclusions below, and the same tree
+        // (with the text listing's rule text and lines when the text is present) is the result.
+        var plainJSON: [Int: NftRuleset] = [:]
+        for i in active.indices where active[i].format == .nftJSON {
+            plainJSON[i] = try NftJSONParser.parse(Data(active[i].text.utf8), file: active[i].file)
+        }
         for i in active.indices where active[i].format == .nftText || active[i].format == .nftJSON {
-            let tables = active[i].format == .nftText ? nftTextTables(active[i].text) : nftJSONTables(active[i])
+            let tables = plainJSON[i].map(listedTables) ?? nftTextTables(active[i].text)
             var excluded: [String] = []
             for ipt in active where ipt.format == .iptablesSave || ipt.format == .ip6tablesSave {
                 let family = ipt.format == .iptablesSave ? "ip" : "ip6"
@@ -50,7 +56,7 @@ enum RulesetLoader {
         var r = Rulesets(sources: active, shadowed: shadowed, lenient: lenient, unsupported: [])
         r.shadowedTexts = shadowedTexts
         var unsupported: [UnsupportedConstruct] = []
-        for s in active {
+        for (i, s) in active.enumerated() {
             switch s.format {
             case .iptablesSave, .ip6tablesSave:
                 let family: RuleFamily = s.format == .iptablesSave ? .ipv4 : .ipv6
@@ -61,12 +67,11 @@ enum RulesetLoader {
                 // `plain` carries the source's own line numbers (JSON: item numbers), which the
                 // unsupported list uses; the JSON tree takes rule text and lines from the text
                 // listing (shadowed) when present.
-                let plain = s.format == .nftJSON ? try NftJSONParser.parse(Data(s.text.utf8), file: s.file)
-                                                 : try NftParser.parse(numbered(s), file: s.file)
+                let plain = try plainJSON[i] ?? NftParser.parse(numbered(s), file: s.file)
                 var parsed = plain
                 if s.format == .nftJSON, let text = shadowedTexts.values.first(where: { $0.format == .nftText }) {
                     let companion = try NftParser.parse(numbered(text), file: text.file)
-                    parsed = try NftJSONParser.parse(Data(s.text.utf8), file: s.file, companion: companion)
+                    parsed = NftJSONParser.borrowingText(plain, from: companion)
                 }
                 func excluded(_ t: NftTable) -> Bool { s.excludedTables.contains("\(t.family.rawValue) \(t.name)") }
                 let droppedLines = Set(plain.tables.filter(excluded).flatMap { t in t.chains.flatMap { c in c.rules.map(\.line) } })
@@ -92,40 +97,55 @@ enum RulesetLoader {
     struct ListedTable { var family: String; var name: String; var chains: Set<String> }
 
     /// Top-level `table FAMILY NAME {` blocks of an nft listing and their `chain NAME {` names.
+    /// One pass over the bytes: only table and chain lines make strings.
     static func nftTextTables(_ text: String) -> [ListedTable] {
         var out: [ListedTable] = []
         var depth = 0
-        for raw in text.split(separator: "\n") {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            let words = line.split(separator: " ")
-            if depth == 0, words.count >= 3, words[0] == "table" {
-                out.append(ListedTable(family: String(words[1]), name: String(words[2]), chains: []))
-            } else if depth == 1, words.count >= 2, words[0] == "chain", !out.isEmpty {
-                out[out.count - 1].chains.insert(String(words[1]))
-            }
-            var inQuote = false
-            for ch in line {
-                if ch == "\"" { inQuote.toggle() }
-                if inQuote { continue }
-                if ch == "#" { break }
-                if ch == "{" { depth += 1 } else if ch == "}" { depth = max(0, depth - 1) }
+        var text = text
+        text.withUTF8 { all in
+            let n = all.count
+            var start = 0
+            while start < n {
+                var end = start
+                while end < n && all[end] != 10 { end += 1 }
+                // Trim blanks at both ends.
+                var lo = start, hi = end
+                while lo < hi && (all[lo] == 32 || all[lo] == 9) { lo += 1 }
+                while hi > lo && (all[hi - 1] == 32 || all[hi - 1] == 9) { hi -= 1 }
+                // The first three space-separated words.
+                var words: [Range<Int>] = []
+                var k = lo
+                while k < hi && words.count < 3 {
+                    while k < hi && all[k] == 32 { k += 1 }
+                    let w = k
+                    while k < hi && all[k] != 32 { k += 1 }
+                    if k > w { words.append(w..<k) }
+                }
+                func word(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: all[r]), as: UTF8.self) }
+                func isWord(_ r: Range<Int>, _ s: StaticString) -> Bool {
+                    r.count == s.utf8CodeUnitCount && (0..<r.count).allSatisfy { all[r.lowerBound + $0] == s.utf8Start[$0] }
+                }
+                if depth == 0, words.count >= 3, isWord(words[0], "table") {
+                    out.append(ListedTable(family: word(words[1]), name: word(words[2]), chains: []))
+                } else if depth == 1, words.count >= 2, isWord(words[0], "chain"), !out.isEmpty {
+                    out[out.count - 1].chains.insert(word(words[1]))
+                }
+                var inQuote = false
+                for j in lo..<hi {
+                    let ch = all[j]
+                    if ch == 34 { inQuote.toggle() }
+                    if inQuote { continue }
+                    if ch == 35 { break }
+                    if ch == 123 { depth += 1 } else if ch == 125 { depth = max(0, depth - 1) }
+                }
+                start = end + 1
             }
         }
         return out
     }
 
-    static func nftJSONTables(_ s: RulesetSource) -> [ListedTable] {
-        guard let root = try? JSONText.parse(file: s.file, bytes: Array(s.text.utf8)),
-              let items = root["nftables"]?.array else { return [] }
-        var out: [ListedTable] = []
-        for it in items {
-            if let t = it["table"], let f = t["family"]?.string, let n = t["name"]?.string {
-                out.append(ListedTable(family: f, name: n, chains: []))
-            } else if let c = it["chain"], let f = c["family"]?.string, let tn = c["table"]?.string, let n = c["name"]?.string,
-                      let i = out.firstIndex(where: { $0.family == f && $0.name == tn }) {
-                out[i].chains.insert(n)
-            }
-        }
-        return out
+    /// The tables of a parsed listing and their chain names.
+    static func listedTables(_ rs: NftRuleset) -> [ListedTable] {
+        rs.tables.map { ListedTable(family: $0.family.rawValue, name: $0.name, chains: Set($0.chains.map(\.name))) }
     }
 }

@@ -43,22 +43,39 @@ public enum NftJSONParser {
         return try parse(d, file: path, companion: companion)
     }
 
+    /// `rs` with each rule's text, file and line taken from the matching rule of a text parse of
+    /// the same ruleset (as `parse(_:file:companion:)` does): parse the JSON once, borrow after.
+    public static func borrowingText(_ rs: NftRuleset, from companion: NftRuleset) -> NftRuleset {
+        var out = rs
+        borrowText(&out, from: companion)
+        return out
+    }
+
     static func borrowText(_ rs: inout NftRuleset, from text: NftRuleset) {
         for ti in rs.tables.indices {
             guard let tt = text.table(rs.tables[ti].family, rs.tables[ti].name) else { continue }
+            // First chain of each name, first rule of each handle (what a scan from the front finds).
+            var textChains: [String: Int] = [:]
+            for (k, c) in tt.chains.enumerated() where textChains[c.name] == nil { textChains[c.name] = k }
             for ci in rs.tables[ti].chains.indices {
-                guard let tc = tt.chain(rs.tables[ti].chains[ci].name) else { continue }
+                guard let tci = textChains[rs.tables[ti].chains[ci].name] else { continue }
+                let tc = tt.chains[tci]
                 let byHandle = tc.rules.allSatisfy { $0.handle != nil }
+                var ruleByHandle: [UInt64: Int] = [:]
+                if byHandle {
+                    for (k, r) in tc.rules.enumerated() where ruleByHandle[r.handle!] == nil { ruleByHandle[r.handle!] = k }
+                }
+                let sameCount = tc.rules.count == rs.tables[ti].chains[ci].rules.count
                 for ri in rs.tables[ti].chains[ci].rules.indices {
-                    let r = rs.tables[ti].chains[ci].rules[ri]
-                    let match: NftRule?
-                    if byHandle, let h = r.handle { match = tc.rules.first { $0.handle == h } } else if tc.rules.count == rs.tables[ti].chains[ci].rules.count {
-                        match = tc.rules[ri]
+                    let match: Int?
+                    if byHandle, let h = rs.tables[ti].chains[ci].rules[ri].handle { match = ruleByHandle[h] } else if sameCount {
+                        match = ri
                     } else { match = nil }
                     if let m = match {
-                        rs.tables[ti].chains[ci].rules[ri].text = m.text
-                        rs.tables[ti].chains[ci].rules[ri].file = m.file
-                        rs.tables[ti].chains[ci].rules[ri].line = m.line
+                        let r = tc.rules[m]
+                        rs.tables[ti].chains[ci].rules[ri].text = r.text
+                        rs.tables[ti].chains[ci].rules[ri].file = r.file
+                        rs.tables[ti].chains[ci].rules[ri].line = r.line
                     }
                 }
             }
@@ -72,6 +89,8 @@ struct NftJSONReader {
     let file: String
     var result: NftRuleset
     var line = 0
+    /// Chain name → index, one map per table of `result.tables` (same order).
+    var chainMaps: [[String: Int]] = []
 
     init(file: String) { self.file = file; result = NftRuleset(file: file) }
 
@@ -103,6 +122,7 @@ struct NftJSONReader {
             if let f = o["flags"] as? [String] { t.flags = f } else if let f = o["flags"] as? String { t.flags = [f] }
             t.comment = o["comment"] as? String
             result.tables.append(t)
+            chainMaps.append([:])
         case "chain":
             var o2 = o; o2["table"] = o["table"]
             let ti = try tableIndex(o2)
@@ -118,6 +138,7 @@ struct NftJSONReader {
                 if let d = o["dev"] as? String { b.devices = [d] } else if let d = o["dev"] as? [String] { b.devices = d }
                 c.base = b
             }
+            if chainMaps[ti][c.name] == nil { chainMaps[ti][c.name] = result.tables[ti].chains.count }
             result.tables[ti].chains.append(c)
         case "set", "map":
             let ti = try tableIndex(o)
@@ -169,7 +190,7 @@ struct NftJSONReader {
         case "rule":
             let ti = try tableIndex(o)
             let chainName = try str(o, "chain")
-            guard let ci = result.tables[ti].chains.firstIndex(where: { $0.name == chainName }) else { throw err("chain \(chainName) is not declared before its rules") }
+            guard let ci = chainMaps[ti][chainName] else { throw err("chain \(chainName) is not declared before its rules") }
             guard let exprs = o["expr"] as? [Any] else { throw err("rule without \"expr\"") }
             var stmts: [NftStatement] = []
             var unsupported: [String] = []

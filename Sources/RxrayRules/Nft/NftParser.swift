@@ -33,6 +33,9 @@ struct NftTextParser {
     var ruleUnsupported: [String] = []
     /// The family of the table holding the rule being parsed.
     var currentFamily: NftFamily = .ip
+    /// Chain name → index, one map per table of `result.tables` (same order): kube-proxy
+    /// rulesets have thousands of chains, so lookups by name must not scan.
+    var chainMaps: [[String: Int]] = []
 
     init(bytes: [UInt8], file: String) throws {
         self.file = file
@@ -173,13 +176,15 @@ struct NftTextParser {
         if let k = result.tables.firstIndex(where: { $0.family == fam && $0.name == name }) { return k }
         guard create else { throw err(t, "table \(fam.rawValue) \(name) does not exist: expected it to be declared first") }
         result.tables.append(NftTable(family: fam, name: name, line: line))
+        chainMaps.append([:])
         return result.tables.count - 1
     }
 
     mutating func chainIndex(_ ti: Int, _ name: String, line: Int, create: Bool, at t: NftToken) throws -> Int {
-        if let k = result.tables[ti].chains.firstIndex(where: { $0.name == name }) { return k }
+        if let k = chainMaps[ti][name] { return k }
         guard create else { throw err(t, "chain \(name) does not exist in table \(result.tables[ti].name)") }
         result.tables[ti].chains.append(NftChain(name: name, line: line))
+        chainMaps[ti][name] = result.tables[ti].chains.count - 1
         return result.tables[ti].chains.count - 1
     }
 
@@ -685,8 +690,11 @@ struct NftTextParser {
             let ti = try tableIndex(fam, tname, line: objTok.line, create: false, at: objTok)
             let sname = try expectWord("a set name")
             guard let si = result.tables[ti].sets.firstIndex(where: { $0.name == sname }) else { throw err(objTok, "set \(sname) does not exist in table \(tname)") }
-            let s = result.tables[ti].sets[si]
-            result.tables[ti].sets[si].elements += try elements(keyTypes: s.keyTypes, valueTypes: s.valueTypes, isMap: s.isMap, line: objTok.line, context: "add element \(sname)")
+            // Only the types are read here: a copy of the whole set would make the append below
+            // copy every element (kube-proxy scripts add elements one command at a time).
+            let (keyTypes, valueTypes, isMap) = (result.tables[ti].sets[si].keyTypes, result.tables[ti].sets[si].valueTypes, result.tables[ti].sets[si].isMap)
+            let added = try elements(keyTypes: keyTypes, valueTypes: valueTypes, isMap: isMap, line: objTok.line, context: "add element \(sname)")
+            result.tables[ti].sets[si].elements += added
         case ("add", "flowtable"), ("create", "flowtable"):
             let fam = try family()
             let tname = try expectWord("a table name")
@@ -701,6 +709,7 @@ struct NftTextParser {
             try objectBody(ti, kind: obj, name: oname, line: objTok.line)
         case ("flush", "ruleset"):
             result.tables.removeAll()
+            chainMaps.removeAll()
         case ("flush", "table"):
             let fam = try family()
             let tname = try expectWord("a table name")
@@ -711,8 +720,7 @@ struct NftTextParser {
             let fam = try family()
             let tname = try expectWord("a table name")
             let cname = try expectWord("a chain name")
-            if let ti = result.tables.firstIndex(where: { $0.family == fam && $0.name == tname }),
-               let ci = result.tables[ti].chains.firstIndex(where: { $0.name == cname }) {
+            if let ti = result.tables.firstIndex(where: { $0.family == fam && $0.name == tname }), let ci = chainMaps[ti][cname] {
                 result.tables[ti].chains[ci].rules.removeAll()
             }
         case ("flush", "set"), ("flush", "map"):
@@ -726,7 +734,10 @@ struct NftTextParser {
         case ("delete", "table"), ("destroy", "table"):
             let fam = try family()
             let tname = try expectWord("a table name")
-            result.tables.removeAll { $0.family == fam && $0.name == tname }
+            if let ti = result.tables.firstIndex(where: { $0.family == fam && $0.name == tname }) {
+                result.tables.remove(at: ti)
+                chainMaps.remove(at: ti)
+            }
         default:
             // Other commands change state we do not track (delete rule by handle, rename, list, reset).
             var words = [cmd.text, obj]
