@@ -2,7 +2,7 @@ import Foundation
 import RxrayCapture
 import RxrayDecode
 import RxrayHost
-import RxrayNetfilter
+@testable import RxrayNetfilter
 import XCTest
 
 @testable import RxrayStack
@@ -46,6 +46,10 @@ final class LiveReloadStateTests: XCTestCase {
                 XCTAssertFalse(outcome.devicesChanged)
                 XCTAssertFalse(outcome.routesChanged)
                 XCTAssertFalse(outcome.ruleStateReset)
+                if let e = analyzer.netfilter {
+                    // The last packet's unconfirmed entry (if any) was freed, not carried over.
+                    XCTAssertEqual(e.conntrack.slots.filter(\.inUse).count, e.conntrack.count, "no unconfirmed conntrack slot survives a reload")
+                }
                 reloads += 1
             }
             let input = FrameInput(index: f.index, timestampNs: f.timestampNanoseconds, bytes: f.bytes, linkType: f.linkType,

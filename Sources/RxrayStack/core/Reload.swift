@@ -73,6 +73,12 @@ extension Analyzer {
             finish { settled += 1; emit($0) }
             outcome.settledBeforeSwap = settled
         }
+        // The last packet's netfilter state ends here (an entry it created but never confirmed
+        // is freed, as the next packet's first hook would have done).
+        if let a = old.netfilter, a.frame >= 0 {
+            a.engine.packetDone(&a.state)
+            a.frame = -1
+        }
         let new = Kernel(ns: ns, napi: old.napiOptions, tcp: old.tcpOptions)
         new.wantsDetail = old.wantsDetail
         let tcp = new.takeState(from: old, devicesChanged: outcome.devicesChanged, routesChanged: outcome.routesChanged)
