@@ -121,6 +121,11 @@ rm -rf "$SCRATCH/hosts" && mkdir -p "$SCRATCH/hosts"
 "$GEN" --frames "$SLICE" --services "$SERVICES" --pcap "$DATA/slice.pcap" >/dev/null
 "$GEN" --frames $((2 * SLICE)) --services "$SERVICES" --pcap "$DATA/slice2.pcap" >/dev/null
 "$GEN" --frames 1000 --services "$SERVICES" --pcap "$DATA/tiny.pcap" >/dev/null
+# Load time: a capture with no frames (the pcap header of tiny.pcap) measures loading the host
+# and compiling its rules alone; a 10,000-rule iptables host checks that load stays flat.
+head -c 24 "$DATA/tiny.pcap" >"$DATA/empty.pcap"
+HOST_IPT10K="$SCRATCH/hosts/iptables-10k"
+"$GEN" --iptables-host "$HOST_IPT10K" --rules 10000 >/dev/null
 MB=$(( $(stat -c %s "$DATA/traffic.pcap") / 1000000 ))
 
 # ---- measuring --------------------------------------------------------------------------------
@@ -228,6 +233,26 @@ for h in "${ok_host[@]}"; do
   fi
 done
 
+# ---- load time ----------------------------------------------------------------------------------
+# Load = host snapshot read, rules parsed and compiled, no frames; start-up = the same plus the
+# 1000 frames of tiny.pcap (for the 10k host those frames walk its long chains). Target: load < 1 s.
+hr
+say "load time (cpu s, median of $REPEAT): load = read host + parse + compile rules, 0 frames; start-up = load + 1000 frames"
+LOAD_ROWS=()
+for h in "${ok_host[@]}" iptables-10k; do
+  if [ "$h" = iptables-10k ]; then host=$HOST_IPT10K; else host=${HOSTS[$h]}; fi
+  run_timed LD "$RXRAY" analyze "$DATA/empty.pcap" --host "$host" --summary
+  [ "$LD_status" = 0 ] || continue
+  if [ "$h" = iptables-10k ]; then
+    run_timed SU "$RXRAY" analyze "$DATA/tiny.pcap" --host "$host" --summary
+    su=$SU_cpu
+  else
+    su=${STARTUP[$h]:-nan}
+  fi
+  row "load: $h host" "$LD_cpu" "$LD_wall" "" "$(printf '%.0f' "$LD_rss") MB" "start-up (1000 frames): $su s cpu"
+  LOAD_ROWS+=("$h=$LD_cpu")
+done
+
 # ---- tshark on a slice --------------------------------------------------------------------------
 hr
 say "slice: the first $SLICE frames"
@@ -297,6 +322,10 @@ if [ "$LARGE" = 1 ]; then
 else
   say "  ----  peak RSS < 200 MB on 10M frames: not run (BENCH_LARGE=1 runs it); on $FRAMES frames: $(for h in "${ok_host[@]}"; do printf '%s %.0f MB  ' "$h" "${SUM_RSS[$h]:-0}"; done)"
 fi
+for kv in "${LOAD_ROWS[@]}"; do
+  h=${kv%%=*}; v=${kv#*=}
+  say "  $(verdict "$v" 1 '<')  ruleset load < 1 s ($h host): $v s cpu"
+done
 for h in "${ok_host[@]}"; do
   say "  ----  allocations per frame, marginal ($h): --summary ${MARGINAL[$h-summary]}, --format jsonl ${MARGINAL[$h-jsonl]} (goal: 0)"
 done
