@@ -81,14 +81,29 @@ public final class Analyzer {
     var kernel: Kernel
     public let options: Options
     private var current = FrameResult()
-    /// Results waiting for a held frame's fate, in capture order.
-    private var pending: [FrameResult] = []
-    /// Frame numbers whose fate is still open.
-    private var open: Set<Int> = []
-    /// Every counter moved so far.
-    public private(set) var totals: [MIB: Int] = [:]
+    /// Results waiting for a held frame's fate, in capture order; `open` marks those whose own
+    /// fate is still unknown (every held frame has a slot here until it settles).
+    private var pending: [PendingSlot] = []
+    /// Emitted results kept for reuse, so their arrays' capacity is reused without
+    /// copy-on-write (a result handed to `emit` is not retained by the analyzer).
+    private var spare: [FrameResult] = []
+    /// Every counter moved so far, indexed by `MIB.ordinal`.
+    private var totalValues = [Int](repeating: 0, count: MIB.count)
+    private var totalSet = MIBSet()
     /// How the ingress interface was chosen, for the output header (first frame's choice).
     public private(set) var ingressNote: String?
+
+    private struct PendingSlot {
+        var result: FrameResult
+        var open: Bool
+    }
+
+    /// Every counter moved so far (also those whose moves summed to zero).
+    public var totals: [MIB: Int] {
+        var d: [MIB: Int] = [:]
+        for m in MIB.allCases where totalSet.contains(m.ordinal) { d[m] = totalValues[m.ordinal] }
+        return d
+    }
 
     /// Builds the analyzer for `host`.
     public convenience init(host: Host, options: Options = Options()) {
@@ -110,25 +125,32 @@ public final class Analyzer {
 
     /// Processes one frame. `emit` is called zero or more times with results that are final,
     /// in capture order (this frame's, and earlier held ones it settled).
+    ///
+    /// A result passed to `emit` is valid for the call: the analyzer reuses its storage for
+    /// later frames (copy it to keep it; copying is safe, only slower).
     public func process(_ input: FrameInput, emit: (FrameResult) -> Void) {
+        let kernel = self.kernel
         if options.capturePoint == .wire { kernel.napiAdvance(now: input.timestampNs) }
         kernel.expire(now: input.timestampNs)
         kernel.neighTimers(now: input.timestampNs)
         applyResolutions()
         current.reset(frame: input.index)
         kernel.receive(input, options: options, into: &current)
+        kernel.neighOutputReplies(&current)
         // The replies the frame made leave through LOCAL_OUT / POST_ROUTING (netfilter/Core.swift).
         if kernel.netfilter != nil { kernel.nfLocalOutReplies(&current) }
-        kernel.neighOutputReplies(&current)
         if ingressNote == nil { ingressNote = kernel.lastIngressNote }
         let held = kernel.heldThisFrame
         kernel.heldThisFrame = false
-        if held { open.insert(input.index) }
         if !held && (pending.isEmpty || options.order == .settled) {
             account(current)
             emit(current)
         } else {
-            pending.append(current)
+            // The slot takes the result; `current` continues with a spare one's storage.
+            var next = spare.popLast() ?? FrameResult()
+            next.wantsDetail = options.wantsDetail
+            swap(&current, &next)
+            pending.append(PendingSlot(result: next, open: held))
         }
         applyResolutions()
         flush(emit)
@@ -154,9 +176,8 @@ public final class Analyzer {
         applyResolutions()
         flush(emit)
         // Anything still open has no resolution left to come: emit as recorded.
-        for r in pending { account(r); emit(r) }
+        for s in pending { account(s.result); emit(s.result) }
         pending.removeAll()
-        open.removeAll()
     }
 
     /// Convenience for tests and small inputs: all results of `frames`, in order.
@@ -168,68 +189,93 @@ public final class Analyzer {
     }
 
     private func account(_ r: FrameResult) {
-        for (m, d) in r.counters { totals[m, default: 0] += d }
+        for (m, d) in r.counters {
+            let o = m.ordinal
+            totalValues[o] += d
+            totalSet.insert(o)
+        }
     }
 
     private func applyResolutions() {
         guard !kernel.resolutions.isEmpty else { return }
         for res in kernel.resolutions {
             for f in res.frames {
-                open.remove(f)
                 guard let i = pendingIndex(f) else { continue }
-                var r = pending[i]
-                r.fate = res.fate
-                r.dropReason = res.reason
-                r.dropStage = res.stage
-                r.egress = res.egress
-                r.nextHop = res.nextHop
-                if r.wantsDetail {
-                    r.stages.append(StageRecord(stage: res.noteStage, verdict: .note, detail: res.detail))
-                } else {
-                    r.stages.append(StageRecord(stage: res.noteStage, verdict: .note))
-                }
-                r.stages.append(contentsOf: res.stages)
-                if res.accountedOn == nil || res.accountedOn == f {
-                    for (m, d) in res.counters { r.count(m, d) }
-                    r.replies.append(contentsOf: res.replies)
-                }
-                if let g = res.gro, var mine = r.gro {
-                    mine.segments = g.segments
-                    mine.flush = g.flush
-                    mine.packet = g.packet
-                    r.gro = mine
-                }
-                pending[i] = r
+                pending[i].open = false
+                Self.apply(res, frame: f, to: &pending[i].result)
             }
         }
-        kernel.resolutions.removeAll(keepingCapacity: true)
+        kernel.clearResolutions()
+    }
+
+    /// Writes a held frame's settled fate into its (pending) result, in place.
+    private static func apply(_ res: HoldResolution, frame f: Int, to r: inout FrameResult) {
+        r.fate = res.fate
+        r.dropReason = res.reason
+        r.dropStage = res.stage
+        r.egress = res.egress
+        r.nextHop = res.nextHop
+        if r.wantsDetail {
+            r.stages.append(StageRecord(stage: res.noteStage, verdict: .note, detail: res.detail))
+        } else {
+            r.stages.append(StageRecord(stage: res.noteStage, verdict: .note))
+        }
+        r.stages.append(contentsOf: res.stages)
+        if res.accountedOn == nil || res.accountedOn == f {
+            for (m, d) in res.counters { r.count(m, d) }
+            r.replies.append(contentsOf: res.replies)
+        }
+        if let g = res.gro, var mine = r.gro {
+            mine.segments = g.segments
+            mine.flush = g.flush
+            mine.packet = g.packet
+            r.gro = mine
+        }
     }
 
     private func pendingIndex(_ frame: Int) -> Int? {
         var lo = 0, hi = pending.count - 1
         while lo <= hi {
             let mid = (lo + hi) / 2
-            if pending[mid].frame == frame { return mid }
-            if pending[mid].frame < frame { lo = mid + 1 } else { hi = mid - 1 }
+            let f = pending[mid].result.frame
+            if f == frame { return mid }
+            if f < frame { lo = mid + 1 } else { hi = mid - 1 }
         }
         return nil
+    }
+
+    /// Keeps an emitted result's storage for a later frame. Bounded, but above the pending
+    /// depth of real captures (a fragment waiting for the rest of its datagram keeps every later
+    /// result pending: thousands when its fragments are far apart).
+    private func recycle(_ r: inout FrameResult) {
+        guard spare.count < 16_384 else { return }
+        var empty = FrameResult()
+        swap(&empty, &r)
+        spare.append(empty)
     }
 
     private func flush(_ emit: (FrameResult) -> Void) {
         if options.order == .settled {
             // Every result whose fate is known goes out now; the held ones keep their order.
-            guard pending.contains(where: { !open.contains($0.frame) }) else { return }
-            var still: [FrameResult] = []
-            for r in pending {
-                if open.contains(r.frame) { still.append(r) } else { account(r); emit(r) }
+            var kept = 0
+            for k in pending.indices {
+                if pending[k].open {
+                    if kept != k { pending.swapAt(kept, k) }
+                    kept += 1
+                } else {
+                    account(pending[k].result)
+                    emit(pending[k].result)
+                    recycle(&pending[k].result)
+                }
             }
-            pending = still
+            if kept < pending.count { pending.removeLast(pending.count - kept) }
             return
         }
         var k = 0
-        while k < pending.count && !open.contains(pending[k].frame) {
-            account(pending[k])
-            emit(pending[k])
+        while k < pending.count && !pending[k].open {
+            account(pending[k].result)
+            emit(pending[k].result)
+            recycle(&pending[k].result)
             k += 1
         }
         if k > 0 { pending.removeFirst(k) }

@@ -8,6 +8,8 @@ final class Kernel {
     var frag4: [FragKey4: FragQueue] = [:]
     var frag6: [FragKey6: FragQueue] = [:]
     var fragSerial = 0
+    /// No IPv4 reassembly queue was created before this (a lower bound; `.max`: none).
+    var frag4Earliest: Int64 = .max
     var fragMemory = 0
     var peers: [IPAddress: PeerBucket] = [:]
     var redirects: [IPAddress: RedirectState] = [:]
@@ -23,6 +25,8 @@ final class Kernel {
     /// The netfilter engine attached to this kernel, if any (netfilter/Core.swift).
     var netfilter: NFAttachment?
 
+    /// IPv4 policy-routing results by flow (ipv4/FibRules.swift).
+    var fibCache4: FibCache4
     /// Whether policy rules differ from the three defaults (`fib_has_custom_rules`).
     let customRules4: Bool
 
@@ -30,19 +34,31 @@ final class Kernel {
     let napiOptions: NAPIOptions
     var napis: [NAPIKey: NAPIState] = [:]
     var groPool: [[UInt8]] = []
-    var groScratch = FrameResult()
+    /// Results GRO completions ran in (reused; see `groComplete`), and how many are in use.
+    var groResults: [FrameResult] = []
+    var groResultsUsed = 0
+    /// Reused storage: member-frame lists, flushed packets, due NAPI instances.
+    var groFramesPool: [[Int]] = []
+    var groDoneScratch: [GROHeld] = []
+    var napiDueScratch: [(Int64, NAPIKey)] = []
     var groSerial = 0
+    /// Toeplitz lookup tables for RSS, from the configured key (core/GRO.swift).
+    let rssTable: [UInt32]
     /// TCP: options, listener queues and connections (ipv4/TCPIPv4.swift).
     let tcpOptions: TCPOptions
     var tcpState = TCPState()
+    /// Reused by `tcpExpire` for the keys that are due.
+    var tcpExpireScratch: [TCPConnKey] = []
     /// Whether stage detail text is built (for results the kernel makes itself, e.g. GRO).
     var wantsDetail = true
 
     init(ns: Netns, napi: NAPIOptions = NAPIOptions(), tcp: TCPOptions = TCPOptions()) {
         self.ns = ns
         self.napiOptions = napi
+        rssTable = Kernel.rssTables(key: napi.rssKey ?? NAPIOptions.defaultRSSKey)
         self.tcpOptions = tcp
         customRules4 = !(ns.rules4 == FibRule4.defaults)
+        fibCache4 = FibCache4(ns)
         icmpGlobal.credit = ns.sysctl.icmpMsgsBurst
         icmp6Global.credit = ns.sysctl.icmpMsgsBurst
     }
@@ -143,20 +159,20 @@ extension Kernel {
     private func ingressDevice(_ input: FrameInput, options: Analyzer.Options, dst: MACAddress?, cookedIfindex: Int?,
                                l2: Int, proto: UInt16, wantsDetail: Bool) -> Int? {
         if let name = input.interfaceName, let i = ns.device(named: name) {
-            lastIngressNote = "pcapng interface name \(name)"
+            noteIngress("pcapng interface name \(name)")
             return i
         }
         if let name = options.defaultInterface, let i = ns.device(named: name) {
-            lastIngressNote = "--interface \(name)"
+            noteIngress("--interface \(name)")
             return i
         }
         if let ifx = cookedIfindex, let i = ns.device(ifindex: ifx) {
-            lastIngressNote = "cooked header ifindex"
+            noteIngress("cooked header ifindex")
             return i
         }
         if let d = dst, !d.isMulticast {
             if let i = ns.devices.firstIndex(where: { $0.mac == d && $0.kind != .loopback && $0.kind != .bridge && !$0.isVLAN }) {
-                lastIngressNote = "destination MAC"
+                noteIngress("destination MAC")
                 return i
             }
         }
@@ -165,28 +181,37 @@ extension Kernel {
         if proto == 0x0800 && b.count >= l2 + 20 {
             let daddr = b.v4At(l2 + 16)
             let saddr = b.v4At(l2 + 12)
-            for probe in [daddr, saddr] {
+            for k in 0..<2 {
+                let probe = k == 0 ? daddr : saddr
                 if let i = ns.devices.firstIndex(where: { d in d.kind != .loopback && d.v4.contains { $0.contains(probe) } }) {
-                    lastIngressNote = "subnet of the \(probe == daddr ? "destination" : "source") address"
+                    noteIngress("subnet of the \(probe == daddr ? "destination" : "source") address")
                     return underlying(i)
                 }
             }
         } else if proto == 0x86DD && b.count >= l2 + 40 {
             let daddr = b.v6At(l2 + 24)
             let saddr = b.v6At(l2 + 8)
-            for probe in [daddr, saddr] where !probe.isMulticast && !probe.isLinkLocal {
+            for k in 0..<2 {
+                let probe = k == 0 ? daddr : saddr
+                if probe.isMulticast || probe.isLinkLocal { continue }
                 if let i = ns.devices.firstIndex(where: { d in d.kind != .loopback && d.v6.contains { probe.matches($0.address, $0.prefixLength) } }) {
-                    lastIngressNote = "subnet of the \(probe == daddr ? "destination" : "source") address"
+                    noteIngress("subnet of the \(probe == daddr ? "destination" : "source") address")
                     return underlying(i)
                 }
             }
         }
         if let i = ns.devices.firstIndex(where: { $0.kind != .loopback && $0.kind != .bridge && !$0.isVLAN && $0.up }) {
-            lastIngressNote = "first non-loopback interface"
+            noteIngress("first non-loopback interface")
             return i
         }
         lastIngressNote = nil
         return ns.devices.isEmpty ? nil : 0
+    }
+
+    /// Records how the ingress device was chosen; only the first choice is reported, so the
+    /// text is built only while none is recorded.
+    @inline(__always) private func noteIngress(_ text: @autoclosure () -> String) {
+        if lastIngressNote == nil { lastIngressNote = text() }
     }
 
     /// The physical device beneath a VLAN or macvlan device (frames arrive there first).

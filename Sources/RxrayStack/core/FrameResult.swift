@@ -102,6 +102,27 @@ public enum MIB: String, Sendable, CaseIterable {
     case ipOutDiscards = "IpOutDiscards"
 
     @inlinable public var name: String { rawValue }
+
+    /// Position of the case in declaration order (0 ..< `MIB.count`): counters are kept in
+    /// fixed arrays indexed by it. A payload-free enum is stored as its case index in
+    /// declaration order, so this is a plain load (HotPathTests checks it against `allCases`).
+    @inline(__always) public var ordinal: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
+    /// Number of cases (fits the 128-bit sets below).
+    public static let count = MIB.allCases.count
+}
+
+/// A set of MIB counters as two 64-bit words, indexed by `MIB.ordinal`.
+@usableFromInline struct MIBSet: Sendable {
+    @usableFromInline var lo: UInt64 = 0
+    @usableFromInline var hi: UInt64 = 0
+    @inlinable init() {}
+    @inline(__always) @usableFromInline func contains(_ i: Int) -> Bool {
+        i < 64 ? lo & (1 << UInt64(i)) != 0 : hi & (1 << UInt64(i - 64)) != 0
+    }
+    @inline(__always) @usableFromInline mutating func insert(_ i: Int) {
+        if i < 64 { lo |= 1 << UInt64(i) } else { hi |= 1 << UInt64(i - 64) }
+    }
+    @inline(__always) @usableFromInline var isEmpty: Bool { lo == 0 && hi == 0 }
 }
 
 /// What a stage decided for the frame.
@@ -197,7 +218,11 @@ public struct FrameResult: Sendable {
     public var nextHop: IPAddress?
     public var replies: [Reply] = []
     public var stages: [StageRecord] = []
-    public var counters: [(MIB, Int)] = []
+    /// The counters the frame moved, in the order first moved (each MIB once). Changed only
+    /// through `count(_:_:)`, which keeps `counterSet` in step.
+    public private(set) var counters: [(MIB, Int)] = []
+    /// Which MIBs `counters` holds (so a first move is an append, not a search).
+    @usableFromInline var counterSet = MIBSet()
     /// What GRO did with the frame (wire captures on an interface with GRO on; `applied` for
     /// host captures; nil when the frame never reached GRO).
     public var gro: GROInfo?
@@ -217,6 +242,7 @@ public struct FrameResult: Sendable {
         replies.removeAll(keepingCapacity: true)
         stages.removeAll(keepingCapacity: true)
         counters.removeAll(keepingCapacity: true)
+        counterSet = MIBSet()
     }
 
     /// Appends a stage record.
@@ -226,10 +252,14 @@ public struct FrameResult: Sendable {
 
     /// Moves a counter by `delta` (merging with an earlier move of the same counter).
     public mutating func count(_ mib: MIB, _ delta: Int = 1) {
-        for i in counters.indices where counters[i].0 == mib {
-            counters[i].1 += delta
-            return
+        let o = mib.ordinal
+        if counterSet.contains(o) {
+            for i in counters.indices where counters[i].0 == mib {
+                counters[i].1 += delta
+                return
+            }
         }
+        counterSet.insert(o)
         counters.append((mib, delta))
     }
 

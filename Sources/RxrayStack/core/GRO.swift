@@ -129,6 +129,13 @@ struct NAPIKey: Hashable {
 
 /// A held GRO packet (`struct sk_buff` on a `gro_list` with its `napi_gro_cb`).
 struct GROHeld {
+    /// A placeholder (what a completed entry is swapped with).
+    static let empty = GROHeld(id: 0, frames: [], bytes: [], complete: false, len: 0, bucket: 0, hash: 0, dev: 0,
+                               pktType: .host, proto: 0, srcMAC: nil, dstMAC: nil,
+                               l3: GROL3(v6: false, proto: 0, saddr: .v4(IPv4Address(0)), daddr: .v4(IPv4Address(0)),
+                                         ttl: 0, tos: 0, df: false, id: 0, v6Word: 0, hlen: 0, ownFlush: nil),
+                               l4: GROL4(ports: 0, seq: 0, ack: 0, flags: 0, word3: 0, doff: 0, off: 0, len: 0),
+                               mss: 0, count: 0, payload: 0, fixedID: false, ageJiffy: 0, lastTime: 0)
     var id: Int
     /// Member frame numbers, first segment first.
     var frames: [Int]
@@ -211,73 +218,64 @@ extension Kernel {
     func rssQueue(_ skb: SKB) -> (queue: Int, hash: UInt32) {
         let d = ns.devices[skb.dev]
         if d.isVirtual { return (0, 0) }
-        var input: (UInt64, UInt64) = (0, 0)
-        var n = 0
         let b = skb.buf
+        var h: UInt32 = 0
         if skb.proto == 0x0800, b.count >= 20 {
             let ihl = Int(b.u8(0) & 0x0F) * 4
             let p = b.u8(9)
-            input.0 = UInt64(b.u32(12)) << 32 | UInt64(b.u32(16))
-            n = 8
+            // Addresses (input bytes 0..<8), then the ports (8..<12) for unfragmented TCP.
+            h = toeplitz(b, from: 12, count: 8, position: 0)
             if (p == 6) && b.u16(6) & 0x3FFF == 0 && b.count >= ihl + 4 {
-                input.1 = UInt64(b.u32(ihl)) << 32
-                n = 12
+                h ^= toeplitz(b, from: ihl, count: 4, position: 8)
             }
         } else if skb.proto == 0x86DD, b.count >= 40 {
-            // IPv6: 32 bytes of addresses (+4 of ports): hashed in two passes below.
-            var h = toeplitz(b, from: 8, count: 32, keyOffset: 0)
-            if b.u8(6) == 6, b.count >= 44 { h ^= toeplitz(b, from: 40, count: 4, keyOffset: 32) }
-            let q = d.rxQueues > 1 ? Int(h & 127) % d.rxQueues : 0
-            return (q, h)
+            // IPv6: 32 bytes of addresses, then 4 of ports for TCP.
+            h = toeplitz(b, from: 8, count: 32, position: 0)
+            if b.u8(6) == 6, b.count >= 44 { h ^= toeplitz(b, from: 40, count: 4, position: 32) }
         } else {
             return (0, 0)
         }
-        let h = toeplitzWords(input, count: n)
         let q = d.rxQueues > 1 ? Int(h & 127) % d.rxQueues : 0
         return (q, h)
     }
 
-    private func rssKeyBit(_ i: Int) -> UInt32 {
-        let key = napiOptions.rssKey ?? NAPIOptions.defaultRSSKey
-        let byte = i / 8
-        guard byte < key.count else { return 0 }
-        return UInt32(key[byte] >> UInt8(7 - i % 8)) & 1
-    }
+    /// Input positions the Toeplitz tables cover (IPv6 addresses and ports: 36 bytes).
+    static let rssPositions = 36
 
-    /// The 32-bit key window starting at bit `i`.
-    private func rssKeyWindow(_ i: Int) -> UInt32 {
-        var w: UInt32 = 0
-        for k in 0..<32 { w = w << 1 | rssKeyBit(i + k) }
-        return w
-    }
-
-    /// Toeplitz over `count` bytes of `b` from `from`, key bits starting at byte `keyOffset`.
-    private func toeplitz(_ b: UnsafeRawBufferPointer, from: Int, count: Int, keyOffset: Int) -> UInt32 {
-        var h: UInt32 = 0
-        var window = rssKeyWindow(keyOffset * 8)
-        var bit = keyOffset * 8 + 32
-        for i in 0..<count {
-            let byte = b.u8(from + i)
-            for k in 0..<8 {
-                if byte >> UInt8(7 - k) & 1 == 1 { h ^= window }
-                window = window << 1 | rssKeyBit(bit)
-                bit += 1
+    /// Per input byte position and value, the XOR of the 32-bit key windows its set bits
+    /// select: the Toeplitz hash is the XOR of one entry per input byte. Built once from
+    /// the key (Microsoft RSS: bit i of the input selects the key window at bit i).
+    static func rssTables(key: [UInt8]) -> [UInt32] {
+        func bit(_ i: Int) -> UInt32 {
+            let byte = i / 8
+            guard byte < key.count else { return 0 }
+            return UInt32(key[byte] >> UInt8(7 - i % 8)) & 1
+        }
+        func window(_ i: Int) -> UInt32 {
+            var w: UInt32 = 0
+            for k in 0..<32 { w = w << 1 | bit(i + k) }
+            return w
+        }
+        var t = [UInt32](repeating: 0, count: rssPositions * 256)
+        for pos in 0..<rssPositions {
+            var windows = [UInt32](repeating: 0, count: 8)
+            for k in 0..<8 { windows[k] = window(pos * 8 + k) }
+            for v in 0..<256 {
+                var h: UInt32 = 0
+                for k in 0..<8 where (v >> (7 - k)) & 1 == 1 { h ^= windows[k] }
+                t[pos * 256 + v] = h
             }
         }
-        return h
+        return t
     }
 
-    private func toeplitzWords(_ input: (UInt64, UInt64), count: Int) -> UInt32 {
+    /// Toeplitz over `count` bytes of `b` from `from`, as input bytes `position...` of the hash.
+    private func toeplitz(_ b: UnsafeRawBufferPointer, from: Int, count: Int, position: Int) -> UInt32 {
+        precondition(position + count <= Kernel.rssPositions && from + count <= b.count)
         var h: UInt32 = 0
-        var window = rssKeyWindow(0)
-        var bit = 32
-        for i in 0..<count {
-            let word = i < 8 ? input.0 : input.1
-            let byte = UInt8(truncatingIfNeeded: word >> UInt64(56 - (i % 8) * 8))
-            for k in 0..<8 {
-                if byte >> UInt8(7 - k) & 1 == 1 { h ^= window }
-                window = window << 1 | rssKeyBit(bit)
-                bit += 1
+        rssTable.withUnsafeBufferPointer { t in
+            for i in 0..<count {
+                h ^= t[(position + i) &* 256 &+ Int(b.u8(from + i))]
             }
         }
         return h
@@ -295,29 +293,29 @@ extension Kernel {
     /// timer fires.
     func napiAdvance(now t: Int64) {
         guard !napis.isEmpty else { return }
-        var due: [(Int64, NAPIKey)] = []
+        var due = napiDueScratch
+        napiDueScratch = []
+        defer { due.removeAll(keepingCapacity: true); napiDueScratch = due }
         for (k, n) in napis where (n.inPoll && t &- n.lastTime > napiOptions.batchIntervalNs) || (!n.inPoll && !n.held.isEmpty) {
             due.append((n.lastTime, k))
         }
         if due.isEmpty { return }
-        due.sort { $0.0 != $1.0 ? $0.0 < $1.0 : ($0.1.dev, $0.1.queue) < ($1.1.dev, $1.1.queue) }
+        if due.count > 1 {
+            due.sort { $0.0 != $1.0 ? $0.0 < $1.0 : ($0.1.dev, $0.1.queue) < ($1.1.dev, $1.1.queue) }
+        }
         for (_, k) in due {
-            guard var n = napis[k] else { continue }
-            let timeout = napiOptions.groFlushTimeoutNs[ns.devices[k.dev].name] ?? 0
+            guard let n = napis[k] else { continue }
+            let timeout = napiOptions.groFlushTimeoutNs.isEmpty ? 0 : napiOptions.groFlushTimeoutNs[ns.devices[k.dev].name] ?? 0
+            var pollEnd = n.pollEnd
             if n.inPoll {
-                n.inPoll = false
-                n.pollEnd = n.lastTime
-                n.polled = 0
-                napis[k] = n
-                if timeout > 0 {
-                    groFlush(k, at: n.lastTime, oldOnly: true, reason: .pollEnd)
-                } else {
-                    groFlush(k, at: n.lastTime, oldOnly: false, reason: .pollEnd)
-                }
-                n = napis[k]!
+                pollEnd = n.lastTime
+                napis[k]!.inPoll = false
+                napis[k]!.pollEnd = n.lastTime
+                napis[k]!.polled = 0
+                groFlush(k, at: n.lastTime, oldOnly: timeout > 0, reason: .pollEnd)
             }
-            if !n.held.isEmpty && timeout > 0 && t >= n.pollEnd &+ timeout {
-                groFlush(k, at: n.pollEnd &+ timeout, oldOnly: false, reason: .flushTimer)
+            if timeout > 0, let n2 = napis[k], !n2.held.isEmpty, t >= pollEnd &+ timeout {
+                groFlush(k, at: pollEnd &+ timeout, oldOnly: false, reason: .flushTimer)
             }
         }
     }
@@ -334,18 +332,31 @@ extension Kernel {
     /// `napi_gro_flush`: completes held packets, oldest first (all, or those held since a
     /// jiffy before `at`).
     func groFlush(_ k: NAPIKey, at: Int64, oldOnly: Bool, reason: GROFlush) {
-        guard let n = napis[k], !n.held.isEmpty else { return }
+        guard let count = napis[k]?.held.count, count > 0 else { return }
         let j = jiffy(at)
-        var keep: [GROHeld] = []
-        var done: [GROHeld] = []
-        for h in n.held {
-            if oldOnly && h.ageJiffy >= j { keep.append(h) } else { done.append(h) }
+        // Take the list out (so its elements are uniquely owned), keep the young ones in order.
+        var list: [GROHeld] = []
+        swap(&list, &napis[k]!.held)
+        var done = groDoneScratch
+        groDoneScratch = []
+        var kept = 0
+        for i in list.indices {
+            if oldOnly && list[i].ageJiffy >= j {
+                if kept != i { list.swapAt(kept, i) }
+                kept += 1
+            } else {
+                done.append(GROHeld.empty)
+                swap(&done[done.count - 1], &list[i])
+            }
         }
-        napis[k]!.held = keep
+        list.removeLast(list.count - kept)
+        swap(&list, &napis[k]!.held)
         let saved = now
         now = max(now, at)
-        for h in done { groComplete(h, reason: oldOnly ? .pollEndOld : reason) }
+        for i in done.indices { groComplete(&done[i], reason: oldOnly ? .pollEndOld : reason) }
         now = saved
+        done.removeAll(keepingCapacity: true)
+        groDoneScratch = done
     }
 
     /// GRO entry for one Ethernet frame. Returns true when the frame was held or merged (its
@@ -357,18 +368,16 @@ extension Kernel {
         let (queue, hash) = rssQueue(skb)
         let key = NAPIKey(dev: skb.dev, queue: queue)
         // The poll this frame belongs to.
-        var n = napis[key] ?? NAPIState()
-        if n.inPoll && n.polled >= budget(skb.dev) {
+        // (Mutated in place: a copy of the state would share, and so copy, its held list.)
+        if napis[key] == nil { napis[key] = NAPIState() }
+        if napis[key]!.inPoll && napis[key]!.polled >= budget(skb.dev) {
             // A full poll: the driver is rescheduled; only packets from an earlier jiffy go.
-            n.polled = 0
-            napis[key] = n
-            groFlush(key, at: n.lastTime, oldOnly: true, reason: .pollEndOld)
-            n = napis[key]!
+            napis[key]!.polled = 0
+            groFlush(key, at: napis[key]!.lastTime, oldOnly: true, reason: .pollEndOld)
         }
-        n.inPoll = true
-        n.polled += 1
-        n.lastTime = skb.time
-        napis[key] = n
+        napis[key]!.inPoll = true
+        napis[key]!.polled += 1
+        napis[key]!.lastTime = skb.time
 
         if !dev.groEnabled {
             r.gro = GROInfo(action: .off, packet: skb.frame, segments: 1, flush: nil, queue: queue)
@@ -384,14 +393,16 @@ extension Kernel {
         let bucket = Int(hash & 7)
         // gro_list_prepare + inet/ipv6 + tcp flow match: the newest held packet of the flow.
         var found: Int? = nil
-        let list = napis[key]!.held
-        var i = list.count - 1
+        var i = napis[key]!.held.count - 1
         while i >= 0 {
-            let p = list[i]
-            if p.bucket == bucket && p.hash == hash && p.dev == skb.dev && p.srcMAC == skb.srcMAC && p.dstMAC == skb.dstMAC
-                && p.proto == skb.proto && p.l3.v6 == seg.l3.v6 && p.l3.proto == seg.l3.proto
-                && p.l3.saddr == seg.l3.saddr && p.l3.daddr == seg.l3.daddr
-                && (!seg.l3.v6 || p.l3.v6Word == seg.l3.v6Word) && p.l4.ports == seg.l4.ports {
+            let hit = napis[key]!.held.withUnsafeBufferPointer { list -> Bool in
+                let p = list[i]
+                return p.bucket == bucket && p.hash == hash && p.dev == skb.dev && p.srcMAC == skb.srcMAC && p.dstMAC == skb.dstMAC
+                    && p.proto == skb.proto && p.l3.v6 == seg.l3.v6 && p.l3.proto == seg.l3.proto
+                    && p.l3.saddr == seg.l3.saddr && p.l3.daddr == seg.l3.daddr
+                    && (!seg.l3.v6 || p.l3.v6Word == seg.l3.v6Word) && p.l4.ports == seg.l4.ports
+            }
+            if hit {
                 found = i
                 break
             }
@@ -400,15 +411,16 @@ extension Kernel {
         var flushReason: GROFlush? = nil
         var merged = false
         var mss = 1
+        // First frame of the packet found (for the trace, once it may be gone from the list).
+        var foundFrame = 0
         if let fi = found {
-            var p = list[fi]
-            let why = groMergeCheck(&p, seg, skb.buf, groMaxSize: dev.groMaxSize)
-            napis[key]!.held[fi].fixedID = p.fixedID
+            foundFrame = napis[key]!.held[fi].frames[0]
+            let why = groMergeCheck(&napis[key]!.held[fi], seg, skb.buf, groMaxSize: dev.groMaxSize)
             if let why = why {
                 flushReason = why
             } else {
                 merged = true
-                mss = p.mss
+                mss = napis[key]!.held[fi].mss
                 groAppend(&napis[key]!.held[fi], skb, seg)
             }
         }
@@ -421,16 +433,16 @@ extension Kernel {
         else if seg.l4.len < mss { after = seg.l4.len == 0 ? .noPayload : .shortSegment }
 
         if let fi = found, !merged || after != nil {
-            let p = napis[key]!.held.remove(at: fi)
+            var p = napis[key]!.held.remove(at: fi)
             if merged {
                 // This frame completes the packet it joined.
                 heldThisFrame = true
                 r.gro = GROInfo(action: .merged, packet: p.frames[0], segments: p.count, flush: after, queue: queue)
                 r.record(.devGroReceive, .hold, "merged into frame \(p.frames[0]) (\(p.count) segments, \(p.len) bytes); completed: \(after!.rawValue)")
-                groComplete(p, reason: after!)
+                groComplete(&p, reason: after!)
                 return true
             }
-            groComplete(p, reason: flushReason ?? .flags)
+            groComplete(&p, reason: flushReason ?? .flags)
         }
         if merged {
             heldThisFrame = true
@@ -442,15 +454,17 @@ extension Kernel {
         // Not merged: up alone when its own flush is set, else held as a new packet.
         let own = seg.l3.ownFlush ?? after
         if let why = own {
-            let because = found != nil ? " (and completed frame \(list[found!].frames[0])'s packet: \((flushReason ?? .flags).rawValue))" : ""
+            let because = found != nil && r.wantsDetail ? " (and completed frame \(foundFrame)'s packet: \((flushReason ?? .flags).rawValue))" : ""
             r.gro = GROInfo(action: .normal, packet: skb.frame, segments: 1, flush: why, queue: queue)
             r.record(.devGroReceive, .pass, "passed up alone (queue \(queue)): \(why.rawValue)" + because)
             return false
         }
-        if napis[key]!.held.filter({ $0.bucket == bucket }).count >= 8,
+        var inBucket = 0
+        for h in napis[key]!.held where h.bucket == bucket { inBucket += 1 }
+        if inBucket >= 8,
            let oldest = napis[key]!.held.firstIndex(where: { $0.bucket == bucket }) {
-            let p = napis[key]!.held.remove(at: oldest)
-            groComplete(p, reason: .bucketFull)
+            var p = napis[key]!.held.remove(at: oldest)
+            groComplete(&p, reason: .bucketFull)
         }
         groSerial += 1
         var buf = groPool.popLast() ?? []
@@ -458,13 +472,15 @@ extension Kernel {
         let total = seg.l3.hlen + seg.l4.doff + seg.l4.len
         let have = min(skb.buf.count, total)
         buf.append(contentsOf: UnsafeRawBufferPointer(rebasing: skb.buf[0..<have]))
-        let h = GROHeld(id: groSerial, frames: [skb.frame], bytes: buf, complete: have == total, len: total, bucket: bucket,
+        var frames = groFramesPool.popLast() ?? []
+        frames.append(skb.frame)
+        let h = GROHeld(id: groSerial, frames: frames, bytes: buf, complete: have == total, len: total, bucket: bucket,
                         hash: hash, dev: skb.dev, pktType: skb.pktType, proto: skb.proto, srcMAC: skb.srcMAC,
                         dstMAC: skb.dstMAC, l3: seg.l3, l4: seg.l4, mss: seg.l4.len, count: 1, payload: seg.l4.len,
                         fixedID: false, ageJiffy: jiffy(skb.time), lastTime: skb.time)
         napis[key]!.held.append(h)
         heldThisFrame = true
-        let because = found != nil ? "; completed frame \(list[found!].frames[0])'s packet: \((flushReason ?? .flags).rawValue)" : ""
+        let because = found != nil && r.wantsDetail ? "; completed frame \(foundFrame)'s packet: \((flushReason ?? .flags).rawValue)" : ""
         r.gro = GROInfo(action: .held, packet: skb.frame, segments: 1, flush: nil, queue: queue)
         r.record(.devGroReceive, .hold, "held as a new packet (queue \(queue), bucket \(bucket), gso_size \(seg.l4.len))" + because)
         return true
@@ -489,8 +505,9 @@ extension Kernel {
     /// Completes a held packet: fixes its headers and runs it up the stack
     /// (`napi_gro_complete` → `inet_gro_complete` / `tcp_gro_complete` → `gro_normal_one`).
     /// Every member frame takes the super-packet's fate; counters and replies go to the last.
-    func groComplete(_ h: GROHeld, reason: GROFlush) {
-        var bytes = h.bytes
+    func groComplete(_ h: inout GROHeld, reason: GROFlush) {
+        var bytes: [UInt8] = []
+        swap(&bytes, &h.bytes)
         let l3 = h.l3
         if bytes.count >= l3.hlen {
             if !l3.v6 {
@@ -509,13 +526,18 @@ extension Kernel {
             }
             if bytes.count >= h.l4.off + 14 { bytes[h.l4.off + 13] = h.l4.flags }
         }
-        var res = groScratch
+        // A result from the pool: slot `groResultsUsed` is shared only with the resolution
+        // made from it, which the analyzer drops before the next frame (`clearResolutions`).
+        if groResultsUsed == groResults.count { groResults.append(FrameResult()) }
+        var res = FrameResult()
+        swap(&res, &groResults[groResultsUsed])
         res.wantsDetail = wantsDetail
         res.reset(frame: h.frames[h.frames.count - 1])
         let saved = heldThisFrame
+        let frame0 = h.frames[0]
         bytes.withUnsafeBytes { buf in
             var skb = SKB(buf: buf, len: h.len, dev: h.dev, origDev: h.dev, pktType: h.pktType, proto: h.proto,
-                          frame: h.frames[0], time: now)
+                          frame: frame0, time: now)
             skb.srcMAC = h.srcMAC
             skb.dstMAC = h.dstMAC
             skb.groSegs = h.count
@@ -523,18 +545,35 @@ extension Kernel {
             netifReceiveSkbCore(&skb, &res)
         }
         heldThisFrame = saved
-        let members = h.frames.map(String.init).joined(separator: ", ")
-        let detail = wantsDetail
-            ? "GRO completed the packet of frame\(h.count > 1 ? "s" : "") \(members) (\(h.count) segment\(h.count > 1 ? "s" : ""), \(h.len) bytes): \(reason.rawValue)"
-            : ""
-        resolutions.append(HoldResolution(frames: h.frames, fate: res.fate, reason: res.dropReason, stage: res.dropStage,
+        var detail = ""
+        if wantsDetail {
+            let members = h.frames.map(String.init).joined(separator: ", ")
+            detail = "GRO completed the packet of frame\(h.count > 1 ? "s" : "") \(members) (\(h.count) segment\(h.count > 1 ? "s" : ""), \(h.len) bytes): \(reason.rawValue)"
+        }
+        var frames: [Int] = []
+        swap(&frames, &h.frames)
+        resolutions.append(HoldResolution(frames: frames, fate: res.fate, reason: res.dropReason, stage: res.dropStage,
                                           egress: res.egress, nextHop: res.nextHop, detail: detail,
                                           counters: res.counters, replies: res.replies, noteStage: .devGroReceive,
-                                          stages: res.stages, accountedOn: h.frames[h.frames.count - 1],
-                                          gro: GROInfo(action: .held, packet: h.frames[0], segments: h.count, flush: reason, queue: 0)))
-        groScratch = res
-        var b = bytes
-        b.removeAll(keepingCapacity: true)
-        if groPool.count < 64 { groPool.append(b) }
+                                          stages: res.stages, accountedOn: frames[frames.count - 1],
+                                          gro: GROInfo(action: .held, packet: frames[0], segments: h.count, flush: reason, queue: 0)))
+        swap(&res, &groResults[groResultsUsed])
+        groResultsUsed += 1
+        bytes.removeAll(keepingCapacity: true)
+        if groPool.count < 64 { groPool.append(bytes) }
+    }
+
+    /// Drops the resolutions the analyzer has applied, keeping their storage for reuse.
+    func clearResolutions() {
+        for i in resolutions.indices {
+            var f: [Int] = []
+            swap(&f, &resolutions[i].frames)
+            if groFramesPool.count < 64 && f.capacity <= 64 {
+                f.removeAll(keepingCapacity: true)
+                groFramesPool.append(f)
+            }
+        }
+        resolutions.removeAll(keepingCapacity: true)
+        groResultsUsed = 0
     }
 }

@@ -27,7 +27,7 @@ extension Kernel {
         // Full check: reverse lookup toward the source.
         let fl = Flow4(daddr: saddr, saddr: daddr, iif: oif ?? ns.loopback, oif: nil,
                        mark: conf.srcValidMark ? skb.mark : 0, tos: skb.v4TOS & 0x1C)
-        let lk = ns.fibLookup(fl)
+        let lk = fibLookupCached(fl)
         let noAddr = ns.devices[dev].v4.isEmpty
         let rpfName = rpf == 1 ? "strict" : "loose"
         guard let res = lk.result else {

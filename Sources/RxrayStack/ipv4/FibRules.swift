@@ -157,3 +157,81 @@ struct FibLookup4 {
     var rule: Int? = nil
     var route: Int? = nil
 }
+
+/// A direct-mapped cache of policy-routing results (the FIB and rules are static while frames
+/// are processed, so a lookup is a pure function of the flow fields they read). The key holds
+/// only the fields some rule or route can look at, so flows that differ in nothing the FIB
+/// reads share an entry. Results are exactly `Netns.fibLookup`'s.
+struct FibCache4 {
+    struct Key: Equatable {
+        var daddr: UInt32
+        var saddr: UInt32
+        var mark: UInt32
+        var iif: Int32
+        var oif: Int32
+        var tos: UInt8
+        var proto: UInt8
+        var sport: UInt16
+        var dport: UInt16
+    }
+    private struct Entry {
+        var key: Key
+        var value: FibLookup4
+    }
+    static let slots = 1024
+    private var entries: [Entry?]
+    private let usesSaddr: Bool
+    private let usesIif: Bool
+    private let usesMark: Bool
+    private let usesTos: Bool
+    private let usesPorts: Bool
+    private(set) var hits = 0
+    private(set) var misses = 0
+
+    init(_ ns: Netns) {
+        entries = [Entry?](repeating: nil, count: Self.slots)
+        usesSaddr = ns.rules4.contains { $0.from != nil }
+        usesIif = ns.rules4.contains { $0.sel.iif != nil }
+        usesMark = ns.rules4.contains { $0.sel.fwmark != nil }
+        usesTos = ns.rules4.contains { $0.sel.tos != 0 } || ns.routes4.contains { $0.tos != 0 }
+        usesPorts = ns.rules4.contains { $0.sel.ipproto != nil || $0.sel.sport != nil || $0.sel.dport != nil }
+    }
+
+    func key(_ fl: Flow4) -> Key {
+        Key(daddr: fl.daddr.value, saddr: usesSaddr ? fl.saddr.value : 0, mark: usesMark ? fl.mark : 0,
+            iif: usesIif ? Int32(truncatingIfNeeded: fl.iif ?? -1) : -2, oif: Int32(truncatingIfNeeded: fl.oif ?? -1),
+            tos: usesTos ? fl.tos : 0, proto: usesPorts ? fl.proto : 0,
+            sport: usesPorts ? fl.sport : 0, dport: usesPorts ? fl.dport : 0)
+    }
+
+    static func slot(_ k: Key) -> Int {
+        var h = UInt64(k.daddr) &* 0x9E37_79B9_7F4A_7C15
+        h ^= UInt64(k.saddr) &* 0xC2B2_AE3D_27D4_EB4F
+        h ^= (UInt64(UInt32(bitPattern: k.iif)) << 32 | UInt64(UInt32(bitPattern: k.oif))) &* 0x1656_67B1_9E37_79F9
+        h ^= (UInt64(k.mark) << 32 | UInt64(k.tos) << 24 | UInt64(k.proto) << 16) &* 0x27D4_EB2F_1656_67C5
+        h ^= (UInt64(k.sport) << 16 | UInt64(k.dport)) &* 0x9E37_79B9_7F4A_7C15
+        h ^= h >> 29
+        return Int(truncatingIfNeeded: h >> 20) & (slots - 1)
+    }
+
+    /// The cached result for `fl`, computing it on a miss.
+    mutating func lookup(_ fl: Flow4, in ns: Netns) -> FibLookup4 {
+        let k = key(fl)
+        let i = Self.slot(k)
+        if let e = entries[i], e.key == k {
+            hits += 1
+            return e.value
+        }
+        misses += 1
+        let v = ns.fibLookup(fl)
+        entries[i] = Entry(key: k, value: v)
+        return v
+    }
+}
+
+extension Kernel {
+    /// `ns.fibLookup(fl)` through the route cache.
+    @inline(__always) func fibLookupCached(_ fl: Flow4) -> FibLookup4 {
+        fibCache4.lookup(fl, in: ns)
+    }
+}

@@ -94,14 +94,15 @@ extension Kernel {
             }
             fragSerial += 1
             frag4[key] = FragQueue(serial: fragSerial, created: now)
+            frag4Earliest = min(frag4Earliest, now)
         }
         var q = frag4[key]!
-        let ident = "id 0x\(String(key.id, radix: 16)) \(skb.v4Saddr) → \(skb.v4Daddr)"
+        func ident() -> String { "id 0x\(String(key.id, radix: 16)) \(skb.v4Saddr) → \(skb.v4Daddr)" }
         func discard(_ why: String, _ reason: DropReason, overlap: Bool, _ r: inout FrameResult) {
             if overlap { r.count(.ipExtReasmOverlaps) }
             r.count(.ipReasmFails)
-            killQueue4(key, q, reason: .notSpecified, why: "queue discarded at frame \(skb.frame): \(why)")
-            r.drop(reason, at: .ipDefrag, "\(ident): \(why); the whole queue is dropped")
+            killQueue4(key, q, reason: .notSpecified, why: wantsDetail ? "queue discarded at frame \(skb.frame): \(why)" : "")
+            r.drop(reason, at: .ipDefrag, "\(ident()): \(why); the whole queue is dropped")
         }
         if !mf {
             if end < q.len || (q.lastIn && end != q.len) {
@@ -127,7 +128,7 @@ extension Kernel {
         switch q.insert(offset, end) {
         case .dup:
             frag4[key] = q
-            r.drop(.dupFrag, at: .ipDefrag, "\(ident): bytes \(offset)..<\(end) duplicate ones already queued")
+            r.drop(.dupFrag, at: .ipDefrag, "\(ident()): bytes \(offset)..<\(end) duplicate ones already queued")
             return
         case .overlap:
             discard("bytes \(offset)..<\(end) partially overlap queued fragments", .notSpecified, overlap: true, &r)
@@ -152,7 +153,7 @@ extension Kernel {
             frag4[key] = q
             heldThisFrame = true
             r.fate = .dropped
-            r.record(.ipDefrag, .hold, "\(ident): bytes \(offset)..<\(end) queued (\(q.meat) of \(q.lastIn ? String(q.len) : "?") bytes); fate follows the datagram")
+            r.record(.ipDefrag, .hold, "\(ident()): bytes \(offset)..<\(end) queued (\(q.meat) of \(q.lastIn ? String(q.len) : "?") bytes); fate follows the datagram")
             return
         }
         // Complete: rebuild the datagram.
@@ -164,7 +165,7 @@ extension Kernel {
             r.count(.ipReasmFails)
             resolveHeld(q.held, fate: .dropped, reason: .notSpecified, stage: .ipDefrag,
                         detail: "datagram completed at frame \(skb.frame) is oversized (\(total) bytes) and dropped")
-            r.drop(.notSpecified, at: .ipDefrag, "\(ident): reassembled size \(total) exceeds 65535")
+            r.drop(.notSpecified, at: .ipDefrag, "\(ident()): reassembled size \(total) exceeds 65535")
             return
         }
         var datagram = [UInt8](repeating: 0, count: total)
@@ -178,9 +179,9 @@ extension Kernel {
         datagram[7] = 0
         datagram[10] = 0; datagram[11] = 0
         r.count(.ipReasmOKs)
-        let frames = q.fragments.map { $0.frame }.sorted()
         if r.wantsDetail {
-            r.record(.ipDefrag, .pass, "\(ident): datagram of \(total) bytes completed by this frame from frames \(frames.map(String.init).joined(separator: ", "))")
+            let frames = q.fragments.map { $0.frame }.sorted()
+            r.record(.ipDefrag, .pass, "\(ident()): datagram of \(total) bytes completed by this frame from frames \(frames.map(String.init).joined(separator: ", "))")
         } else {
             r.record(.ipDefrag, .pass)
         }
@@ -197,7 +198,7 @@ extension Kernel {
             if user == 0 { ipLocalDeliverContinue(&whole, &r) } else { nfDefragContinue(&whole, &r) }
         }
         resolveHeld(q.held, fate: r.fate, reason: r.dropReason, stage: r.dropStage, egress: r.egress, nextHop: r.nextHop,
-                    detail: "joined into the datagram completed at frame \(frameNo): \(r.fate.rawValue)")
+                    detail: wantsDetail ? "joined into the datagram completed at frame \(frameNo): \(r.fate.rawValue)" : "")
     }
 
     /// Records the fate of held frames (the analyzer applies it to their results).
@@ -219,8 +220,16 @@ extension Kernel {
     /// Mirrors `ip_expire()` in net/ipv4/ip_fragment.c: `IpReasmFails` and `IpReasmTimeout`,
     /// and ICMP time exceeded (fragment reassembly) when the first fragment had arrived.
     func expire(now t: Int64) {
+        defer { if !frag6.isEmpty { expire6(now: t) } }
+        if frag4.isEmpty { frag4Earliest = .max; return }
         let timeout4 = Int64(ns.sysctl.ipfragTimeSeconds) * 1_000_000_000
+        // Every queue was created at or after `frag4Earliest`: none is due before its deadline.
+        if t != .max && !(frag4Earliest &+ timeout4 < t) { return }
         let due4 = frag4.filter { t == .max || $0.value.created + timeout4 < t }.sorted { $0.value.serial < $1.value.serial }
+        frag4Earliest = .max
+        for q in frag4.values where !(t == .max || q.created + timeout4 < t) {
+            frag4Earliest = min(frag4Earliest, q.created)
+        }
         for (key, q) in due4 {
             frag4[key] = nil
             fragMemory -= q.memory
@@ -250,6 +259,5 @@ extension Kernel {
                                                   replies: r.replies))
             }
         }
-        expire6(now: t)
     }
 }

@@ -74,7 +74,7 @@ extension Kernel {
             fl.sport = skb.buf.u16(skb.ihl)
             fl.dport = skb.buf.u16(skb.ihl + 2)
         }
-        let lk = ns.fibLookup(fl)
+        let lk = fibLookupCached(fl)
         guard let res = lk.result else {
             var err = lk.error ?? .netUnreach
             if !conf.forwarding { err = .hostUnreach }

@@ -455,14 +455,17 @@ extension Kernel {
         let newData = Int(end &- c.rcvNxt) - (tcp.fin ? 1 : 0)
         c.rcvNxt = end
         c.segsSinceAck += 1
-        var text = "\(what): \(max(0, newData)) bytes queued (rcv_nxt \(c.rcvNxt))"
+        // The trace text is built only when details are wanted.
+        let detail = r.wantsDetail
+        var text = detail ? "\(what): \(max(0, newData)) bytes queued (rcv_nxt \(c.rcvNxt))" : ""
+        func add(_ s: StaticString) { if detail { text += s.description } }
         if tcp.fin {
             // tcp_fin.
             switch c.state {
-            case .established: c.state = .closeWait; text += "; FIN: CLOSE_WAIT, ACK"
-            case .finWait1: c.state = .closing; text += "; FIN: CLOSING, ACK"
-            case .finWait2: c.state = .timeWait; c.timeWaitSince = now; text += "; FIN: TIME_WAIT, ACK"
-            default: text += "; FIN: ACK"
+            case .established: c.state = .closeWait; add("; FIN: CLOSE_WAIT, ACK")
+            case .finWait1: c.state = .closing; add("; FIN: CLOSING, ACK")
+            case .finWait2: c.state = .timeWait; c.timeWaitSince = now; add("; FIN: TIME_WAIT, ACK")
+            default: add("; FIN: ACK")
             }
             tcpAck(skb, tcp, v6: v6, challenge: false, &r)
             c.segsSinceAck = 0
@@ -471,9 +474,9 @@ extension Kernel {
             if c.quickAcks > 0 { c.quickAcks -= 1 }
             c.segsSinceAck = 0
             tcpAck(skb, tcp, v6: v6, challenge: false, &r)
-            text += "; ACK"
+            add("; ACK")
         } else {
-            text += "; ACK delayed"
+            add("; ACK delayed")
         }
         tcpState.conns[key] = c
         r.fate = .delivered
@@ -607,18 +610,13 @@ extension Kernel {
     /// Request sockets whose SYN-ACK retransmissions ran out (`tcp_synack_retries`: 1 s
     /// doubling, then one more timeout) leave the SYN queue.
     func tcpExpire() {
-        guard tcpState.pendingRequests > 0 || !tcpState.conns.isEmpty else { return }
+        guard !tcpState.conns.isEmpty else { return }
         let n = ns.sysctl.tcpSynackRetries
         let life = Int64((1 << (n + 1)) - 1) * 1_000_000_000
-        var gone: [TCPConnKey] = []
-        for (k, c) in tcpState.conns {
-            switch c.state {
-            case .synRecv: if now &- c.created >= life { gone.append(k) }
-            case .timeWait, .finWait2: if now &- c.timeWaitSince >= 60_000_000_000 { gone.append(k) }
-            default: break
-            }
-        }
-        for k in gone { tcpRemove(k) }
+        tcpExpireScratch.removeAll(keepingCapacity: true)
+        tcpState.conns.due(now: now, life: life, timeWaitLife: 60_000_000_000, into: &tcpExpireScratch)
+        if tcpExpireScratch.isEmpty { return }
+        for k in tcpExpireScratch { tcpRemove(k) }
     }
 
     /// The listener a segment to `addr:port` reaches, as an index into `ns.sockets`:
@@ -654,11 +652,11 @@ extension Kernel {
         r.count(.tcpOutRsts)
         r.count(.tcpOutSegs)
         let ackNo = tcp.seq &+ UInt32(tcp.payload) &+ (tcp.syn ? 1 : 0) &+ (tcp.fin ? 1 : 0)
-        let summary = tcp.hasACK ? "RST seq \(tcp.ack)" : "RST+ACK seq 0 ack \(ackNo)"
+        let summary = !r.wantsDetail ? "" : tcp.hasACK ? "RST seq \(tcp.ack)" : "RST+ACK seq 0 ack \(ackNo)"
         r.replies.append(Reply(kind: .tcpRst, interface: replyInterface(skb, v6: v6),
                                source: v6 ? .v6(skb.v6Daddr) : .v4(skb.v4Daddr),
                                destination: v6 ? .v6(skb.v6Saddr) : .v4(skb.v4Saddr),
-                               summary: r.wantsDetail ? summary : ""))
+                               summary: summary))
     }
 
     func replyInterface(_ skb: SKB, v6: Bool) -> String {
@@ -746,7 +744,7 @@ public struct TCPOptions: Sendable, Equatable {
 
 /// Listener queues and connections the capture built up.
 struct TCPState {
-    var conns: [TCPConnKey: TCPConn] = [:]
+    var conns = TCPConnTable()
     /// Per listener (index into `Netns.sockets`): SYN and accept queue lengths.
     var listeners: [Int: TCPListenerState] = [:]
     /// Syncookie SYN-ACKs sent: the SYN's sequence number, to validate the returning ACK
@@ -783,6 +781,93 @@ enum TCPConnState: String {
     case finWait2 = "FIN_WAIT2"
     case timeWait = "TIME_WAIT"
     case close = "CLOSE"
+}
+
+/// The connection hash table, with the timers of its request sockets (by creation time)
+/// and TIME_WAIT / FIN_WAIT2 sockets (by the time they entered the state) in two min-heaps,
+/// so `tcpExpire` touches only sockets that are due. Heap entries are checked against the
+/// table when they come due (a socket may have left the state or entered it again since).
+struct TCPConnTable: Sequence {
+    private(set) var storage: [TCPConnKey: TCPConn] = [:]
+    private(set) var requests = TimerHeap()
+    private(set) var timeWaits = TimerHeap()
+
+    var isEmpty: Bool { storage.isEmpty }
+    var count: Int { storage.count }
+
+    subscript(key: TCPConnKey) -> TCPConn? {
+        get { storage[key] }
+        set {
+            guard let c = newValue else { storage[key] = nil; return }
+            switch c.state {
+            case .synRecv:
+                let old = storage.updateValue(c, forKey: key)
+                if old?.state != .synRecv || old?.created != c.created { requests.push(c.created, key) }
+            case .timeWait, .finWait2:
+                let old = storage.updateValue(c, forKey: key)
+                if !(old?.state == .timeWait || old?.state == .finWait2) || old?.timeWaitSince != c.timeWaitSince {
+                    timeWaits.push(c.timeWaitSince, key)
+                }
+            default:
+                storage[key] = c
+            }
+        }
+    }
+
+    @discardableResult
+    mutating func removeValue(forKey key: TCPConnKey) -> TCPConn? { storage.removeValue(forKey: key) }
+
+    /// Keys of request sockets with `now - created >= life` and TIME_WAIT / FIN_WAIT2 sockets
+    /// with `now - timeWaitSince >= timeWaitLife`, taken off the heaps (the table keeps them).
+    mutating func due(now: Int64, life: Int64, timeWaitLife: Int64, into gone: inout [TCPConnKey]) {
+        while let (t, key) = requests.min, now &- t >= life {
+            requests.pop()
+            if let c = storage[key], c.state == .synRecv, c.created == t { gone.append(key) }
+        }
+        while let (t, key) = timeWaits.min, now &- t >= timeWaitLife {
+            timeWaits.pop()
+            if let c = storage[key], c.state == .timeWait || c.state == .finWait2, c.timeWaitSince == t { gone.append(key) }
+        }
+    }
+
+    func makeIterator() -> Dictionary<TCPConnKey, TCPConn>.Iterator { storage.makeIterator() }
+}
+
+/// A binary min-heap of (time, connection) timer entries.
+struct TimerHeap {
+    private var items: [(Int64, TCPConnKey)] = []
+
+    var min: (Int64, TCPConnKey)? { items.first }
+    var count: Int { items.count }
+
+    mutating func push(_ t: Int64, _ key: TCPConnKey) {
+        items.append((t, key))
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            if items[parent].0 <= items[i].0 { break }
+            items.swapAt(parent, i)
+            i = parent
+        }
+    }
+
+    mutating func pop() {
+        guard !items.isEmpty else { return }
+        let last = items.removeLast()
+        guard !items.isEmpty else { return }
+        items[0] = last
+        var i = 0
+        let n = items.count
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < n && items[l].0 < items[m].0 { m = l }
+            if r < n && items[r].0 < items[m].0 { m = r }
+            if m == i { break }
+            items.swapAt(i, m)
+            i = m
+        }
+    }
 }
 
 /// A request or connection socket (`struct request_sock` / `struct tcp_sock`).

@@ -18,7 +18,13 @@ enum Hosts {
         if n != text.utf8.count { throw GenError("\(path): short write") }
     }
 
+    /// Creates `path` and any missing parent directories (as `mkdir -p`).
     static func makeDirectory(_ path: String) throws {
+        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
+            let parent = String(path[..<slash])
+            var st = stat()
+            if stat(parent, &st) != 0 { try makeDirectory(parent) }
+        }
         if mkdir(path, 0o755) != 0 && errno != EEXIST {
             throw GenError("\(path): cannot create the directory: \(String(cString: strerror(errno)))")
         }

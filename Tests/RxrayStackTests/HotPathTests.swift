@@ -1,0 +1,181 @@
+import XCTest
+import RxrayDecode
+@testable import RxrayStack
+
+/// The per-frame fast paths (issue #10) give the same answers as the plain definitions they
+/// replace: checksums, RSS hashing, the route cache, counters, timers.
+final class HotPathTests: XCTestCase {
+    /// The ones'-complement sum one 16-bit network-order word at a time (RFC 1071).
+    func referenceSum(_ b: [UInt8], _ offset: Int, _ count: Int, initial: UInt32) -> UInt32 {
+        var sum = UInt64(initial)
+        var i = offset
+        while i + 1 < offset + count { sum += UInt64(b[i]) << 8 | UInt64(b[i + 1]); i += 2 }
+        if i < offset + count { sum += UInt64(b[i]) << 8 }
+        while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
+        return UInt32(sum)
+    }
+
+    func testOnesSumMatchesWordAtATimeSum() {
+        var rng = SystemRandomNumberGenerator()
+        for length in [0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 20, 31, 33, 64, 65, 1480, 1501, 9000] {
+            for offset in 0..<4 {
+                for fill in 0..<3 {
+                    var b = [UInt8](repeating: 0, count: offset + length + 3)
+                    for i in b.indices { b[i] = fill == 0 ? 0 : fill == 1 ? 0xFF : UInt8.random(in: 0...255, using: &rng) }
+                    for initial: UInt32 in [0, 1, 0xFFFF, 0x1_2345, UInt32.random(in: 0...0xFFFF, using: &rng)] {
+                        let got = b.withUnsafeBytes { $0.onesSum(offset, length, initial: initial) }
+                        XCTAssertEqual(got, referenceSum(b, offset, length, initial: initial),
+                                       "length \(length) offset \(offset) fill \(fill) initial \(initial)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testChecksumOfARealHeaderVerifies() {
+        // RFC 1071-style example: an IPv4 header with its checksum filled in verifies; one bit off does not.
+        var h = T.ipv4(proto: 17, [UInt8](repeating: 0xAB, count: 8))
+        h.withUnsafeBytes { XCTAssertTrue($0.checksumOK(0, 20)) }
+        h[8] ^= 1
+        h.withUnsafeBytes { XCTAssertFalse($0.checksumOK(0, 20)) }
+    }
+
+    func testMIBOrdinalIsTheDeclarationIndex() {
+        XCTAssertLessThanOrEqual(MIB.count, 128, "MIBSet holds 128 counters")
+        for (i, m) in MIB.allCases.enumerated() { XCTAssertEqual(m.ordinal, i, "\(m)") }
+    }
+
+    func testCountMergesRepeatedMovesAndResetClears() {
+        var r = FrameResult()
+        r.count(.ipInReceives)
+        r.count(.tcpInSegs, 2)
+        r.count(.ipInReceives, 3)
+        r.count(.udp6IgnoredMulti)  // the last case (second word of the set)
+        XCTAssertEqual(r.counters.map { $0.0 }, [.ipInReceives, .tcpInSegs, .udp6IgnoredMulti])
+        XCTAssertEqual(r.counters.map { $0.1 }, [4, 2, 1])
+        r.reset(frame: 2)
+        XCTAssertTrue(r.counters.isEmpty)
+        r.count(.tcpInSegs)
+        XCTAssertEqual(r.counters.map { $0.0 }, [.tcpInSegs])
+        XCTAssertEqual(r.counters.map { $0.1 }, [1])
+    }
+
+    // MARK: RSS
+
+    /// Microsoft's RSS verification vectors for the default key ("Verifying the RSS Hash
+    /// Calculation"): source and destination address and port, hash over the addresses only
+    /// and over addresses and ports.
+    func testToeplitzMatchesPublishedIPv4Vectors() {
+        let vectors: [(String, UInt16, String, UInt16, UInt32, UInt32)] = [
+            ("66.9.149.187", 2794, "161.142.100.80", 1766, 0x323e8fc2, 0x51ccc178),
+            ("199.92.111.2", 14230, "65.69.140.83", 4739, 0xd718262a, 0xc626b0ea),
+            ("24.19.198.95", 12898, "12.22.207.184", 38024, 0xd2d0a5de, 0x5c2b394a),
+            ("38.27.205.30", 48228, "209.142.163.6", 2217, 0x82989176, 0xafc7327f),
+            ("153.39.163.191", 44251, "202.188.127.2", 1303, 0x5d1809c5, 0x10e828a2),
+        ]
+        let k = kernelWithNIC()
+        for (s, sp, d, dp, addrOnly, withPorts) in vectors {
+            let src = IPv4Address(s)!, dst = IPv4Address(d)!
+            let ports = [UInt8(sp >> 8), UInt8(sp & 0xFF), UInt8(dp >> 8), UInt8(dp & 0xFF)]
+            let tcp = T.ipv4(src: src, dst: dst, proto: 6, ports + [UInt8](repeating: 0, count: 16))
+            let udp = T.ipv4(src: src, dst: dst, proto: 17, ports + [0, 8, 0, 0])
+            XCTAssertEqual(hash(k, tcp, proto: 0x0800), withPorts, "\(s) → \(d) TCP")
+            XCTAssertEqual(hash(k, udp, proto: 0x0800), addrOnly, "\(s) → \(d) addresses only")
+        }
+    }
+
+    func testToeplitzMatchesPublishedIPv6Vectors() {
+        let vectors: [(String, UInt16, String, UInt16, UInt32, UInt32)] = [
+            ("3ffe:2501:200:1fff::7", 2794, "3ffe:2501:200:3::1", 1766, 0x2cc18cd5, 0x40207d3d),
+            ("3ffe:501:8::260:97ff:fe40:efab", 14230, "ff02::1", 4739, 0x0f0c461c, 0xdde51bbf),
+            ("3ffe:1900:4545:3:200:f8ff:fe21:67cf", 44251, "fe80::200:f8ff:fe21:67cf", 38024, 0x4b61e985, 0x02d1feef),
+        ]
+        let k = kernelWithNIC()
+        for (s, sp, d, dp, addrOnly, withPorts) in vectors {
+            let src = IPv6Address(s)!, dst = IPv6Address(d)!
+            let ports = [UInt8(sp >> 8), UInt8(sp & 0xFF), UInt8(dp >> 8), UInt8(dp & 0xFF)]
+            let tcp = T.ipv6(src: src, dst: dst, nh: 6, ports + [UInt8](repeating: 0, count: 16))
+            let udp = T.ipv6(src: src, dst: dst, nh: 17, ports + [0, 8, 0, 0])
+            XCTAssertEqual(hash(k, tcp, proto: 0x86DD), withPorts, "\(s) → \(d) TCP")
+            XCTAssertEqual(hash(k, udp, proto: 0x86DD), addrOnly, "\(s) → \(d) addresses only")
+        }
+    }
+
+    func kernelWithNIC() -> Kernel {
+        var n = T.netns()
+        n.devices[1].isVirtual = false
+        n.devices[1].rxQueues = 4
+        return Kernel(ns: n)
+    }
+
+    func hash(_ k: Kernel, _ packet: [UInt8], proto: UInt16) -> UInt32 {
+        packet.withUnsafeBytes { buf in
+            let skb = SKB(buf: buf, len: buf.count, dev: 1, origDev: 1, pktType: .host, proto: proto, frame: 1, time: 0)
+            return k.rssQueue(skb).hash
+        }
+    }
+
+    // MARK: route cache
+
+    func testRouteCacheGivesTheUncachedResult() {
+        var n = T.netns(forwarding: true)
+        n.routes4.append(Route4(table: FibTableID.main, type: .unicast, prefix: IPv4Address(10, 0, 0, 0), length: 8, dev: 1))
+        n.routes4.append(Route4(table: 100, type: .blackhole, prefix: IPv4Address(10, 1, 0, 0), length: 16))
+        n.routes4.append(Route4(prefix: IPv4Address(10, 2, 0, 0), length: 16, dev: 2, tos: 4))
+        var marked = FibRule4(priority: 100, action: .table(100))
+        marked.sel.fwmark = 7
+        n.rules4.insert(marked, at: 1)
+        n.rules4.insert(FibRule4(priority: 200, from: (IPv4Address(198, 51, 100, 0), 24), action: .table(100)), at: 2)
+        n.addAddressRoutesIfMissing()
+        let k = Kernel(ns: n)
+        var rng = SystemRandomNumberGenerator()
+        var flows: [Flow4] = []
+        for _ in 0..<3000 {
+            let d: UInt32 = [0x0A01_0000, 0x0A02_0000, 0xC000_0200, 0xC633_6400, 0x0808_0800].randomElement(using: &rng)!
+                | UInt32.random(in: 0...3, using: &rng)
+            let s: UInt32 = [0xC633_6402, 0xC000_0202, 0x0A00_0001].randomElement(using: &rng)!
+            flows.append(Flow4(daddr: IPv4Address(d), saddr: IPv4Address(s), iif: Int.random(in: 0...1, using: &rng),
+                               oif: [nil, 1].randomElement(using: &rng)!, mark: [0, 7].randomElement(using: &rng)!,
+                               tos: [0, 4].randomElement(using: &rng)!, proto: 6,
+                               sport: UInt16.random(in: 1000...1003, using: &rng), dport: 80))
+        }
+        for fl in flows + flows {
+            let want = n.fibLookup(fl), got = k.fibLookupCached(fl)
+            XCTAssertEqual(got.result?.route, want.result?.route)
+            XCTAssertEqual(got.result?.nexthop, want.result?.nexthop)
+            XCTAssertEqual(got.result?.table, want.result?.table)
+            XCTAssertEqual(got.rule, want.rule)
+            XCTAssertEqual(got.route, want.route)
+            XCTAssertEqual(got.error, want.error)
+        }
+        XCTAssertGreaterThan(k.fibCache4.hits, 3000, "repeated flows are answered from the cache")
+    }
+
+    // MARK: TCP timers
+
+    func testRequestSocketTimersFireOnlyWhenDue() {
+        var table = TCPConnTable()
+        func key(_ p: UInt16) -> TCPConnKey {
+            TCPConnKey(laddr: .v4(IPv4Address(192, 0, 2, 1)), lport: 80, raddr: .v4(IPv4Address(192, 0, 2, 2)), rport: p)
+        }
+        let life: Int64 = 63_000_000_000, tw: Int64 = 60_000_000_000
+        table[key(1)] = TCPConn(state: .synRecv, listener: 0, irs: 1, rcvNxt: 2, iss: nil, created: 1_000)
+        table[key(2)] = TCPConn(state: .synRecv, listener: 0, irs: 1, rcvNxt: 2, iss: nil, created: 5_000)
+        var est = TCPConn(state: .synRecv, listener: 0, irs: 1, rcvNxt: 2, iss: nil, created: 2_000)
+        table[key(3)] = est
+        est.state = .established
+        table[key(3)] = est  // left SYN_RECV: its timer entry is stale
+        var t = TCPConn(state: .established, listener: 0, irs: 1, rcvNxt: 2, iss: nil, created: 0)
+        t.state = .timeWait
+        t.timeWaitSince = 3_000
+        table[key(4)] = t
+        var gone: [TCPConnKey] = []
+        table.due(now: 1_000 + life - 1, life: life, timeWaitLife: tw, into: &gone)
+        XCTAssertEqual(gone, [key(4)], "TIME_WAIT since 3000 is due after 60 s; no request socket yet")
+        gone.removeAll()
+        table.removeValue(forKey: key(4))
+        table.due(now: 5_000 + life, life: life, timeWaitLife: tw, into: &gone)
+        XCTAssertEqual(Set(gone.map(\.rport)), [1, 2], "both request sockets due; the established one is not")
+        XCTAssertNotNil(table[key(3)])
+    }
+}
