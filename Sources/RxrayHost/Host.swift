@@ -589,6 +589,10 @@ public struct Rulesets: Equatable, Sendable {
     /// The parsed nft ruleset (JSON when present, with the text listing as companion for rule
     /// text and lines), without the tables listed in the source's `excludedTables`.
     public var nft: NftRuleset?
+    /// The same parse before any table was excluded (shares storage with `nft`): what the
+    /// netfilter engine compiles, with its own exclusions, without parsing the source again.
+    /// `file` is the active nft source's; rule lines are file lines (inline rulesets included).
+    public var nftUnexcluded: NftRuleset?
     /// The parsed `ipset save` file, when present.
     public var ipsets: IpsetFile?
     /// The texts of shadowed sources, by file, so a profile can carry them too.

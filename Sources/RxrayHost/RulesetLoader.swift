@@ -73,6 +73,7 @@ enum RulesetLoader {
                     let companion = try NftParser.parse(numbered(text), file: text.file)
                     parsed = NftJSONParser.borrowingText(plain, from: companion)
                 }
+                r.nftUnexcluded = parsed
                 func excluded(_ t: NftTable) -> Bool { s.excludedTables.contains("\(t.family.rawValue) \(t.name)") }
                 let droppedLines = Set(plain.tables.filter(excluded).flatMap { t in t.chains.flatMap { c in c.rules.map(\.line) } })
                 parsed.tables.removeAll(where: excluded)

@@ -202,8 +202,9 @@ struct NftJSONReader {
             let comment = o["comment"] as? String
             var text = stmts.map(\.description).joined(separator: " ")
             if let c = comment { text += " comment \"\(c)\"" }
-            let t = result.tables[ti]
-            let r = NftRule(family: t.family, table: t.name, chain: chainName, position: 0, handle: (o["handle"] as? NSNumber)?.uint64Value,
+            // Only the names: a copy of the table would make the append below copy every chain.
+            let (family, tableName) = (result.tables[ti].family, result.tables[ti].name)
+            let r = NftRule(family: family, table: tableName, chain: chainName, position: 0, handle: (o["handle"] as? NSNumber)?.uint64Value,
                             file: file, line: index, text: text, statements: stmts, comment: comment, isUnsupported: !unsupported.isEmpty)
             for u in unsupported { result.unsupported.append(UnsupportedConstruct(file: file, line: index, construct: u, ruleText: text)) }
             result.tables[ti].chains[ci].rules.append(r)

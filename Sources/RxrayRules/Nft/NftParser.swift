@@ -780,8 +780,10 @@ struct NftTextParser {
         }
         let handle = handleComment()
         let text = String(decoding: bytes[first.start..<max(first.start, lastEnd)], as: UTF8.self)
-        let t = result.tables[ti]
-        let r = NftRule(family: t.family, table: t.name, chain: t.chains[ci].name, position: 0, handle: handle, file: file,
+        // Copy only the names: a copy of the table would keep its chains array shared and make
+        // the append below copy every chain.
+        let (family, tableName, chainName) = (result.tables[ti].family, result.tables[ti].name, result.tables[ti].chains[ci].name)
+        let r = NftRule(family: family, table: tableName, chain: chainName, position: 0, handle: handle, file: file,
                         line: first.line, text: text, statements: statements, comment: comment, isUnsupported: !ruleUnsupported.isEmpty)
         for u in ruleUnsupported {
             result.unsupported.append(UnsupportedConstruct(file: file, line: first.line, construct: u, ruleText: text))
