@@ -251,3 +251,80 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
         return s
     }
 }
+
+// MARK: Rendering into bytes (same text as `description`, without building a String)
+
+extension IPv4Address {
+    /// Appends the dotted-quad text (`192.0.2.1`).
+    @inlinable public func write(to w: inout ByteWriter) {
+        w.decimal(UInt64(value >> 24))
+        w.byte(46)
+        w.decimal(UInt64(value >> 16 & 0xFF))
+        w.byte(46)
+        w.decimal(UInt64(value >> 8 & 0xFF))
+        w.byte(46)
+        w.decimal(UInt64(value & 0xFF))
+    }
+}
+
+extension IPv6Address {
+    /// Appends the RFC 5952 text, as `description` spells it.
+    public func write(to w: inout ByteWriter) {
+        if isV4Mapped {
+            w.ascii("::ffff:")
+            IPv4Address(UInt32(truncatingIfNeeded: low)).write(to: &w)
+            return
+        }
+        var bestStart = -1, bestLen = 0, curStart = -1, curLen = 0
+        for i in 0..<8 {
+            if group(i) == 0 {
+                if curStart < 0 { curStart = i; curLen = 0 }
+                curLen += 1
+                if curLen > bestLen { bestStart = curStart; bestLen = curLen }
+            } else {
+                curStart = -1
+            }
+        }
+        if bestLen < 2 { bestStart = -1 }
+        // A ':' goes before a group unless it is the first thing written or follows "::".
+        var needColon = false
+        var i = 0
+        while i < 8 {
+            if i == bestStart {
+                w.bytes(58, 58)
+                needColon = false
+                i += bestLen
+                continue
+            }
+            if needColon { w.byte(58) }
+            w.hex(UInt64(group(i)))
+            needColon = true
+            i += 1
+        }
+    }
+}
+
+extension IPAddress {
+    /// Appends the address text, as `description` spells it.
+    @inlinable public func write(to w: inout ByteWriter) {
+        switch self {
+        case .v4(let a): a.write(to: &w)
+        case .v6(let a): a.write(to: &w)
+        }
+    }
+}
+
+extension MACAddress {
+    /// Appends `aa:bb:cc:dd:ee:ff` (lower case).
+    @inlinable public func write(to w: inout ByteWriter) {
+        w.reserve(17)
+        var shift: UInt64 = 40
+        while true {
+            let b = UInt8(truncatingIfNeeded: value >> shift)
+            w.bytes(ByteWriter.hexDigit(b >> 4), ByteWriter.hexDigit(b & 15))
+            if shift == 0 { break }
+            w.byte(58)
+            shift -= 8
+        }
+    }
+}

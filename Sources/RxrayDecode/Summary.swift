@@ -1,5 +1,6 @@
-// Rendering: a tcpdump-style one-line summary and JSON fields. These allocate (they make text);
-// decoding does not.
+// Rendering: a tcpdump-style one-line summary and JSON fields, written as bytes into a
+// `ByteWriter` (no Strings on the common paths: TCP, UDP, ICMP echo, ARP, neighbour
+// discovery). Rare shapes (errors, unusual link types) fall back to String text.
 
 extension DecodedFrame {
     /// A one-line summary close to `tcpdump -n -t` (no link header, absolute sequence numbers
@@ -8,32 +9,37 @@ extension DecodedFrame {
     ///
     /// - Parameter bytes: the bytes this frame was decoded from.
     public func summaryLine(_ bytes: UnsafeRawBufferPointer) -> String {
-        var s = ""
+        ByteWriter.string(capacity: 192) { writeSummaryLine(bytes, to: &$0) }
+    }
+
+    /// Appends the `summaryLine` text to `w`.
+    public func writeSummaryLine(_ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter) {
+        let start = w.count
         for tag in vlanTags {
-            s += "vlan \(tag.vid), p \(tag.pcp)"
-            if tag.dei { s += ", DEI" }
-            s += ", "
+            w.ascii("vlan "); w.decimal(tag.vid)
+            w.ascii(", p "); w.decimal(tag.pcp)
+            if tag.dei { w.ascii(", DEI") }
+            w.ascii(", ")
         }
         switch network {
-        case .arp: s += arpSummary(bytes)
-        case .ipv4, .ipv6: s += ipSummary(bytes)
-        case .none: s += linkOnlySummary()
+        case .arp: writeARPSummary(bytes, to: &w)
+        case .ipv4, .ipv6: writeIPSummary(bytes, to: &w)
+        case .none: w.string(linkOnlySummary())
         }
-        while s.hasSuffix(" ") { s.removeLast() }
+        w.trimTrailingSpaces(downTo: start)
         for issue in issues {
             switch issue {
             case .ok: break
-            case .truncated(let l): s += " [truncated \(l)]"
-            case .malformed(let l, let p): s += " [malformed \(l): \(p)]"
-            case .badChecksum(let l): s += " [bad \(l) cksum]"
+            case .truncated(let l): w.string(" [truncated \(l)]")
+            case .malformed(let l, let p): w.string(" [malformed \(l): \(p)]")
+            case .badChecksum(let l): w.string(" [bad \(l) cksum]")
             case .unsupported(_, let what):
                 switch what {
                 case .etherType, .ipProtocol, .llcFrame, .encrypted, .linkType, .addressFamily: break
-                default: s += " [unsupported \(what)]"
+                default: w.string(" [unsupported \(what)]")
                 }
             }
         }
-        return s
     }
 
     func linkOnlySummary() -> String {
@@ -59,121 +65,175 @@ extension DecodedFrame {
         return linkType.name
     }
 
-    func arpSummary(_ bytes: UnsafeRawBufferPointer) -> String {
-        guard let a = arp(in: bytes) else { return "ARP" }
+    func writeARPSummary(_ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter) {
+        guard let a = arp(in: bytes) else { w.ascii("ARP"); return }
         let len = max(0, wireLength - networkOffset)
         guard a.hasEthernetIPv4Addresses else {
-            if a.isEthernetIPv4 { return "ARP" }
-            return "ARP, hardware \(a.hardwareType), proto 0x\(hex(a.protocolType, width: 4)), op \(a.operation), length \(len)"
+            if a.isEthernetIPv4 { w.ascii("ARP"); return }
+            w.string("ARP, hardware \(a.hardwareType), proto 0x\(hex(a.protocolType, width: 4)), op \(a.operation), length \(len)")
+            return
         }
         switch a.operation {
         case ARPHeader.request:
-            return "ARP, Request who-has \(a.targetIP) tell \(a.senderIP), length \(len)"
+            w.ascii("ARP, Request who-has "); a.targetIP.write(to: &w)
+            w.ascii(" tell "); a.senderIP.write(to: &w)
         case ARPHeader.reply:
-            return "ARP, Reply \(a.senderIP) is-at \(a.senderMAC), length \(len)"
+            w.ascii("ARP, Reply "); a.senderIP.write(to: &w)
+            w.ascii(" is-at "); a.senderMAC.write(to: &w)
         default:
-            return "ARP, op \(a.operation) \(a.senderIP) > \(a.targetIP), length \(len)"
+            w.ascii("ARP, op "); w.decimal(a.operation); w.byte(32)
+            a.senderIP.write(to: &w); w.ascii(" > "); a.targetIP.write(to: &w)
         }
+        w.ascii(", length "); w.decimal(len)
     }
 
-    func ipSummary(_ bytes: UnsafeRawBufferPointer) -> String {
-        guard let addrs = ipAddresses(in: bytes) else { return network == .ipv4 ? "IP" : "IP6" }
-        var s = network == .ipv4 ? "IP " : "IP6 "
-        var ext = ""
+    /// Whether `writeExtensionText` writes anything.
+    private var hasExtensionText: Bool {
         for r in ipv6Extensions {
             switch r.type {
-            case IPProtocol.hopByHop: ext += "HBH "
-            case IPProtocol.destinationOptions: ext += "DSTOPT "
-            case IPProtocol.routing: ext += "srcrt "
-            case IPProtocol.fragment:
-                if let f = fragment {
-                    let fragLen = ipEnd - Int(r.offset) - 8
-                    ext += "frag (\(Int(f.offset) * 8)|\(fragLen)) "
-                }
-            case IPProtocol.ah: ext += "AH "
-            case IPProtocol.esp: ext += "ESP "
+            case IPProtocol.hopByHop, IPProtocol.destinationOptions, IPProtocol.routing, IPProtocol.ah, IPProtocol.esp:
+                return true
+            case IPProtocol.fragment where fragment != nil: return true
             default: break
             }
         }
-        let ports = self.ports(in: bytes)
-        if let p = ports {
-            if network == .ipv6 && !ext.isEmpty {
-                s += "\(addrs.source) > \(addrs.destination): \(ext)\(p.source) > \(p.destination): "
-            } else {
-                s += "\(addrs.source).\(p.source) > \(addrs.destination).\(p.destination): "
-            }
-        } else {
-            s += "\(addrs.source) > \(addrs.destination): \(ext)"
-        }
-        if let t = tcp(in: bytes) {
-            s += tcpSummary(t, bytes)
-        } else if let u = udp(in: bytes) {
-            s += "UDP, length \(Int(u.length) >= 8 ? Int(u.length) - 8 : payloadLength)"
-        } else if let i = icmp(in: bytes) {
-            s += "ICMP " + icmpText(i) + ", length \(ipEnd - transportOffset)"
-        } else if let i = icmpv6(in: bytes) {
-            s += "ICMP6, " + icmpv6Text(i, bytes) + ", length \(ipEnd - transportOffset)"
-        } else if let proto = transportProtocol {
-            if proto == IPProtocol.noNextHeader {
-                s += "no next header"
-            } else if let f = fragment, f.offset != 0, network == .ipv4 {
-                s += "ip-proto-\(proto)"
-            } else if case .unsupported = outcome {
-                s += "ip-proto-\(proto) \(max(0, ipEnd - transportOffset))"
-            } else if let name = IPProtocol.name(proto) {
-                s += name
-            } else {
-                s += "ip-proto-\(proto)"
-            }
-        }
-        return s
+        return false
     }
 
-    func tcpSummary(_ t: TCPHeader, _ bytes: UnsafeRawBufferPointer) -> String {
+    /// tcpdump's IPv6 extension header words (`HBH `, `frag (0|1232) `...), each followed by a space.
+    private func writeExtensionText(to w: inout ByteWriter) {
+        for r in ipv6Extensions {
+            switch r.type {
+            case IPProtocol.hopByHop: w.ascii("HBH ")
+            case IPProtocol.destinationOptions: w.ascii("DSTOPT ")
+            case IPProtocol.routing: w.ascii("srcrt ")
+            case IPProtocol.fragment:
+                if let f = fragment {
+                    w.ascii("frag ("); w.decimal(Int(f.offset) * 8)
+                    w.byte(124); w.decimal(ipEnd - Int(r.offset) - 8)
+                    w.ascii(") ")
+                }
+            case IPProtocol.ah: w.ascii("AH ")
+            case IPProtocol.esp: w.ascii("ESP ")
+            default: break
+            }
+        }
+    }
+
+    func writeIPSummary(_ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter) {
+        guard let addrs = ipAddresses(in: bytes) else { w.ascii(network == .ipv4 ? "IP" : "IP6"); return }
+        w.ascii(network == .ipv4 ? "IP " : "IP6 ")
+        if let p = self.ports(in: bytes) {
+            if network == .ipv6 && hasExtensionText {
+                addrs.source.write(to: &w); w.ascii(" > "); addrs.destination.write(to: &w); w.ascii(": ")
+                writeExtensionText(to: &w)
+                w.decimal(p.source); w.ascii(" > "); w.decimal(p.destination); w.ascii(": ")
+            } else {
+                addrs.source.write(to: &w); w.byte(46); w.decimal(p.source)
+                w.ascii(" > ")
+                addrs.destination.write(to: &w); w.byte(46); w.decimal(p.destination)
+                w.ascii(": ")
+            }
+        } else {
+            addrs.source.write(to: &w); w.ascii(" > "); addrs.destination.write(to: &w); w.ascii(": ")
+            writeExtensionText(to: &w)
+        }
+        if let t = tcp(in: bytes) {
+            writeTCPSummary(t, bytes, to: &w)
+        } else if let u = udp(in: bytes) {
+            w.ascii("UDP, length "); w.decimal(Int(u.length) >= 8 ? Int(u.length) - 8 : payloadLength)
+        } else if let i = icmp(in: bytes) {
+            w.ascii("ICMP ")
+            switch i.type {
+            case ICMPType.echoReply, ICMPType.echoRequest:
+                w.ascii(i.type == ICMPType.echoReply ? "echo reply, id " : "echo request, id ")
+                w.decimal(i.identifier); w.ascii(", seq "); w.decimal(i.sequenceNumber)
+            default: w.string(icmpText(i))
+            }
+            w.ascii(", length "); w.decimal(ipEnd - transportOffset)
+        } else if let i = icmpv6(in: bytes) {
+            w.ascii("ICMP6, ")
+            switch i.type {
+            case ICMPv6Type.echoRequest, ICMPv6Type.echoReply:
+                w.ascii(i.type == ICMPv6Type.echoReply ? "echo reply, id " : "echo request, id ")
+                w.decimal(i.identifier); w.ascii(", seq "); w.decimal(i.sequenceNumber)
+            case ICMPv6Type.neighborSolicitation:
+                w.ascii("neighbor solicitation")
+                if let t = i.targetAddress { w.ascii(", who has "); t.write(to: &w) }
+            case ICMPv6Type.neighborAdvertisement:
+                w.ascii("neighbor advertisement")
+                if let t = i.targetAddress { w.ascii(", tgt is "); t.write(to: &w) }
+            default: w.string(icmpv6Text(i, bytes))
+            }
+            w.ascii(", length "); w.decimal(ipEnd - transportOffset)
+        } else if let proto = transportProtocol {
+            if proto == IPProtocol.noNextHeader {
+                w.ascii("no next header")
+            } else if let f = fragment, f.offset != 0, network == .ipv4 {
+                w.ascii("ip-proto-"); w.decimal(proto)
+            } else if case .unsupported = outcome {
+                w.ascii("ip-proto-"); w.decimal(proto); w.byte(32); w.decimal(max(0, ipEnd - transportOffset))
+            } else if let name = IPProtocol.name(proto) {
+                w.string(name)
+            } else {
+                w.ascii("ip-proto-"); w.decimal(proto)
+            }
+        }
+    }
+
+    func writeTCPSummary(_ t: TCPHeader, _ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter) {
         let flags = t.flags
-        var s = "Flags [\(flags.tcpdumpString)]"
+        w.ascii("Flags [")
+        flags.write(to: &w)
+        w.byte(93)
         let len = payloadLength
         if len > 0 || !flags.isDisjoint(with: [.syn, .fin, .rst]) {
-            s += ", seq \(t.sequenceNumber)"
-            if len > 0 { s += ":\(t.sequenceNumber &+ UInt32(truncatingIfNeeded: len))" }
+            w.ascii(", seq "); w.decimal(t.sequenceNumber)
+            if len > 0 { w.byte(58); w.decimal(t.sequenceNumber &+ UInt32(truncatingIfNeeded: len)) }
         }
-        if flags.contains(.ack) { s += ", ack \(t.acknowledgmentNumber)" }
-        s += ", win \(t.window)"
-        if flags.contains(.urg) { s += ", urg \(t.urgentPointer)" }
+        if flags.contains(.ack) { w.ascii(", ack "); w.decimal(t.acknowledgmentNumber) }
+        w.ascii(", win "); w.decimal(t.window)
+        if flags.contains(.urg) { w.ascii(", urg "); w.decimal(t.urgentPointer) }
         if !tcpOptions.isEmpty {
-            s += ", options [" + tcpOptionStrings(bytes).joined(separator: ",") + "]"
+            w.ascii(", options [")
+            for i in tcpOptions.indices {
+                if i != tcpOptions.startIndex { w.byte(44) }
+                writeTCPOption(i, bytes, to: &w)
+            }
+            w.byte(93)
         }
-        s += ", length \(len)"
-        return s
+        w.ascii(", length "); w.decimal(len)
+    }
+
+    /// One TCP option in tcpdump's spelling (`mss 1460`, `sackOK`, `TS val 1 ecr 0`, `nop`, ...).
+    public func writeTCPOption(_ index: Int, _ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter) {
+        switch tcpOption(index, in: bytes) {
+        case .endOfList: w.ascii("eol")
+        case .noOperation: w.ascii("nop")
+        case .maximumSegmentSize(let v): w.ascii("mss "); w.decimal(v)
+        case .windowScale(let v): w.ascii("wscale "); w.decimal(v)
+        case .sackPermitted: w.ascii("sackOK")
+        case .sack(let b):
+            w.ascii("sack "); w.decimal(b.count); w.byte(32)
+            for k in 0..<b.count {
+                w.byte(123); w.decimal(b[k].left); w.byte(58); w.decimal(b[k].right); w.byte(125)
+            }
+        case .timestamp(let v, let e): w.ascii("TS val "); w.decimal(v); w.ascii(" ecr "); w.decimal(e)
+        case .unknown(let kind, _):
+            switch kind {
+            case TCPOptionKind.md5Signature: w.ascii("md5")
+            case TCPOptionKind.multipath: w.ascii("mptcp")
+            case TCPOptionKind.fastOpen: w.ascii("tfo")
+            case TCPOptionKind.userTimeout: w.ascii("utolen")
+            case TCPOptionKind.authentication: w.ascii("tcp-ao")
+            default: w.ascii("opt-"); w.decimal(kind)
+            }
+        }
     }
 
     /// The TCP options in tcpdump's spelling (`mss 1460`, `sackOK`, `TS val 1 ecr 0`, `nop`, ...).
     public func tcpOptionStrings(_ bytes: UnsafeRawBufferPointer) -> [String] {
-        var parts: [String] = []
-        for i in tcpOptions.indices {
-            switch tcpOption(i, in: bytes) {
-            case .endOfList: parts.append("eol")
-            case .noOperation: parts.append("nop")
-            case .maximumSegmentSize(let v): parts.append("mss \(v)")
-            case .windowScale(let v): parts.append("wscale \(v)")
-            case .sackPermitted: parts.append("sackOK")
-            case .sack(let b):
-                var x = "sack \(b.count) "
-                for k in 0..<b.count { x += "{\(b[k].left):\(b[k].right)}" }
-                parts.append(x)
-            case .timestamp(let v, let e): parts.append("TS val \(v) ecr \(e)")
-            case .unknown(let kind, _):
-                switch kind {
-                case TCPOptionKind.md5Signature: parts.append("md5")
-                case TCPOptionKind.multipath: parts.append("mptcp")
-                case TCPOptionKind.fastOpen: parts.append("tfo")
-                case TCPOptionKind.userTimeout: parts.append("utolen")
-                case TCPOptionKind.authentication: parts.append("tcp-ao")
-                default: parts.append("opt-\(kind)")
-                }
-            }
-        }
-        return parts
+        tcpOptions.indices.map { i in ByteWriter.string(capacity: 64) { writeTCPOption(i, bytes, to: &$0) } }
     }
 
     func icmpText(_ i: ICMPHeader) -> String {
@@ -262,121 +322,163 @@ extension DecodedFrame {
     /// `payload_len`, `padding`, and always `outcome` (`DecodeOutcome.description`) and, when
     /// there is more than one, `issues`.
     public func appendJSONFields(to out: inout String, _ bytes: UnsafeRawBufferPointer) {
-        var w = JSONFieldWriter(out: out)
-        w.string("link", linkType.name)
-        if let p = linkPacketType { w.raw("packet_type", "\(p)") }
-        if let i = interfaceIndex { w.raw("ifindex", "\(i)") }
+        out += ByteWriter.string(capacity: 512) { writeJSONFields(bytes, to: &$0) }
+    }
+
+    /// Writes the members `appendJSONFields` appends, into `w`.
+    public func writeJSONFields(_ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter) {
+        w.ascii("\"link\":")
+        w.jsonString(linkType.name, escapeDEL: false)
+        if let p = linkPacketType { w.ascii(",\"packet_type\":"); w.decimal(p) }
+        if let i = interfaceIndex { w.ascii(",\"ifindex\":"); w.decimal(i) }
         if !vlanTags.isEmpty {
-            var v = "["
+            w.ascii(",\"vlan\":[")
             for (k, t) in vlanTags.enumerated() {
-                if k > 0 { v += "," }
-                v += "{\"tpid\":\"0x\(hex(t.tpid, width: 4))\",\"vid\":\(t.vid),\"pcp\":\(t.pcp),\"dei\":\(t.dei)}"
+                if k > 0 { w.byte(44) }
+                w.ascii("{\"tpid\":\"0x"); w.hex(UInt64(t.tpid), minimumDigits: 4)
+                w.ascii("\",\"vid\":"); w.decimal(t.vid)
+                w.ascii(",\"pcp\":"); w.decimal(t.pcp)
+                w.ascii(",\"dei\":"); w.bool(t.dei)
+                w.byte(125)
             }
-            w.raw("vlan", v + "]")
+            w.byte(93)
         }
         if let e = ethernet(in: bytes) {
-            w.string("src_mac", e.source.description)
-            w.string("dst_mac", e.destination.description)
+            w.ascii(",\"src_mac\":\""); e.source.write(to: &w)
+            w.ascii("\",\"dst_mac\":\""); e.destination.write(to: &w); w.byte(34)
         } else if let m = linuxSLL(in: bytes)?.sourceMAC ?? linuxSLL2(in: bytes)?.sourceMAC {
-            w.string("src_mac", m.description)
+            w.ascii(",\"src_mac\":\""); m.write(to: &w); w.byte(34)
         }
-        if let t = etherType { w.string("ethertype", "0x" + hex(t, width: 4)) }
+        if let t = etherType { w.ascii(",\"ethertype\":\"0x"); w.hex(UInt64(t), minimumDigits: 4); w.byte(34) }
         switch network {
         case .arp:
-            w.string("l3", "arp")
+            w.ascii(",\"l3\":\"arp\"")
             if let a = arp(in: bytes) {
-                w.raw("arp_op", "\(a.operation)")
+                w.ascii(",\"arp_op\":"); w.decimal(a.operation)
                 if a.hasEthernetIPv4Addresses {
-                    w.string("src", a.senderIP.description)
-                    w.string("dst", a.targetIP.description)
-                    w.string("arp_sha", a.senderMAC.description)
-                    w.string("arp_tha", a.targetMAC.description)
+                    w.ascii(",\"src\":\""); a.senderIP.write(to: &w)
+                    w.ascii("\",\"dst\":\""); a.targetIP.write(to: &w)
+                    w.ascii("\",\"arp_sha\":\""); a.senderMAC.write(to: &w)
+                    w.ascii("\",\"arp_tha\":\""); a.targetMAC.write(to: &w)
+                    w.byte(34)
                 }
             }
         case .ipv4:
-            w.string("l3", "ipv4")
+            w.ascii(",\"l3\":\"ipv4\"")
             if let h = ipv4(in: bytes) {
-                w.string("src", h.source.description)
-                w.string("dst", h.destination.description)
-                w.raw("ttl", "\(h.ttl)")
-                w.raw("ip_id", "\(h.identification)")
-                w.raw("ip_len", "\(h.totalLength)")
-                if h.tos != 0 { w.raw("tos", "\(h.tos)") }
+                w.ascii(",\"src\":\""); h.source.write(to: &w)
+                w.ascii("\",\"dst\":\""); h.destination.write(to: &w)
+                w.ascii("\",\"ttl\":"); w.decimal(h.ttl)
+                w.ascii(",\"ip_id\":"); w.decimal(h.identification)
+                w.ascii(",\"ip_len\":"); w.decimal(h.totalLength)
+                if h.tos != 0 { w.ascii(",\"tos\":"); w.decimal(h.tos) }
             }
-            w.string("ip_cksum", ipChecksum.description)
+            w.ascii(",\"ip_cksum\":"); w.jsonString(ipChecksum.description, escapeDEL: false)
             if !ipv4Options.isEmpty {
-                w.raw("ip_options", "[" + ipv4Options.map { "\($0.kind)" }.joined(separator: ",") + "]")
+                w.ascii(",\"ip_options\":[")
+                for (k, o) in ipv4Options.enumerated() {
+                    if k > 0 { w.byte(44) }
+                    w.decimal(o.kind)
+                }
+                w.byte(93)
             }
         case .ipv6:
-            w.string("l3", "ipv6")
+            w.ascii(",\"l3\":\"ipv6\"")
             if let h = ipv6(in: bytes) {
-                w.string("src", h.source.description)
-                w.string("dst", h.destination.description)
-                w.raw("hlim", "\(h.hopLimit)")
-                if h.flowLabel != 0 { w.raw("flow", "\(h.flowLabel)") }
+                w.ascii(",\"src\":\""); h.source.write(to: &w)
+                w.ascii("\",\"dst\":\""); h.destination.write(to: &w)
+                w.ascii("\",\"hlim\":"); w.decimal(h.hopLimit)
+                if h.flowLabel != 0 { w.ascii(",\"flow\":"); w.decimal(h.flowLabel) }
             }
             if !ipv6Extensions.isEmpty {
-                w.raw("ext", "[" + ipv6Extensions.map { "\($0.type)" }.joined(separator: ",") + "]")
+                w.ascii(",\"ext\":[")
+                for (k, r) in ipv6Extensions.enumerated() {
+                    if k > 0 { w.byte(44) }
+                    w.decimal(r.type)
+                }
+                w.byte(93)
             }
         case .none: break
         }
         if let f = fragment {
-            w.raw("frag", "{\"id\":\(f.identification),\"offset\":\(Int(f.offset) * 8),\"mf\":\(f.moreFragments),\"df\":\(f.dontFragment)}")
+            w.ascii(",\"frag\":{\"id\":"); w.decimal(f.identification)
+            w.ascii(",\"offset\":"); w.decimal(Int(f.offset) * 8)
+            w.ascii(",\"mf\":"); w.bool(f.moreFragments)
+            w.ascii(",\"df\":"); w.bool(f.dontFragment)
+            w.byte(125)
         }
         if let p = transportProtocol {
             switch transport {
-            case .tcp: w.string("l4", "tcp")
-            case .udp: w.string("l4", "udp")
-            case .icmp: w.string("l4", "icmp")
-            case .icmpv6: w.string("l4", "icmpv6")
-            case .none: w.raw("l4", "\(p)")
+            case .tcp: w.ascii(",\"l4\":\"tcp\"")
+            case .udp: w.ascii(",\"l4\":\"udp\"")
+            case .icmp: w.ascii(",\"l4\":\"icmp\"")
+            case .icmpv6: w.ascii(",\"l4\":\"icmpv6\"")
+            case .none: w.ascii(",\"l4\":"); w.decimal(p)
             }
         }
         if let p = ports(in: bytes) {
-            w.raw("sport", "\(p.source)")
-            w.raw("dport", "\(p.destination)")
+            w.ascii(",\"sport\":"); w.decimal(p.source)
+            w.ascii(",\"dport\":"); w.decimal(p.destination)
         }
         if let t = tcp(in: bytes) {
-            w.string("tcp_flags", t.flags.tcpdumpString)
-            w.raw("seq", "\(t.sequenceNumber)")
-            w.raw("ack", "\(t.acknowledgmentNumber)")
-            w.raw("win", "\(t.window)")
+            w.ascii(",\"tcp_flags\":\""); t.flags.write(to: &w)
+            w.ascii("\",\"seq\":"); w.decimal(t.sequenceNumber)
+            w.ascii(",\"ack\":"); w.decimal(t.acknowledgmentNumber)
+            w.ascii(",\"win\":"); w.decimal(t.window)
             if !tcpOptions.isEmpty {
-                w.raw("tcp_options", "[" + tcpOptionStrings(bytes).map(jsonQuoted).joined(separator: ",") + "]")
+                // Option text is letters, digits, spaces and `{}:`: nothing to escape.
+                w.ascii(",\"tcp_options\":[")
+                for i in tcpOptions.indices {
+                    if i != tcpOptions.startIndex { w.byte(44) }
+                    w.byte(34); writeTCPOption(i, bytes, to: &w); w.byte(34)
+                }
+                w.byte(93)
             }
         }
         if let i = icmp(in: bytes) {
-            w.raw("icmp_type", "\(i.type)"); w.raw("icmp_code", "\(i.code)")
+            w.ascii(",\"icmp_type\":"); w.decimal(i.type); w.ascii(",\"icmp_code\":"); w.decimal(i.code)
         } else if let i = icmpv6(in: bytes) {
-            w.raw("icmp_type", "\(i.type)"); w.raw("icmp_code", "\(i.code)")
+            w.ascii(",\"icmp_type\":"); w.decimal(i.type); w.ascii(",\"icmp_code\":"); w.decimal(i.code)
         }
         if let e = embedded {
-            var v = "{\"src\":\(jsonQuoted(e.source.description)),\"dst\":\(jsonQuoted(e.destination.description)),\"proto\":\(e.protocolNumber)"
-            if let s = e.sourcePort, let d = e.destinationPort { v += ",\"sport\":\(s),\"dport\":\(d)" }
-            w.raw("embedded", v + "}")
+            w.ascii(",\"embedded\":{\"src\":\""); e.source.write(to: &w)
+            w.ascii("\",\"dst\":\""); e.destination.write(to: &w)
+            w.ascii("\",\"proto\":"); w.decimal(e.protocolNumber)
+            if let s = e.sourcePort, let d = e.destinationPort {
+                w.ascii(",\"sport\":"); w.decimal(s); w.ascii(",\"dport\":"); w.decimal(d)
+            }
+            w.byte(125)
         }
-        if transport != .none { w.string("l4_cksum", transportChecksum.description) }
-        if network != .none { w.raw("payload_len", "\(payloadLength)") }
-        if paddingLength > 0 { w.raw("padding", "\(paddingLength)") }
-        w.string("outcome", outcome.description)
+        if transport != .none { w.ascii(",\"l4_cksum\":"); w.jsonString(transportChecksum.description, escapeDEL: false) }
+        if network != .none { w.ascii(",\"payload_len\":"); w.decimal(payloadLength) }
+        if paddingLength > 0 { w.ascii(",\"padding\":"); w.decimal(paddingLength) }
+        w.ascii(",\"outcome\":")
+        if case .ok = outcome { w.ascii("\"ok\"") } else { w.jsonString(outcome.description, escapeDEL: false) }
         if issues.count > 1 {
-            w.raw("issues", "[" + issues.map { jsonQuoted($0.description) }.joined(separator: ",") + "]")
+            w.ascii(",\"issues\":[")
+            for (k, i) in issues.enumerated() {
+                if k > 0 { w.byte(44) }
+                w.jsonString(i.description, escapeDEL: false)
+            }
+            w.byte(93)
         }
-        out = w.out
     }
 }
 
-struct JSONFieldWriter {
-    var out: String
-    var first = true
-    init(out: String) { self.out = out }
-    mutating func key(_ k: String) {
-        if !first { out += "," }
-        first = false
-        out += "\"" + k + "\":"
+extension TCPFlags {
+    /// Appends `tcpdumpString` (`S.`, `FP.`, `none`).
+    @inlinable public func write(to w: inout ByteWriter) {
+        if rawValue == 0 { w.ascii("none"); return }
+        if contains(.fin) { w.byte(70) }
+        if contains(.syn) { w.byte(83) }
+        if contains(.rst) { w.byte(82) }
+        if contains(.psh) { w.byte(80) }
+        if contains(.ack) { w.byte(46) }
+        if contains(.urg) { w.byte(85) }
+        if contains(.ece) { w.byte(69) }
+        if contains(.cwr) { w.byte(87) }
+        if contains(.ae) { w.byte(101) }
     }
-    mutating func raw(_ k: String, _ v: String) { key(k); out += v }
-    mutating func string(_ k: String, _ v: String) { key(k); out += jsonQuoted(v) }
 }
 
 /// `text` as a JSON string literal (quotes, backslashes and control characters escaped).

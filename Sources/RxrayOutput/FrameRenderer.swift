@@ -108,6 +108,30 @@ public struct StageSelection: Sendable, Equatable {
         return false
     }
 
+    /// Whether `stage` is shown (the same test on its symbol, without building it).
+    public func matches(_ stage: Stage) -> Bool {
+        guard case .nfHook(let hook, _) = stage else { return matches(stage.symbol) }
+        let head = "nf_hook ".utf8, name = hook.name.utf8
+        for item in items {
+            var i = item.utf8.makeIterator()
+            var ok = true
+            var consumed = false
+            for b in head {
+                guard let x = i.next() else { consumed = true; break }
+                if x != b { ok = false; break }
+            }
+            if ok && !consumed {
+                for b in name {
+                    guard let x = i.next() else { consumed = true; break }
+                    if x != b { ok = false; break }
+                }
+                if ok && !consumed && i.next() != nil { ok = false }
+            }
+            if ok { return true }
+        }
+        return false
+    }
+
     public struct ParseError: Error, CustomStringConvertible {
         public var message: String
         public var description: String { message }
@@ -288,109 +312,138 @@ public struct FrameRenderer {
 
     public func frame(_ meta: FrameMeta, decoded: DecodedFrame, bytes: UnsafeRawBufferPointer,
                       result: FrameResult?, to sink: ByteSink) {
-        switch format {
-        case .jsonl: json(meta, decoded: decoded, bytes: bytes, result: result, to: sink)
-        case .text: text(meta, decoded: decoded, bytes: bytes, result: result, to: sink)
+        sink.withWriter { w in
+            switch format {
+            case .jsonl: json(meta, decoded: decoded, bytes: bytes, result: result, to: &w)
+            case .text: text(meta, decoded: decoded, bytes: bytes, result: result, to: &w)
+            }
         }
+        // The last line's end goes through the sink, which flushes when line-buffered.
+        sink.endLine()
     }
 
     @inline(__always) private func shows(_ s: Stage) -> Bool {
         guard let sel = stages else { return true }
-        return sel.matches(s.symbol)
+        return sel.matches(s)
     }
 
+    /// `"text"` or `null`.
+    @inline(__always) private func stringOrNull(_ v: String?, _ w: inout ByteWriter) {
+        if let v { w.jsonString(v) } else { w.ascii("null") }
+    }
+
+    /// One JSON object per frame (docs/schema/frame.schema.json), without the newline.
     private func json(_ meta: FrameMeta, decoded: DecodedFrame, bytes: UnsafeRawBufferPointer,
-                      result: FrameResult?, to sink: ByteSink) {
-        var j = JSONEmitter(sink)
-        j.beginObject()
-        j.key("frame"); j.int(meta.index)
-        j.key("ts"); j.customValue()
-        sink.write(byte: 34); sink.write(epochNanoseconds: meta.timestampNanoseconds); sink.write(byte: 34)
-        j.field("interface", orNull: meta.captureInterface)
-        if let i = meta.ingress { j.field("ingress", i) }
-        j.field("linktype", meta.linkType.name)
-        j.field("caplen", meta.captureLength)
-        j.field("len", meta.wireLength)
-        if let c = meta.comment { j.field("comment", c) }
-        j.field("summary", decoded.summaryLine(bytes))
-        var fields = ""
-        decoded.appendJSONFields(to: &fields, bytes)
-        j.key("decode"); j.customValue()
-        sink.write(byte: UInt8(ascii: "{")); sink.write(fields); sink.write(byte: UInt8(ascii: "}"))
+                      result: FrameResult?, to w: inout ByteWriter) {
+        w.ascii("{\"frame\":"); w.decimal(meta.index)
+        w.ascii(",\"ts\":\""); w.epoch(meta.timestampNanoseconds)
+        w.ascii("\",\"interface\":"); stringOrNull(meta.captureInterface, &w)
+        if let i = meta.ingress { w.ascii(",\"ingress\":"); w.jsonString(i) }
+        w.ascii(",\"linktype\":"); w.jsonString(meta.linkType.name)
+        w.ascii(",\"caplen\":"); w.decimal(meta.captureLength)
+        w.ascii(",\"len\":"); w.decimal(meta.wireLength)
+        if let c = meta.comment { w.ascii(",\"comment\":"); w.jsonString(c) }
+        w.ascii(",\"summary\":\"")
+        let summaryStart = w.count
+        decoded.writeSummaryLine(bytes, to: &w)
+        w.escapeJSON(from: summaryStart)
+        w.ascii("\",\"decode\":{")
+        decoded.writeJSONFields(bytes, to: &w)
+        w.byte(125)
         if let r = result {
-            j.field("fate", r.fate.rawValue)
-            j.field("drop_reason", orNull: r.dropReason?.name)
-            j.field("drop_stage", orNull: r.dropStage?.symbol)
-            j.field("egress", orNull: r.egress)
-            j.field("next_hop", orNull: r.nextHop?.description)
-            j.key("replies")
-            j.beginArray()
+            w.ascii(",\"fate\":"); w.jsonString(r.fate.rawValue)
+            w.ascii(",\"drop_reason\":")
+            if let d = r.dropReason { w.jsonString(d.name) } else { w.ascii("null") }
+            w.ascii(",\"drop_stage\":")
+            if let st = r.dropStage { w.byte(34); st.writeSymbol(to: &w); w.byte(34) } else { w.ascii("null") }
+            w.ascii(",\"egress\":"); stringOrNull(r.egress, &w)
+            w.ascii(",\"next_hop\":")
+            if let nh = r.nextHop { w.byte(34); nh.write(to: &w); w.byte(34) } else { w.ascii("null") }
+            w.ascii(",\"replies\":[")
+            var first = true
             for rep in r.replies {
-                j.beginObject()
-                j.field("kind", rep.kindName)
+                if !first { w.byte(44) }
+                first = false
+                w.ascii("{\"kind\":"); w.jsonString(rep.kindName)
                 switch rep.kind {
                 case .icmp(let t, let c), .icmpv6(let t, let c):
-                    j.field("type", Int(t)); j.field("code", Int(c))
+                    w.ascii(",\"type\":"); w.decimal(t); w.ascii(",\"code\":"); w.decimal(c)
                 default: break
                 }
-                j.field("interface", rep.interface)
-                j.field("src", orNull: rep.source?.description)
-                j.field("dst", orNull: rep.destination?.description)
-                j.field("summary", rep.summary)
-                j.endObject()
+                w.ascii(",\"interface\":"); w.jsonString(rep.interface)
+                w.ascii(",\"src\":")
+                if let a = rep.source { w.byte(34); a.write(to: &w); w.byte(34) } else { w.ascii("null") }
+                w.ascii(",\"dst\":")
+                if let a = rep.destination { w.byte(34); a.write(to: &w); w.byte(34) } else { w.ascii("null") }
+                w.ascii(",\"summary\":"); w.jsonString(rep.summary)
+                w.byte(125)
             }
-            j.endArray()
-            j.key("stages")
-            j.beginArray()
-            for s in r.stages where shows(s.stage) {
-                j.beginObject()
-                j.field("stage", s.stage.symbol)
-                j.field("decision", s.verdict.name)
-                j.field("detail", s.detail)
-                j.endObject()
+            w.ascii("],\"stages\":[")
+            first = true
+            // GRO and conntrack: the decision of the last record of their stage, if any.
+            var gro: Int?
+            var conntrack: Int?
+            for (i, s) in r.stages.enumerated() {
+                if s.stage == .devGroReceive { gro = i } else if s.stage == .nfConntrackIn { conntrack = i }
+                guard shows(s.stage) else { continue }
+                if !first { w.byte(44) }
+                first = false
+                w.ascii("{\"stage\":\""); s.stage.writeSymbol(to: &w)
+                w.ascii("\",\"decision\":\""); w.string(s.verdict.name)
+                w.ascii("\",\"detail\":"); w.jsonString(s.detail)
+                w.byte(125)
             }
-            j.endArray()
-            // GRO and conntrack: the decision of their stage, when the stack ran one.
-            j.key("gro")
-            stageObject(r, where: { $0 == .devGroReceive }, &j)
-            j.key("conntrack")
-            stageObject(r, where: { $0 == .nfConntrackIn }, &j)
-            j.key("counters")
-            j.beginObject()
-            for (mib, delta) in r.counters { j.field(mib.name, delta) }
-            j.endObject()
+            w.ascii("],\"gro\":")
+            stageObject(r, gro, &w)
+            w.ascii(",\"conntrack\":")
+            stageObject(r, conntrack, &w)
+            w.ascii(",\"counters\":{")
+            first = true
+            for (mib, delta) in r.counters {
+                if !first { w.byte(44) }
+                first = false
+                w.byte(34); w.string(mib.name); w.ascii("\":"); w.decimal(delta)
+            }
+            w.byte(125)
         }
-        j.endObject()
-        sink.endLine()
+        w.byte(125)
     }
 
-    /// `{"decision", "detail"}` of the last record of a stage, or null.
-    private func stageObject(_ r: FrameResult, where match: (Stage) -> Bool, _ j: inout JSONEmitter) {
-        var found: StageRecord?
-        for s in r.stages where match(s.stage) { found = s }
-        guard let s = found else { j.null(); return }
-        j.beginObject()
-        j.field("decision", s.verdict.name)
-        j.field("detail", s.detail)
-        j.endObject()
+    /// `{"decision", "detail"}` of stage record `index`, or null.
+    private func stageObject(_ r: FrameResult, _ index: Int?, _ w: inout ByteWriter) {
+        guard let i = index else { w.ascii("null"); return }
+        let s = r.stages[i]
+        w.ascii("{\"decision\":\""); w.string(s.verdict.name)
+        w.ascii("\",\"detail\":"); w.jsonString(s.detail)
+        w.byte(125)
     }
 
+    @inline(__always) private func color(_ code: StaticString, _ w: inout ByteWriter) {
+        guard color else { return }
+        w.bytes(27, 91); w.ascii(code); w.byte(109)
+    }
+
+    @inline(__always) private func resetColor(_ w: inout ByteWriter) {
+        if color { w.resetColor() }
+    }
+
+    /// The text lines of one frame, without the last newline.
     private func text(_ meta: FrameMeta, decoded: DecodedFrame, bytes: UnsafeRawBufferPointer,
-                      result: FrameResult?, to sink: ByteSink) {
-        sink.color("1", color)
-        sink.write(int: meta.index)
-        sink.write(byte: 32)
-        sink.write(timeOfDayNanoseconds: meta.timestampNanoseconds)
-        if let i = meta.captureInterface { sink.write(byte: 32); sink.write(i) }
-        sink.write(byte: 32)
-        sink.write(decoded.summaryLine(bytes))
-        sink.resetColor(color)
-        sink.endLine()
-        if verbosity >= 2 { decodeDetail(decoded, bytes: bytes, to: sink) }
+                      result: FrameResult?, to w: inout ByteWriter) {
+        color("1", &w)
+        w.decimal(meta.index)
+        w.byte(32)
+        w.timeOfDay(meta.timestampNanoseconds)
+        if let i = meta.captureInterface { w.byte(32); w.string(i) }
+        w.byte(32)
+        decoded.writeSummaryLine(bytes, to: &w)
+        resetColor(&w)
+        if verbosity >= 2 { w.byte(10); decodeDetail(decoded, bytes: bytes, to: &w) }
         guard let r = result else { return }
         if verbosity >= 1 {
             for s in r.stages where shows(s.stage) {
-                let code: String?
+                w.byte(10)
+                let code: StaticString?
                 switch s.verdict {
                 case .drop: code = "31"
                 case .hold, .consume: code = "35"
@@ -400,97 +453,113 @@ public struct FrameRenderer {
                 case .pass:
                     if case .nfHook = s.stage { code = "36" } else { code = nil }
                 }
-                if let code { sink.color(code, color) }
-                sink.write("    ")
-                sink.write(s.stage.symbol, padTo: 26)
+                if let code { color(code, &w) }
+                w.ascii("    ")
+                let start = w.count
+                s.stage.writeSymbol(to: &w)
+                w.pad(from: start, to: 26)
                 if s.detail.isEmpty {
-                    sink.write(s.verdict.name)
+                    w.string(s.verdict.name)
                 } else {
-                    sink.write(s.verdict.name, padTo: 8)
-                    sink.write(s.detail)
+                    w.padded(s.verdict.name, 8)
+                    w.string(s.detail)
                 }
-                if code != nil { sink.resetColor(color) }
-                sink.endLine()
+                if code != nil { resetColor(&w) }
             }
         }
         for rep in r.replies {
-            sink.color("34", color)
-            sink.write("    reply ")
-            sink.write(rep.kindName)
-            sink.write(" on ")
-            sink.write(rep.interface)
-            sink.write(": ")
-            sink.write(rep.summary)
-            sink.resetColor(color)
-            sink.endLine()
+            w.byte(10)
+            color("34", &w)
+            w.ascii("    reply ")
+            w.string(rep.kindName)
+            w.ascii(" on ")
+            w.string(rep.interface)
+            w.ascii(": ")
+            w.string(rep.summary)
+            resetColor(&w)
         }
         if verbosity >= 2 && !r.counters.isEmpty {
-            sink.color("2", color)
-            sink.write("    counters:")
+            w.byte(10)
+            color("2", &w)
+            w.ascii("    counters:")
             for (m, d) in r.counters {
-                sink.write(byte: 32)
-                sink.write(m.name)
-                sink.write(d < 0 ? " " : " +")
-                sink.write(int: d)
+                w.byte(32)
+                w.string(m.name)
+                if d < 0 { w.byte(32) } else { w.bytes(32, 43) }
+                w.decimal(d)
             }
-            sink.resetColor(color)
-            sink.endLine()
+            resetColor(&w)
         }
-        let code = r.fate == .dropped ? "31;1" : (r.fate == .forwarded ? "33;1" : "32;1")
-        sink.color(code, color)
-        sink.write("    => ")
+        w.byte(10)
         switch r.fate {
-        case .delivered: sink.write("DELIVERED")
-        case .forwarded: sink.write("FORWARDED")
-        case .dropped: sink.write("DROPPED")
+        case .dropped: color("31;1", &w)
+        case .forwarded: color("33;1", &w)
+        case .delivered: color("32;1", &w)
         }
-        if let reason = r.dropReason { sink.write(byte: 32); sink.write(reason.name) }
+        w.ascii("    => ")
+        switch r.fate {
+        case .delivered: w.ascii("DELIVERED")
+        case .forwarded: w.ascii("FORWARDED")
+        case .dropped: w.ascii("DROPPED")
+        }
+        if let reason = r.dropReason { w.byte(32); w.string(reason.name) }
         if let st = r.dropStage {
-            sink.write(" at "); sink.write(st.symbol)
+            w.ascii(" at "); st.writeSymbol(to: &w)
         } else if let st = r.silentDropStage {
-            sink.write(" without a drop reason (consume_skb) at "); sink.write(st.symbol)
+            w.ascii(" without a drop reason (consume_skb) at "); st.writeSymbol(to: &w)
         }
-        if let e = r.egress { sink.write(" via "); sink.write(e) }
-        if let nh = r.nextHop { sink.write(" next hop "); sink.write(nh.description) }
-        sink.resetColor(color)
-        sink.endLine()
+        if let e = r.egress { w.ascii(" via "); w.string(e) }
+        if let nh = r.nextHop { w.ascii(" next hop "); nh.write(to: &w) }
+        resetColor(&w)
     }
 
-    /// `-vv`: the decoder's view: outcome, checksums, lengths, TTL, fragment.
-    private func decodeDetail(_ d: DecodedFrame, bytes: UnsafeRawBufferPointer, to sink: ByteSink) {
-        sink.color("2", color)
-        sink.write("    decode: outcome=")
-        sink.write(d.outcome.description)
+    /// `-vv`: the decoder's view: outcome, checksums, lengths, TTL, fragment (one line,
+    /// newline included).
+    private func decodeDetail(_ d: DecodedFrame, bytes: UnsafeRawBufferPointer, to w: inout ByteWriter) {
+        color("2", &w)
+        w.ascii("    decode: outcome=")
+        w.string(d.outcome.description)
         if d.issues.count > 1 {
-            sink.write(" issues=")
+            w.ascii(" issues=")
             for (k, i) in d.issues.enumerated() {
-                if k > 0 { sink.write(byte: UInt8(ascii: ",")) }
-                sink.write(i.description)
+                if k > 0 { w.byte(44) }
+                w.string(i.description)
             }
         }
-        sink.write(" caplen=")
-        sink.write(int: d.capturedLength)
-        sink.write(" len=")
-        sink.write(int: d.wireLength)
+        w.ascii(" caplen=")
+        w.decimal(d.capturedLength)
+        w.ascii(" len=")
+        w.decimal(d.wireLength)
         if let h = d.ipv4(in: bytes) {
-            sink.write(" ttl="); sink.write(int: Int(h.ttl))
-            sink.write(" id="); sink.write(int: Int(h.identification))
-            sink.write(" ip_len="); sink.write(int: Int(h.totalLength))
+            w.ascii(" ttl="); w.decimal(h.ttl)
+            w.ascii(" id="); w.decimal(h.identification)
+            w.ascii(" ip_len="); w.decimal(h.totalLength)
         } else if let h = d.ipv6(in: bytes) {
-            sink.write(" hlim="); sink.write(int: Int(h.hopLimit))
+            w.ascii(" hlim="); w.decimal(h.hopLimit)
         }
-        if d.ipChecksum != .notApplicable { sink.write(" ip_cksum="); sink.write(d.ipChecksum.description) }
-        if d.transportChecksum != .notApplicable { sink.write(" l4_cksum="); sink.write(d.transportChecksum.description) }
+        if d.ipChecksum != .notApplicable { w.ascii(" ip_cksum="); w.string(d.ipChecksum.description) }
+        if d.transportChecksum != .notApplicable { w.ascii(" l4_cksum="); w.string(d.transportChecksum.description) }
         if let f = d.fragment {
-            sink.write(" frag=id "); sink.write(int: Int(f.identification))
-            sink.write(" offset "); sink.write(int: Int(f.offset) * 8)
-            if f.moreFragments { sink.write(" MF") }
-            if f.dontFragment { sink.write(" DF") }
+            w.ascii(" frag=id "); w.decimal(f.identification)
+            w.ascii(" offset "); w.decimal(Int(f.offset) * 8)
+            if f.moreFragments { w.ascii(" MF") }
+            if f.dontFragment { w.ascii(" DF") }
         }
-        if d.network != .none { sink.write(" payload="); sink.write(int: d.payloadLength) }
-        if d.paddingLength > 0 { sink.write(" padding="); sink.write(int: d.paddingLength) }
-        sink.resetColor(color)
-        sink.endLine()
+        if d.network != .none { w.ascii(" payload="); w.decimal(d.payloadLength) }
+        if d.paddingLength > 0 { w.ascii(" padding="); w.decimal(d.paddingLength) }
+        resetColor(&w)
+    }
+}
+
+extension Stage {
+    /// Appends `symbol` (without building the `nf_hook <HOOK>` String).
+    @inline(__always) public func writeSymbol(to w: inout ByteWriter) {
+        if case .nfHook(let hook, _) = self {
+            w.ascii("nf_hook ")
+            w.string(hook.name)
+        } else {
+            w.string(symbol)
+        }
     }
 }
 

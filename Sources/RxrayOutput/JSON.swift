@@ -1,25 +1,17 @@
+import RxrayDecode
+
 /// Appends JSON text without Foundation: string escaping per RFC 8259.
 public enum JSON {
-    /// Appends `s` as a quoted JSON string to `out`.
+    /// Appends `s` as a quoted JSON string to `out` (DEL is not escaped).
     public static func appendString(_ s: String, to out: inout String) {
-        out.append("\"")
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out.append("\\\"")
-            case "\\": out.append("\\\\")
-            case "\n": out.append("\\n")
-            case "\r": out.append("\\r")
-            case "\t": out.append("\\t")
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
+        // Most text has nothing to escape: append it whole.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            out.append("\"")
+            out.append(s)
+            out.append("\"")
+            return
         }
-        out.append("\"")
+        out.append(ByteWriter.string(capacity: s.utf8.count + 16) { $0.jsonString(s, escapeDEL: false) })
     }
 
     /// Returns `s` as a quoted JSON string.

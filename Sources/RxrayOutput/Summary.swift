@@ -33,19 +33,28 @@ public struct RuleHit: Sendable, Equatable {
 /// Totals over a run: frames by fate, drops by reason and stage, replies by kind, counters,
 /// GRO decisions, and (when the caller supplies them) rule hits and the conntrack table.
 ///
-/// `add` does no string work for the common case: fates, reasons, stages and counters are
-/// counted by their enum values; names are made when the summary is printed.
+/// `add` does no string work and no hashing: fates, drop reasons, counters and GRO decisions
+/// are counted in fixed arrays indexed by the enums' case ordinals, drop stages and reply
+/// kinds in short lists; names are made when the summary is printed.
 public struct RunSummary {
     public var frames = 0
     public var printed = 0
-    public var byFate: [Fate: Int] = [:]
-    private var reasonCounts: [DropReason: Int] = [:]
+    /// delivered, forwarded, dropped.
+    private var fateCounts: (Int, Int, Int) = (0, 0, 0)
+    private var reasonCounts: [Int]
     private var unnamedDrops = 0
-    private var stageCounts: [Stage: Int] = [:]
-    private var replyCounts: [String: Int] = [:]
-    private var counterTotals: [MIB: Int] = [:]
-    /// Frames that went through `dev_gro_receive`, by decision.
-    public private(set) var groByDecision: [Verdict: Int] = [:]
+    /// Drops by stage: a handful of distinct stages per run, searched linearly.
+    private var stageCounts: [(Stage, Int)] = []
+    /// Replies by kind name, in first-seen order (a handful of kinds).
+    private var replyCounts: [(String, Int)] = []
+    /// Counter totals by `MIB` ordinal, and whether the counter moved at all (a counter whose
+    /// moves add up to 0 is still listed).
+    private var counterTotals: [Int]
+    private var counterSeen: [Bool]
+    private var counterCount = 0
+    /// GRO decisions by `Verdict.rawValue`.
+    private var groCounts: [Int] = Array(repeating: 0, count: 8)
+    private let ordinals: Ordinals
     /// Capture time of the first and last frame, for the counters' rate column.
     public private(set) var firstTimestamp: Int64?
     public private(set) var lastTimestamp: Int64?
@@ -55,22 +64,68 @@ public struct RunSummary {
     /// conntrack engine provides it.
     public var conntrackTable: [String]?
 
-    public init() {}
+    public init() {
+        ordinals = Ordinals()
+        reasonCounts = Array(repeating: 0, count: ordinals.reasons.count)
+        counterTotals = Array(repeating: 0, count: ordinals.mibs.count)
+        counterSeen = Array(repeating: false, count: ordinals.mibs.count)
+    }
+
+    /// Frames by fate (fates no frame had are absent).
+    public var byFate: [Fate: Int] {
+        var d: [Fate: Int] = [:]
+        if fateCounts.0 > 0 { d[.delivered] = fateCounts.0 }
+        if fateCounts.1 > 0 { d[.forwarded] = fateCounts.1 }
+        if fateCounts.2 > 0 { d[.dropped] = fateCounts.2 }
+        return d
+    }
+
+    /// Frames that went through `dev_gro_receive`, by decision.
+    public var groByDecision: [Verdict: Int] {
+        var d: [Verdict: Int] = [:]
+        for (i, n) in groCounts.enumerated() where n > 0 {
+            if let v = Verdict(rawValue: UInt8(i)) { d[v] = n }
+        }
+        return d
+    }
 
     /// Adds one frame's result.
     public mutating func add(_ r: FrameResult) {
         frames += 1
-        byFate[r.fate, default: 0] += 1
-        if r.fate == .dropped {
-            if let reason = r.dropReason { reasonCounts[reason, default: 0] += 1 } else { unnamedDrops += 1 }
-            if let st = r.dropStage ?? r.silentDropStage { stageCounts[st, default: 0] += 1 }
+        switch r.fate {
+        case .delivered: fateCounts.0 += 1
+        case .forwarded: fateCounts.1 += 1
+        case .dropped:
+            fateCounts.2 += 1
+            if let reason = r.dropReason { reasonCounts[ordinals.of(reason)] += 1 } else { unnamedDrops += 1 }
+            if let st = r.dropStage ?? r.silentDropStage { countStage(st) }
         }
-        for rep in r.replies { replyCounts[rep.kindName, default: 0] += 1 }
-        for (m, d) in r.counters { counterTotals[m, default: 0] += d }
+        for rep in r.replies { countReply(rep.kindName) }
+        for (m, d) in r.counters {
+            let i = ordinals.of(m)
+            counterTotals[i] += d
+            if !counterSeen[i] { counterSeen[i] = true; counterCount += 1 }
+        }
         for s in r.stages where s.stage == .devGroReceive {
-            groByDecision[s.verdict, default: 0] += 1
+            groCounts[Int(s.verdict.rawValue) & 7] += 1
             break
         }
+    }
+
+    private mutating func countStage(_ st: Stage) {
+        for i in stageCounts.indices where stageCounts[i].0 == st {
+            stageCounts[i].1 += 1
+            return
+        }
+        stageCounts.append((st, 1))
+    }
+
+    private mutating func countReply(_ name: String) {
+        for i in replyCounts.indices where replyCounts[i].0 == name {
+            replyCounts[i].1 += 1
+            return
+        }
+        replyCounts.append((name, 1))
     }
 
     /// Records a frame's capture time (for the rate column).
@@ -83,7 +138,7 @@ public struct RunSummary {
     /// (`consume_skb`: a SYN refused by a full accept queue).
     public var dropsByReason: [String: Int] {
         var d: [String: Int] = [:]
-        for (k, v) in reasonCounts { d[k.name, default: 0] += v }
+        for (i, n) in reasonCounts.enumerated() where n > 0 { d[ordinals.reasons[i].name, default: 0] += n }
         if unnamedDrops > 0 { d["NONE", default: 0] += unnamedDrops }
         return d
     }
@@ -92,18 +147,22 @@ public struct RunSummary {
     public var dropsByStage: [String: Int] {
         var d: [String: Int] = [:]
         for (k, v) in stageCounts { d[k.symbol, default: 0] += v }
-        let unknown = (byFate[.dropped] ?? 0) - stageCounts.values.reduce(0, +)
+        let unknown = fateCounts.2 - stageCounts.reduce(0) { $0 + $1.1 }
         if unknown > 0 { d["unknown", default: 0] += unknown }
         return d
     }
 
     /// Replies the kernel would send, by kind (`tcp_rst`, `icmp`, ...).
-    public var repliesByKind: [String: Int] { replyCounts }
+    public var repliesByKind: [String: Int] {
+        var d: [String: Int] = [:]
+        for (k, v) in replyCounts { d[k, default: 0] += v }
+        return d
+    }
 
     /// Counter totals by nstat name.
     public var counters: [String: Int] {
         var d: [String: Int] = [:]
-        for (k, v) in counterTotals { d[k.name] = v }
+        for (i, seen) in counterSeen.enumerated() where seen { d[ordinals.mibs[i].name] = counterTotals[i] }
         return d
     }
 
@@ -115,9 +174,10 @@ public struct RunSummary {
 
     /// GRO: frames in, merged, held, passed, when any frame went through GRO.
     public var gro: (segments: Int, merged: Int, held: Int, passed: Int)? {
-        guard !groByDecision.isEmpty else { return nil }
-        let total = groByDecision.values.reduce(0, +)
-        return (total, groByDecision[.consume] ?? 0, groByDecision[.hold] ?? 0, groByDecision[.pass] ?? 0)
+        let total = groCounts.reduce(0, +)
+        guard total > 0 else { return nil }
+        return (total, groCounts[Int(Verdict.consume.rawValue)], groCounts[Int(Verdict.hold.rawValue)],
+                groCounts[Int(Verdict.pass.rawValue)])
     }
 
     /// Rows sorted by count (descending), then name: deterministic.
@@ -152,7 +212,8 @@ public struct RunSummary {
     public func text() -> String {
         var out = "# summary\n"
         out += "frames: \(frames)"
-        for f in [Fate.delivered, .forwarded, .dropped] { out += ", \(f.rawValue) \(byFate[f] ?? 0)" }
+        let fates = byFate
+        for f in [Fate.delivered, .forwarded, .dropped] { out += ", \(f.rawValue) \(fates[f] ?? 0)" }
         out += "\n"
         let reasons = dropsByReason
         if !reasons.isEmpty {
@@ -172,7 +233,7 @@ public struct RunSummary {
         }
         if !replyCounts.isEmpty {
             out += "replies by kind:\n"
-            for (k, v) in Self.sorted(replyCounts) { out += "  " + pad(k, 30) + lpad(String(v), 8) + "\n" }
+            for (k, v) in Self.sorted(repliesByKind) { out += "  " + pad(k, 30) + lpad(String(v), 8) + "\n" }
         }
         if let g = gro {
             let packets = g.segments - g.merged
@@ -180,11 +241,11 @@ public struct RunSummary {
             if packets > 0 { out += ", merge ratio \(Self.ratio(g.segments, packets))" }
             out += "\n"
         }
-        if !counterTotals.isEmpty {
+        if counterCount > 0 {
             let d = durationNanoseconds
             out += "counters (as nstat prints them; rate per second of capture time):\n"
             out += "#kernel\n"
-            for (k, v) in counterTotals.map({ ($0.key.name, $0.value) }).sorted(by: { $0.0 < $1.0 }) {
+            for (k, v) in counters.sorted(by: { $0.key < $1.key }) {
                 out += pad(k, 32) + pad(String(v), 18) + lpad(Self.rate(v, durationNs: d), 7) + "\n"
             }
         }
@@ -215,7 +276,7 @@ public struct RunSummary {
         b.raw("fates", obj(fates))
         b.raw("drops_by_reason", obj(dropsByReason))
         b.raw("drops_by_stage", obj(dropsByStage))
-        b.raw("replies_by_kind", obj(replyCounts))
+        b.raw("replies_by_kind", obj(repliesByKind))
         b.raw("counters", obj(counters))
         b.int("duration_ns", Int(durationNanoseconds))
         if !ruleHits.isEmpty {
@@ -263,5 +324,44 @@ extension FrameResult {
     public var silentDropStage: Stage? {
         guard fate == .dropped, dropReason == nil else { return nil }
         return stages.last { $0.verdict == .consume }?.stage
+    }
+}
+
+/// Case ordinals of the payload-free enums the summary counts, without hashing their String
+/// raw values: the in-memory tag of such an enum is its case's position in declaration
+/// order, which is also `allCases` order. That is checked once for every case when the
+/// summary is made; if it ever failed, the ordinal is found by search instead.
+struct Ordinals {
+    let reasons: [DropReason] = Array(DropReason.allCases)
+    let mibs: [MIB] = Array(MIB.allCases)
+    private let reasonTagsAreOrdinals: Bool
+    private let mibTagsAreOrdinals: Bool
+
+    init() {
+        reasonTagsAreOrdinals = Self.tagsAreOrdinals(reasons)
+        mibTagsAreOrdinals = Self.tagsAreOrdinals(mibs)
+    }
+
+    @inline(__always) func of(_ r: DropReason) -> Int {
+        reasonTagsAreOrdinals ? Self.tag(r) : reasons.firstIndex(of: r)!
+    }
+
+    @inline(__always) func of(_ m: MIB) -> Int {
+        mibTagsAreOrdinals ? Self.tag(m) : mibs.firstIndex(of: m)!
+    }
+
+    @inline(__always) static func tag<E>(_ e: E) -> Int {
+        withUnsafeBytes(of: e) { b in
+            switch b.count {
+            case 1: return Int(b[0])
+            case 2: return Int(b.loadUnaligned(as: UInt16.self))
+            default: return -1
+            }
+        }
+    }
+
+    static func tagsAreOrdinals<E>(_ cases: [E]) -> Bool {
+        for (i, c) in cases.enumerated() where tag(c) != i { return false }
+        return true
     }
 }

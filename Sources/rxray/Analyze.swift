@@ -148,7 +148,7 @@ struct Analyze: ParsableCommand {
         // The frame being processed is rendered from the reader's buffer when the analyzer
         // settles it at once (almost always); only frames it holds (fragments, and frames
         // behind them) are copied, and kept by number until settled.
-        var held: [Int: HeldFrame] = [:]
+        var held = HeldFrameQueue()
         var current: (meta: FrameMeta, bytes: UnsafeRawBufferPointer, selected: Bool)?
         var currentEmitted = false
         var outputError: String?
@@ -178,8 +178,8 @@ struct Analyze: ParsableCommand {
             if let c = current, c.meta.index == r.frame {
                 currentEmitted = true
                 output(r, c.meta, c.bytes, c.selected)
-            } else if let h = held.removeValue(forKey: r.frame) {
-                h.bytes.withUnsafeBytes { output(r, h.meta, $0, h.selected) }
+            } else {
+                held.take(r.frame) { meta, bytes, selected in output(r, meta, bytes, selected) }
             }
         }
 
@@ -206,7 +206,9 @@ struct Analyze: ParsableCommand {
                                        direction: FrameInput.Direction(rawValue: frame.direction.rawValue) ?? .unknown)
                 analyzer.process(input, emit: emit)
                 if !currentEmitted {
-                    held[frame.index] = HeldFrame(meta: meta, bytes: Array(frame.bytes), selected: selected)
+                    // Only a frame that will be printed, written or reported needs its bytes kept.
+                    let keep = selected && (!summaryOnly || out.writer != nil || out.report != nil)
+                    held.push(meta: meta, bytes: keep ? frame.bytes : nil, selected: selected)
                 }
                 current = nil
                 if let p = progress {
@@ -316,6 +318,72 @@ struct HeldFrame {
     var meta: FrameMeta
     var bytes: [UInt8]
     var selected: Bool
+}
+
+/// The frames the analyzer holds (a GRO hold, a fragment queue), oldest first, until their
+/// results come back. Results come back in capture order, so the one asked for is almost
+/// always the oldest; slots form a ring and keep their byte buffers, so holding a frame
+/// copies its bytes without allocating once the ring has grown to the largest hold.
+struct HeldFrameQueue {
+    private struct Slot {
+        /// The frame number, or `taken` once released (skipped when it reaches the front).
+        var index: Int
+        var meta: FrameMeta?
+        var bytes: [UInt8]
+        var selected: Bool
+    }
+    private static let taken = Int.min
+    private var slots: [Slot] = []
+    private var head = 0
+    /// Slots in use, from `head` (taken ones included until they reach the front).
+    private var used = 0
+
+    var isEmpty: Bool { used == 0 }
+
+    /// Holds a frame; `bytes` nil keeps only its metadata (nothing will print it).
+    mutating func push(meta: FrameMeta, bytes: UnsafeRawBufferPointer?, selected: Bool) {
+        if used == slots.count { grow() }
+        let i = (head + used) % slots.count
+        slots[i].index = meta.index
+        slots[i].meta = meta
+        slots[i].selected = selected
+        slots[i].bytes.removeAll(keepingCapacity: true)
+        if let b = bytes { slots[i].bytes.append(contentsOf: b) }
+        used += 1
+    }
+
+    /// Calls `body` with held frame `index` and releases it; returns false if it is not held.
+    @discardableResult
+    mutating func take(_ index: Int, _ body: (FrameMeta, UnsafeRawBufferPointer, Bool) -> Void) -> Bool {
+        var k = 0
+        while k < used && slots[(head + k) % slots.count].index != index { k += 1 }
+        guard k < used else { return false }
+        let i = (head + k) % slots.count
+        if let meta = slots[i].meta {
+            let selected = slots[i].selected
+            slots[i].bytes.withUnsafeBytes { body(meta, $0, selected) }
+        }
+        slots[i].index = Self.taken
+        slots[i].meta = nil
+        // Release the taken slots at the front.
+        while used > 0 && slots[head].index == Self.taken {
+            head = (head + 1) % slots.count
+            used -= 1
+        }
+        return true
+    }
+
+    /// Doubles the ring (called when every slot is in use), laying the slots out from 0.
+    private mutating func grow() {
+        let n = slots.count
+        let newCount = max(8, n * 2)
+        var bigger: [Slot] = []
+        bigger.reserveCapacity(newCount)
+        for k in 0..<n { bigger.append(slots[(head + k) % n]) }
+        while bigger.count < newCount { bigger.append(Slot(index: Self.taken, meta: nil, bytes: [], selected: false)) }
+        slots = bigger
+        head = 0
+    }
 }
 
 /// The netfilter engine's end-of-run state in the summary's terms.

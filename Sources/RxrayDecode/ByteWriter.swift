@@ -1,0 +1,308 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A growable byte buffer that text and JSON renderers append to without building Strings.
+///
+/// A value type over memory it does not own: whoever creates it with `init(capacity:)` calls
+/// `deallocate()` once (the output sink does, in its `deinit`); `ByteWriter.string { ... }`
+/// manages a temporary one. Copies of a writer share the memory, so only one copy may be
+/// appended to (the one passed `inout`). Every append checks capacity once and grows by
+/// doubling, so appends are plain stores.
+///
+/// Numbers are written in decimal or lower-case hex, strings as their UTF-8 bytes or JSON
+/// escaped (RFC 8259), addresses in their usual text forms (see `IPv4Address.write(to:)`).
+public struct ByteWriter {
+    @usableFromInline var base: UnsafeMutablePointer<UInt8>
+    @usableFromInline var used: Int
+    /// Bytes written.
+    @inlinable public var count: Int { used }
+    @usableFromInline var capacity: Int
+
+    /// Allocates `capacity` bytes. Call `deallocate()` when done.
+    public init(capacity: Int = 1 << 16) {
+        let c = max(capacity, 64)
+        base = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+        used = 0
+        self.capacity = c
+    }
+
+    /// Frees the memory. The writer (and every copy) must not be used afterwards.
+    public func deallocate() { base.deallocate() }
+
+    /// Runs `body` on a temporary writer and returns what it wrote as a String.
+    public static func string(capacity: Int = 128, _ body: (inout ByteWriter) -> Void) -> String {
+        var w = ByteWriter(capacity: capacity)
+        defer { w.deallocate() }
+        body(&w)
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    /// The bytes written so far (valid until the next append).
+    @inlinable public var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: used) }
+
+    /// Forgets the contents, keeping the memory.
+    @inlinable public mutating func removeAll() { used = 0 }
+
+    /// Cuts the contents back to the first `n` bytes (`n <= count`).
+    @inlinable public mutating func truncate(to n: Int) {
+        precondition(n >= 0 && n <= used, "ByteWriter.truncate beyond the end")
+        used = n
+    }
+
+    /// The byte at `index` (`0..<count`).
+    @inlinable public subscript(index: Int) -> UInt8 {
+        precondition(index >= 0 && index < used, "ByteWriter index out of range")
+        return base[index]
+    }
+
+    /// Makes room for `n` more bytes.
+    @inlinable @inline(__always) public mutating func reserve(_ n: Int) {
+        if used &+ n > capacity { grow(n) }
+    }
+
+    @usableFromInline mutating func grow(_ n: Int) {
+        var c = capacity
+        while c < used + n { c *= 2 }
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+        p.update(from: base, count: used)
+        base.deallocate()
+        base = p
+        capacity = c
+    }
+
+    // MARK: raw bytes and text
+
+    @inlinable @inline(__always) public mutating func byte(_ b: UInt8) {
+        reserve(1)
+        base[used] = b
+        used &+= 1
+    }
+
+    @inlinable @inline(__always) public mutating func bytes(_ b0: UInt8, _ b1: UInt8) {
+        reserve(2)
+        base[used] = b0
+        base[used &+ 1] = b1
+        used &+= 2
+    }
+
+    /// Appends raw bytes.
+    @inlinable public mutating func bytes(_ p: UnsafeRawBufferPointer) {
+        guard let src = p.baseAddress, p.count > 0 else { return }
+        reserve(p.count)
+        UnsafeMutableRawPointer(base + used).copyMemory(from: src, byteCount: p.count)
+        used &+= p.count
+    }
+
+    /// Appends raw bytes.
+    @inlinable public mutating func bytes(_ p: UnsafeBufferPointer<UInt8>) {
+        bytes(UnsafeRawBufferPointer(p))
+    }
+
+    /// Appends a literal's bytes.
+    @inlinable @inline(__always) public mutating func ascii(_ s: StaticString) {
+        if s.hasPointerRepresentation {
+            let n = s.utf8CodeUnitCount
+            reserve(n)
+            (base + used).update(from: s.utf8Start, count: n)
+            used &+= n
+        } else {
+            string(s.description)
+        }
+    }
+
+    /// Appends the UTF-8 bytes of `s`.
+    @inlinable public mutating func string(_ s: String) {
+        let done: Void? = s.utf8.withContiguousStorageIfAvailable { bytes($0) }
+        if done == nil { for b in s.utf8 { byte(b) } }
+    }
+
+    /// Appends the UTF-8 bytes of `s`.
+    @inlinable public mutating func string(_ s: Substring) {
+        let done: Void? = s.utf8.withContiguousStorageIfAvailable { bytes($0) }
+        if done == nil { for b in s.utf8 { byte(b) } }
+    }
+
+    /// Appends `n` spaces.
+    @inlinable public mutating func spaces(_ n: Int) {
+        guard n > 0 else { return }
+        reserve(n)
+        (base + used).initialize(repeating: 32, count: n)
+        used &+= n
+    }
+
+    /// Appends `true` or `false`.
+    @inlinable public mutating func bool(_ v: Bool) {
+        if v { ascii("true") } else { ascii("false") }
+    }
+
+    /// Removes spaces at the end, but not before byte `start`.
+    @inlinable public mutating func trimTrailingSpaces(downTo start: Int) {
+        while used > start && base[used - 1] == 32 { used -= 1 }
+    }
+
+    // MARK: numbers
+
+    /// Appends `v` in decimal, at least `minimumDigits` digits (zero-padded on the left).
+    @inlinable public mutating func decimal(_ v: UInt64, minimumDigits: Int = 1) {
+        if v < 10 && minimumDigits <= 1 { byte(48 &+ UInt8(truncatingIfNeeded: v)); return }
+        var digits = 1
+        var t: UInt64 = 10
+        while digits < 20 && v >= t { digits &+= 1; t = t &* 10 }
+        let n = max(digits, min(minimumDigits, 32))
+        reserve(n)
+        var p = base + used + n
+        var x = v
+        let pairs = ByteWriter.digitPairs.utf8Start
+        while x >= 100 {
+            let q = x / 100
+            let r = Int(truncatingIfNeeded: x &- q &* 100) &* 2
+            p -= 2
+            p[0] = pairs[r]
+            p[1] = pairs[r &+ 1]
+            x = q
+        }
+        if x >= 10 {
+            let r = Int(truncatingIfNeeded: x) &* 2
+            p -= 2
+            p[0] = pairs[r]
+            p[1] = pairs[r &+ 1]
+        } else {
+            p -= 1
+            p[0] = 48 &+ UInt8(truncatingIfNeeded: x)
+        }
+        while p > base + used { p -= 1; p.pointee = 48 }
+        used &+= n
+    }
+
+    /// "00" "01" ... "99": two digits per table lookup.
+    @usableFromInline static let digitPairs: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
+    /// Appends a signed integer in decimal (`-` first when negative).
+    @inlinable public mutating func decimal(_ v: Int) {
+        if v < 0 { byte(45) }
+        decimal(UInt64(v.magnitude))
+    }
+
+    /// Appends an unsigned integer of any width in decimal.
+    @inlinable public mutating func decimal<T: UnsignedInteger & FixedWidthInteger>(_ v: T) {
+        decimal(UInt64(truncatingIfNeeded: v))
+    }
+
+    /// Appends `v` in lower-case hex, at least `minimumDigits` digits (zero-padded).
+    @inlinable public mutating func hex(_ v: UInt64, minimumDigits: Int = 1) {
+        var digits = 1
+        var t = v >> 4
+        while t != 0 { t >>= 4; digits &+= 1 }
+        let n = max(digits, min(minimumDigits, 32))
+        reserve(n)
+        var p = base + used + n
+        var x = v
+        for _ in 0..<digits {
+            p -= 1
+            p.pointee = ByteWriter.hexDigit(UInt8(truncatingIfNeeded: x & 15))
+            x >>= 4
+        }
+        for _ in digits..<n { p -= 1; p.pointee = 48 }
+        used &+= n
+    }
+
+    @inlinable @inline(__always) static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 48 &+ v : 87 &+ v }
+
+    // MARK: JSON
+
+    /// Appends `s` as a quoted JSON string: `"` and `\` escaped, `\n` `\r` `\t` by their short
+    /// escapes, other control characters as `\u00xx` (lower-case hex); DEL (0x7F) as `\u007f`
+    /// too when `escapeDEL`. Non-ASCII text is copied as UTF-8. Runs needing no escape are
+    /// copied at once.
+    @inlinable public mutating func jsonString(_ s: String, escapeDEL: Bool = true) {
+        byte(34)
+        let done: Void? = s.utf8.withContiguousStorageIfAvailable { jsonEscaped($0, escapeDEL: escapeDEL) }
+        if done == nil {
+            var copy = s
+            copy.withUTF8 { jsonEscaped($0, escapeDEL: escapeDEL) }
+        }
+        byte(34)
+    }
+
+    /// Appends UTF-8 bytes JSON-escaped (no quotes around them). Clean text is found eight
+    /// bytes at a time and copied in runs.
+    @inlinable public mutating func jsonEscaped(_ utf8: UnsafeBufferPointer<UInt8>, escapeDEL: Bool = true) {
+        guard let p = utf8.baseAddress else { return }
+        let n = utf8.count
+        var start = 0
+        var i = 0
+        while true {
+            while i &+ 8 <= n && !ByteWriter.wordNeedsEscape(UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self), escapeDEL) {
+                i &+= 8
+            }
+            while i < n && !ByteWriter.byteNeedsEscape(p[i], escapeDEL) { i &+= 1 }
+            guard i < n else { break }
+            if start < i { bytes(UnsafeRawBufferPointer(start: p + start, count: i &- start)) }
+            let b = p[i]
+            switch b {
+            case 34: bytes(92, 34)
+            case 92: bytes(92, 92)
+            case 10: bytes(92, 110)
+            case 13: bytes(92, 114)
+            case 9: bytes(92, 116)
+            default:
+                ascii("\\u00")
+                bytes(ByteWriter.hexDigit(b >> 4), ByteWriter.hexDigit(b & 15))
+            }
+            i &+= 1
+            start = i
+        }
+        if start < n { bytes(UnsafeRawBufferPointer(start: p + start, count: n &- start)) }
+    }
+
+    @inlinable @inline(__always) static func byteNeedsEscape(_ b: UInt8, _ escapeDEL: Bool) -> Bool {
+        b < 32 || b == 34 || b == 92 || (b == 127 && escapeDEL)
+    }
+
+    /// Whether any of the eight bytes of `x` needs escaping. Exact: a byte is flagged only if
+    /// it or a byte below it needs escaping, so a flagged word always holds one.
+    @inlinable @inline(__always) static func wordNeedsEscape(_ x: UInt64, _ escapeDEL: Bool) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func zeroByte(_ v: UInt64) -> UInt64 { (v &- ones) & ~v }
+        var m = (x &- ones &* 0x20) & ~x          // bytes below 0x20
+        m |= zeroByte(x ^ (ones &* 0x22))          // "
+        m |= zeroByte(x ^ (ones &* 0x5C))          // \
+        if escapeDEL { m |= zeroByte(x ^ (ones &* 0x7F)) }
+        return m & high != 0
+    }
+}
+
+extension ByteWriter {
+    /// Appends spaces so the text written since `start` fills `width` columns (at least one
+    /// space when it is already that wide). Columns are Unicode scalars (UTF-8 lead bytes).
+    @inlinable public mutating func pad(from start: Int, to width: Int) {
+        var columns = 0
+        var i = start
+        while i < count {
+            if base[i] & 0xC0 != 0x80 { columns += 1 }
+            i += 1
+        }
+        spaces(columns >= width ? 1 : width - columns)
+    }
+
+    /// JSON-escapes, in place, the text written since `start` (for text rendered straight into
+    /// the buffer that must become a JSON string). Text with nothing to escape — the usual
+    /// case — is left as it is without copying.
+    public mutating func escapeJSON(from start: Int, escapeDEL: Bool = true) {
+        precondition(start >= 0 && start <= count, "ByteWriter.escapeJSON start beyond the end")
+        var i = start
+        while i < count {
+            let b = base[i]
+            if b < 32 || b == 34 || b == 92 || (b == 127 && escapeDEL) { break }
+            i += 1
+        }
+        guard i < count else { return }
+        let tail = Array(UnsafeBufferPointer(start: base + i, count: count - i))
+        used = i
+        tail.withUnsafeBufferPointer { jsonEscaped($0, escapeDEL: escapeDEL) }
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import RxrayDecode
+import RxrayOutput
+import XCTest
+
+/// The byte writer the renderers write through: JSON string escaping against
+/// JSONSerialization (random text, every control character, non-ASCII), decimal and hex
+/// numbers and timestamps against Swift's own formatting, addresses against their
+/// `description`, column padding, and growth past the initial capacity.
+final class OutputByteWriterTests: XCTestCase {
+    /// A deterministic generator (SplitMix64), so a failure reproduces.
+    struct Rng {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    }
+
+    func text(_ body: (inout ByteWriter) -> Void) -> String { ByteWriter.string(body) }
+
+    /// Random strings mixing ASCII, every control character, quotes, backslashes, DEL and
+    /// multi-byte scalars.
+    func randomString(_ rng: inout Rng) -> String {
+        let pool: [Unicode.Scalar] = ["\"", "\\", "/", "\n", "\r", "\t", "\u{7F}", "\u{0}", "é", "—", "😀", "\u{2028}", " "]
+        var s = String.UnicodeScalarView()
+        for _ in 0..<rng.below(40) {
+            switch rng.below(4) {
+            case 0: s.append(Unicode.Scalar(UInt8(rng.below(32))))
+            case 1: s.append(pool[rng.below(pool.count)])
+            default: s.append(Unicode.Scalar(UInt8(32 + rng.below(95))))
+            }
+        }
+        return String(s)
+    }
+
+    func testJSONStringsDecodeBackToTheSameTextAndEscapeLikeTheRest() throws {
+        var rng = Rng(state: 42)
+        for _ in 0..<3000 {
+            let s = randomString(&rng)
+            for escapeDEL in [true, false] {
+                let json = text { $0.jsonString(s, escapeDEL: escapeDEL) }
+                let back = try JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed]) as? String
+                XCTAssertEqual(back, s, "round trip of \(s.debugDescription) as \(json)")
+                XCTAssertFalse(json.utf8.dropFirst().dropLast().contains { $0 < 32 }, "no raw control byte in \(json)")
+                XCTAssertEqual(json.contains("\u{7F}"), !escapeDEL && s.contains("\u{7F}"))
+                if !escapeDEL {
+                    // The decoder's fields and the JSON helpers escape the same way.
+                    XCTAssertEqual(json, jsonQuoted(s))
+                    XCTAssertEqual(json, JSON.quoted(s))
+                }
+            }
+            // In-place escaping of text already written equals escaping it on the way in.
+            var w = ByteWriter(capacity: 8)
+            defer { w.deallocate() }
+            w.ascii("x\"")
+            let start = w.count
+            w.string(s)
+            w.escapeJSON(from: start)
+            w.byte(34)
+            XCTAssertEqual(String(decoding: w.bytes, as: UTF8.self), "x" + text { $0.jsonString(s) })
+        }
+        XCTAssertEqual(text { $0.jsonString("a\u{1}\u{1F}\u{7F}b") }, "\"a\\u0001\\u001f\\u007fb\"")
+        XCTAssertEqual(text { $0.jsonString("q\"b\\n\nr\rt\t") }, "\"q\\\"b\\\\n\\nr\\rt\\t\"")
+    }
+
+    func testTheSinkEscapesLikeTheWriter() throws {
+        let path = NSTemporaryDirectory() + "rxray-bytewriter-\(getpid()).txt"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var rng = Rng(state: 7)
+        var expected = ""
+        do {
+            let sink = try ByteSink(path: path)
+            // Enough text to cross the flush threshold several times.
+            for _ in 0..<20_000 {
+                let s = randomString(&rng)
+                sink.writeJSONString(s)
+                sink.write(int: -12)
+                sink.endLine()
+                expected += text { $0.jsonString(s) } + "-12\n"
+            }
+            sink.flush()
+            XCTAssertNil(sink.error)
+        }
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), expected)
+    }
+
+    func testNumbersMatchSwiftFormatting() {
+        var rng = Rng(state: 1)
+        var values: [UInt64] = [0, 1, 9, 10, 99, 100, 999_999_999, 1_000_000_000, UInt64(UInt32.max), .max, .max - 1]
+        for _ in 0..<2000 { values.append(rng.next() >> UInt64(rng.below(64))) }
+        for v in values {
+            XCTAssertEqual(text { $0.decimal(v) }, String(v))
+            XCTAssertEqual(text { $0.hex(v) }, String(v, radix: 16))
+            let d = rng.below(12)
+            let plain = String(v)
+            XCTAssertEqual(text { $0.decimal(v, minimumDigits: d) },
+                           String(repeating: "0", count: max(0, d - plain.count)) + plain)
+            let h = String(v, radix: 16)
+            XCTAssertEqual(text { $0.hex(v, minimumDigits: 4) }, String(repeating: "0", count: max(0, 4 - h.count)) + h)
+            let signed = Int(truncatingIfNeeded: v)
+            XCTAssertEqual(text { $0.decimal(signed) }, String(signed))
+            XCTAssertEqual(text { $0.decimal(UInt16(truncatingIfNeeded: v)) }, String(UInt16(truncatingIfNeeded: v)))
+        }
+        XCTAssertEqual(text { $0.decimal(Int.min) }, String(Int.min))
+        XCTAssertEqual(text { $0.decimal(-5, width: 4) }, "  -5")
+        XCTAssertEqual(text { $0.decimal(12345, width: 3) }, "12345")
+    }
+
+    func testTimestampsMatchTheStringForms() {
+        var rng = Rng(state: 3)
+        var values: [Int64] = [0, 1, -1, 999_999_999, -999_999_999, -1_000_000_000, 1_700_000_000_123_456_789, .max, .min / 2]
+        for _ in 0..<1000 { values.append(Int64(bitPattern: rng.next()) >> Int64(1 + rng.below(62))) }
+        for ns in values {
+            XCTAssertEqual(text { $0.epoch(ns) }, Timestamps.epoch(ns), "\(ns)")
+            XCTAssertEqual(text { $0.timeOfDay(ns) }, Timestamps.timeOfDay(ns), "\(ns)")
+        }
+    }
+
+    func testAddressesMatchTheirDescriptions() {
+        var rng = Rng(state: 5)
+        var v6: [IPv6Address] = [.any, .loopback, IPv6Address("2001:db8::1")!, IPv6Address("::ffff:192.0.2.1")!,
+                                 IPv6Address("fe80::1:0:0:0")!, IPv6Address("1:0:0:2:0:0:0:3")!,
+                                 IPv6Address("1:0:2:0:3:0:4:0")!, IPv6Address("0:0:1::")!, IPv6Address("::2:0:0")!]
+        for _ in 0..<3000 {
+            // Random halves with random zero groups, to exercise the longest-run choice.
+            var h = rng.next(), l = rng.next()
+            for k in 0..<4 where rng.below(2) == 0 { h &= ~(0xFFFF << UInt64(16 * k)) }
+            for k in 0..<4 where rng.below(2) == 0 { l &= ~(0xFFFF << UInt64(16 * k)) }
+            v6.append(IPv6Address(high: h, low: l))
+            if rng.below(10) == 0 { v6.append(IPv6Address(high: 0, low: 0xFFFF_0000_0000 | (l & 0xFFFF_FFFF))) }
+        }
+        for a in v6 {
+            XCTAssertEqual(text { a.write(to: &$0) }, a.description)
+            XCTAssertEqual(text { IPAddress.v6(a).write(to: &$0) }, a.description)
+        }
+        for _ in 0..<3000 {
+            let a = IPv4Address(UInt32(truncatingIfNeeded: rng.next()))
+            XCTAssertEqual(text { a.write(to: &$0) }, a.description)
+            XCTAssertEqual(text { IPAddress.v4(a).write(to: &$0) }, a.description)
+            let m = MACAddress(rng.next())
+            XCTAssertEqual(text { m.write(to: &$0) }, m.description)
+        }
+    }
+
+    func testPaddingCountsScalarsNotBytes() {
+        XCTAssertEqual(text { $0.padded("ab", 5) }, "ab   ")
+        XCTAssertEqual(text { $0.padded("—x", 4) }, "—x  ")
+        XCTAssertEqual(text { $0.padded("abcdef", 3) }, "abcdef ")
+        XCTAssertEqual(text { w in w.ascii("12"); let s = w.count; w.ascii("é"); w.pad(from: s, to: 3) }, "12é  ")
+    }
+
+    func testGrowingKeepsEverythingWritten() {
+        var w = ByteWriter(capacity: 1)
+        defer { w.deallocate() }
+        var expected: [UInt8] = []
+        for i in 0..<100_000 {
+            let b = UInt8(truncatingIfNeeded: i &* 31)
+            w.byte(b)
+            expected.append(b)
+        }
+        XCTAssertEqual(Array(w.bytes), expected)
+        w.truncate(to: 10)
+        XCTAssertEqual(Array(w.bytes), Array(expected.prefix(10)))
+    }
+}
