@@ -16,6 +16,12 @@ enum Kube {
         return out
     }
 
+    /// Endpoints of service `i` (0 for one in twenty: a service without endpoints).
+    static func endpointCount(_ i: Int) -> Int { i % 20 == 7 ? 0 : 1 + i % 4 }
+
+    /// The address of the `n`th endpoint of the cluster (1-based, in service order).
+    static func endpointAddress(_ n: Int) -> UInt32 { 0x0AB4_0000 | UInt32((n >> 8 & 255) << 8) | UInt32(n & 255) }
+
     static func elements(_ items: [String]) -> String {
         // nft wraps element lists; one per line keeps the listing valid and readable.
         "elements = { " + items.joined(separator: ",\n\t\t\t     ") + " }"
@@ -49,7 +55,7 @@ enum Kube {
             let hasNodePort = i % 5 == 0
             let nodePort = Int(Topology.nodePortBase) + i % 2_000
             let externalIP: String? = i % 10 == 3 ? "203.0.113.\(100 + i % 100)" : nil
-            let endpointCount = i % 20 == 7 ? 0 : 1 + i % 4
+            let endpointCount = Kube.endpointCount(i)
             if endpointCount == 0 {
                 let verdict = i % 40 == 7 ? "goto reject-chain" : "drop"
                 noEndpointServices.append("\(vip) . tcp . 80 comment \"\(ns)/\(name):p80\" : \(verdict)")
@@ -60,7 +66,7 @@ enum Kube {
             var endpoints: [(String, String)] = []
             for _ in 0..<endpointCount {
                 endpointCounter += 1
-                let ip = "10.180.\(endpointCounter >> 8 & 255).\(endpointCounter & 255)"
+                let ip = Hosts.dotted(endpointAddress(endpointCounter))
                 let epName = "endpoint-\(hash(spn + ip))-\(spn)__\(ip)/80"
                 endpoints.append((ip, epName))
             }

@@ -12,7 +12,10 @@ enum Topology {
     static let dut4eth1: UInt32 = 0xC633_6401      // 198.51.100.1
     static let gw4eth0: UInt32 = 0xC000_02FE       // 192.0.2.254 (clients behind it)
     static let gw4eth1: UInt32 = 0xC633_6402       // 198.51.100.2 (default route)
-    static let clients4: UInt32 = 0x0A01_0000       // 10.1.0.0/16
+    static let clients4: UInt32 = 0x0A01_0000       // 10.1.0.0/16 (local services' clients)
+    /// Clients of forwarded flows: outside the iptables host's masqueraded 10.0.0.0/9 (replies
+    /// come back to the client's own address on both hosts), routed via eth0 (Hosts.swift).
+    static let fwdClients4: UInt32 = 0x0AC8_0000    // 10.200.0.0/16
     static let scanners4: UInt32 = 0x0A42_0000      // 10.66.0.0/16
     static let remote4: UInt32 = 0xCB00_7100        // 203.0.113.0/24
     static let clusterIPs4: UInt32 = 0xAC1E_0000    // 172.30.0.0/16
@@ -26,6 +29,26 @@ enum Topology {
 
     /// The ClusterIP of service `i` (Hosts.swift writes the same).
     static func clusterIP(_ i: Int) -> UInt32 { clusterIPs4 | UInt32((i / 250) << 8) | UInt32(i % 250 + 1) }
+
+    /// The services the traffic's service flows use, with the address of their one endpoint
+    /// (the kube-proxy ruleset's numbering, Kube.swift): ClusterIP flows go to the first 100
+    /// single-endpoint services (i % 4 == 0); NodePort flows to the services whose NodePort
+    /// short-circuits clients in 10.0.0.0/8 without masquerading (i % 60 == 0). With one
+    /// endpoint the kernel's choice is known, and the iptables host DNATs these same
+    /// addresses (Hosts.swift), so one capture is valid for both hosts.
+    static func serviceFlowTargets(services: Int) -> (cluster: [(service: Int, endpoint: UInt32)],
+                                                      nodePort: [(service: Int, endpoint: UInt32)]) {
+        var cluster: [(service: Int, endpoint: UInt32)] = [], nodePort: [(service: Int, endpoint: UInt32)] = []
+        var counter = 0
+        for i in 0..<services {
+            let first = counter + 1
+            counter += Kube.endpointCount(i)
+            guard Kube.endpointCount(i) == 1 else { continue }
+            if i % 4 == 0 && cluster.count < 100 { cluster.append((i, Kube.endpointAddress(first))) }
+            if i % 60 == 0 && i < 2_000 { nodePort.append((i, Kube.endpointAddress(first))) }
+        }
+        return (cluster, nodePort)
+    }
 }
 
 /// xorshift64*: fast, seeded, good enough for a traffic mix.
@@ -67,11 +90,13 @@ final class Traffic {
     var flows: UInt32 = 0
     var perKind = [Int](repeating: 0, count: Kind.allCases.count)
     let services: Int
+    let targets: (cluster: [(service: Int, endpoint: UInt32)], nodePort: [(service: Int, endpoint: UInt32)])
 
     init(writer: PcapWriter, seed: UInt64, services: Int) {
         w = writer
         rng = RNG(seed: seed)
         self.services = max(1, services)
+        targets = Topology.serviceFlowTargets(services: self.services)
     }
 
     /// Writes one frame of `kind` at the next timestamp (2–18 µs after the previous one).
@@ -90,20 +115,37 @@ final class Traffic {
         return (Topology.clients4 | (host & 0xffff), port)
     }
 
+    /// A fresh client of a forwarded flow (10.200.0.0/16) and its source port.
+    func nextForwardedClient4() -> (UInt32, UInt16) {
+        let (c, p) = nextClient4()
+        return (Topology.fwdClients4 | (c & 0xffff), p)
+    }
+
+    /// A service flow's destination (ClusterIP:80, or one in five the host's NodePort) and the
+    /// endpoint that answers.
+    func serviceTarget() -> (dst: UInt32, dport: UInt16, endpoint: UInt32) {
+        if !targets.nodePort.isEmpty && rng.below(5) == 0 {
+            let s = targets.nodePort[rng.below(targets.nodePort.count)]
+            return (Topology.dut4eth0, Topology.nodePortBase + UInt16(s.service % 2_000), s.endpoint)
+        }
+        let s = targets.cluster[rng.below(targets.cluster.count)]
+        return (Topology.clusterIP(s.service), 80, s.endpoint)
+    }
+
     func newSession() -> Session {
-        // Weights per session start, tuned so that frame shares are roughly: local TCP 30%,
-        // forwarded TCP 30%, service (kube) flows 8%, scans 8%, DNS 8%, ICMP 5%, fragments 5%,
-        // IPv6 5%, ARP 1% (the run prints the shares it reached).
-        let r = rng.below(12_000)
+        // Weights per session start, tuned so that frame shares over 2,000,000 frames are
+        // roughly: local TCP 30%, forwarded TCP 30%, service (kube) flows 8%, scans 7%, DNS 8%,
+        // ICMP 5%, fragments 4%, IPv6 6%, ARP 1% (the run prints the shares it reached).
+        let r = rng.below(11_540)
         switch r {
-        case ..<830: return TCPBulkLocal(self, v6: false)
-        case ..<1580: return TCPBulkForward(self)
-        case ..<2910: return ServiceFlow(self)
-        case ..<2925: return SynScan(self)
-        case ..<8225: return DNSQuery(self)
-        case ..<9225: return Echo(self)
-        case ..<10_895: return Fragmented(self)
-        case ..<11_145: return rng.below(3) == 0 ? Echo6(self) : TCPBulkLocal(self, v6: true)
+        case ..<900: return TCPBulkLocal(self, v6: false)
+        case ..<1_680: return TCPBulkForward(self)
+        case ..<2_430: return TCPBulkForward(self, service: true)
+        case ..<2_446: return SynScan(self)
+        case ..<7_746: return DNSQuery(self)
+        case ..<8_746: return Echo(self)
+        case ..<10_416: return Fragmented(self)
+        case ..<10_685: return rng.below(3) == 0 ? Echo6(self) : TCPBulkLocal(self, v6: true)
         default: return ARPWho(self)
         }
     }
@@ -112,13 +154,23 @@ final class Traffic {
     func run(frames: Int, concurrency: Int = 1024) {
         var pool: [Session] = (0..<concurrency).map { _ in newSession() }
         while w.frames < frames {
-            let i = rng.below(pool.count)
+            // A session waiting for its peer's answer (a round trip after the frame it answers)
+            // is skipped for the next one that is ready.
+            var i = rng.below(pool.count), tries = 0
+            while pool[i].ready > now && tries < pool.count { i = i + 1 == pool.count ? 0 : i + 1; tries += 1 }
             if !pool[i].step(self) { pool[i] = newSession() }
         }
     }
 }
 
 class Session {
+    /// The earliest capture time of the session's next frame: when it answers a frame that
+    /// crossed the host (a reply, or an ACK of forwarded data), the peer cannot send it before
+    /// that frame reached it and its answer came back.
+    var ready: UInt64 = 0
+    /// Marks the next frame as an answer: at least 150 µs (plus up to 250 µs) after now.
+    @inline(__always) func awaitRoundTrip(_ t: Traffic) { ready = t.now &+ 150_000 &+ UInt64(t.rng.below(250_000)) }
+
     /// Writes the session's next frame; false when that was its last.
     func step(_ t: Traffic) -> Bool { fatalError("abstract") }
 }
@@ -148,7 +200,8 @@ final class TCPBulkLocal: Session {
             mss = 1448
         }
         sport = p
-        dport = Topology.tcpPorts[t.rng.below(8) < 6 ? t.rng.below(2) : 2]
+        // IPv6 listeners: 80 and 443 only (sockets.txt).
+        dport = Topology.tcpPorts[t.rng.below(8) < 6 || v6 ? t.rng.below(2) : 2]
         seq = t.rng.u32()
         serverISN = t.rng.u32()
         segments = t.rng.range(4, 60)
@@ -168,8 +221,9 @@ final class TCPBulkLocal: Session {
             segments -= 1
             if segments == 0 || segments % 8 == 0 { flags |= TCPFlags.psh }
             if segments > 0 { phase -= 1 }
-        case 3: flags |= TCPFlags.fin
-        default: ack = serverISN &+ 2; more = false
+        // The host ACKs the FIN; its own FIN (and so the client's last ACK) depends on the
+        // server application closing, which rxray does not model: the capture ends at the FIN.
+        default: flags |= TCPFlags.fin; more = false
         }
         let s = seq
         t.emit(kind) { p in
@@ -178,32 +232,49 @@ final class TCPBulkLocal: Session {
                      window: flags == TCPFlags.syn ? 64_240 : 502, tsval: ts, tsecr: flags == TCPFlags.syn ? 0 : 4_000_000, payload: payload)
         }
         seq = seq &+ UInt32(payload) &+ (flags & (TCPFlags.syn | TCPFlags.fin) != 0 ? 1 : 0)
+        if phase == 0 { awaitRoundTrip(t) }    // the handshake's ACK answers the host's SYN-ACK
         phase += 1
         return more
     }
 }
 
 /// A client on eth0 downloading from a server behind eth1: both directions cross the host.
+/// Also a client's short request to a Kubernetes service (`service:`): the client addresses
+/// a ClusterIP (or a NodePort on the host's address), the host DNATs it to the service's one
+/// endpoint behind eth1, and the endpoint's replies arrive from its own address, to be
+/// un-DNAT'ed on the way back. Forwarded clients are outside the iptables host's masqueraded
+/// 10.0.0.0/9, so the server replies to the client's own address on both hosts.
 final class TCPBulkForward: Session {
     enum Dir { case c, s }
-    let client: UInt32, server: UInt32
-    let sport: UInt16, dport: UInt16
+    let client: UInt32, server: UInt32, replyFrom: UInt32
+    let sport: UInt16, dport: UInt16, replyPort: UInt16
+    let kind: Kind
     var cseq: UInt32, sseq: UInt32
     var cts: UInt32, sts: UInt32
     var script: [(Dir, UInt8, Int)] = []
     var i = 0
 
-    init(_ t: Traffic) {
-        let (c, p) = t.nextClient4()
+    init(_ t: Traffic, service: Bool = false) {
+        let (c, p) = t.nextForwardedClient4()
         client = c; sport = p
-        server = Topology.remote4 | UInt32(t.rng.range(10, 250))
-        dport = t.rng.below(4) == 0 ? 80 : 443
+        let A = TCPFlags.ack, P = TCPFlags.psh, F = TCPFlags.fin
+        var n: Int
+        if service {
+            kind = .kubeService
+            let s = t.serviceTarget()
+            server = s.dst; dport = s.dport; replyFrom = s.endpoint; replyPort = 80
+            n = t.rng.range(1, 3)
+        } else {
+            kind = .tcpForward
+            server = Topology.remote4 | UInt32(t.rng.range(10, 250))
+            dport = t.rng.below(4) == 0 ? 80 : 443
+            replyFrom = server; replyPort = dport
+            n = t.rng.range(4, 40)
+        }
         cseq = t.rng.u32(); sseq = t.rng.u32()
         cts = t.rng.u32() >> 2; sts = t.rng.u32() >> 2
         super.init()
-        let A = TCPFlags.ack, P = TCPFlags.psh, F = TCPFlags.fin
-        script = [(.c, TCPFlags.syn, 0), (.s, TCPFlags.syn | A, 0), (.c, A, 0), (.c, P | A, t.rng.range(200, 600))]
-        let n = t.rng.range(4, 40)
+        script = [(.c, TCPFlags.syn, 0), (.s, TCPFlags.syn | A, 0), (.c, A, 0), (.c, P | A, t.rng.range(120, 600))]
         for k in 1...n {
             script.append((.s, k == n ? P | A : A, k == n ? t.rng.range(1, 1448) : 1448))
             if k % 2 == 0 || k == n { script.append((.c, A, 0)) }
@@ -219,65 +290,18 @@ final class TCPBulkForward: Session {
         let ack: UInt32 = flags & TCPFlags.syn != 0 && fromClient ? 0 : (fromClient ? sseq : cseq)
         if fromClient { cts &+= 1 } else { sts &+= 1 }
         let tsval = fromClient ? cts : sts, tsecr = flags == TCPFlags.syn ? 0 : (fromClient ? sts : cts)
-        t.emit(.tcpForward) { p in
+        t.emit(kind) { p in
             tcpFrame(p, dstMAC: fromClient ? Topology.dutMAC0 : Topology.dutMAC1,
                      srcMAC: fromClient ? Topology.peerMAC0 : Topology.peerMAC1,
-                     src: .v4(fromClient ? client : server), dst: .v4(fromClient ? server : client), ipID: t.ipID,
-                     ttl: fromClient ? 63 : 57, sport: fromClient ? sport : dport, dport: fromClient ? dport : sport,
+                     src: .v4(fromClient ? client : replyFrom), dst: .v4(fromClient ? server : client), ipID: t.ipID,
+                     ttl: fromClient ? 63 : 57, sport: fromClient ? sport : replyPort, dport: fromClient ? dport : sport,
                      seq: seq, ack: ack, flags: flags, window: flags == TCPFlags.syn ? 64_240 : 1_000,
                      tsval: tsval, tsecr: tsecr, payload: payload)
         }
         let adv = UInt32(payload) &+ (flags & (TCPFlags.syn | TCPFlags.fin) != 0 ? 1 : 0)
         if fromClient { cseq &+= adv } else { sseq &+= adv }
+        if i < script.count && script[i].0 != dir { awaitRoundTrip(t) }
         return i < script.count
-    }
-}
-
-/// A client's short request to a Kubernetes service: a ClusterIP on port 80, or a NodePort on
-/// the host's own address. Only the client's side is in the capture.
-final class ServiceFlow: Session {
-    let client: UInt32, dst: UInt32
-    let sport: UInt16, dport: UInt16
-    var seq: UInt32
-    var ts: UInt32
-    var phase = 0
-    let ackBase: UInt32
-
-    init(_ t: Traffic) {
-        let (c, p) = t.nextClient4()
-        client = c; sport = p
-        let svc = t.rng.below(t.services)
-        if t.rng.below(5) == 0 {
-            dst = Topology.dut4eth0
-            dport = Topology.nodePortBase + UInt16(svc % 2_000)
-        } else {
-            dst = Topology.clusterIP(svc)
-            dport = 80
-        }
-        seq = t.rng.u32(); ts = t.rng.u32() >> 2; ackBase = t.rng.u32()
-    }
-
-    override func step(_ t: Traffic) -> Bool {
-        ts &+= 1
-        var flags = TCPFlags.ack, payload = 0, ack = ackBase
-        switch phase {
-        case 0: flags = TCPFlags.syn; ack = 0
-        case 1: break
-        case 2: flags |= TCPFlags.psh; payload = 120 + Int(ts % 300)
-        case 3: ack = ackBase &+ 1_000
-        case 4: flags |= TCPFlags.fin; ack = ackBase &+ 1_000
-        default: ack = ackBase &+ 1_001
-        }
-        let s = seq
-        t.emit(.kubeService) { p in
-            tcpFrame(p, dstMAC: Topology.dutMAC0, srcMAC: Topology.peerMAC0, src: .v4(client), dst: .v4(dst), ipID: t.ipID,
-                     ttl: 63, sport: sport, dport: dport, seq: s, ack: ack, flags: flags,
-                     window: flags == TCPFlags.syn ? 64_240 : 502, tsval: ts, tsecr: flags == TCPFlags.syn ? 0 : 7_000,
-                     payload: payload)
-        }
-        seq = seq &+ UInt32(payload) &+ (flags & (TCPFlags.syn | TCPFlags.fin) != 0 ? 1 : 0)
-        phase += 1
-        return phase <= 5
     }
 }
 
@@ -316,8 +340,8 @@ final class DNSQuery: Session {
     var phase = 0
 
     init(_ t: Traffic) {
-        (client, sport) = t.nextClient4()
         forward = t.rng.below(2) == 0
+        (client, sport) = forward ? t.nextForwardedClient4() : t.nextClient4()
     }
 
     override func step(_ t: Traffic) -> Bool {
@@ -337,6 +361,7 @@ final class DNSQuery: Session {
             }
         }
         phase += 1
+        if forward && phase == 1 { awaitRoundTrip(t) }
         return forward && phase < 2
     }
 }
@@ -383,9 +408,9 @@ final class Echo: Session {
     var phase = 0
 
     init(_ t: Traffic) {
-        let (c, p) = t.nextClient4()
-        client = c; ident = p
         forward = t.rng.below(2) == 0
+        let (c, p) = forward ? t.nextForwardedClient4() : t.nextClient4()
+        client = c; ident = p
         remote = forward ? Topology.remote4 | UInt32(t.rng.range(10, 250)) : Topology.dut4eth0
     }
 
@@ -398,6 +423,7 @@ final class Echo: Session {
                       ttl: reply ? 57 : 63, reply: reply, ident: ident, sequence: sequence, payload: 56)
         }
         phase += 1
+        awaitRoundTrip(t)    // the reply answers the request; the next request follows the reply
         return phase < (forward ? 6 : 4)
     }
 }
@@ -436,8 +462,9 @@ final class Fragmented: Session {
     var checksum: UInt16 = 0
 
     init(_ t: Traffic) {
-        (client, sport) = t.nextClient4()
-        dst = t.rng.below(2) == 0 ? Topology.dut4eth0 : Topology.remote4 | UInt32(t.rng.range(10, 250))
+        let local = t.rng.below(2) == 0
+        (client, sport) = local ? t.nextClient4() : t.nextForwardedClient4()
+        dst = local ? Topology.dut4eth0 : Topology.remote4 | UInt32(t.rng.range(10, 250))
         datagram = 8 + t.rng.range(1_600, 4_400)
         id = UInt16(truncatingIfNeeded: t.rng.u32())
         let n = (datagram + 1_479) / 1_480

@@ -73,7 +73,7 @@ func seconds(since t0: timespec) -> Double {
 do {
     if let dir = iptHost {
         try Hosts.writeCommon(dir)
-        let (text, n) = Hosts.iptablesSave(rules: rules)
+        let (text, n) = Hosts.iptablesSave(rules: rules, services: services)
         try Hosts.write(text, to: dir + "/iptables-save.txt")
         print("host \(dir): iptables-save.txt with \(n) rules")
     }
