@@ -183,6 +183,15 @@ say ""
 say "rxray benchmark — $(date -u +%Y-%m-%dT%H:%MZ) — commit ${COMMIT}${DIRTY}"
 say "machine: $(nproc) CPUs ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)${PIN:+, measured commands pinned to CPU $CPU}"
 say "capture: $FRAMES frames, $MB MB (mix above); each number is the median of $REPEAT runs"
+# What is measured: the fates of the slice's frames per host and the top drop reasons (a
+# realistic node delivers or forwards most frames; drops only where the mix intends them).
+for h in "${ok_host[@]}"; do
+  if "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" --summary >"$DATA/outcome.txt" 2>"$DATA/stderr.txt"; then
+    say "outcome, first $SLICE frames ($h host): $(sed -n 's/^frames: [0-9]*, //p' "$DATA/outcome.txt" | head -1)"
+    awk '/^drops by (reason|stage):/{on=$3; n=0; next} /^[^ ]/{on=""} on && n<4 {v=$NF; $NF=""; printf "    drop %-6s %-30s %s\n", substr(on, 1, length(on)-1), $0, v; n++}' \
+      "$DATA/outcome.txt" | while IFS= read -r l; do say "$l"; done
+  fi
+done
 hr
 row "command" "cpu s" "wall s" "frames/s" "peak RSS" "time per frame / libpcap loop's"
 hr
