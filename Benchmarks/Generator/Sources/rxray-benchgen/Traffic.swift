@@ -266,7 +266,9 @@ final class TCPBulkForward: Session {
             n = t.rng.range(1, 3)
         } else {
             kind = .tcpForward
-            server = Topology.remote4 | UInt32(t.rng.range(10, 250))
+            // Not 203.0.113.100-199: the kube-proxy host's external IPs (port 80 is a service there).
+            let host = UInt32(t.rng.range(10, 149))
+            server = Topology.remote4 | (host < 100 ? host : host + 100)
             dport = t.rng.below(4) == 0 ? 80 : 443
             replyFrom = server; replyPort = dport
             n = t.rng.range(4, 40)
