@@ -200,7 +200,8 @@ extension Kernel {
     ///
     /// Mirrors `neigh_resolve_output()` → `neigh_event_send()` → `__neigh_event_send()` in
     /// net/core/neighbour.c. - Complexity: O(1) for a resolved next hop (one hash lookup).
-    func neighOutput(_ nexthop: IPAddress, dev: Int, packet: QueuedPacket, _ r: inout FrameResult) -> NeighVerdict {
+    func neighOutput(_ nexthop: IPAddress, dev: Int, packet makePacket: @autoclosure () -> QueuedPacket,
+                     _ r: inout FrameResult) -> NeighVerdict {
         guard ns.neighboursKnown, neighNeedsResolution(dev) else { return .sent }
         switch nexthop {
         case .v4(let a): if a.isMulticast || a.isLimitedBroadcast || a.value == 0 || isBroadcast4(a, dev: dev) { return .sent }
@@ -208,13 +209,16 @@ extension Kernel {
         }
         neighLoad()
         let key = NeighKey(address: nexthop, dev: dev)
-        let v6 = !nexthop.isV4
-        let p = neighParms(dev, v6: v6)
-        if var e = neigh.entries[key] {
-            if e.state.isConnected || e.state == .delay || e.state == .probe {
-                if e.used != now { neigh.entries[key]?.used = now }
+        if let i = neigh.entries.index(forKey: key) {
+            // The common case reads the entry in place and writes only the use time.
+            let state = neigh.entries.values[i].state
+            if state == .permanent || state == .noarp { return .sent }
+            if state.isConnected || state == .delay || state == .probe {
+                if neigh.entries.values[i].used != now { neigh.entries.values[i].used = now }
                 return .sent
             }
+            let p = neighParms(dev, v6: !nexthop.isV4)
+            var e = neigh.entries.values[i]
             e.used = now
             if e.state == .stale {
                 e.state = .delay
@@ -224,8 +228,9 @@ extension Kernel {
                 r.record(.neighResolveOutput, .note, "neighbour \(nexthop) on \(devName(dev)) is STALE (\(e.lladdr.map { "\($0)" } ?? "?")): sent, DELAY for \(p.delayFirstProbeTime / 1_000_000) ms before a unicast probe")
                 return .sent
             }
-            return neighStartOrQueue(key, &e, p, packet: packet, &r)
+            return neighStartOrQueue(key, &e, p, packet: makePacket(), &r)
         }
+        let p = neighParms(dev, v6: !nexthop.isV4)
         guard neighMakeRoom() else {
             r.record(.neighResolveOutput, .note, "the neighbour table is full (gc_thresh3 \(NeighTable.gcThresh3) entries) and nothing could be collected")
             return .dropped(.neighCreatefail)
@@ -233,7 +238,7 @@ extension Kernel {
         var e = NeighEntryState(state: .none, lladdr: nil, confirmed: now &- p.baseReachableTime, updated: now,
                                 used: now, serial: neigh.serial)
         neigh.serial += 1
-        return neighStartOrQueue(key, &e, p, packet: packet, &r)
+        return neighStartOrQueue(key, &e, p, packet: makePacket(), &r)
     }
 
     /// Room for one more entry: at `gc_thresh2` (and 5 s after the last flush) or at
