@@ -86,8 +86,21 @@ public final class NetfilterEngine {
     /// loaded (`nf_conntrack_max` among its sysctls, or a conntrack table).
     public internal(set) var usesConntrack = false
     public var conntrack: ConntrackTable
-    /// Matches per rule (index as `ruleInfo`).
-    public private(set) var ruleHits: [UInt64] = []
+    /// Matches per rule (index as `ruleInfo`). Counted in `run.hits` (no array of the engine
+    /// is written per packet); the array is rebuilt only when a count changed since last read.
+    public var ruleHits: [UInt64] {
+        let h = run.hits
+        if cachedHitsTotal != h[run.ruleCount] || cachedHits.count != run.ruleCount {
+            cachedHits = Array(UnsafeBufferPointer(start: h, count: run.ruleCount))
+            cachedHitsTotal = h[run.ruleCount]
+        }
+        return cachedHits
+    }
+    private var cachedHits: [UInt64] = []
+    private var cachedHitsTotal: UInt64 = 0
+    /// What the per-packet walk reads: immutable copies of the compiled program, built by
+    /// `finishLoad`.
+    var run = RunProgram()
     /// Base chains the last `hook` call went through.
     public private(set) var visits: [NFChainVisit] = []
     public private(set) var traceSteps: [NFTraceStep] = []
@@ -172,7 +185,6 @@ public final class NetfilterEngine {
 
     /// Builds the hook entry lists after compiling.
     func finishLoad() {
-        ruleHits = Array(repeating: 0, count: ruleInfo.count)
         entries = Array(repeating: Array(repeating: [], count: 5), count: 3)
         var natChains: [[[Int]]] = Array(repeating: Array(repeating: [], count: 5), count: 3)
         for (i, c) in chains.enumerated() where c.isBase {
@@ -215,6 +227,8 @@ public final class NetfilterEngine {
                 }.map { $0.element }
             }
         }
+        run = RunProgram(ops: ops, rules: rules, chains: chains, ruleCount: ruleInfo.count,
+                         entries: (0..<15).map { entries[$0 / 5][$0 % 5].map { $0.1 } })
         visits.reserveCapacity(16)
         traceSteps.reserveCapacity(64)
         jumpStack.reserveCapacity(64)
@@ -279,8 +293,8 @@ public final class NetfilterEngine {
         }
         let f: Int
         switch p.family { case .ipv4: f = 0; case .ipv6: f = 1; case .arp: f = 2; case .bridge: return out }
-        let list = entries[f][Int(p.hook.rawValue)]
-        for (_, e) in list {
+        let prog = run
+        for e in prog.entries[f * 5 + Int(p.hook.rawValue)] {
             switch e {
             case .conntrackIn:
                 guard !st.ctDone else { continue }
@@ -328,62 +342,64 @@ public final class NetfilterEngine {
     /// Runs a base chain with its jump stack. Returns accept or drop (policy included).
     func runChain(_ base: Int, _ p: inout NFPacket, _ st: inout NFPacketState, _ out: inout NFHookOutcome,
                   trace: Bool, nat: UnsafeMutablePointer<Bool>?) -> NFVerdict {
-        let traceStart = traceSteps.count
+        let prog = run
+        let traceStart = trace ? traceSteps.count : 0
         jumpStack.removeAll(keepingCapacity: true)
         var chain = Int32(base)
         var ri = Int32(0)
-        let isNft = chains[base].isNft
+        let baseChain = prog.chains[base]
+        let isNft = baseChain.isNft
         while true {
-            let c = chains[Int(chain)]
+            let c = prog.chains[Int(chain)]
             if ri >= Int32(c.ruleCount) {
                 // End of chain: implicit return, or the base chain's policy.
                 if let top = jumpStack.popLast() { chain = top.chain; ri = top.next; continue }
-                let v: NFVerdict = c.isBase && c.policyDrop ? .drop : (chains[base].policyDrop ? .drop : .accept)
+                let v: NFVerdict = c.isBase && c.policyDrop ? .drop : (baseChain.policyDrop ? .drop : .accept)
                 if v == .drop { out.cause = .policy(Int32(base)) }
-                visits.append(NFChainVisit(chain: Int32(base), rule: -1, verdict: v, traceRange: traceStart..<traceSteps.count))
+                visits.append(NFChainVisit(chain: Int32(base), rule: -1, verdict: v, traceRange: traceStart..<(trace ? traceSteps.count : 0)))
                 return v
             }
-            let rIndex = c.firstRule + Int(ri)
-            let r = rules[rIndex]
+            let r = prog.rules[Int(c.firstRule) + Int(ri)]
             ri += 1
-            let res = runRule(r, &p, &st, &out, nat: nat)
+            let res = runRule(r, prog, &p, &st, &out, nat: nat)
             guard let vc = res else {
                 // A rule rxray does not model (loaded with --lenient) never matches; the trace
                 // says the packet passed it, so the verdict is known to rest on that guess.
-                if trace, r.count > 0, case .never = ops[Int(r.first)] {
+                if trace, r.count > 0, case .never = prog.ops[Int(r.first)] {
                     traceSteps.append(NFTraceStep(rule: r.info, verdict: "not modelled (--lenient: treated as never matching)"))
                 }
                 continue
             }
-            ruleHits[Int(r.info)] &+= 1
+            prog.hits[Int(r.info)] &+= 1
+            prog.hits[prog.ruleCount] &+= 1
             if trace { traceSteps.append(NFTraceStep(rule: r.info, verdict: verdictText(vc))) }
             switch vc {
             case .continue:
                 continue
             case .accept:
-                visits.append(NFChainVisit(chain: Int32(base), rule: r.info, verdict: .accept, traceRange: traceStart..<traceSteps.count))
+                visits.append(NFChainVisit(chain: Int32(base), rule: r.info, verdict: .accept, traceRange: traceStart..<(trace ? traceSteps.count : 0)))
                 return .accept
             case .drop:
                 out.cause = .rule(r.info)
-                visits.append(NFChainVisit(chain: Int32(base), rule: r.info, verdict: .drop, traceRange: traceStart..<traceSteps.count))
+                visits.append(NFChainVisit(chain: Int32(base), rule: r.info, verdict: .drop, traceRange: traceStart..<(trace ? traceSteps.count : 0)))
                 return .drop
             case .queue(let bypass):
                 // No userspace listener in an analysis: bypass continues, otherwise dropped.
                 if bypass { continue }
                 out.cause = .queueNoListener(r.info)
-                visits.append(NFChainVisit(chain: Int32(base), rule: r.info, verdict: .drop, traceRange: traceStart..<traceSteps.count))
+                visits.append(NFChainVisit(chain: Int32(base), rule: r.info, verdict: .drop, traceRange: traceStart..<(trace ? traceSteps.count : 0)))
                 return .drop
             case .return:
                 if let top = jumpStack.popLast() { chain = top.chain; ri = top.next; continue }
-                let v: NFVerdict = chains[base].policyDrop ? .drop : .accept
+                let v: NFVerdict = baseChain.policyDrop ? .drop : .accept
                 if v == .drop { out.cause = .policy(Int32(base)) }
-                visits.append(NFChainVisit(chain: Int32(base), rule: -1, verdict: v, traceRange: traceStart..<traceSteps.count))
+                visits.append(NFChainVisit(chain: Int32(base), rule: -1, verdict: v, traceRange: traceStart..<(trace ? traceSteps.count : 0)))
                 return v
             case .jump(let target):
                 if isNft && jumpStack.count >= 16 {
                     // NFT_JUMP_STACK_SIZE: the kernel refuses such rulesets at load; treat as a drop.
                     out.cause = .rule(r.info)
-                    visits.append(NFChainVisit(chain: Int32(base), rule: r.info, verdict: .drop, traceRange: traceStart..<traceSteps.count))
+                    visits.append(NFChainVisit(chain: Int32(base), rule: r.info, verdict: .drop, traceRange: traceStart..<(trace ? traceSteps.count : 0)))
                     return .drop
                 }
                 jumpStack.append((chain, ri))
@@ -408,12 +424,12 @@ public final class NetfilterEngine {
 
     /// Runs one rule. Nil when a test failed (the rule did not match); otherwise its verdict
     /// (`continue` when it only acted).
-    func runRule(_ r: CRule, _ p: inout NFPacket, _ st: inout NFPacketState, _ out: inout NFHookOutcome,
+    func runRule(_ r: CRule, _ prog: RunProgram, _ p: inout NFPacket, _ st: inout NFPacketState, _ out: inout NFHookOutcome,
                  nat: UnsafeMutablePointer<Bool>?) -> VerdictCode? {
         var k = Int(r.first)
         let end = k + Int(r.count)
         while k < end {
-            let op = ops[k]
+            let op = prog.ops[k]
             k += 1
             switch op {
             case .cmp(let l, let c, let v, let mask, let dep):
@@ -686,4 +702,42 @@ public final class NetfilterEngine {
         }
         return false
     }
+}
+
+/// The compiled program as the per-packet walk reads it: `let` storage only, so reading an
+/// op, rule or chain costs a bounds check and no exclusivity bookkeeping, and the match
+/// counters live in a buffer of their own.
+final class RunProgram {
+    /// What the walk needs of a chain (`CChain` without its names).
+    struct Chain {
+        var firstRule: Int32
+        var ruleCount: Int32
+        var isBase: Bool
+        var policyDrop: Bool
+        var isNft: Bool
+    }
+    let ops: ContiguousArray<Op>
+    let rules: ContiguousArray<CRule>
+    let chains: ContiguousArray<Chain>
+    /// Hook functions in priority order, at `family * 5 + hook` (ipv4 0, ipv6 1, arp 2).
+    let entries: ContiguousArray<ContiguousArray<HookEntry>>
+    let ruleCount: Int
+    /// Matches per rule, then the total (which tells readers whether any count changed).
+    let hits: UnsafeMutablePointer<UInt64>
+
+    init(ops: [Op] = [], rules: [CRule] = [], chains: [CChain] = [], ruleCount: Int = 0, entries: [[HookEntry]] = []) {
+        self.ops = ContiguousArray(ops)
+        self.rules = ContiguousArray(rules)
+        self.chains = ContiguousArray(chains.map {
+            Chain(firstRule: Int32($0.firstRule), ruleCount: Int32($0.ruleCount), isBase: $0.isBase, policyDrop: $0.policyDrop, isNft: $0.isNft)
+        })
+        var e = ContiguousArray(entries.map { ContiguousArray($0) })
+        while e.count < 15 { e.append([]) }
+        self.entries = e
+        self.ruleCount = ruleCount
+        hits = UnsafeMutablePointer<UInt64>.allocate(capacity: ruleCount + 1)
+        hits.initialize(repeating: 0, count: ruleCount + 1)
+    }
+
+    deinit { hits.deallocate() }
 }
