@@ -274,6 +274,19 @@ for h in "${ok_host[@]}"; do
   row "rxray --format jsonl on slice ($h)" "$SJ_cpu" "$SJ_wall" "$(human "$(fps "$SLICE" "$SJ_cpu")")" "$(printf '%.0f' "$SJ_rss") MB" "tshark/rxray time: $(ratio "$TS_cpu" "$SJ_cpu")"
 done
 
+# ---- threads (issue #10): a reader thread ahead of evaluation; frames/s here is WALL time ------
+hr
+say "threads: --threads 1 (one thread) against --threads 2 (reader thread + evaluation); frames/s from wall time"
+# Not pinned to one CPU (a reader thread on the same CPU could not run ahead).
+SAVED_PIN=("${PIN[@]}"); PIN=()
+for h in "${ok_host[@]}"; do
+  run_timed T1 "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" --format jsonl -o "$OUTJ" --threads 1
+  run_timed T2 "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" --format jsonl -o "$OUTJ" --threads 2
+  row "rxray jsonl on slice --threads 1 ($h), wall" "$T1_cpu" "$T1_wall" "$(human "$(fps "$SLICE" "$T1_wall")")" "$(printf '%.0f' "$T1_rss") MB" "frames/s is wall time"
+  row "rxray jsonl on slice --threads 2 ($h), wall" "$T2_cpu" "$T2_wall" "$(human "$(fps "$SLICE" "$T2_wall")")" "$(printf '%.0f' "$T2_rss") MB" "frames/s is wall time; 1-thread/2-thread wall: $(ratio "$T1_wall" "$T2_wall")"
+done
+PIN=("${SAVED_PIN[@]}")
+
 # ---- allocations ------------------------------------------------------------------------------
 hr
 say "heap allocations (malloc/calloc/realloc/posix_memalign calls, LD_PRELOAD counter)"

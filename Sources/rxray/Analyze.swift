@@ -58,8 +58,12 @@ struct Analyze: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where the capture was taken: wire (a tap or the sender; GRO is simulated), host (tcpdump on the receiving host), or auto.", valueName: "point"))
     var capturePoint: CapturePointOption = .auto
 
+    @Option(name: .long, help: ArgumentHelp("Threads: 1 reads, evaluates and prints on one thread; more also reads and filters the capture ahead on a thread of its own. Output is the same. Default: the number of cores.", valueName: "n"))
+    var threads: Int?
+
     func validate() throws {
         if let c = count, c <= 0 { throw ValidationError("--count must be a positive number of frames, not \(c).") }
+        if let t = threads, t <= 0 { throw ValidationError("--threads must be 1 or more, not \(t).") }
         _ = try hostOptions.tcpOptions()
         if writePath == "-" && outputOptions.output == nil {
             throw ValidationError("--write - puts the pcapng file on standard output: give --output FILE too, so the text goes elsewhere.")
@@ -187,10 +191,13 @@ struct Analyze: ParsableCommand {
         var offset = Self.headerBytes(reader.format)
         var captureError: CaptureError?
         do {
-            while !stop, let frame = try reader.next() {
+            let source = FrameSource(reader: reader, filter: filter, threads: threads ?? FrameSource.defaultThreads)
+            defer { source.stop() }
+            out.source = source
+            while !stop, let frame = try source.next() {
                 var selected = true
-                if let f = filter {
-                    do { selected = try f.matches(frame) } catch { throw fail(error.description) }
+                if filter != nil {
+                    do { selected = try source.selected(frame) } catch { throw fail(error.description) }
                 }
                 summary.note(timestamp: frame.timestampNanoseconds)
                 let meta = FrameMeta(index: frame.index, timestampNanoseconds: frame.timestampNanoseconds,
@@ -278,6 +285,8 @@ struct Analyze: ParsableCommand {
 /// report (`--report`).
 final class AnnotatedOutputs {
     let reader: CaptureReader
+    /// Where the frames come from, when a reader thread owns `reader`.
+    var source: FrameSource?
     var writer: PcapngWriter?
     let report: HTMLReport?
     /// Capture interface id → writer interface id. Interfaces are added in the capture's
@@ -293,7 +302,7 @@ final class AnnotatedOutputs {
     /// (name, description, link type, snap length) up to the frame's before it.
     func write(_ r: FrameResult, meta: FrameMeta, bytes: UnsafeRawBufferPointer, to w: PcapngWriter) throws(CaptureError) {
         if interfaceMap[meta.interfaceID] == nil {
-            let known = reader.interfaces
+            let known = source?.interfaces ?? reader.interfaces
             var next = interfaceMap.count
             while interfaceMap[meta.interfaceID] == nil {
                 if next < known.count {

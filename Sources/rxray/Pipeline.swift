@@ -34,6 +34,9 @@ final class FrameSource {
 
     deinit { pipeline?.cancel() }
 
+    /// `--threads` when not given: the number of cores online.
+    static var defaultThreads: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
     /// The interfaces of the capture seen so far (up to the last frame returned, at least).
     /// Safe to call on the consuming thread while the reader thread runs.
     var interfaces: [CaptureInterface] { pipeline == nil ? reader.interfaces : knownInterfaces }
