@@ -31,7 +31,8 @@ let package = Package(
         // Host model: snapshot parsing, YAML profile, defaults, inferred host.
         .target(name: "RxrayHost", dependencies: ["RxrayDecode", "RxrayRules", "Yams"]),
         // Netfilter: rulesets compiled into flat programs, hook evaluation, conntrack, NAT.
-        .target(name: "RxrayNetfilter", dependencies: ["RxrayDecode", "RxrayRules", "RxrayHost"]),
+        .target(name: "RxrayNetfilter", dependencies: ["RxrayDecode", "RxrayRules", "RxrayHost"],
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // The receive-path stages, mirroring the kernel's functions.
         .target(name: "RxrayStack", dependencies: ["RxrayDecode", "RxrayHost", "RxrayNetfilter"]),
         // Renderers: text, JSON lines, summary, annotated pcapng comments.
