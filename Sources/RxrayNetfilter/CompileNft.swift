@@ -211,6 +211,18 @@ extension NetfilterEngine {
                 return (.fibOif(saddr: flags.contains("saddr"), iif: flags.contains("iif"), mark: flags.contains("mark")), 32, .none, nil)
             }
             throw NftUnsupportedHere(what: "fib \(flags.joined(separator: " . ")) \(result) is not modelled")
+        case .numgen(let mode, let modulus, let offset):
+            guard modulus > 0 else { throw NftUnsupportedHere(what: "numgen with modulus 0") }
+            switch mode {
+            case "inc":
+                // The kernel starts the counter at modulus-1, so the first packet gets 0.
+                numgenCounters.append(modulus - 1)
+                return (.numgen(random: false, modulus: modulus, offset: offset, slot: Int32(numgenCounters.count - 1)), 32, .none, nil)
+            case "random":
+                return (.numgen(random: true, modulus: modulus, offset: offset, slot: -1), 32, .none, nil)
+            default:
+                throw NftUnsupportedHere(what: "numgen \(mode) is not modelled")
+            }
         case .binary(.and, let l, let r):
             let (ld, w, dep, _) = try load(l, family: family)
             guard let (m, _) = bounds(r) ?? flagsValue(r) else { throw NftUnsupportedHere(what: "non-constant mask") }

@@ -106,6 +106,8 @@ public final class NetfilterEngine {
     public private(set) var traceSteps: [NFTraceStep] = []
     var jumpStack: [(chain: Int32, next: Int32)] = []
     var rng = SeededRandom()
+    /// Counters of `numgen inc` expressions (the last value handed out), by slot.
+    var numgenCounters: [UInt32] = []
     // Host facts for addrtype, fib, masquerade and redirect.
     var localAddrs: Set<NFValue> = []
     var broadcastAddrs: Set<NFValue> = []
@@ -634,6 +636,18 @@ public final class NetfilterEngine {
             return NFValue(UInt64(p.bytes.u16(p.thoff)))
         case .sourceMAC: return p.sourceMAC.map { NFValue($0.value) }
         case .random: return NFValue(UInt64(UInt32(truncatingIfNeeded: rng.next())))
+        case .numgen(let random, let modulus, let offset, let slot):
+            if random {
+                // Scaled into [0, modulus) like the kernel's reciprocal_scale of a random u32;
+                // the draw is seeded, so runs are reproducible.
+                let r = UInt64(UInt32(truncatingIfNeeded: rng.next()))
+                return NFValue(UInt64(UInt32((r &* UInt64(modulus)) >> 32) &+ offset))
+            }
+            let i = Int(slot)
+            let last = numgenCounters[i]
+            let next = last &+ 1 < modulus ? last &+ 1 : 0
+            numgenCounters[i] = next
+            return NFValue(UInt64(next &+ offset))
         case .constant(let v): return v
         }
     }

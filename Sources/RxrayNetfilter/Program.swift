@@ -18,6 +18,9 @@ enum Load: Hashable {
     /// `fib saddr . iif oif` style reverse-path lookups: result oif (0 when none).
     case fibOif(saddr: Bool, iif: Bool, mark: Bool)
     case ttl, tcpFlags, icmpType, sourceMAC, random
+    /// nft `numgen inc|random mod M offset O`: `slot` indexes the engine's per-expression
+    /// counters for `inc` (-1 for `random`, drawn from the engine's seeded generator).
+    case numgen(random: Bool, modulus: UInt32, offset: UInt32, slot: Int32)
     case constant(NFValue)
 }
 

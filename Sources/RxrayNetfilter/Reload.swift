@@ -39,11 +39,12 @@ extension NetfilterEngine {
         }
         for (name, list) in old.recentLists where recentLists[name] == nil { recentLists[name] = list }
         guard sameRules(as: old) else {
-            return !(old.buckets.isEmpty && old.hashlimits.isEmpty && old.statistics.isEmpty)
+            return !(old.buckets.isEmpty && old.hashlimits.isEmpty && old.statistics.isEmpty && old.numgenCounters.isEmpty)
         }
         buckets = old.buckets
         hashlimits = old.hashlimits
         statistics = old.statistics
+        numgenCounters = old.numgenCounters
         rng = old.rng
         return false
     }
@@ -52,7 +53,8 @@ extension NetfilterEngine {
     /// with the same stateful matches.
     func sameRules(as other: NetfilterEngine) -> Bool {
         guard ruleInfo.count == other.ruleInfo.count, buckets.count == other.buckets.count,
-              hashlimits.count == other.hashlimits.count, statistics.count == other.statistics.count else { return false }
+              hashlimits.count == other.hashlimits.count, statistics.count == other.statistics.count,
+              numgenCounters.count == other.numgenCounters.count else { return false }
         for (a, b) in zip(ruleInfo, other.ruleInfo) where a.table != b.table || a.chain != b.chain || a.text != b.text {
             return false
         }
