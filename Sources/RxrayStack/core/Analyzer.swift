@@ -136,9 +136,9 @@ public final class Analyzer {
         applyResolutions()
         current.reset(frame: input.index)
         kernel.receive(input, options: options, into: &current)
-        kernel.neighOutputReplies(&current)
         // The replies the frame made leave through LOCAL_OUT / POST_ROUTING (netfilter/Core.swift).
         if kernel.netfilter != nil { kernel.nfLocalOutReplies(&current) }
+        kernel.neighOutputReplies(&current)
         if ingressNote == nil { ingressNote = kernel.lastIngressNote }
         let held = kernel.heldThisFrame
         kernel.heldThisFrame = false
