@@ -120,8 +120,9 @@ public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertib
     @inlinable public var isLinkLocal: Bool { high >> 54 == 0x3FA }  // fe80::/10
     @inlinable public var isV4Mapped: Bool { high == 0 && low >> 32 == 0xFFFF }
 
-    /// RFC 5952 text: lower case, longest zero run (of two or more groups) compressed.
-    public var description: String {
+    /// The run of zero groups RFC 5952 compresses to "::": the first longest run of two or
+    /// more groups (start -1 when there is none).
+    @usableFromInline var compressedZeroRun: (start: Int, length: Int) {
         var bestStart = -1, bestLen = 0, curStart = -1, curLen = 0
         for i in 0..<8 {
             if group(i) == 0 {
@@ -132,7 +133,12 @@ public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertib
                 curStart = -1
             }
         }
-        if bestLen < 2 { bestStart = -1 }
+        return bestLen < 2 ? (-1, 0) : (bestStart, bestLen)
+    }
+
+    /// RFC 5952 text: lower case, longest zero run (of two or more groups) compressed.
+    public var description: String {
+        let (bestStart, bestLen) = compressedZeroRun
         if isV4Mapped {
             let v4 = IPv4Address(UInt32(truncatingIfNeeded: low))
             return "::ffff:\(v4)"
@@ -275,17 +281,7 @@ extension IPv6Address {
             IPv4Address(UInt32(truncatingIfNeeded: low)).write(to: &w)
             return
         }
-        var bestStart = -1, bestLen = 0, curStart = -1, curLen = 0
-        for i in 0..<8 {
-            if group(i) == 0 {
-                if curStart < 0 { curStart = i; curLen = 0 }
-                curLen += 1
-                if curLen > bestLen { bestStart = curStart; bestLen = curLen }
-            } else {
-                curStart = -1
-            }
-        }
-        if bestLen < 2 { bestStart = -1 }
+        let (bestStart, bestLen) = compressedZeroRun
         // A ':' goes before a group unless it is the first thing written or follows "::".
         var needColon = false
         var i = 0
