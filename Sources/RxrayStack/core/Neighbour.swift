@@ -702,6 +702,31 @@ extension Kernel {
         }
         return "no neighbour entry for \(addr) (the host's neighbour table is not known: resolution not modelled)"
     }
+    /// Hands a forwarded packet (IPv4 or IPv6) to its next hop: the frame is forwarded out of
+    /// `dev` at once when the neighbour is resolved, waits on it while resolution runs, or is
+    /// dropped when it cannot be resolved. `stage` is the stage that records the transmission.
+    func neighForward(to nexthop: IPAddress, dev out: Int, _ skb: SKB, stage: Stage, _ r: inout FrameResult) {
+        let egress = devName(out)
+        r.fate = .forwarded
+        r.egress = egress
+        r.nextHop = nexthop
+        let source: IPAddress
+        if case .v6 = nexthop { source = .v6(skb.v6Saddr) } else { source = .v4(skb.v4Saddr) }
+        let q = QueuedPacket(frame: r.frame, what: .forward(egress: egress), truesize: Kernel.truesize(skb.len),
+                             source: source, inDev: skb.dev, fate: .forwarded, reason: nil, stage: nil,
+                             egress: egress, nextHop: nexthop, holdsFrame: true)
+        switch neighOutput(nexthop, dev: out, packet: q, &r) {
+        case .sent:
+            r.record(stage, .forward, "out \(egress) to \(nexthop); \(neighDescription(nexthop, dev: out))")
+        case .queued:
+            break
+        case .dropped(let reason):
+            r.egress = nil
+            r.nextHop = nil
+            r.drop(reason, at: .neighResolveOutput, "neighbour \(nexthop) cannot be resolved: no probes are configured")
+        }
+    }
+
 
     /// Passes the replies the frame generated through their next hop's neighbour: replies
     /// whose next hop is not resolved are queued on it (the solicitation goes out instead).

@@ -77,23 +77,7 @@ extension Kernel {
             r.record(.ipOutput, .note, "fragmented into \(n) for MTU \(mtu)")
         }
         r.count(.ipOutTransmits)
-        let nexthop = gateway ?? skb.v4Daddr
-        r.fate = .forwarded
-        r.egress = devName(out)
-        r.nextHop = .v4(nexthop)
-        let q = QueuedPacket(frame: r.frame, what: .forward(egress: devName(out)), truesize: Kernel.truesize(skb.len),
-                             source: .v4(skb.v4Saddr), inDev: skb.dev, fate: .forwarded, reason: nil, stage: nil,
-                             egress: devName(out), nextHop: .v4(nexthop), holdsFrame: true)
-        switch neighOutput(.v4(nexthop), dev: out, packet: q, &r) {
-        case .sent:
-            r.record(.ipOutput, .forward, "out \(devName(out)) to \(nexthop); \(neighDescription(.v4(nexthop), dev: out))")
-        case .queued:
-            break
-        case .dropped(let reason):
-            r.egress = nil
-            r.nextHop = nil
-            r.drop(reason, at: .neighResolveOutput, "neighbour \(nexthop) cannot be resolved: no probes are configured")
-        }
+        neighForward(to: .v4(gateway ?? skb.v4Daddr), dev: out, skb, stage: .ipOutput, &r)
     }
 }
 

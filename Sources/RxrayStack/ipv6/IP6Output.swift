@@ -57,23 +57,7 @@ extension Kernel {
         guard nfHook(.forward, ipv6: true, &skb, &r) else { return }
         r.count(.ip6OutForwDatagrams)
         guard nfHook(.postrouting, ipv6: true, &skb, &r) else { return }
-        let nexthop = rt.gateway ?? skb.v6Daddr
-        r.fate = .forwarded
-        r.egress = devName(out)
-        r.nextHop = .v6(nexthop)
-        let q = QueuedPacket(frame: r.frame, what: .forward(egress: devName(out)), truesize: Kernel.truesize(skb.len),
-                             source: .v6(skb.v6Saddr), inDev: skb.dev, fate: .forwarded, reason: nil, stage: nil,
-                             egress: devName(out), nextHop: .v6(nexthop), holdsFrame: true)
-        switch neighOutput(.v6(nexthop), dev: out, packet: q, &r) {
-        case .sent:
-            r.record(.ip6Forward, .forward, "out \(devName(out)) to \(nexthop); \(neighDescription(.v6(nexthop), dev: out))")
-        case .queued:
-            break
-        case .dropped(let reason):
-            r.egress = nil
-            r.nextHop = nil
-            r.drop(reason, at: .neighResolveOutput, "neighbour \(nexthop) cannot be resolved: no probes are configured")
-        }
+        neighForward(to: .v6(rt.gateway ?? skb.v6Daddr), dev: out, skb, stage: .ip6Forward, &r)
     }
 
     /// The device a locally generated IPv6 packet to `dst` leaves through.
