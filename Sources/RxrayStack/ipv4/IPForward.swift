@@ -23,8 +23,9 @@ extension Kernel {
         }
         r.count(.ipForwDatagrams)
         let mtu = rt.mtu
-        let tooBig = skb.len > mtu && (skb.v4DF || (skb.fragMaxSize > mtu))
-        if tooBig && skb.v4DF {
+        // `ip_exceeds_mtu`: only with DF; a datagram conntrack defrag rebuilt (ignore_df) only
+        // when its largest fragment (frag_max_size) exceeds the MTU.
+        if skb.len > mtu && skb.v4DF && (skb.fragMaxSize > mtu || !skb.reassembled) {
             r.count(.ipFragFails)
             icmpSend(skb, type: 3, code: 4, info: UInt32(mtu), &r)
             r.drop(.pktTooBig, at: .ipForward, "\(skb.len) bytes with DF exceed the MTU \(mtu) of \(devName(out)): fragmentation needed")
@@ -68,16 +69,58 @@ extension Kernel {
     /// net/ipv4/ip_output.c.
     func ipOutput(_ skb: inout SKB, out: Int, gateway: IPv4Address?, mtu: Int, _ r: inout FrameResult) {
         guard nfHook(.postrouting, ipv6: false, &skb, &r) else { return }
-        if skb.len > mtu {
-            let payload = skb.len - skb.ihl
-            let per = max(8, (mtu - skb.ihl) & ~7)
-            let n = (payload + per - 1) / per
-            r.count(.ipFragOKs)
-            r.count(.ipFragCreates, n)
-            r.record(.ipOutput, .note, "fragmented into \(n) for MTU \(mtu)")
+        var n = 1
+        if skb.len > mtu || skb.fragMaxSize > 0 {
+            guard let k = ipFragment(skb, mtu: mtu, &r) else { return }
+            n = k
         }
-        r.count(.ipOutTransmits)
+        r.count(.ipOutTransmits, n)
         neighForward(to: .v4(gateway ?? skb.v4Daddr), dev: out, skb, stage: .ipOutput, &r)
+    }
+
+    /// How many fragments a packet longer than the MTU, or rebuilt from fragments, leaves in;
+    /// nil when it cannot be fragmented (dropped, with ICMP fragmentation needed).
+    ///
+    /// Mirrors `ip_fragment()` → `ip_do_fragment()` in net/ipv4/ip_output.c: DF refuses unless
+    /// the packet may ignore it (a datagram conntrack defrag rebuilt, whose largest fragment fits);
+    /// the size is the MTU or `frag_max_size` when smaller; a rebuilt datagram whose fragments
+    /// all fit goes out in them again (the fast path over its fragment list, DF cleared),
+    /// anything else is cut into MTU-sized pieces on 8-byte boundaries (the slow path).
+    func ipFragment(_ skb: SKB, mtu: Int, _ r: inout FrameResult) -> Int? {
+        let hlen = skb.ihl
+        if skb.v4DF && (!skb.reassembled || skb.fragMaxSize > mtu) {
+            r.count(.ipFragFails)
+            icmpSend(skb, type: 3, code: 4, info: UInt32(mtu), &r)
+            r.drop(.notSpecified, at: .ipOutput, "ip_fragment: \(skb.len) bytes with DF (frag_max_size \(skb.fragMaxSize)) do not fit the MTU \(mtu): fragmentation needed")
+            return nil
+        }
+        let size = skb.fragMaxSize > 0 && skb.fragMaxSize < mtu ? skb.fragMaxSize : mtu
+        if size < hlen + 8 {
+            r.count(.ipFragFails)
+            r.drop(.notSpecified, at: .ipOutput, "ip_do_fragment: MTU \(size) leaves no room for data after a \(hlen)-byte header")
+            return nil
+        }
+        var n = 0
+        let fast = skb.reassembled && skb.groSegs > 1 && skb.fragMaxSize <= size
+        if fast {
+            n = skb.groSegs
+        } else {
+            let room = size - hlen
+            var left = skb.len - hlen
+            while left > 0 {
+                var l = min(left, room)
+                if l < left { l &= ~7 }
+                left -= l
+                n += 1
+            }
+        }
+        r.count(.ipFragOKs)
+        r.count(.ipFragCreates, n)
+        if r.wantsDetail {
+            r.record(.ipOutput, .note, fast ? "ip_do_fragment: sent again in the \(n) fragments it came in (frag_max_size \(skb.fragMaxSize), MTU \(mtu))"
+                                            : "ip_do_fragment: cut into \(n) fragments of at most \(size) bytes (MTU \(mtu)\(skb.fragMaxSize > 0 ? ", frag_max_size \(skb.fragMaxSize)" : ""))")
+        }
+        return n
     }
 }
 

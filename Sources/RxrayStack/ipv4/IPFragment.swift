@@ -32,6 +32,9 @@ struct FragQueue {
     var firstIn = false
     var meat = 0
     var maxSize = 0
+    /// The largest fragment that had DF set (`ipq.max_df_size`): the datagram keeps DF only
+    /// when the largest fragment had it.
+    var maxDFSize = 0
     var memory = 0
     /// Frames whose fate waits on this queue.
     var held: [Int] = []
@@ -148,6 +151,7 @@ extension Kernel {
             q.headRoute = skb.route4
         }
         q.maxSize = max(q.maxSize, skb.len)
+        if skb.v4DF { q.maxDFSize = max(q.maxDFSize, skb.len) }
         if !(q.firstIn && q.lastIn && q.meat == q.len) {
             q.held.append(skb.frame)
             frag4[key] = q
@@ -175,7 +179,8 @@ extension Kernel {
         }
         datagram[2] = UInt8(total >> 8)
         datagram[3] = UInt8(total & 0xFF)
-        datagram[6] &= 0x40  // keep DF, clear MF and offset
+        // DF only when the largest fragment had it (`ip_frag_reasm`); MF and offset cleared.
+        datagram[6] = q.maxDFSize == q.maxSize ? 0x40 : 0
         datagram[7] = 0
         datagram[10] = 0; datagram[11] = 0
         r.count(.ipReasmOKs)
@@ -194,6 +199,8 @@ extension Kernel {
             whole.route4 = savedRoute
             whole.reassembled = true
             whole.fragMaxSize = q.maxSize
+            // The fragments it came in: the frag_list ip_do_fragment's fast path sends again.
+            whole.groSegs = q.fragments.count
             whole.thoff = hl
             if user == 0 { ipLocalDeliverContinue(&whole, &r) } else { nfDefragContinue(&whole, &r) }
         }
@@ -244,7 +251,10 @@ extension Kernel {
                     var skb = SKB(buf: buf, len: buf.count, dev: q.headDev, origDev: q.headDev, pktType: q.headPktType,
                                   proto: 0x0800, frame: q.held.first ?? 0, time: now)
                     skb.route4 = q.headRoute
-                    if key.user == 0 || nfDefragExpiryAnswers(&skb) { icmpSend(skb, type: 11, code: 1, info: 0, &r) }
+                    if key.user == 0 || nfDefragExpiryAnswers(&skb) {
+                        icmpSend(skb, type: 11, code: 1, info: 0, &r)
+                        nfLocalOutTimerReplies(answering: skb, ipv6: false, &r)
+                    }
                 }
             }
             now = saved
@@ -256,7 +266,7 @@ extension Kernel {
             if let first = q.held.first {
                 resolutions.append(HoldResolution(frames: [first], fate: .dropped, reason: .fragReasmTimeout,
                                                   stage: .ipDefrag, detail: "timer fired", counters: r.counters,
-                                                  replies: r.replies))
+                                                  replies: r.replies, stages: r.stages))
             }
         }
     }

@@ -5,6 +5,10 @@ struct FragKey6: Hashable {
     var saddr: IPv6Address
     var daddr: IPv6Address
     var id: UInt32
+    /// Who gathers the fragments (`enum ip6_defrag_users`): 0 local reassembly
+    /// (ipv6_frag_rcv), `fragUserConntrackIn` conntrack defrag at PRE_ROUTING
+    /// (ipv6/NFDefrag6.swift). Queues of different users are apart.
+    var user: UInt8 = 0
 }
 
 extension Kernel {
@@ -335,30 +339,46 @@ extension Kernel {
                     detail: "joined into the datagram completed at frame \(frameNo): \(r.fate.rawValue)")
     }
 
-    /// IPv6 reassembly timers (`ip6frag_time`). Mirrors `ip6_frag_expire()`.
+    /// IPv6 reassembly timers: `ip6frag_time` for local reassembly queues,
+    /// `nf_conntrack_frag6_timeout` for conntrack defrag queues. Mirrors `ip6_frag_expire()` /
+    /// `nf_ct_frag6_expire()` → `ip6frag_expire_frag_queue()`: the held fragments are freed as
+    /// FRAG_REASM_TIMEOUT, and ICMPv6 time exceeded (fragment reassembly) goes back when the first
+    /// fragment had arrived, for either kind of queue.
     func expire6(now t: Int64) {
-        let timeout = Int64(ns.sysctl.ip6fragTimeSeconds) * 1_000_000_000
-        let due = frag6.filter { t == .max || $0.value.created + timeout < t }.sorted { $0.value.serial < $1.value.serial }
+        let local = Int64(ns.sysctl.ip6fragTimeSeconds) * 1_000_000_000
+        let conntrack = Int64(nfConntrackFrag6TimeoutSeconds) * 1_000_000_000
+        func timeout(_ k: FragKey6) -> Int64 { k.user == 0 ? local : conntrack }
+        if t != .max {
+            // Nothing is due on most calls: look before building the list (no allocation).
+            var any = false
+            for (k, q) in frag6 where q.created + timeout(k) < t { any = true; break }
+            if !any { return }
+        }
+        let due = frag6.filter { t == .max || $0.value.created + timeout($0.key) < t }.sorted { $0.value.serial < $1.value.serial }
         for (key, q) in due {
             frag6[key] = nil
             fragMemory -= q.memory
             var r = FrameResult()
+            r.wantsDetail = wantsDetail
             if q.firstIn {
                 let saved = now
-                now = q.created + timeout
+                now = q.created + timeout(key)
                 q.head.withUnsafeBytes { buf in
                     var skb = SKB(buf: buf, len: buf.count, dev: q.headDev, origDev: q.headDev, pktType: q.headPktType,
                                   proto: 0x86DD, frame: q.held.first ?? 0, time: now)
                     skb.route6 = q.headRoute6
                     icmpv6Send(skb, type: 3, code: 1, info: 0, &r)
+                    nfLocalOutTimerReplies(answering: skb, ipv6: true, &r)
                 }
                 now = saved
             }
+            let limit = key.user == 0 ? "ip6frag_time \(ns.sysctl.ip6fragTimeSeconds) s" : "nf_conntrack_frag6_timeout \(nfConntrackFrag6TimeoutSeconds) s"
             resolveHeld(q.held, fate: .dropped, reason: .fragReasmTimeout, stage: .ipv6Defrag,
-                        detail: "reassembly timed out (ip6frag_time \(ns.sysctl.ip6fragTimeSeconds) s)")
-            if let first = q.held.first, !r.replies.isEmpty {
+                        detail: t == .max ? "end of input: the reassembly timer (\(limit)) would expire" : "reassembly timed out (\(limit))")
+            if let first = q.held.first, !r.replies.isEmpty || !r.counters.isEmpty {
                 resolutions.append(HoldResolution(frames: [first], fate: .dropped, reason: .fragReasmTimeout, stage: .ipv6Defrag,
-                                                  detail: "timer fired", counters: r.counters, replies: r.replies))
+                                                  detail: "timer fired", counters: r.counters, replies: r.replies,
+                                                  noteStage: .ipv6Defrag, stages: r.stages))
             }
         }
     }

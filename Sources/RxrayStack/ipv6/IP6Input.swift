@@ -14,6 +14,10 @@ extension Kernel {
     /// `ipv6_rcv`: header validation, PRE_ROUTING, then `ip6_rcv_finish`.
     func ipv6Rcv(_ skb: inout SKB, _ r: inout FrameResult) {
         guard ip6RcvCore(&skb, &r) else { return }
+        // Conntrack's defragmentation (PRE_ROUTING -400) gathers fragments first (NFDefrag6.swift).
+        if nfDefragsIPv6 && skb.v6NextHeader != 6 && skb.v6NextHeader != 17 {
+            guard nfCtFrag6Gather(&skb, &r) else { return }
+        }
         guard nfHook(.prerouting, ipv6: true, &skb, &r) else { return }
         ip6RouteInput(&skb, &r)
     }

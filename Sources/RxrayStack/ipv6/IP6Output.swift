@@ -47,17 +47,34 @@ extension Kernel {
                 return
             }
         }
+        // 6.18 counts the datagram as forwarded before the MTU check and the FORWARD hook.
+        r.count(.ip6OutForwDatagrams)
         let mtu = max(1280, rt.mtu)
-        if skb.len > mtu {
+        // `ip6_pkt_too_big`: a datagram conntrack defrag rebuilt (ignore_df, frag_max_size) is
+        // too big only when its largest fragment was; it leaves in its fragments.
+        if skb.len > mtu && (!skb.reassembled || skb.fragMaxSize > mtu) {
             icmpv6Send(skb, type: 2, code: 0, info: UInt32(mtu), &r)
             r.count(.ip6InTooBigErrors)
-            r.drop(.pktTooBig, at: .ip6Forward, "\(skb.len) bytes exceed the MTU \(mtu) of \(devName(out)): packet too big")
+            let what = skb.reassembled ? "its largest fragment (frag_max_size \(skb.fragMaxSize)) exceeds" : "\(skb.len) bytes exceed"
+            r.drop(.pktTooBig, at: .ip6Forward, "\(what) the MTU \(mtu) of \(devName(out)): packet too big")
             return
         }
         guard nfHook(.forward, ipv6: true, &skb, &r) else { return }
-        r.count(.ip6OutForwDatagrams)
         guard nfHook(.postrouting, ipv6: true, &skb, &r) else { return }
+        ip6RefragmentNote(skb, mtu: mtu, &r)
         neighForward(to: .v6(rt.gateway ?? skb.v6Daddr), dev: out, skb, stage: .ip6Forward, &r)
+    }
+
+    /// `ip6_finish_output` → `ip6_fragment` for a datagram conntrack defrag rebuilt: longer than
+    /// the MTU or than its largest fragment, it is sent in fragments again. The fragment list
+    /// fits (every fragment is at most `frag_max_size`, raised to 1280), so ip6_fragment's fast
+    /// path sends the original fragments: one per fragment received (Ip6FragOKs,
+    /// Ip6FragCreates; the host model has no counters for them yet).
+    func ip6RefragmentNote(_ skb: SKB, mtu: Int, _ r: inout FrameResult) {
+        guard skb.reassembled, skb.fragMaxSize > 0, skb.len > mtu || skb.len > skb.fragMaxSize else { return }
+        if r.wantsDetail {
+            r.record(.ip6Forward, .note, "ip6_fragment: sent again in the \(skb.groSegs) fragments it came in (frag_max_size \(skb.fragMaxSize), MTU \(mtu))")
+        }
     }
 
     /// The device a locally generated IPv6 packet to `dst` leaves through.

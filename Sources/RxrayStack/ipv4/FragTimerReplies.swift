@@ -1,0 +1,21 @@
+import RxrayDecode
+import RxrayNetfilter
+
+extension Kernel {
+    /// The ICMP time exceeded (fragment reassembly) that an expiring reassembly queue sends is a
+    /// packet this host builds: like every other reply it passes LOCAL_OUT and POST_ROUTING
+    /// (`icmp_send` / `icmp6_send` → `ip_local_out` / `ip6_local_out`) before it leaves, and a
+    /// rule there may drop it. The held first fragment `skb` is what it quotes. The fragment
+    /// never reached conntrack (conntrack defrag holds fragments before it, and without
+    /// conntrack there is none), so the reply carries no connection and conntrack looks it up
+    /// at LOCAL_OUT. Replies a hook drops are taken out of `r.replies`.
+    ///
+    /// Allocates nothing when no netfilter engine is attached or no reply was made.
+    func nfLocalOutTimerReplies(answering skb: SKB, ipv6: Bool, _ r: inout FrameResult) {
+        guard netfilter != nil, !r.replies.isEmpty else { return }
+        var i = 0
+        while i < r.replies.count {
+            if nfLocalOut(at: i, answering: skb, ipv6: ipv6, state: NFPacketState(), &r) { i += 1 }
+        }
+    }
+}
