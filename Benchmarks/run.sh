@@ -22,8 +22,10 @@
 #   BENCH_KEEP=1           keep BENCH_DATA
 #
 # Frames per second are computed from CPU time (user + sys) of a single-threaded process
-# pinned to one core: on a shared 2-core machine that is steadier than wall time; wall time is
-# printed too. Targets are reported as PASS/FAIL; a miss does not fail the command.
+# (--threads 1) pinned to one core: on a shared 2-core machine that is steadier than wall time;
+# wall time is printed too. The threads section compares --threads 1 with --threads 2 (a reader
+# thread ahead of evaluation and, for jsonl, rendering and writing on a third) by wall time,
+# unpinned. Targets are reported as PASS/FAIL; a miss does not fail the command.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -213,10 +215,10 @@ LOOP_PER_FRAME=$(awk -v t="$LOOP_cpu" -v n="$FRAMES" 'BEGIN{print t/n}')
 declare -A SUM_CPU SUM_FPS JSON_FPS SUM_RSS STARTUP SUM_N
 for h in "${ok_host[@]}"; do
   host=${HOSTS[$h]}
-  run_timed T "$RXRAY" analyze "$DATA/tiny.pcap" --host "$host" --summary
+  run_timed T "$RXRAY" analyze "$DATA/tiny.pcap" --host "$host" --summary --threads 1
   STARTUP[$h]=$T_cpu
   for mode in summary jsonl; do
-    if [ $mode = summary ]; then args=(--summary); label="rxray --summary ($h)"; else args=(--format jsonl -o "$OUTJ"); label="rxray --format jsonl -o FILE ($h)"; fi
+    if [ $mode = summary ]; then args=(--summary --threads 1); label="rxray --summary ($h)"; else args=(--format jsonl -o "$OUTJ" --threads 1); label="rxray --format jsonl -o FILE ($h)"; fi
     SAVED=$REPEAT; REPEAT=1
     run_timed C "$RXRAY" analyze "$DATA/slice.pcap" --host "$host" "${args[@]}"
     REPEAT=$SAVED
@@ -250,10 +252,10 @@ say "load time (cpu s, median of $REPEAT): load = read host + parse + compile ru
 LOAD_ROWS=()
 for h in "${ok_host[@]}" iptables-10k; do
   if [ "$h" = iptables-10k ]; then host=$HOST_IPT10K; else host=${HOSTS[$h]}; fi
-  run_timed LD "$RXRAY" analyze "$DATA/empty.pcap" --host "$host" --summary
+  run_timed LD "$RXRAY" analyze "$DATA/empty.pcap" --host "$host" --summary --threads 1
   [ "$LD_status" = 0 ] || continue
   if [ "$h" = iptables-10k ]; then
-    run_timed SU "$RXRAY" analyze "$DATA/tiny.pcap" --host "$host" --summary
+    run_timed SU "$RXRAY" analyze "$DATA/tiny.pcap" --host "$host" --summary --threads 1
     su=$SU_cpu
   else
     su=${STARTUP[$h]:-nan}
@@ -268,24 +270,46 @@ say "slice: the first $SLICE frames"
 run_timed TS tshark -n -r "$DATA/slice.pcap"
 row "tshark -n -r slice (text to /dev/null)" "$TS_cpu" "$TS_wall" "$(human "$(fps "$SLICE" "$TS_cpu")")" "$(printf '%.0f' "$TS_rss") MB" ""
 for h in "${ok_host[@]}"; do
-  run_timed SS "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" --summary
-  run_timed SJ "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" --format jsonl -o "$OUTJ"
+  run_timed SS "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" --summary --threads 1
+  run_timed SJ "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" --format jsonl -o "$OUTJ" --threads 1
   row "rxray --summary on slice ($h)" "$SS_cpu" "$SS_wall" "$(human "$(fps "$SLICE" "$SS_cpu")")" "$(printf '%.0f' "$SS_rss") MB" "tshark/rxray time: $(ratio "$TS_cpu" "$SS_cpu")"
   row "rxray --format jsonl on slice ($h)" "$SJ_cpu" "$SJ_wall" "$(human "$(fps "$SLICE" "$SJ_cpu")")" "$(printf '%.0f' "$SJ_rss") MB" "tshark/rxray time: $(ratio "$TS_cpu" "$SJ_cpu")"
 done
 
-# ---- threads (issue #10): a reader thread ahead of evaluation; frames/s here is WALL time ------
+# ---- threads (issue #10): frames/s here is WALL time ---------------------------------------------
+# --threads 2: a reader thread reads and filters ahead of evaluation; with output (jsonl), frames
+# are also rendered and written on a third thread. Not pinned to one CPU (the threads could not
+# run beside each other).
 hr
-say "threads: --threads 1 (one thread) against --threads 2 (reader thread + evaluation); frames/s from wall time"
-# Not pinned to one CPU (a reader thread on the same CPU could not run ahead).
+say "threads: --threads 1 against --threads 2 (reader thread + evaluation, + render thread for jsonl); frames/s from wall time"
 SAVED_PIN=("${PIN[@]}"); PIN=()
 for h in "${ok_host[@]}"; do
-  run_timed T1 "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" --format jsonl -o "$OUTJ" --threads 1
-  run_timed T2 "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" --format jsonl -o "$OUTJ" --threads 2
-  row "rxray jsonl on slice --threads 1 ($h), wall" "$T1_cpu" "$T1_wall" "$(human "$(fps "$SLICE" "$T1_wall")")" "$(printf '%.0f' "$T1_rss") MB" "frames/s is wall time"
-  row "rxray jsonl on slice --threads 2 ($h), wall" "$T2_cpu" "$T2_wall" "$(human "$(fps "$SLICE" "$T2_wall")")" "$(printf '%.0f' "$T2_rss") MB" "frames/s is wall time; 1-thread/2-thread wall: $(ratio "$T1_wall" "$T2_wall")"
+  for mode in summary jsonl; do
+    if [ $mode = summary ]; then args=(--summary); else args=(--format jsonl -o "$OUTJ"); fi
+    run_timed T1 "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" "${args[@]}" --threads 1
+    run_timed T2 "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" "${args[@]}" --threads 2
+    row "rxray $mode on slice --threads 1 ($h), wall" "$T1_cpu" "$T1_wall" "$(human "$(fps "$SLICE" "$T1_wall")")" "$(printf '%.0f' "$T1_rss") MB" "frames/s is wall time"
+    row "rxray $mode on slice --threads 2 ($h), wall" "$T2_cpu" "$T2_wall" "$(human "$(fps "$SLICE" "$T2_wall")")" "$(printf '%.0f' "$T2_rss") MB" "frames/s is wall time; 1-thread/2-thread wall: $(ratio "$T1_wall" "$T2_wall")"
+  done
 done
 PIN=("${SAVED_PIN[@]}")
+
+# ---- memory: peak RSS must not grow with the capture's length ----------------------------------
+# The state rxray keeps is bounded by the kernel's own limits (conntrack entries time out, GRO
+# flushes every poll, reassembly queues expire), so twice the frames must not take much more
+# memory. Same traffic mix, N and 2N frames, --threads 1.
+hr
+say "memory: peak RSS on the slice ($SLICE frames) and on twice as many, --threads 1"
+for h in "${ok_host[@]}"; do
+  for mode in summary jsonl; do
+    if [ $mode = summary ]; then args=(--summary); else args=(--format jsonl -o "$OUTJ"); fi
+    SAVED=$REPEAT; REPEAT=1
+    run_timed M1 "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" "${args[@]}" --threads 1
+    run_timed M2 "$RXRAY" analyze "$DATA/slice2.pcap" --host "${HOSTS[$h]}" "${args[@]}" --threads 1
+    REPEAT=$SAVED
+    row "rxray $mode peak RSS, $SLICE -> $((2 * SLICE)) frames ($h)" "" "" "" "$(printf '%.0f' "$M1_rss") MB" "-> $(printf '%.0f' "$M2_rss") MB (+$(awk -v a="$M1_rss" -v b="$M2_rss" 'BEGIN{printf "%.0f", b-a}') MB)"
+  done
+done
 
 # ---- allocations ------------------------------------------------------------------------------
 hr
@@ -295,15 +319,20 @@ say "  C libpcap loop, $FRAMES frames: $A_LOOP allocations in all"
 declare -A MARGINAL
 for h in "${ok_host[@]}"; do
   host=${HOSTS[$h]}
-  for mode in summary jsonl; do
-    if [ $mode = summary ]; then args=(--summary); else args=(--format jsonl -o "$OUTJ"); fi
+  for mode in summary jsonl summary-t2 jsonl-t2; do
+    case $mode in
+      summary) args=(--summary --threads 1) ;;
+      jsonl) args=(--format jsonl -o "$OUTJ" --threads 1) ;;
+      summary-t2) args=(--summary --threads 2) ;;
+      jsonl-t2) args=(--format jsonl -o "$OUTJ" --threads 2) ;;
+    esac
     count_allocs A0 "$RXRAY" analyze "$DATA/tiny.pcap" --host "$host" "${args[@]}"
     count_allocs A1 "$RXRAY" analyze "$DATA/slice.pcap" --host "$host" "${args[@]}"
     count_allocs A2 "$RXRAY" analyze "$DATA/slice2.pcap" --host "$host" "${args[@]}"
     m=$(awk -v a="$A1" -v b="$A2" -v n="$SLICE" 'BEGIN{ if (a=="nan"||b=="nan") print "nan"; else printf "%.2f", (b-a)/n }')
     t=$(awk -v a="$A2" -v n="$((2 * SLICE))" 'BEGIN{ if (a=="nan") print "nan"; else printf "%.2f", a/n }')
     MARGINAL[$h-$mode]=$m
-    printf '  rxray --%-8s (%-8s): startup (1000 frames) %s allocations; %s frames: %s, %s frames: %s; per frame: %s overall, %s marginal\n' \
+    printf '  rxray --%-11s (%-8s): startup (1000 frames) %s allocations; %s frames: %s, %s frames: %s; per frame: %s overall, %s marginal\n' \
       "$mode" "$h" "$A0" "$SLICE" "$A1" "$((2 * SLICE))" "$A2" "$t" "$m"
   done
 done
@@ -316,7 +345,7 @@ if [ "$LARGE" = 1 ]; then
   "$GEN" --frames 10000000 --services "$SERVICES" --pcap "$SCRATCH/large.pcap" | sed 's/^/  /'
   SAVED=$REPEAT; REPEAT=1
   for h in "${ok_host[@]}"; do
-    run_timed L "$RXRAY" analyze "$SCRATCH/large.pcap" --host "${HOSTS[$h]}" --summary
+    run_timed L "$RXRAY" analyze "$SCRATCH/large.pcap" --host "${HOSTS[$h]}" --summary --threads 1
     if [ "$L_status" = 0 ]; then
       row "rxray --summary, 10M frames ($h)" "$L_cpu" "$L_wall" "$(human "$(fps 10000000 "$L_cpu")")" "$(printf '%.0f' "$L_rss") MB" ""
       LARGE_RSS+="$h=$L_rss "
@@ -349,5 +378,5 @@ for kv in "${LOAD_ROWS[@]}"; do
   say "  $(verdict "$v" 1 '<')  ruleset load < 1 s ($h host): $v s cpu"
 done
 for h in "${ok_host[@]}"; do
-  say "  ----  allocations per frame, marginal ($h): --summary ${MARGINAL[$h-summary]}, --format jsonl ${MARGINAL[$h-jsonl]} (goal: 0)"
+  say "  ----  allocations per frame, marginal ($h): --summary ${MARGINAL[$h-summary]}, --format jsonl ${MARGINAL[$h-jsonl]}; --threads 2: ${MARGINAL[$h-summary-t2]}, ${MARGINAL[$h-jsonl-t2]} (goal: 0)"
 done

@@ -1,3 +1,4 @@
+import RxrayDecode
 import RxrayStack
 
 /// One firewall rule's hit count, for the summary's "top rules" table.
@@ -209,52 +210,76 @@ public struct RunSummary {
 
     /// The text summary: fates, drops by reason and stage, top rules, replies, counters as
     /// `nstat` prints them (name, value, rate), GRO, and the conntrack table.
-    public func text() -> String {
-        var out = "# summary\n"
-        out += "frames: \(frames)"
+    public func text() -> String { Self.collect { writeText($0) } }
+
+    /// The JSON summary line: `{"summary": {...}}` (docs/schema/summary.schema.json), without
+    /// the newline.
+    public func json() -> String { Self.collect { writeJSON($0) } }
+
+    /// Writes `text()` to `sink` a line at a time: the summary of a long run (a conntrack
+    /// table of tens of thousands of entries, thousands of rules) is never one String.
+    public func writeText(to sink: ByteSink) { writeText { sink.withWriter($0) } }
+
+    /// Writes `json()` to `sink` (without the newline), an element at a time.
+    public func writeJSON(to sink: ByteSink) { writeJSON { sink.withWriter($0) } }
+
+    /// A destination the writers below append to in pieces: each call gives a piece's bytes.
+    typealias Pieces = ((inout ByteWriter) -> Void) -> Void
+
+    /// Runs a writer into one temporary buffer and returns its text.
+    private static func collect(_ write: (Pieces) -> Void) -> String {
+        var w = ByteWriter(capacity: 4096)
+        defer { w.deallocate() }
+        write { body in body(&w) }
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    private func writeText(_ out: Pieces) {
+        func put(_ s: String) { out { $0.string(s) } }
+        put("# summary\n")
+        var line = "frames: \(frames)"
         let fates = byFate
-        for f in [Fate.delivered, .forwarded, .dropped] { out += ", \(f.rawValue) \(fates[f] ?? 0)" }
-        out += "\n"
+        for f in [Fate.delivered, .forwarded, .dropped] { line += ", \(f.rawValue) \(fates[f] ?? 0)" }
+        put(line + "\n")
         let reasons = dropsByReason
         if !reasons.isEmpty {
-            out += "drops by reason:\n"
-            for (k, v) in Self.sorted(reasons) { out += "  " + pad(k, 30) + lpad(String(v), 8) + "\n" }
-            out += "drops by stage:\n"
-            for (k, v) in Self.sorted(dropsByStage) { out += "  " + pad(k, 30) + lpad(String(v), 8) + "\n" }
+            put("drops by reason:\n")
+            for (k, v) in Self.sorted(reasons) { put("  " + pad(k, 30) + lpad(String(v), 8) + "\n") }
+            put("drops by stage:\n")
+            for (k, v) in Self.sorted(dropsByStage) { put("  " + pad(k, 30) + lpad(String(v), 8) + "\n") }
         }
         let top = topRules
         if !top.isEmpty {
-            out += "top rules by hits:\n"
+            put("top rules by hits:\n")
             for r in top.prefix(20) {
                 var place = "\(r.table) \(r.chain) #\(r.position)"
                 if let h = r.handle { place += " handle \(h)" }
-                out += "  " + lpad(String(r.hits), 8) + "  " + pad(place, 34) + r.text + "\n"
+                put("  " + lpad(String(r.hits), 8) + "  " + pad(place, 34) + r.text + "\n")
             }
         }
         if !replyCounts.isEmpty {
-            out += "replies by kind:\n"
-            for (k, v) in Self.sorted(repliesByKind) { out += "  " + pad(k, 30) + lpad(String(v), 8) + "\n" }
+            put("replies by kind:\n")
+            for (k, v) in Self.sorted(repliesByKind) { put("  " + pad(k, 30) + lpad(String(v), 8) + "\n") }
         }
         if let g = gro {
             let packets = g.segments - g.merged
-            out += "gro: \(g.segments) segments in, \(g.merged) merged, \(g.held) held, \(packets) packets up the stack"
-            if packets > 0 { out += ", merge ratio \(Self.ratio(g.segments, packets))" }
-            out += "\n"
+            var l = "gro: \(g.segments) segments in, \(g.merged) merged, \(g.held) held, \(packets) packets up the stack"
+            if packets > 0 { l += ", merge ratio \(Self.ratio(g.segments, packets))" }
+            put(l + "\n")
         }
         if counterCount > 0 {
             let d = durationNanoseconds
-            out += "counters (as nstat prints them; rate per second of capture time):\n"
-            out += "#kernel\n"
+            put("counters (as nstat prints them; rate per second of capture time):\n")
+            put("#kernel\n")
             for (k, v) in counters.sorted(by: { $0.key < $1.key }) {
-                out += pad(k, 32) + pad(String(v), 18) + lpad(Self.rate(v, durationNs: d), 7) + "\n"
+                put(pad(k, 32) + pad(String(v), 18) + lpad(Self.rate(v, durationNs: d), 7) + "\n")
             }
         }
         if let ct = conntrackTable {
-            out += "conntrack table at the end (as conntrack -L prints it):\n"
-            for line in ct { out += line + "\n" }
-            out += "\(ct.count) flow entries have been shown.\n"
+            put("conntrack table at the end (as conntrack -L prints it):\n")
+            for line in ct { out { $0.string(line); $0.byte(10) } }
+            put("\(ct.count) flow entries have been shown.\n")
         }
-        return out
     }
 
     /// `segments / packets` with two decimals.
@@ -264,49 +289,73 @@ public struct RunSummary {
         return "\(hundredths / 100)." + (frac < 10 ? "0" : "") + "\(frac)"
     }
 
-    /// The JSON summary line: `{"summary": {...}}` (docs/schema/summary.schema.json).
-    public func json() -> String {
-        func obj(_ d: [String: Int]) -> String {
-            "{" + d.sorted { $0.key < $1.key }.map { JSON.quoted($0.key) + ":" + String($0.value) }.joined(separator: ",") + "}"
+    private func writeJSON(_ out: Pieces) {
+        /// `"key":` (keys are identifiers: nothing to escape).
+        func key(_ k: StaticString, _ w: inout ByteWriter, first: Bool = false) {
+            if !first { w.byte(44) }
+            w.byte(34); w.ascii(k); w.byte(34); w.byte(58)
         }
-        var b = JSONObjectBuilder()
-        b.int("frames", frames)
-        var fates: [String: Int] = ["delivered": 0, "forwarded": 0, "dropped": 0]
-        for (k, v) in byFate { fates[k.rawValue] = v }
-        b.raw("fates", obj(fates))
-        b.raw("drops_by_reason", obj(dropsByReason))
-        b.raw("drops_by_stage", obj(dropsByStage))
-        b.raw("replies_by_kind", obj(repliesByKind))
-        b.raw("counters", obj(counters))
-        b.int("duration_ns", Int(durationNanoseconds))
-        if !ruleHits.isEmpty {
-            var rules = "["
-            for (i, r) in topRules.enumerated() {
-                if i > 0 { rules += "," }
-                var o = JSONObjectBuilder()
-                o.string("table", r.table)
-                o.string("chain", r.chain)
-                o.int("position", r.position)
-                if let h = r.handle { o.int("handle", Int(truncatingIfNeeded: h)) }
-                o.string("rule", r.text)
-                if let s = r.source { o.string("source", s) }
-                o.int("hits", r.hits)
-                rules += o.close()
+        /// A JSON string (control characters, quote and backslash escaped; DEL left as it is).
+        func string(_ s: String, _ w: inout ByteWriter) { w.jsonString(s, escapeDEL: false) }
+        func object(_ d: [String: Int], _ w: inout ByteWriter) {
+            w.byte(123)
+            for (i, kv) in d.sorted(by: { $0.key < $1.key }).enumerated() {
+                if i > 0 { w.byte(44) }
+                string(kv.key, &w); w.byte(58); w.decimal(kv.value)
             }
-            b.raw("top_rules", rules + "]")
+            w.byte(125)
+        }
+        out { w in
+            w.ascii("{\"summary\":{")
+            key("frames", &w, first: true); w.decimal(frames)
+            var fates: [String: Int] = ["delivered": 0, "forwarded": 0, "dropped": 0]
+            for (k, v) in byFate { fates[k.rawValue] = v }
+            key("fates", &w); object(fates, &w)
+            key("drops_by_reason", &w); object(dropsByReason, &w)
+            key("drops_by_stage", &w); object(dropsByStage, &w)
+            key("replies_by_kind", &w); object(repliesByKind, &w)
+            key("counters", &w); object(counters, &w)
+            key("duration_ns", &w); w.decimal(Int(durationNanoseconds))
+        }
+        if !ruleHits.isEmpty {
+            out { w in key("top_rules", &w); w.byte(91) }
+            for (i, r) in topRules.enumerated() {
+                out { w in
+                    if i > 0 { w.byte(44) }
+                    w.byte(123)
+                    key("table", &w, first: true); string(r.table, &w)
+                    key("chain", &w); string(r.chain, &w)
+                    key("position", &w); w.decimal(r.position)
+                    if let h = r.handle { key("handle", &w); w.decimal(Int(truncatingIfNeeded: h)) }
+                    key("rule", &w); string(r.text, &w)
+                    if let s = r.source { key("source", &w); string(s, &w) }
+                    key("hits", &w); w.decimal(r.hits)
+                    w.byte(125)
+                }
+            }
+            out { $0.byte(93) }
         }
         if let g = gro {
-            var o = JSONObjectBuilder()
-            o.int("segments", g.segments)
-            o.int("merged", g.merged)
-            o.int("held", g.held)
-            o.int("packets", g.segments - g.merged)
-            b.raw("gro", o.close())
+            out { w in
+                key("gro", &w); w.byte(123)
+                key("segments", &w, first: true); w.decimal(g.segments)
+                key("merged", &w); w.decimal(g.merged)
+                key("held", &w); w.decimal(g.held)
+                key("packets", &w); w.decimal(g.segments - g.merged)
+                w.byte(125)
+            }
         }
         if let ct = conntrackTable {
-            b.raw("conntrack", "[" + ct.map(JSON.quoted).joined(separator: ",") + "]")
+            out { w in key("conntrack", &w); w.byte(91) }
+            for (i, line) in ct.enumerated() {
+                out { w in
+                    if i > 0 { w.byte(44) }
+                    string(line, &w)
+                }
+            }
+            out { $0.byte(93) }
         }
-        return "{\"summary\":" + b.close() + "}"
+        out { $0.ascii("}}") }
     }
 
     private func pad(_ s: String, _ n: Int) -> String {

@@ -58,7 +58,7 @@ struct Analyze: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where the capture was taken: wire (a tap or the sender; GRO is simulated), host (tcpdump on the receiving host), or auto.", valueName: "point"))
     var capturePoint: CapturePointOption = .auto
 
-    @Option(name: .long, help: ArgumentHelp("Threads: 1 reads, evaluates and prints on one thread; more also reads and filters the capture ahead on a thread of its own. Output is the same. Default: the number of cores.", valueName: "n"))
+    @Option(name: .long, help: ArgumentHelp("Threads: 1 reads, evaluates and prints on one thread; more also reads and filters the capture ahead on a thread of its own, and renders and writes the frames on another while the next ones are evaluated. Output is the same. Default: the number of cores.", valueName: "n"))
     var threads: Int?
 
     func validate() throws {
@@ -152,10 +152,14 @@ struct Analyze: ParsableCommand {
         // The frame being processed is rendered from the reader's buffer when the analyzer
         // settles it at once (almost always); only frames it holds (fragments, and frames
         // behind them) are copied, and kept by number until settled.
-        var held = HeldFrameQueue()
+        let held = HeldFrameQueue()
         var current: (meta: FrameMeta, bytes: UnsafeRawBufferPointer, selected: Bool)?
         var currentEmitted = false
         var outputError: String?
+        let threadCount = threads ?? FrameSource.defaultThreads
+        // --threads 2 and more: frames are rendered and written on a thread of their own.
+        let pipeline = !summaryOnly && threadCount > 1 ? RenderPipeline(renderer: renderer, sink: sink) : nil
+        defer { pipeline?.finish() }
 
         func output(_ r: FrameResult, _ meta: FrameMeta, _ bytes: UnsafeRawBufferPointer, _ selected: Bool) {
             guard selected, !stop else { return }
@@ -167,9 +171,20 @@ struct Analyze: ParsableCommand {
                     return
                 }
             }
-            if !summaryOnly || out.report != nil {
+            if let p = pipeline {
+                // Rendered on the render thread; a failed output ends the run early.
+                if !p.submit(meta, bytes: bytes, result: r) { stop = true }
+                if let report = out.report {
+                    let decoded = FrameDecoder.decode(bytes, linkType: meta.linkType, wireLength: meta.wireLength)
+                    report.addTrace(meta, summary: decoded.summaryLine(bytes), result: r)
+                }
+            } else if !summaryOnly || out.report != nil {
                 let decoded = FrameDecoder.decode(bytes, linkType: meta.linkType, wireLength: meta.wireLength)
-                if !summaryOnly { renderer.frame(meta, decoded: decoded, bytes: bytes, result: r, to: sink) }
+                if !summaryOnly {
+                    renderer.frame(meta, decoded: decoded, bytes: bytes, result: r, to: sink)
+                    // Nothing more can be written once the output has failed: stop evaluating.
+                    if sink.error != nil { stop = true }
+                }
                 out.report?.addTrace(meta, summary: decoded.summaryLine(bytes), result: r)
             }
             selectedCount += 1
@@ -191,7 +206,7 @@ struct Analyze: ParsableCommand {
         var offset = Self.headerBytes(reader.format)
         var captureError: CaptureError?
         do {
-            let source = FrameSource(reader: reader, filter: filter, threads: threads ?? FrameSource.defaultThreads)
+            let source = FrameSource(reader: reader, filter: filter, threads: threadCount)
             defer { source.stop() }
             out.source = source
             while !stop, let frame = try source.next() {
@@ -228,6 +243,8 @@ struct Analyze: ParsableCommand {
         }
         progress?.finish()
         analyzer.finish(emit: emit)
+        // The render thread writes the last frames; the sink is this thread's again after.
+        pipeline?.finish()
         if let engine = analyzer.netfilter {
             summary.ruleHits = NetfilterSummary.ruleHits(engine)
             if engine.usesConntrack {
@@ -236,7 +253,7 @@ struct Analyze: ParsableCommand {
         }
 
         // Both formats end with the summary (JSON lines: one {"summary": ...} line).
-        if format == .text { sink.write(summary.text()) } else { sink.write(summary.json()); sink.endLine() }
+        if format == .text { summary.writeText(to: sink) } else { summary.writeJSON(to: sink); sink.endLine() }
         sink.flush()
         if let w = out.writer {
             do { try w.close() } catch { if outputError == nil { outputError = error.description } }
@@ -327,72 +344,6 @@ struct HeldFrame {
     var meta: FrameMeta
     var bytes: [UInt8]
     var selected: Bool
-}
-
-/// The frames the analyzer holds (a GRO hold, a fragment queue), oldest first, until their
-/// results come back. Results come back in capture order, so the one asked for is almost
-/// always the oldest; slots form a ring and keep their byte buffers, so holding a frame
-/// copies its bytes without allocating once the ring has grown to the largest hold.
-struct HeldFrameQueue {
-    private struct Slot {
-        /// The frame number, or `taken` once released (skipped when it reaches the front).
-        var index: Int
-        var meta: FrameMeta?
-        var bytes: [UInt8]
-        var selected: Bool
-    }
-    private static let taken = Int.min
-    private var slots: [Slot] = []
-    private var head = 0
-    /// Slots in use, from `head` (taken ones included until they reach the front).
-    private var used = 0
-
-    var isEmpty: Bool { used == 0 }
-
-    /// Holds a frame; `bytes` nil keeps only its metadata (nothing will print it).
-    mutating func push(meta: FrameMeta, bytes: UnsafeRawBufferPointer?, selected: Bool) {
-        if used == slots.count { grow() }
-        let i = (head + used) % slots.count
-        slots[i].index = meta.index
-        slots[i].meta = meta
-        slots[i].selected = selected
-        slots[i].bytes.removeAll(keepingCapacity: true)
-        if let b = bytes { slots[i].bytes.append(contentsOf: b) }
-        used += 1
-    }
-
-    /// Calls `body` with held frame `index` and releases it; returns false if it is not held.
-    @discardableResult
-    mutating func take(_ index: Int, _ body: (FrameMeta, UnsafeRawBufferPointer, Bool) -> Void) -> Bool {
-        var k = 0
-        while k < used && slots[(head + k) % slots.count].index != index { k += 1 }
-        guard k < used else { return false }
-        let i = (head + k) % slots.count
-        if let meta = slots[i].meta {
-            let selected = slots[i].selected
-            slots[i].bytes.withUnsafeBytes { body(meta, $0, selected) }
-        }
-        slots[i].index = Self.taken
-        slots[i].meta = nil
-        // Release the taken slots at the front.
-        while used > 0 && slots[head].index == Self.taken {
-            head = (head + 1) % slots.count
-            used -= 1
-        }
-        return true
-    }
-
-    /// Doubles the ring (called when every slot is in use), laying the slots out from 0.
-    private mutating func grow() {
-        let n = slots.count
-        let newCount = max(8, n * 2)
-        var bigger: [Slot] = []
-        bigger.reserveCapacity(newCount)
-        for k in 0..<n { bigger.append(slots[(head + k) % n]) }
-        while bigger.count < newCount { bigger.append(Slot(index: Self.taken, meta: nil, bytes: [], selected: false)) }
-        slots = bigger
-        head = 0
-    }
 }
 
 /// The netfilter engine's end-of-run state in the summary's terms.

@@ -590,7 +590,7 @@ final class LiveSession: @unchecked Sendable {
     func printSummary(format: OutputFormat, statistics: CaptureStatistics?, stoppedBy: String) {
         switch format {
         case .text:
-            sink.write(summary.text())
+            summary.writeText(to: sink)
             if let s = statistics {
                 sink.write("capture: \(s)")
                 sink.endLine()
@@ -598,7 +598,7 @@ final class LiveSession: @unchecked Sendable {
             sink.write("stopped by: \(stoppedBy)")
             sink.endLine()
         case .jsonl:
-            sink.write(summary.json())
+            summary.writeJSON(to: sink)
             sink.endLine()
             var b = JSONObjectBuilder()
             if let s = statistics {

@@ -147,6 +147,105 @@ final class ThreadsTests: XCTestCase {
         }
     }
 
+    // MARK: Rendering on its own thread
+
+    /// With two threads and more, frames are rendered and written on a thread of their own
+    /// from copies of the analyzer's results: every text and JSON option must print the same.
+    func testEveryRenderingOptionGivesTheSameBytesWhenRenderedOnItsOwnThread() throws {
+        let base = [generated.path, "--host", Self.host]
+        let variants: [(String, [String])] = [
+            ("text", []), ("text -q", ["-q"]), ("text -v", ["-v"]), ("text colour", ["-v", "--color"]),
+            ("text stages", ["--stages", "nf_hook,ip_defrag,udp_rcv"]),
+            ("jsonl stages", ["--format", "jsonl", "--stages", "ip_"]),
+            ("jsonl only drops", ["--format", "jsonl", "--only-drops"]),
+            ("jsonl count", ["--format", "jsonl", "-c", "2999"]),
+        ]
+        for (label, args) in variants {
+            let one = try assertSameAsOneThread(base + args, others: [2, 3], label)
+            XCTAssertEqual(one.status, 0, "\(label): \(String(decoding: one.stderr, as: UTF8.self))")
+            XCTAssertGreaterThan(one.stdout.count, 100_000, "\(label): a trace long enough to fill many batches")
+        }
+        // -o FILE: the file gets the same bytes as standard output did.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rxray-threads-o-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var files: [Data] = []
+        for n in [1, 2] {
+            let path = dir.appendingPathComponent("out\(n).jsonl").path
+            let r = try analyze(base + ["--format", "jsonl", "-o", path], threads: n)
+            XCTAssertEqual(r.status, 0, String(decoding: r.stderr, as: UTF8.self))
+            XCTAssertEqual(r.stdout.count, 0, "-o leaves standard output empty")
+            files.append(try Data(contentsOf: URL(fileURLWithPath: path)))
+        }
+        XCTAssertGreaterThan(files[0].count, 1_000_000)
+        XCTAssertTrue(files[0] == files[1], "-o file with --threads 2 differs from --threads 1 at byte \(Self.firstDifference(files[0], files[1]))")
+    }
+
+    /// A full disk: the same message and exit status whichever thread writes.
+    func testAFullDiskFailsTheSameWayWithEveryThreadCount() throws {
+        guard FileManager.default.fileExists(atPath: "/dev/full") else { throw XCTSkip("no /dev/full on this system") }
+        for format in ["jsonl", "text"] {
+            let one = try assertSameAsOneThread([generated.path, "--host", Self.host, "--format", format, "-o", "/dev/full"],
+                                                others: [2, 4], "\(format) to /dev/full")
+            XCTAssertEqual(one.status, 2, "a write error is an error")
+            XCTAssertEqual(String(decoding: one.stderr, as: UTF8.self),
+                           "rxray: /dev/full: cannot write: \(String(cString: strerror(ENOSPC)))\n")
+        }
+    }
+
+    /// Standard output closed by the reader (`| head`): rxray ends at once either way, the
+    /// same way (killed by SIGPIPE, or exit 2 naming the broken pipe when SIGPIPE is ignored).
+    func testAClosedPipeEndsTheRunTheSameWayWithEveryThreadCount() throws {
+        var outcomes: [(Int32, Process.TerminationReason, String)] = []
+        for n in [1, 2] {
+            let p = Process()
+            p.executableURL = CLI.binary
+            p.arguments = ["analyze", generated.path, "--host", Self.host, "--format", "jsonl", "--threads", "\(n)"]
+            p.currentDirectoryURL = CLI.packageRoot
+            let o = Pipe(), e = Pipe()
+            p.standardOutput = o
+            p.standardError = e
+            p.standardInput = FileHandle.nullDevice
+            try p.run()
+            // Read the first bytes, then close the pipe as `head -c` would.
+            let first = o.fileHandleForReading.readData(ofLength: 4096)
+            XCTAssertGreaterThan(first.count, 0)
+            try o.fileHandleForReading.close()
+            let err = e.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            outcomes.append((p.terminationStatus, p.terminationReason, String(decoding: err, as: UTF8.self)))
+        }
+        XCTAssertEqual(outcomes[0].0, outcomes[1].0, "exit status")
+        XCTAssertEqual(outcomes[0].1, outcomes[1].1, "termination reason")
+        XCTAssertEqual(outcomes[0].2, outcomes[1].2, "standard error")
+        if outcomes[1].1 == .exit {
+            XCTAssertEqual(outcomes[1].0, 2)
+            XCTAssertTrue(outcomes[1].2.contains("<stdout>: cannot write"), outcomes[1].2)
+        } else {
+            XCTAssertEqual(outcomes[1].0, SIGPIPE)
+        }
+    }
+
+    /// A capture whose fragments are far apart keeps thousands of results pending (and their
+    /// frames' bytes held) before they settle; every frame still comes out once, in order, the
+    /// same with every thread count.
+    func testADeepHoldGivesTheSameBytes() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("rxray-threads-deep-\(getpid()).pcap")
+        try SyntheticTraffic.pcap(frames: 12000, seed: 77, farFragments: true).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let one = try assertSameAsOneThread([url.path, "--host", Self.host, "--format", "jsonl"], others: [2], write: true, "deep hold")
+        XCTAssertEqual(one.status, 0, String(decoding: one.stderr, as: UTF8.self))
+        let lines = String(decoding: one.stdout, as: UTF8.self).split(separator: "\n")
+        let frames = lines.compactMap { line -> Int? in
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            return o["frame"] as? Int
+        }
+        XCTAssertEqual(frames, Array(1...12000))
+        // The far-apart fragments did reassemble (their datagram was delivered).
+        XCTAssertTrue(lines.contains { $0.contains("\"fate\":\"delivered\"") && $0.contains("ip_defrag") })
+        _ = try assertSameAsOneThread([url.path, "--host", Self.host, "-v"], others: [2], "deep hold text")
+    }
+
     func testThreadsMustBePositive() throws {
         let r = try analyze([generated.path, "--host", Self.host], threads: 0)
         XCTAssertEqual(r.status, 2, "a usage error")
@@ -174,11 +273,29 @@ enum SyntheticTraffic {
     static let hostMAC: [UInt8] = [2, 0, 0, 0, 0, 0x10]
     static let hostIP: [UInt8] = [192, 0, 2, 1]
 
-    static func pcap(frames count: Int, seed: UInt64) -> Data {
+    /// - Parameter farFragments: also send, every 500 frames, the first fragment of a datagram
+    ///   whose second comes 2,000 frames (20 s) later, within the reassembly timeout.
+    static func pcap(frames count: Int, seed: UInt64, farFragments: Bool = false) -> Data {
         var rng = Random(state: seed)
         var frames: [[UInt8]] = []
         var id: UInt16 = 1
+        var later: [(at: Int, frame: [UInt8])] = []
         while frames.count < count {
+            if farFragments {
+                if let k = later.firstIndex(where: { $0.at <= frames.count }) {
+                    frames.append(later.remove(at: k).frame)
+                    continue
+                }
+                if frames.count % 500 == 0 {
+                    let src: [UInt8] = [192, 0, 2, 200]
+                    let mac: [UInt8] = [2, 0, 0, 0, 1, 200]
+                    id &+= 1
+                    let parts = fragments(src, hostIP, id: id &+ 20000, udp(46000, 5000, payload: 1400), piece: 1000)
+                    frames.append(ether(mac, parts[0]))
+                    later.append((frames.count + 2000, ether(mac, parts[1])))
+                    continue
+                }
+            }
             let peer = UInt8(2 + rng.below(40))
             let src: [UInt8] = [192, 0, 2, peer]
             let mac: [UInt8] = [2, 0, 0, 0, 1, peer]

@@ -1,0 +1,226 @@
+import Foundation
+import RxrayDecode
+import RxrayOutput
+import RxrayStack
+
+/// Renders frames (text or JSON lines) and writes them on a thread of its own, while the
+/// calling thread evaluates the next ones (`analyze --threads 2` and more).
+///
+/// The analyzer's results are valid only during `emit` (their storage is reused for the next
+/// frame), so `submit` copies each one into a slot of a batch: the frame's bytes into the
+/// batch's arena, the result field by field into a `FrameResult` the slot keeps (its arrays
+/// keep their capacity; stage detail strings are shared, not copied). A fixed pool of batches
+/// circulates between the two threads, so submitting allocates nothing once every slot has
+/// seen a frame, and the evaluation runs at most `poolSize` batches ahead of the output.
+///
+/// The sink belongs to the render thread from `init` until `finish` returns: the caller writes
+/// the header before and the summary after. When the sink fails (a full disk, a closed pipe),
+/// the render thread renders nothing more and `submit` says so at the next batch boundary.
+final class RenderPipeline {
+    static let poolSize = 4
+
+    private let free = HandoffQueue<RenderBatch>()
+    private let full = HandoffQueue<RenderBatch>()
+    private var batch: RenderBatch
+    private let done = DispatchSemaphore(value: 0)
+    private let outputFailed = SharedFlag()
+    private var finished = false
+
+    init(renderer: FrameRenderer, sink: ByteSink) {
+        for _ in 1..<Self.poolSize { free.put(RenderBatch()) }
+        batch = RenderBatch()
+        let free = self.free, full = self.full, done = self.done, failed = outputFailed
+        let thread = Thread {
+            Self.render(renderer: renderer, sink: sink, free: free, full: full, failed: failed)
+            done.signal()
+        }
+        thread.name = "rxray-render"
+        thread.start()
+    }
+
+    /// Queues one frame for rendering (copies what it needs: `bytes` and `result` may change
+    /// once this returns). Returns false once the output has failed (learnt when a batch is
+    /// handed over): the caller stops evaluating, as nothing more can be written.
+    func submit(_ meta: FrameMeta, bytes: UnsafeRawBufferPointer, result: FrameResult) -> Bool {
+        if !batch.fits(bytes.count) {
+            full.put(batch)
+            batch = free.take()
+            if outputFailed.isSet { return false }
+        }
+        batch.append(meta, bytes: bytes, result: result)
+        return true
+    }
+
+    /// Renders what is queued and waits for the render thread to end; the sink is the
+    /// caller's again afterwards. Safe to call more than once.
+    func finish() {
+        guard !finished else { return }
+        finished = true
+        batch.end = true
+        full.put(batch)
+        done.wait()
+    }
+
+    deinit { finish() }
+
+    /// The render thread: renders batches in order until the one marked `end`.
+    private static func render(renderer: FrameRenderer, sink: ByteSink, free: HandoffQueue<RenderBatch>,
+                               full: HandoffQueue<RenderBatch>, failed: SharedFlag) {
+        while true {
+            let b = full.take()
+            if sink.error == nil {
+                for i in 0..<b.count {
+                    b.withItem(i) { meta, bytes, result in
+                        let decoded = FrameDecoder.decode(bytes, linkType: meta.linkType, wireLength: meta.wireLength)
+                        renderer.frame(meta, decoded: decoded, bytes: bytes, result: result, to: sink)
+                    }
+                }
+            }
+            if sink.error != nil { failed.set() }
+            if b.end { return }
+            b.reset()
+            free.put(b)
+        }
+    }
+}
+
+/// Frames waiting to be rendered: metadata and a result copy per slot, bytes in one arena.
+/// Reused: slots keep their result storage and the arena its size.
+final class RenderBatch {
+    static let maxFrames = 256
+    static let arenaBytes = 1 << 19
+
+    private struct Slot {
+        var meta: FrameMeta
+        var offset: Int
+        var length: Int
+        var result: FrameResult
+    }
+
+    private var slots: [Slot] = []
+    private(set) var count = 0
+    private var arena: UnsafeMutableRawBufferPointer
+    private var used = 0
+    /// The last batch: the render thread ends after it.
+    var end = false
+
+    init() {
+        arena = .allocate(byteCount: Self.arenaBytes, alignment: 16)
+        slots.reserveCapacity(Self.maxFrames)
+    }
+
+    deinit { arena.deallocate() }
+
+    /// Whether a frame of `length` bytes fits (an empty batch takes any frame, growing).
+    func fits(_ length: Int) -> Bool {
+        count < Self.maxFrames && (count == 0 || used + length <= arena.count)
+    }
+
+    /// Copies a frame in. The caller checked `fits`.
+    func append(_ meta: FrameMeta, bytes: UnsafeRawBufferPointer, result: FrameResult) {
+        let n = bytes.count
+        if used + n > arena.count {
+            // Only an empty batch gets here (see `fits`): a frame larger than the arena.
+            arena.deallocate()
+            arena = .allocate(byteCount: n, alignment: 16)
+        }
+        if n > 0, let src = bytes.baseAddress {
+            (arena.baseAddress! + used).copyMemory(from: src, byteCount: n)
+        }
+        if count < slots.count {
+            slots[count].meta = meta
+            slots[count].offset = used
+            slots[count].length = n
+            slots[count].result.copy(from: result)
+        } else {
+            var r = FrameResult()
+            r.copy(from: result)
+            slots.append(Slot(meta: meta, offset: used, length: n, result: r))
+        }
+        used += n
+        count += 1
+    }
+
+    /// Calls `body` with slot `i`'s frame.
+    func withItem(_ i: Int, _ body: (FrameMeta, UnsafeRawBufferPointer, FrameResult) -> Void) {
+        let s = slots[i]
+        body(s.meta, UnsafeRawBufferPointer(start: arena.baseAddress! + s.offset, count: s.length), s.result)
+    }
+
+    /// Empties the batch for reuse. Results are cleared here, on the render thread, so the
+    /// stage detail strings they were the last to hold are freed there, not on the evaluating
+    /// thread.
+    func reset() {
+        for i in 0..<count { slots[i].result.reset(frame: 0) }
+        count = 0
+        used = 0
+        end = false
+    }
+}
+
+extension FrameResult {
+    /// Makes this result equal to `r`, reusing this one's array storage (no allocation once
+    /// the arrays are large enough; strings are shared).
+    mutating func copy(from r: FrameResult) {
+        reset(frame: r.frame)
+        wantsDetail = r.wantsDetail
+        fate = r.fate
+        dropReason = r.dropReason
+        dropStage = r.dropStage
+        egress = r.egress
+        nextHop = r.nextHop
+        gro = r.gro
+        replies.append(contentsOf: r.replies)
+        stages.append(contentsOf: r.stages)
+        for (m, d) in r.counters { count(m, d) }
+    }
+}
+
+/// A boolean one thread sets and another reads.
+final class SharedFlag {
+    private let lock = NSLock()
+    private var value = false
+
+    var isSet: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
+
+    func set() {
+        lock.lock()
+        value = true
+        lock.unlock()
+    }
+}
+
+/// An unbounded FIFO of objects between two threads (its users bound it: a fixed pool of
+/// objects circulates).
+final class HandoffQueue<T: AnyObject> {
+    private let condition = NSCondition()
+    private var items: [T] = []
+    private var head = 0
+
+    init() { items.reserveCapacity(8) }
+
+    func put(_ x: T) {
+        condition.lock()
+        items.append(x)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// The oldest object, waiting for one.
+    func take() -> T {
+        condition.lock()
+        defer { condition.unlock() }
+        while head == items.count { condition.wait() }
+        let x = items[head]
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        }
+        return x
+    }
+}
