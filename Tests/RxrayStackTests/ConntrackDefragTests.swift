@@ -152,16 +152,36 @@ final class ConntrackDefragTests: XCTestCase {
         try dropped.write(to: rules, atomically: true, encoding: .utf8)
         let results = try Self.run("nf-ct-defrag6-timeout", hostDir: tmp)
         XCTAssertEqual((1...3).flatMap { results[$0]?.replies ?? [] }.count, 0)
-        XCTAssertEqual(results[1]?.dropReason, .fragReasmTimeout)
+        // The ICMPv6 is freed (NETFILTER_DROP) before the fragment: the frame's first drop.
+        XCTAssertEqual(results[1]?.dropReason, .netfilterDrop)
+        XCTAssertEqual(results[2]?.dropReason, .netfilterDrop)
+        XCTAssertEqual(results[3]?.dropReason, .fragReasmTimeout)
         XCTAssertTrue(results[1]?.stages.contains { $0.verdict == .drop && $0.detail.contains("not sent") } ?? false,
                       "the trace tells the reply was dropped at OUTPUT")
+    }
+
+    /// Recorded: the ICMP time exceeded of an expiring local reassembly queue (IPv4 and IPv6)
+    /// passes OUTPUT; the rule for .2 / ::2 drops it (NETFILTER_DROP, the frame's first drop,
+    /// IpOutDiscards), the one for .3 / ::3 leaves.
+    func testLocalReassemblyTimeoutReplyAtOutputAgreesWithTheKernel() throws {
+        let results = try Self.run("nf-frag-timeout-output")
+        for f in [1, 3] {
+            XCTAssertEqual(results[f]?.dropReason, .netfilterDrop, "frame \(f)")
+            XCTAssertEqual(results[f]?.replies.count, 0, "frame \(f)")
+        }
+        for f in [2, 4] {
+            XCTAssertEqual(results[f]?.dropReason, .fragReasmTimeout, "frame \(f)")
+            XCTAssertEqual(results[f]?.replies.count, 1, "frame \(f)")
+        }
+        XCTAssertEqual(Self.counter(results, 1...1, "IpOutDiscards"), 1)
+        XCTAssertEqual(Self.counter(results, 2...2, "IpOutDiscards"), 0)
     }
 
     /// A cut capture never traps the defrag paths: every prefix of every frame of the new
     /// scenarios goes through.
     func testEveryPrefixIsHandled() throws {
         var frames = 0
-        for name in ["nf-ct-defrag6", "nf-ct-refrag4", "nf-nft-ct-defrag6"] {
+        for name in ["nf-ct-defrag6", "nf-ct-refrag4", "nf-nft-ct-defrag6", "nf-frag-timeout-output"] {
             let sdir = Self.root.appendingPathComponent("Fixtures/scenarios/\(name)")
             guard FileManager.default.fileExists(atPath: sdir.appendingPathComponent("capture.pcapng").path) else { continue }
             let host = try HostLoader.loadDirectory(sdir.appendingPathComponent("host").path)

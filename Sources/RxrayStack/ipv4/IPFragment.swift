@@ -262,10 +262,13 @@ extension Kernel {
                         detail: t == .max ? "end of input: the reassembly timer (ipfrag_time \(ns.sysctl.ipfragTimeSeconds) s) would expire" :
                             "reassembly timed out after ipfrag_time \(ns.sysctl.ipfragTimeSeconds) s",
                         counters: [], replies: [])
-            // Counters and the ICMP belong to the first held frame.
+            // Counters and the ICMP belong to the first held frame. A rule at OUTPUT that drops
+            // the ICMP frees it before the fragment is freed: the frame's first drop.
             if let first = q.held.first {
-                resolutions.append(HoldResolution(frames: [first], fate: .dropped, reason: .fragReasmTimeout,
-                                                  stage: .ipDefrag, detail: "timer fired", counters: r.counters,
+                let replyDropped = r.dropReason == .netfilterDrop
+                resolutions.append(HoldResolution(frames: [first], fate: .dropped,
+                                                  reason: replyDropped ? r.dropReason : .fragReasmTimeout,
+                                                  stage: replyDropped ? r.dropStage : .ipDefrag, detail: "timer fired", counters: r.counters,
                                                   replies: r.replies, stages: r.stages))
             }
         }

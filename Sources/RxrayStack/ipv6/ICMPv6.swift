@@ -376,7 +376,10 @@ extension Kernel {
             resolveHeld(q.held, fate: .dropped, reason: .fragReasmTimeout, stage: .ipv6Defrag,
                         detail: t == .max ? "end of input: the reassembly timer (\(limit)) would expire" : "reassembly timed out (\(limit))")
             if let first = q.held.first, !r.replies.isEmpty || !r.counters.isEmpty {
-                resolutions.append(HoldResolution(frames: [first], fate: .dropped, reason: .fragReasmTimeout, stage: .ipv6Defrag,
+                // An ICMPv6 a rule at OUTPUT dropped was freed first: the frame's first drop.
+                let replyDropped = r.dropReason == .netfilterDrop
+                resolutions.append(HoldResolution(frames: [first], fate: .dropped, reason: replyDropped ? r.dropReason : .fragReasmTimeout,
+                                                  stage: replyDropped ? r.dropStage : .ipv6Defrag,
                                                   detail: "timer fired", counters: r.counters, replies: r.replies,
                                                   noteStage: .ipv6Defrag, stages: r.stages))
             }
