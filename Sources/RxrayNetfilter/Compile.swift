@@ -14,6 +14,13 @@ extension NetfilterEngine {
 
     func emit(_ op: Op) { ops.append(op) }
 
+    /// Stores key loads in `loadLists`.
+    func loadList(_ ls: [Load]) -> LoadList {
+        let first = loadLists.count
+        loadLists += ls
+        return LoadList(first: Int32(first), count: Int32(ls.count))
+    }
+
     func addChain(_ c: CChain) -> Int { chains.append(c); return chains.count - 1 }
 
     static func iptPriority(table: String, hook: NFHookPoint) -> Int? {
@@ -130,7 +137,8 @@ extension NetfilterEngine {
             }
         case .multiport(let mp):
             let which: UInt8 = mp.direction == .source ? 0 : (mp.direction == .destination ? 1 : 2)
-            emit(.multiport(ranges: mp.ports, which: which, negated: mp.negated))
+            multiports.append(mp.ports)
+            emit(.multiport(ranges: Int32(multiports.count - 1), which: which, negated: mp.negated))
         case .conntrack(let c):
             usesConntrack = true
             if let s = c.state { emit(.cmp(.ctState, s.negated ? .bitsNone : .bitsAny, NFValue(UInt64(s.value & 0x4F)), mask: NFValue(.max), dep: .none)) }
@@ -179,7 +187,8 @@ extension NetfilterEngine {
             emit(.recent(recents.count - 1))
         case .set(let s):
             guard let si = ipsetIndex[s.name] else { unsupported("ipset \(s.name) is not in the snapshot's ipset listing"); return }
-            emit(.ipsetMatch(set: si, dirs: s.flags.map { $0 == .src }, negated: s.negated))
+            ipsetDirs.append(s.flags.map { $0 == .src })
+            emit(.ipsetMatch(set: Int32(si), dirs: Int32(ipsetDirs.count - 1), negated: s.negated))
         case .length(let l):
             emit(.range(.length, NFValue(UInt64(l.value.low)), NFValue(UInt64(l.value.high)), negated: l.negated, dep: .none))
         case .mac(let m):
@@ -199,7 +208,8 @@ extension NetfilterEngine {
         case .owner:
             emit(.ownerNeverOnInput)
         case .u32(let u):
-            emit(.u32(u))
+            u32s.append(u)
+            emit(.u32(Int32(u32s.count - 1)))
         case .ttl(let t):
             let op: CmpOp
             switch t.op { case .eq: op = t.negated ? .ne : .eq; case .lt: op = .lt; case .gt: op = .gt }

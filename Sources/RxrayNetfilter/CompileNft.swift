@@ -99,7 +99,7 @@ extension NetfilterEngine {
         if los == his {
             var k = SetKey()
             for (i, v) in los.enumerated() where i < 4 { k[i] = v }
-            store.exact[k] = vi
+            store.exact.insert(k, vi)
         } else if los.count == 1 {
             store.intervals.append((los[0], his[0], vi))
         } else {
@@ -250,7 +250,7 @@ extension NetfilterEngine {
             var dep: Dep = .none
             for p in parts { let (l, _, d, _) = try load(p, family: family); loads.append(l); if dep == .none { dep = d } }
             let si = try setFor(m.right, sets: sets, chains: chains)
-            emit(.set(keys: loads, set: si, negated: m.op == .ne, dep: dep))
+            emit(.set(keys: loadList(loads), set: Int32(si), negated: m.op == .ne, dep: dep))
             return
         }
         var (ld, width, dep, mask) = try load(m.left, family: family)
@@ -266,7 +266,7 @@ extension NetfilterEngine {
         case .anonymousSet, .setReference:
             let si = try setFor(m.right, sets: sets, chains: chains)
             if mask != nil { throw NftUnsupportedHere(what: "masked set lookup") }
-            emit(.set(keys: [ld], set: si, negated: m.op == .ne, dep: dep))
+            emit(.set(keys: loadList([ld]), set: Int32(si), negated: m.op == .ne, dep: dep))
         case .range(let a, let b):
             guard let (lo, _) = bounds(a), let (_, hi) = bounds(b) else { throw NftUnsupportedHere(what: "range bounds") }
             emit(.range(ld, lo, hi, negated: m.op == .ne, dep: dep))
@@ -382,14 +382,15 @@ extension NetfilterEngine {
             let parts: [NftExpr]
             if case .concat(let p) = u.key { parts = p } else { parts = [u.key] }
             for p in parts { let (l, _, _, _) = try load(p, family: family); loads.append(l) }
-            emit(.setAdd(set: si, keys: loads))
+            emit(.setAdd(set: Int32(si), keys: loadList(loads)))
         case .notrack: usesConntrack = true; emit(.notrack)
         case .vmap(let key, let mapping):
             var loads: [Load] = []
             let parts: [NftExpr]
             if case .concat(let p) = key { parts = p } else { parts = [key] }
             for p in parts { let (l, _, _, _) = try load(p, family: family); loads.append(l) }
-            emit(.vmap(keys: loads, set: try setFor(mapping, sets: sets, chains: chains)))
+            let si = try setFor(mapping, sets: sets, chains: chains)
+            emit(.vmap(keys: loadList(loads), set: Int32(si)))
         case .queue(let q): emit(.verdict(.queue(bypass: q.flags.contains("bypass"))))
         case .quota, .ctCount, .flowOffload, .objectReference, .unsupported:
             throw NftUnsupportedHere(what: "statement \(st) is not modelled")

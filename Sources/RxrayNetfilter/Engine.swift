@@ -66,6 +66,11 @@ public struct NFTraceStep: Sendable {
 public final class NetfilterEngine {
     // Compiled program.
     var ops: [Op] = []
+    /// Side tables of `Op` payloads (see `Op`).
+    var loadLists: [Load] = []
+    var multiports: [[UInt16Range]] = []
+    var u32s: [U32Match] = []
+    var ipsetDirs: [[Bool]] = []
     var rules: [CRule] = []
     public internal(set) var ruleInfo: [NFRuleInfo] = []
     var chains: [CChain] = []
@@ -101,6 +106,14 @@ public final class NetfilterEngine {
     /// What the per-packet walk reads: immutable copies of the compiled program, built by
     /// `finishLoad`.
     var run = RunProgram()
+    /// Chains with at least this many rules get a candidate-rule index (RuleIndex.swift);
+    /// `Int.max` walks every rule. Takes effect at `finishLoad`. The environment variable
+    /// `RXRAY_RULE_INDEX=0` turns the index off (to measure it, or to rule it out).
+    var ruleIndexMinRules = NetfilterEngine.defaultIndexMinRules
+    static let defaultIndexMinRules: Int = {
+        if let v = ProcessInfo.processInfo.environment["RXRAY_RULE_INDEX"], v == "0" { return .max }
+        return 8
+    }()
     /// Base chains the last `hook` call went through.
     public private(set) var visits: [NFChainVisit] = []
     public private(set) var traceSteps: [NFTraceStep] = []
@@ -161,9 +174,14 @@ public final class NetfilterEngine {
         }
         if let v4 = rs.iptables { compile(iptables: v4, skipping: incompatible) }
         if let v6 = rs.ip6tables { compile(iptables: v6, skipping: incompatible) }
-        for src in rs.sources where src.format == RulesetSource.Format.nftText || src.format == RulesetSource.Format.nftJSON {
+        let nftSources = rs.sources.filter { $0.format == RulesetSource.Format.nftText || $0.format == RulesetSource.Format.nftJSON }
+        for src in nftSources {
             let parsed: NftRuleset
-            if src.format == RulesetSource.Format.nftJSON {
+            if nftSources.count == 1, let tree = rs.nftUnexcluded, tree.file == src.file {
+                // The loader's parse of this very source (JSON with the text listing's rule
+                // texts when present), with file line numbers also for inline rulesets.
+                parsed = tree
+            } else if src.format == RulesetSource.Format.nftJSON {
                 let companion = rs.shadowedTexts.values.first { $0.format == RulesetSource.Format.nftText }.flatMap { try? NftParser.parse($0.text, file: $0.file) }
                 parsed = try NftJSONParser.parse(Data(src.text.utf8), file: src.file, companion: companion)
             } else {
@@ -229,8 +247,9 @@ public final class NetfilterEngine {
                 }.map { $0.element }
             }
         }
-        run = RunProgram(ops: ops, rules: rules, chains: chains, ruleCount: ruleInfo.count,
-                         entries: (0..<15).map { entries[$0 / 5][$0 % 5].map { $0.1 } })
+        run = RunProgram(ops: ops, loads: loadLists, multiports: multiports, u32s: u32s, ipsetDirs: ipsetDirs,
+                         rules: rules, chains: chains, ruleCount: ruleInfo.count,
+                         entries: (0..<15).map { entries[$0 / 5][$0 % 5].map { $0.1 } }, indexMinRules: ruleIndexMinRules)
         visits.reserveCapacity(16)
         traceSteps.reserveCapacity(64)
         jumpStack.reserveCapacity(64)
@@ -263,7 +282,7 @@ public final class NetfilterEngine {
             let vi = Int32(store.values.count - 1)
             if lo == hi {
                 var k = SetKey(); for (i, v) in lo.enumerated() where i < 4 { k[i] = v }
-                store.exact[k] = vi
+                store.exact.insert(k, vi)
             } else if lo.count == 1 { store.intervals.append((lo[0], hi[0], vi)) }
             else { store.rangedConcat.append((lo, hi, vi)) }
         }
@@ -351,8 +370,15 @@ public final class NetfilterEngine {
         var ri = Int32(0)
         let baseChain = prog.chains[base]
         let isNft = baseChain.isNft
+        // The chain whose classes `prog.clsOff` holds.
+        var clsChain: Int32 = -1
         while true {
             let c = prog.chains[Int(chain)]
+            if c.dimCount > 0 && ri < c.ruleCount {
+                // Skip the rules whose guards the packet fails (RuleIndex.swift).
+                if clsChain != chain { selectClasses(prog, c, p, st); clsChain = chain }
+                ri = prog.nextCandidate(c, from: ri)
+            }
             if ri >= Int32(c.ruleCount) {
                 // End of chain: implicit return, or the base chain's policy.
                 if let top = jumpStack.popLast() { chain = top.chain; ri = top.next; continue }
@@ -412,6 +438,25 @@ public final class NetfilterEngine {
         }
     }
 
+    /// Picks, per indexed dimension of chain `c`, the class holding the packet's value.
+    /// The values are fixed for the whole walk (RuleIndexBuilder.isIndexable).
+    func selectClasses(_ prog: RunProgram, _ c: RunProgram.Chain, _ p: NFPacket, _ st: NFPacketState) {
+        for d in 0..<Int(c.dimCount) {
+            let dim = prog.idxDims[Int(c.dimFirst) + d]
+            var cls = dim.pointsCount + 1
+            if let x = value(dim.load, p, st) {
+                let pts = prog.idxPoints + dim.pointsFirst
+                var lo = 0, hi = dim.pointsCount
+                while lo < hi {
+                    let mid = (lo + hi) >> 1
+                    if x < pts[mid] { hi = mid } else { lo = mid + 1 }
+                }
+                cls = lo
+            }
+            prog.clsOff[d] = dim.bitsFirst + cls * Int(c.words)
+        }
+    }
+
     func verdictText(_ v: VerdictCode) -> String {
         switch v {
         case .accept: return "accept"
@@ -430,8 +475,9 @@ public final class NetfilterEngine {
                  nat: UnsafeMutablePointer<Bool>?) -> VerdictCode? {
         var k = Int(r.first)
         let end = k + Int(r.count)
+        let ops = prog.opsBase
         while k < end {
-            let op = prog.ops[k]
+            let op = ops[k]
             k += 1
             switch op {
             case .cmp(let l, let c, let v, let mask, let dep):
@@ -453,17 +499,12 @@ public final class NetfilterEngine {
                 guard depOK(dep, p), let x = value(l, p, st) else { return nil }
                 if (!(x < lo) && !(hi < x)) == neg { return nil }
             case .set(let keys, let s, let neg, let dep):
-                guard depOK(dep, p) else { return nil }
-                var key = SetKey()
-                for (i, l) in keys.enumerated() where i < 4 {
-                    guard let x = value(l, p, st) else { return nil }
-                    key[i] = x
-                }
-                if (sets[s].lookup(key) != nil) == neg { return nil }
+                guard depOK(dep, p), let key = setKey(keys, prog, p, st) else { return nil }
+                if (sets[Int(s)].lookup(key) != nil) == neg { return nil }
             case .multiport(let ranges, let which, let neg):
                 guard let sp = p.sport, let dp = p.dport else { return nil }
                 var hit = false
-                for rg in ranges where (which != 1 && rg.contains(sp)) || (which != 0 && rg.contains(dp)) { hit = true; break }
+                for rg in prog.multiports[Int(ranges)] where (which != 1 && rg.contains(sp)) || (which != 0 && rg.contains(dp)) { hit = true; break }
                 if hit == neg { return nil }
             case .iprange(let src, let lo, let hi, let neg):
                 guard p.family != .arp else { return nil }
@@ -482,15 +523,16 @@ public final class NetfilterEngine {
                 if !recentMatch(i, p) { return nil }
             case .statistic(let i):
                 if !statisticMatch(i) { return nil }
-            case .u32(let u):
+            case .u32(let ui):
+                let u = prog.u32s[Int(ui)]
                 if u32Match(u, p) == u.negated { return nil }
             case .ipsetMatch(let s, let dirs, let neg):
                 var key = SetKey()
-                for (i, src) in dirs.enumerated() where i < 4 {
+                for (i, src) in prog.ipsetDirs[Int(dirs)].enumerated() where i < 4 {
                     if i == 0 { key[0] = src ? p.saddr : p.daddr }
                     else { key[i] = NFValue(UInt64((src ? p.sport : p.dport) ?? 0)) }
                 }
-                if (sets[s].lookup(key) != nil) == neg { return nil }
+                if (sets[Int(s)].lookup(key) != nil) == neg { return nil }
             case .fragment(let neg):
                 guard p.family == .ipv4 else { return nil }
                 if p.laterFragment == neg { return nil }
@@ -522,24 +564,29 @@ public final class NetfilterEngine {
                 out.reject = kind
             case .verdict(let v):
                 return v
-            case .vmap(let keys, let s):
-                var key = SetKey()
-                for (i, l) in keys.enumerated() where i < 4 {
-                    guard let x = value(l, p, st) else { return nil }
-                    key[i] = x
-                }
+            case .vmap(let keys, let si):
+                guard let key = setKey(keys, prog, p, st) else { return nil }
+                let s = Int(si)
                 guard let vi = sets[s].lookup(key), case .verdict(let v) = sets[s].values[Int(vi)] else { return nil }
                 return v
-            case .setAdd(let s, let keys):
-                var key = SetKey()
-                for (i, l) in keys.enumerated() where i < 4 {
-                    guard let x = value(l, p, st) else { return nil }
-                    key[i] = x
-                }
-                if sets[s].exact[key] == nil { sets[s].values.append(.none); sets[s].exact[key] = Int32(sets[s].values.count - 1) }
+            case .setAdd(let si, let keys):
+                guard let key = setKey(keys, prog, p, st) else { return nil }
+                let s = Int(si)
+                if sets[s].exact[key] == nil { sets[s].values.append(.none); sets[s].exact.insert(key, Int32(sets[s].values.count - 1)) }
             }
         }
         return .continue
+    }
+
+    /// The key of a set lookup from `keys` (at most four parts); nil when the packet lacks one.
+    @inline(__always) func setKey(_ keys: LoadList, _ prog: RunProgram, _ p: NFPacket, _ st: NFPacketState) -> SetKey? {
+        var key = SetKey()
+        let n = min(Int(keys.count), 4), first = Int(keys.first)
+        for i in 0..<n {
+            guard let x = value(prog.loads[first + i], p, st) else { return nil }
+            key[i] = x
+        }
+        return key
     }
 
     @inline(__always) func depOK(_ d: Dep, _ p: NFPacket) -> Bool {
@@ -729,8 +776,28 @@ final class RunProgram {
         var isBase: Bool
         var policyDrop: Bool
         var isNft: Bool
+        /// Candidate-rule index (RuleIndex.swift): dimensions `idxDims[dimFirst..<dimFirst+dimCount]`,
+        /// `words` bitset words per class. No index when `dimCount` is 0.
+        var dimCount: Int32 = 0
+        var dimFirst: Int32 = 0
+        var words: Int32 = 0
+    }
+    /// One indexed dimension of a chain: its bounds at `idxPoints[pointsFirst...]`, and the
+    /// bitsets of its classes (elementary intervals, then "no value") at
+    /// `idxBits[bitsFirst + class * words...]`.
+    struct IndexDim {
+        var load: Load
+        var pointsFirst: Int
+        var pointsCount: Int
+        var bitsFirst: Int
     }
     let ops: ContiguousArray<Op>
+    /// `ops` as a raw pointer for the per-rule loop (`Op` is plain data).
+    let opsBase: UnsafeMutablePointer<Op>
+    let loads: ContiguousArray<Load>
+    let multiports: [[UInt16Range]]
+    let u32s: [U32Match]
+    let ipsetDirs: [[Bool]]
     let rules: ContiguousArray<CRule>
     let chains: ContiguousArray<Chain>
     /// Hook functions in priority order, at `family * 5 + hook` (ipv4 0, ipv6 1, arp 2).
@@ -738,13 +805,53 @@ final class RunProgram {
     let ruleCount: Int
     /// Matches per rule, then the total (which tells readers whether any count changed).
     let hits: UnsafeMutablePointer<UInt64>
+    let idxDims: ContiguousArray<IndexDim>
+    let idxPoints: UnsafeMutablePointer<NFValue>
+    let idxBits: UnsafeMutablePointer<UInt64>
+    /// Where the current chain's chosen class bitsets start in `idxBits`, per dimension
+    /// (scratch of the walk, written when it enters an indexed chain).
+    let clsOff: UnsafeMutablePointer<Int>
 
-    init(ops: [Op] = [], rules: [CRule] = [], chains: [CChain] = [], ruleCount: Int = 0, entries: [[HookEntry]] = []) {
+    /// - Parameter indexMinRules: chains with at least this many rules get a candidate index.
+    init(ops: [Op] = [], loads: [Load] = [], multiports: [[UInt16Range]] = [], u32s: [U32Match] = [], ipsetDirs: [[Bool]] = [],
+         rules: [CRule] = [], chains: [CChain] = [], ruleCount: Int = 0, entries: [[HookEntry]] = [],
+         indexMinRules: Int = .max) {
         self.ops = ContiguousArray(ops)
+        opsBase = UnsafeMutablePointer<Op>.allocate(capacity: max(1, ops.count))
+        opsBase.initialize(from: ops, count: ops.count)
+        opsCount = ops.count
+        self.loads = ContiguousArray(loads)
+        self.multiports = multiports
+        self.u32s = u32s
+        self.ipsetDirs = ipsetDirs
         self.rules = ContiguousArray(rules)
-        self.chains = ContiguousArray(chains.map {
+        var runChains = ContiguousArray(chains.map {
             Chain(firstRule: Int32($0.firstRule), ruleCount: Int32($0.ruleCount), isBase: $0.isBase, policyDrop: $0.policyDrop, isNft: $0.isNft)
         })
+        var dims = ContiguousArray<IndexDim>()
+        var points: [NFValue] = []
+        var bits: [UInt64] = []
+        for i in runChains.indices where runChains[i].ruleCount > 0 && Int(runChains[i].ruleCount) >= indexMinRules {
+            let c = runChains[i]
+            let slice = self.rules[Int(c.firstRule)..<Int(c.firstRule + c.ruleCount)]
+            guard let b = RuleIndexBuilder.build(self.ops, loads: self.loads, rules: ArraySlice(slice)) else { continue }
+            runChains[i].dimFirst = Int32(dims.count)
+            runChains[i].dimCount = Int32(b.dims.count)
+            runChains[i].words = Int32(b.words)
+            for d in b.dims {
+                dims.append(IndexDim(load: d.load, pointsFirst: points.count, pointsCount: d.points.count, bitsFirst: bits.count))
+                points += d.points
+                bits += d.bits
+            }
+        }
+        self.chains = runChains
+        idxDims = dims
+        idxPoints = UnsafeMutablePointer<NFValue>.allocate(capacity: max(1, points.count))
+        idxPoints.initialize(from: points, count: points.count)
+        idxBits = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, bits.count))
+        idxBits.initialize(from: bits, count: bits.count)
+        clsOff = UnsafeMutablePointer<Int>.allocate(capacity: RuleIndexBuilder.maxDims)
+        clsOff.initialize(repeating: 0, count: RuleIndexBuilder.maxDims)
         var e = ContiguousArray(entries.map { ContiguousArray($0) })
         while e.count < 15 { e.append([]) }
         self.entries = e
@@ -753,5 +860,29 @@ final class RunProgram {
         hits.initialize(repeating: 0, count: ruleCount + 1)
     }
 
-    deinit { hits.deallocate() }
+    let opsCount: Int
+
+    deinit {
+        opsBase.deinitialize(count: opsCount)
+        opsBase.deallocate()
+        hits.deallocate()
+        idxPoints.deallocate()
+        idxBits.deallocate()
+        clsOff.deallocate()
+    }
+
+    /// The first rule at or after `ri` of chain `c` that the chosen classes admit (`c.ruleCount`
+    /// when none is left).
+    @inline(__always) func nextCandidate(_ c: Chain, from ri: Int32) -> Int32 {
+        let words = Int(c.words), dn = Int(c.dimCount)
+        var w = Int(ri) >> 6
+        var m: UInt64 = ~0 << UInt64(ri & 63)
+        while w < words {
+            for d in 0..<dn { m &= idxBits[clsOff[d] + w] }
+            if m != 0 { return Int32(w << 6 + m.trailingZeroBitCount) }
+            w += 1
+            m = ~0
+        }
+        return c.ruleCount
+    }
 }

@@ -64,21 +64,35 @@ enum VerdictCode: Equatable {
     case accept, drop, `return`, `continue`, jump(Int), goto(Int), queue(bypass: Bool)
 }
 
+/// A run of loads in the engine's `loadLists` (the key parts of a set lookup, vmap or set
+/// update).
+struct LoadList {
+    var first: Int32
+    var count: Int32
+}
+
 /// One operation of a rule. Tests end the rule when false; actions run in order.
+///
+/// Plain data only (no arrays, strings or references): reading an op from the program costs
+/// no reference counting. Variable-length payloads live in the engine's side tables
+/// (`loadLists`, `multiports`, `u32s`, `ipsetDirs`), referred to by index.
 enum Op {
     case cmp(Load, CmpOp, NFValue, mask: NFValue, dep: Dep)
     case range(Load, NFValue, NFValue, negated: Bool, dep: Dep)
     /// Interface name exact/prefix (`mask` covers the compared bytes).
-    case set(keys: [Load], set: Int, negated: Bool, dep: Dep)
-    case multiport(ranges: [UInt16Range], which: UInt8, negated: Bool)
+    case set(keys: LoadList, set: Int32, negated: Bool, dep: Dep)
+    /// Port ranges at `multiports[ranges]`.
+    case multiport(ranges: Int32, which: UInt8, negated: Bool)
     case iprange(src: Bool, low: NFValue, high: NFValue, negated: Bool)
     case addrtype(src: Bool, mask: UInt16, negated: Bool, limitIn: Bool, limitOut: Bool)
     case limit(bucket: Int, over: Bool)
     case hashlimit(bucket: Int)
     case recent(Int)
     case statistic(Int)
-    case u32(U32Match)
-    case ipsetMatch(set: Int, dirs: [Bool], negated: Bool)
+    /// The test at `u32s[index]`.
+    case u32(Int32)
+    /// Source/destination flags at `ipsetDirs[dirs]`.
+    case ipsetMatch(set: Int32, dirs: Int32, negated: Bool)
     case fragment(negated: Bool)
     /// A construct rxray does not model: the rule never matches (loaded with --lenient).
     case never
@@ -98,8 +112,8 @@ enum Op {
     case nat(Int)
     case reject(NFRejectKind)
     case verdict(VerdictCode)
-    case vmap(keys: [Load], set: Int)
-    case setAdd(set: Int, keys: [Load])
+    case vmap(keys: LoadList, set: Int32)
+    case setAdd(set: Int32, keys: LoadList)
 }
 
 /// A compiled rule: `ops[first..<first+count]` of the engine, plus where it came from.
@@ -156,7 +170,7 @@ enum HookEntry {
 final class NFSetStore {
     let name: String
     let parts: Int
-    var exact: [SetKey: Int32] = [:]
+    var exact = ExactTable()
     /// Sorted disjoint intervals for one-part keys (low, high, value index).
     var intervals: [(NFValue, NFValue, Int32)] = []
     /// Concatenated keys with a range in some part (checked in order).
@@ -212,5 +226,69 @@ struct SetKey: Hashable {
     subscript(i: Int) -> NFValue {
         get { switch i { case 0: return a; case 1: return b; case 2: return c; default: return d } }
         set { switch i { case 0: a = newValue; case 1: b = newValue; case 2: c = newValue; default: d = newValue } }
+    }
+}
+
+/// The exact keys of a set: open addressing with linear probing over a power-of-two table,
+/// hashed by multiply-and-xorshift over the key's words. A lookup costs a few multiplies and
+/// usually one probe (no per-lookup seeded SipHash as a `Dictionary` would do). The table is
+/// at most half full.
+struct ExactTable {
+    private var keys: [SetKey] = []
+    /// Value per slot; -1 marks an empty slot.
+    private var vals: [Int32] = []
+    private var mask = 0
+    private(set) var count = 0
+
+    @inline(__always) static func hash(_ k: SetKey) -> Int {
+        var h: UInt64 = 0x243F_6A88_85A3_08D3
+        @inline(__always) func mix(_ w: UInt64) { h = (h ^ w) &* 0x9E37_79B9_7F4A_7C15; h ^= h >> 29 }
+        mix(k.a.high); mix(k.a.low)
+        if !(k.b.isZero && k.c.isZero && k.d.isZero) {
+            mix(k.b.high); mix(k.b.low); mix(k.c.high); mix(k.c.low); mix(k.d.high); mix(k.d.low)
+        }
+        h ^= h >> 32
+        return Int(truncatingIfNeeded: h)
+    }
+
+    /// The value stored for `k`.
+    ///
+    /// - Complexity: O(1) expected.
+    subscript(_ k: SetKey) -> Int32? {
+        guard count > 0 else { return nil }
+        return keys.withUnsafeBufferPointer { kp in
+            vals.withUnsafeBufferPointer { vp -> Int32? in
+                var i = ExactTable.hash(k) & mask
+                while true {
+                    let v = vp[i]
+                    if v < 0 { return nil }
+                    if kp[i] == k { return v }
+                    i = (i + 1) & mask
+                }
+            }
+        }
+    }
+
+    /// Stores `v` (≥ 0) for `k`, replacing an earlier value.
+    mutating func insert(_ k: SetKey, _ v: Int32) {
+        precondition(v >= 0, "set values are indexes")
+        if (count + 1) * 2 > keys.count { grow() }
+        var i = ExactTable.hash(k) & mask
+        while vals[i] >= 0 {
+            if keys[i] == k { vals[i] = v; return }
+            i = (i + 1) & mask
+        }
+        keys[i] = k; vals[i] = v
+        count += 1
+    }
+
+    private mutating func grow() {
+        let oldKeys = keys, oldVals = vals
+        let cap = max(16, keys.count * 2)
+        keys = [SetKey](repeating: SetKey(), count: cap)
+        vals = [Int32](repeating: -1, count: cap)
+        mask = cap - 1
+        count = 0
+        for i in oldVals.indices where oldVals[i] >= 0 { insert(oldKeys[i], oldVals[i]) }
     }
 }

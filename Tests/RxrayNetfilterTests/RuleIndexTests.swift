@@ -1,0 +1,261 @@
+import XCTest
+import RxrayDecode
+import RxrayHost
+@testable import RxrayNetfilter
+
+/// The candidate-rule index (RuleIndex.swift) must be invisible: an engine that skips rules by
+/// its index and one that walks every rule give the same verdicts, traces, marks, drop causes
+/// and hit counts, on randomized rulesets and packets.
+final class RuleIndexTests: XCTestCase {
+    struct LCG {
+        var s: UInt64
+        mutating func next() -> UInt64 { s = s &* 6364136223846793005 &+ 1442695040888963407; return s >> 33 }
+        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+        mutating func chance(_ pct: Int) -> Bool { below(100) < pct }
+    }
+
+    // MARK: - Constraints
+
+    func testMaskedConstraintsAreSupersets() {
+        // /24 of a 32-bit address: one interval below 2^32, everything from 2^32 up.
+        let v = NFValue(0xC000_0200), m = NFValue(0xFFFF_FF00)
+        let eq = ValueConstraint.masked(v, mask: m, negated: false)!
+        XCTAssertEqual(eq.intervals.count, 2)
+        XCTAssertEqual(eq.intervals[0].0, v); XCTAssertEqual(eq.intervals[0].1, NFValue(0xC000_02FF))
+        XCTAssertEqual(eq.intervals[1].0, NFValue(high: 0, low: 1 << 32))
+        XCTAssertFalse(eq.absentOK)
+        let ne = ValueConstraint.masked(v, mask: m, negated: true)!
+        XCTAssertEqual(ne.intervals.count, 2)
+        XCTAssertEqual(ne.intervals[0].1, NFValue(0xC000_01FF))
+        XCTAssertEqual(ne.intervals[1].0, NFValue(0xC000_0300))
+        // A mask that is not one run of ones derives nothing; neither does a value outside it.
+        XCTAssertNil(ValueConstraint.masked(NFValue(1), mask: NFValue(0xF0F), negated: false))
+        XCTAssertNil(ValueConstraint.masked(NFValue(0x1FF), mask: NFValue(0xF0), negated: false))
+        // Brute force on 12-bit values for every run-of-ones mask: each value passing the
+        // masked test lies in the constraint.
+        for lowBit in 0..<12 {
+            for highBit in lowBit..<12 {
+                let mask = UInt64((1 << (highBit + 1)) - (1 << lowBit))
+                for trial in 0..<4 {
+                    let want = UInt64(trial * 977 + 31) & mask
+                    for neg in [false, true] {
+                        let c = ValueConstraint.masked(NFValue(want), mask: NFValue(mask), negated: neg)!
+                        for x in stride(from: UInt64(0), to: 1 << 13, by: 3) {
+                            let passes = (x & mask == want) != neg
+                            if passes {
+                                XCTAssertTrue(c.intervals.contains { !(NFValue(x) < $0.0) && !($0.1 < NFValue(x)) },
+                                              "mask \(mask) value \(want) neg \(neg) x \(x)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func testIntersectionAndRanges() {
+        let a = ValueConstraint.range(NFValue(10), NFValue(20), negated: false)
+        let b = ValueConstraint.range(NFValue(15), NFValue(30), negated: false)
+        let i = a.intersected(b)
+        XCTAssertEqual(i.intervals.count, 1)
+        XCTAssertEqual(i.intervals[0].0, NFValue(15)); XCTAssertEqual(i.intervals[0].1, NFValue(20))
+        let n = ValueConstraint.range(NFValue(0), NFValue(5), negated: true)
+        XCTAssertEqual(n.intervals.count, 1)
+        XCTAssertEqual(n.intervals[0].0, NFValue(6))
+        XCTAssertTrue(a.intersected(ValueConstraint.range(NFValue(21), NFValue(40), negated: false)).intervals.isEmpty)
+        XCTAssertTrue(ValueConstraint.any.isAny)
+        XCTAssertEqual(NFValue.ones(upTo: 63), NFValue(.max))
+        XCTAssertEqual(NFValue.ones(upTo: 64), NFValue(high: 1, low: .max))
+        XCTAssertEqual(NFValue(high: 1, low: 0).minusOne, NFValue(.max))
+        XCTAssertEqual(NFValue(.max).plusOne, NFValue(high: 1, low: 0))
+    }
+
+    func testIndexIsBuiltAndSkips() throws {
+        var lines = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"]
+        for i in 0..<100 { lines.append("-A INPUT -s 198.18.0.\(i)/32 -j DROP") }
+        lines.append("COMMIT")
+        let engine = try NetfilterEngine(host: testHost(iptables: lines.joined(separator: "\n")))
+        let c = engine.run.chains.first { $0.ruleCount == 100 }!
+        XCTAssertEqual(c.dimCount, 1)
+        XCTAssertEqual(engine.run.idxDims[Int(c.dimFirst)].load, .saddr)
+        let rig = Rig(engine)
+        let hit = rig.run(Pkt.v4(src: [198, 18, 0, 77], dst: me, proto: 17, l4: Pkt.udp(sport: 1, dport: 2)), hooks: [.input])
+        XCTAssertEqual(hit.verdict, .drop)
+        XCTAssertEqual(hit.rules, ["-A INPUT -s 198.18.0.77/32 -j DROP => drop"])
+        XCTAssertEqual(rig.run(Pkt.v4(src: peer, dst: me, proto: 17, l4: Pkt.udp(sport: 1, dport: 2)), hooks: [.input]).verdict, .accept)
+        XCTAssertEqual(engine.ruleHits.reduce(0, +), 1)
+    }
+
+    // MARK: - Randomized agreement
+
+    func iptRuleset(_ r: inout LCG) -> String {
+        let userChains = ["U1", "U2", "U3"]
+        var out = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD DROP [0:0]", ":OUTPUT ACCEPT [0:0]"]
+        for u in userChains { out.append(":\(u) - [0:0]") }
+        func neg() -> String { r.chance(20) ? "! " : "" }
+        func addr() -> String {
+            let len = [8, 16, 24, 30, 32][r.below(5)]
+            return "\([192, 198, 203, 10][r.below(4)]).\([0, 2, 18, 51][r.below(4)]).\(r.below(4)).\(r.below(8))/\(len)"
+        }
+        func rule(_ chain: String, depth: Int) -> String {
+            var parts = ["-A \(chain)"]
+            if r.chance(40) { parts.append("\(neg())-s \(addr())") }
+            if r.chance(30) { parts.append("\(neg())-d \(addr())") }
+            if r.chance(20) { parts.append("\(neg())-i \(["eth0", "eth1", "eth+", "lo"][r.below(4)])") }
+            if r.chance(10) { parts.append("\(neg())-o \(["eth1", "eth+"][r.below(2)])") }
+            if r.chance(8) { parts.append("\(neg())-f") }
+            let proto = r.below(5)
+            switch proto {
+            case 0:
+                parts.append("-p tcp -m tcp")
+                if r.chance(60) { let a = r.below(30) + 1; parts.append("\(neg())--dport \(a)\(r.chance(30) ? ":\(a + r.below(20))" : "")") }
+                if r.chance(20) { parts.append("\(neg())--sport \(r.below(30) + 1)") }
+                if r.chance(10) { parts.append("--tcp-flags SYN,ACK SYN") }
+            case 1:
+                parts.append("-p udp -m udp")
+                if r.chance(60) { parts.append("\(neg())--dport \(r.below(30) + 1)") }
+            case 2:
+                parts.append("\(neg())-p icmp")
+            default:
+                break
+            }
+            if r.chance(10) { parts.append("-m mark \(neg())--mark \(r.below(3))") }
+            if r.chance(5) { parts.append("-m limit --limit 3/sec --limit-burst 2") }
+            if r.chance(5) { parts.append("-m conntrack --ctstate NEW") }
+            let t = r.below(10)
+            switch t {
+            case 0, 1: parts.append("-j ACCEPT")
+            case 2, 3: parts.append("-j DROP")
+            case 4: parts.append("-j MARK --set-xmark \(r.below(3))/0xffffffff")
+            case 5: parts.append("-j RETURN")
+            case 6: parts.append("-j REJECT --reject-with icmp-port-unreachable")
+            case 7 where depth < 3, 8 where depth < 3: parts.append("-j \(userChains[depth])")
+            default: parts.append("-j LOG")
+            }
+            return parts.joined(separator: " ")
+        }
+        for (ci, chain) in (["INPUT", "FORWARD"] + userChains).enumerated() {
+            let depth = ci < 2 ? 0 : ci - 1
+            for _ in 0..<(5 + r.below(40)) { out.append(rule(chain, depth: depth)) }
+        }
+        out.append("COMMIT")
+        return out.joined(separator: "\n")
+    }
+
+    func randomPacket(_ r: inout LCG) -> (bytes: [UInt8], iif: String, oif: String, mark: UInt32, forward: Bool) {
+        let src: [UInt8] = [[192, 198, 203, 10][r.below(4)], [0, 2, 18, 51][r.below(4)], UInt8(r.below(4)), UInt8(r.below(8))]
+        let dst: [UInt8] = r.chance(50) ? me : [[192, 198, 203, 10][r.below(4)], [0, 2, 18, 51][r.below(4)], UInt8(r.below(4)), UInt8(r.below(8))]
+        var bytes: [UInt8]
+        switch r.below(4) {
+        case 0, 1:
+            bytes = Pkt.v4(src: src, dst: dst, proto: 6, l4: Pkt.tcp(sport: UInt16(r.below(32)), dport: UInt16(r.below(52)), flags: r.chance(50) ? fSYN : fACK))
+        case 2:
+            bytes = Pkt.v4(src: src, dst: dst, proto: 17, l4: Pkt.udp(sport: UInt16(r.below(32)), dport: UInt16(r.below(52))))
+        default:
+            bytes = Pkt.v4(src: src, dst: dst, proto: 1, l4: Pkt.icmp(type: 8))
+        }
+        if r.chance(8) {
+            // A later fragment: no transport header for the rules.
+            bytes[6] = 0; bytes[7] = 10
+            bytes[10] = 0; bytes[11] = 0
+            let c = Pkt.csum(Array(bytes[0..<20])); bytes[10] = UInt8(c >> 8); bytes[11] = UInt8(c & 0xFF)
+        }
+        return (bytes, ["eth0", "eth1", "lo"][r.below(3)], ["eth1", "eth0"][r.below(2)], UInt32(r.below(3)), r.chance(40))
+    }
+
+    func assertAgree(_ host: RxrayHost.Host, seed: UInt64, packets: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        let indexed = try NetfilterEngine(host: host)
+        indexed.ruleIndexMinRules = 1
+        indexed.finishLoad()
+        let linear = try NetfilterEngine(host: host)
+        linear.ruleIndexMinRules = .max
+        linear.finishLoad()
+        XCTAssertTrue(linear.run.chains.allSatisfy { $0.dimCount == 0 })
+        let a = Rig(indexed), b = Rig(linear)
+        var r = LCG(s: seed &* 7919 &+ 1)
+        for i in 0..<packets {
+            let pk = randomPacket(&r)
+            let hooks: [NFHookPoint] = pk.forward ? [.prerouting, .forward, .postrouting] : [.prerouting, .input]
+            let x = a.run(pk.bytes, hooks: hooks, iif: pk.iif, oif: pk.oif, mark: pk.mark)
+            let y = b.run(pk.bytes, hooks: hooks, iif: pk.iif, oif: pk.oif, mark: pk.mark)
+            XCTAssertEqual(x.verdict, y.verdict, "seed \(seed) packet \(i)", file: file, line: line)
+            XCTAssertEqual(x.rules, y.rules, "seed \(seed) packet \(i)", file: file, line: line)
+            XCTAssertEqual(x.policies, y.policies, "seed \(seed) packet \(i)", file: file, line: line)
+            XCTAssertEqual(x.mark, y.mark, "seed \(seed) packet \(i)", file: file, line: line)
+            XCTAssertEqual(x.cause, y.cause, "seed \(seed) packet \(i)", file: file, line: line)
+            XCTAssertEqual(x.reject, y.reject, "seed \(seed) packet \(i)", file: file, line: line)
+        }
+        XCTAssertEqual(indexed.ruleHits, linear.ruleHits, "seed \(seed)", file: file, line: line)
+    }
+
+    func testRandomIptablesIndexedAgreesWithLinear() throws {
+        var indexedChains = 0
+        for seed in 1...40 as ClosedRange<UInt64> {
+            var r = LCG(s: seed)
+            let text = iptRuleset(&r)
+            let host = try testHost(iptables: text)
+            let probe = try NetfilterEngine(host: host)
+            probe.ruleIndexMinRules = 1
+            probe.finishLoad()
+            indexedChains += probe.run.chains.filter { $0.dimCount > 0 }.count
+            try assertAgree(host, seed: seed, packets: 300)
+        }
+        // The rulesets are such that the index is really in use.
+        XCTAssertGreaterThan(indexedChains, 40)
+    }
+
+    func nftRuleset(_ r: inout LCG) -> String {
+        func neg() -> String { r.chance(20) ? "!= " : "" }
+        func addr() -> String {
+            "\([192, 198, 203, 10][r.below(4)]).\([0, 2, 18, 51][r.below(4)]).\(r.below(4)).\(r.below(8))\(r.chance(50) ? "/\([8, 16, 24, 30][r.below(4)])" : "")"
+        }
+        func rule(depth: Int) -> String {
+            var parts: [String] = []
+            if r.chance(35) { parts.append("ip saddr \(neg())\(addr())") }
+            if r.chance(25) { parts.append("ip daddr \(neg())\(addr())") }
+            if r.chance(15) { parts.append("iifname \(neg())\"\(["eth0", "eth1", "eth*", "lo"][r.below(4)])\"") }
+            if r.chance(10) { parts.append("ip6 saddr 2001:db8::1") }
+            switch r.below(5) {
+            case 0: parts.append("tcp dport \(neg())\(r.below(30) + 1)\(r.chance(30) ? "-\(31 + r.below(20))" : "")")
+            case 1: parts.append("udp dport { \(r.below(30) + 1), \(r.below(30) + 1) }")
+            case 2: parts.append("meta l4proto \(neg())\(["tcp", "udp", "icmp"][r.below(3)])")
+            case 3: parts.append("tcp sport \(r.below(30) + 1)")
+            default: break
+            }
+            if r.chance(10) { parts.append("meta mark \(r.below(3))") }
+            if r.chance(15) { parts.append("counter") }
+            if r.chance(10) { parts.append("meta mark set \(r.below(3))") }
+            switch r.below(8) {
+            case 0, 1: parts.append("accept")
+            case 2, 3: parts.append("drop")
+            case 4: parts.append("return")
+            case 5 where depth < 2: parts.append("jump c\(depth + 1)")
+            case 6 where depth < 2: parts.append("goto c\(depth + 1)")
+            default: parts.append("continue")
+            }
+            return "\t\t" + parts.joined(separator: " ")
+        }
+        var out = ["table inet t {"]
+        for d in [2, 1] {
+            out.append("\tchain c\(d) {")
+            for _ in 0..<(5 + r.below(30)) { out.append(rule(depth: d)) }
+            out.append("\t}")
+        }
+        for (name, hook) in [("input", "input"), ("forward", "forward")] {
+            out.append("\tchain \(name) {")
+            out.append("\t\ttype filter hook \(hook) priority filter; policy \(r.chance(50) ? "accept" : "drop");")
+            for _ in 0..<(5 + r.below(40)) { out.append(rule(depth: 0)) }
+            out.append("\t}")
+        }
+        out.append("}")
+        return out.joined(separator: "\n")
+    }
+
+    func testRandomNftIndexedAgreesWithLinear() throws {
+        for seed in 1...30 as ClosedRange<UInt64> {
+            var r = LCG(s: seed &+ 1000)
+            let text = nftRuleset(&r)
+            try assertAgree(try testHost(nft: text), seed: seed, packets: 300)
+        }
+    }
+}
