@@ -12,21 +12,28 @@ import RxrayDecode
 /// else the same position in a chain with as many rules).
 public enum NftJSONParser {
     public static func parse(_ data: Data, file: String, companion: NftRuleset? = nil) throws -> NftRuleset {
-        let root: Any
-        do {
-            root = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw InputError(file: file, "not valid JSON: \(error.localizedDescription)")
-        }
-        guard let top = root as? [String: Any], let items = top["nftables"] as? [Any] else {
+        try parse(bytes: [UInt8](data), file: file, companion: companion)
+    }
+
+    public static func parse(_ text: String, file: String, companion: NftRuleset? = nil) throws -> NftRuleset {
+        try parse(bytes: Array(text.utf8), file: file, companion: companion)
+    }
+
+    /// Reads the JSON with `JSONDocument` (a byte-level reader: a kube-proxy-sized listing of
+    /// ~6 MB is read in well under a second), then walks it.
+    public static func parse(bytes: [UInt8], file: String, companion: NftRuleset? = nil) throws -> NftRuleset {
+        let doc = try JSONDocument(bytes: bytes, file: file)
+        guard let items = doc.root["nftables"]?.array else {
             throw InputError(file: file, "expected an object with an \"nftables\" array (nft -j list ruleset)")
         }
         var p = NftJSONReader(file: file)
-        for (k, item) in items.enumerated() {
-            guard let obj = item as? [String: Any], obj.count == 1, let (kind, body) = obj.first else {
-                throw InputError(file: file, line: k + 1, "item \(k + 1): expected an object with one key")
+        var k = 0
+        for item in items {
+            k += 1
+            guard let obj = item.object, obj.count == 1, let (kind, body) = obj.first else {
+                throw InputError(file: file, line: k, "item \(k): expected an object with one key")
             }
-            try p.item(kind, body, index: k + 1)
+            try p.item(kind, body, index: k)
         }
         var rs = p.result
         for ti in rs.tables.indices {
@@ -85,57 +92,94 @@ public enum NftJSONParser {
 
 private struct JSONUnsupported: Error { var construct: String }
 
+/// A member that JSON may give as one string or as an array of strings (`flags`, `dev`).
+private func stringOrStrings(_ v: JSONValue?) -> [String]? {
+    guard let v else { return nil }
+    if let a = v.strings { return a }
+    return v.string.map { [$0] }
+}
+
+/// How a value prints in messages and in `NftObject.body`: the way the values Foundation's
+/// JSONSerialization made print (`<null>`, booleans as 1 and 0, strings bare at the top and
+/// quoted inside containers), members in written order.
+func jsonAnyDescription(_ v: JSONValue?, nested: Bool = false) -> String {
+    guard let v else { return "nil" }
+    switch v.kind {
+    case .null: return "<null>"
+    case .bool: return v.bool == true ? "1" : "0"
+    case .number:
+        switch v.number! {
+        case .int(let n): return String(n)
+        case .uint(let n): return String(n)
+        case .double(let d): return "\(d)"
+        case .bool(let b): return b ? "1" : "0"
+        }
+    case .string:
+        let s = v.string!
+        return nested ? s.debugDescription : s
+    case .array:
+        return "[" + v.array!.map { jsonAnyDescription($0, nested: true) }.joined(separator: ", ") + "]"
+    case .object:
+        let o = v.object!
+        if o.isEmpty { return "[:]" }
+        return "[" + o.map { "\($0.key.debugDescription): \(jsonAnyDescription($0.value, nested: true))" }.joined(separator: ", ") + "]"
+    }
+}
+
 struct NftJSONReader {
     let file: String
     var result: NftRuleset
     var line = 0
     /// Chain name → index, one map per table of `result.tables` (same order).
     var chainMaps: [[String: Int]] = []
+    /// (family, name) → index in `result.tables`.
+    var tableMap: [NftFamily: [String: Int]] = [:]
 
     init(file: String) { self.file = file; result = NftRuleset(file: file) }
 
     func err(_ m: String) -> InputError { InputError(file: file, line: line, "nftables item \(line): \(m)") }
 
-    func str(_ o: [String: Any], _ k: String) throws -> String {
-        guard let v = o[k] as? String else { throw err("expected string \"\(k)\"") }
+    func str(_ o: JSONValue?, _ k: String) throws -> String {
+        guard let v = o?[k]?.string else { throw err("expected string \"\(k)\"") }
         return v
     }
 
-    mutating func tableIndex(_ o: [String: Any]) throws -> Int {
+    mutating func tableIndex(_ o: JSONValue) throws -> Int {
         let famText = try str(o, "family")
         guard let fam = NftFamily(rawValue: famText) else { throw err("unknown family \(famText)") }
         let name = try str(o, "table")
-        if let k = result.tables.firstIndex(where: { $0.family == fam && $0.name == name }) { return k }
+        if let k = tableMap[fam]?[name] { return k }
         throw err("table \(famText) \(name) is not declared before use")
     }
 
-    mutating func item(_ kind: String, _ body: Any, index: Int) throws {
+    mutating func item(_ kind: String, _ o: JSONValue, index: Int) throws {
         line = index
-        guard let o = body as? [String: Any] else { throw err("expected an object for \(kind)") }
+        guard o.kind == .object else { throw err("expected an object for \(kind)") }
         switch kind {
         case "metainfo": return
         case "table":
             let famText = try str(o, "family")
             guard let fam = NftFamily(rawValue: famText) else { throw err("unknown family \(famText)") }
             var t = NftTable(family: fam, name: try str(o, "name"), line: index)
-            t.handle = (o["handle"] as? NSNumber)?.uint64Value
-            if let f = o["flags"] as? [String] { t.flags = f } else if let f = o["flags"] as? String { t.flags = [f] }
-            t.comment = o["comment"] as? String
+            t.handle = o["handle"]?.number?.uint64
+            if let f = stringOrStrings(o["flags"]) { t.flags = f }
+            t.comment = o["comment"]?.string
+            // The first table of a name is the one a lookup finds (as a scan from the front would).
+            if tableMap[fam]?[t.name] == nil { tableMap[fam, default: [:]][t.name] = result.tables.count }
             result.tables.append(t)
             chainMaps.append([:])
         case "chain":
-            var o2 = o; o2["table"] = o["table"]
-            let ti = try tableIndex(o2)
+            let ti = try tableIndex(o)
             var c = NftChain(name: try str(o, "name"), line: index)
-            c.handle = (o["handle"] as? NSNumber)?.uint64Value
-            c.comment = o["comment"] as? String
-            if let type = o["type"] as? String, let hook = o["hook"] as? String {
+            c.handle = o["handle"]?.number?.uint64
+            c.comment = o["comment"]?.string
+            if let type = o["type"]?.string, let hook = o["hook"]?.string {
                 guard let ct = NftChainType(rawValue: type) else { throw err("unknown chain type \(type)") }
                 guard let h = NftHook(rawValue: hook) else { throw err("unknown hook \(hook)") }
-                let prio = (o["prio"] as? NSNumber)?.intValue ?? 0
+                let prio = o["prio"]?.number?.int ?? 0
                 var b = NftBaseChain(type: ct, hook: h, priority: prio, priorityText: "\(prio)")
-                if let p = o["policy"] as? String { guard let pol = NftPolicy(rawValue: p) else { throw err("bad policy \(p)") }; b.policy = pol }
-                if let d = o["dev"] as? String { b.devices = [d] } else if let d = o["dev"] as? [String] { b.devices = d }
+                if let p = o["policy"]?.string { guard let pol = NftPolicy(rawValue: p) else { throw err("bad policy \(p)") }; b.policy = pol }
+                if let d = stringOrStrings(o["dev"]) { b.devices = d }
                 c.base = b
             }
             if chainMaps[ti][c.name] == nil { chainMaps[ti][c.name] = result.tables[ti].chains.count }
@@ -143,10 +187,10 @@ struct NftJSONReader {
         case "set", "map":
             let ti = try tableIndex(o)
             var s = NftSet(name: try str(o, "name"), line: index, isMap: kind == "map")
-            s.handle = (o["handle"] as? NSNumber)?.uint64Value
+            s.handle = o["handle"]?.number?.uint64
             // Concatenated types come as an array, or (typeof sets in 1.0.6) as one "a . b" string.
-            func typeList(_ v: Any?) -> [String] {
-                (v as? [String]) ?? ((v as? String).map { $0.split(separator: " ").filter { $0 != "." }.map(String.init) } ?? [])
+            func typeList(_ v: JSONValue?) -> [String] {
+                v?.strings ?? (v?.string.map { $0.split(separator: " ").filter { $0 != "." }.map(String.init) } ?? [])
             }
             let types = typeList(o["type"])
             s.keyTypes = types.map { NftDatatype(setTypeName: $0) ?? .integer }
@@ -157,13 +201,14 @@ struct NftJSONReader {
                 s.valueType = s.valueTypes.first
                 s.valueText = vt.joined(separator: " . ")
             }
-            if let f = o["flags"] as? [String] { s.flags = f } else if let f = o["flags"] as? String { s.flags = [f] }
-            s.timeoutSeconds = (o["timeout"] as? NSNumber)?.doubleValue
-            s.gcIntervalSeconds = (o["gc-interval"] as? NSNumber)?.doubleValue
-            s.size = (o["size"] as? NSNumber)?.uint32Value
-            s.policy = o["policy"] as? String
-            s.comment = o["comment"] as? String
-            if let elems = o["elem"] as? [Any] {
+            if let f = stringOrStrings(o["flags"]) { s.flags = f }
+            s.timeoutSeconds = o["timeout"]?.number?.double
+            s.gcIntervalSeconds = o["gc-interval"]?.number?.double
+            s.size = o["size"]?.number?.uint32
+            s.policy = o["policy"]?.string
+            s.comment = o["comment"]?.string
+            if let elems = o["elem"]?.array {
+                s.elements.reserveCapacity(elems.count)
                 for e in elems {
                     do { s.elements.append(try element(e, keyTypes: s.keyTypes, valueTypes: s.valueTypes, isMap: s.isMap)) } catch let u as JSONUnsupported {
                         result.unsupported.append(UnsupportedConstruct(file: file, line: index, construct: u.construct, ruleText: "\(kind) \(s.name)"))
@@ -174,37 +219,38 @@ struct NftJSONReader {
         case "flowtable":
             let ti = try tableIndex(o)
             var f = NftFlowtable(name: try str(o, "name"), line: index)
-            f.hook = o["hook"] as? String ?? "ingress"
-            f.priority = (o["prio"] as? NSNumber)?.intValue ?? 0
-            if let d = o["dev"] as? [String] { f.devices = d } else if let d = o["dev"] as? String { f.devices = [d] }
+            f.hook = o["hook"]?.string ?? "ingress"
+            f.priority = o["prio"]?.number?.int ?? 0
+            if let d = stringOrStrings(o["dev"]) { f.devices = d }
             result.tables[ti].flowtables.append(f)
         case "counter", "quota", "limit", "ct helper", "ct timeout", "ct expectation", "secmark", "synproxy":
             let ti = try tableIndex(o)
             var obj = NftObject(kind: kind, name: try str(o, "name"), line: index, body: [])
-            if kind == "counter" { obj.counter = Counters(packets: (o["packets"] as? NSNumber)?.uint64Value ?? 0, bytes: (o["bytes"] as? NSNumber)?.uint64Value ?? 0) }
+            if kind == "counter" { obj.counter = Counters(packets: o["packets"]?.number?.uint64 ?? 0, bytes: o["bytes"]?.number?.uint64 ?? 0) }
             if kind == "quota" {
-                obj.quota = NftQuota(bytes: (o["bytes"] as? NSNumber)?.uint64Value ?? 0, used: (o["used"] as? NSNumber)?.uint64Value ?? 0, over: o["inv"] as? Bool ?? false)
+                obj.quota = NftQuota(bytes: o["bytes"]?.number?.uint64 ?? 0, used: o["used"]?.number?.uint64 ?? 0, over: o["inv"]?.number?.bridgedBool ?? false)
             }
-            obj.body = o.keys.sorted().filter { !["family", "table", "name", "handle"].contains($0) }.map { "\($0) \(o[$0]!)" }
+            obj.body = Set(o.object!.keys).sorted().filter { !["family", "table", "name", "handle"].contains($0) }.map { "\($0) \(jsonAnyDescription(o[$0]))" }
             result.tables[ti].objects.append(obj)
         case "rule":
             let ti = try tableIndex(o)
             let chainName = try str(o, "chain")
             guard let ci = chainMaps[ti][chainName] else { throw err("chain \(chainName) is not declared before its rules") }
-            guard let exprs = o["expr"] as? [Any] else { throw err("rule without \"expr\"") }
+            guard let exprs = o["expr"]?.array else { throw err("rule without \"expr\"") }
             var stmts: [NftStatement] = []
+            stmts.reserveCapacity(exprs.count)
             var unsupported: [String] = []
             for e in exprs {
                 do { stmts.append(try statement(e, family: result.tables[ti].family)) } catch let u as JSONUnsupported {
                     unsupported.append(u.construct); stmts.append(.unsupported(u.construct))
                 }
             }
-            let comment = o["comment"] as? String
+            let comment = o["comment"]?.string
             var text = stmts.map(\.description).joined(separator: " ")
             if let c = comment { text += " comment \"\(c)\"" }
             // Only the names: a copy of the table would make the append below copy every chain.
             let (family, tableName) = (result.tables[ti].family, result.tables[ti].name)
-            let r = NftRule(family: family, table: tableName, chain: chainName, position: 0, handle: (o["handle"] as? NSNumber)?.uint64Value,
+            let r = NftRule(family: family, table: tableName, chain: chainName, position: 0, handle: o["handle"]?.number?.uint64,
                             file: file, line: index, text: text, statements: stmts, comment: comment, isUnsupported: !unsupported.isEmpty)
             for u in unsupported { result.unsupported.append(UnsupportedConstruct(file: file, line: index, construct: u, ruleText: text)) }
             result.tables[ti].chains[ci].rules.append(r)
@@ -215,30 +261,39 @@ struct NftJSONReader {
 
     // MARK: elements and values
 
-    func element(_ e: Any, keyTypes: [NftDatatype], valueTypes: [NftDatatype], isMap: Bool) throws -> NftSetElement {
-        var keyJSON = e
-        var valueJSON: Any?
-        if isMap, let pair = e as? [Any], pair.count == 2 { keyJSON = pair[0]; valueJSON = pair[1] }
-        var attrs: [String: Any] = [:]
-        if let o = keyJSON as? [String: Any], let inner = o["elem"] as? [String: Any] {
+    /// The one member of a one-member object.
+    func single(_ v: JSONValue?) -> (key: String, value: JSONValue)? {
+        guard let o = v?.object, o.count == 1 else { return nil }
+        return o.first
+    }
+
+    func element(_ e: JSONValue, keyTypes: [NftDatatype], valueTypes: [NftDatatype], isMap: Bool) throws -> NftSetElement {
+        var keyJSON: JSONValue? = e
+        var valueJSON: JSONValue?
+        if isMap, let pair = e.array, pair.count == 2 { keyJSON = pair.element(0); valueJSON = pair.element(1) }
+        var attrs: JSONValue?
+        if let inner = keyJSON?["elem"], inner.kind == .object {
             attrs = inner
-            keyJSON = inner["val"] ?? NSNull()
+            guard let val = inner["val"] else { throw err("unexpected value <null>") }
+            keyJSON = val
         }
         var el = NftSetElement(key: try value(keyJSON, types: keyTypes))
         if let v = valueJSON {
             if valueTypes.first == .verdict || valueTypes.isEmpty, let vd = try? verdict(v) { el.value = .verdict(vd) } else { el.value = try value(v, types: valueTypes) }
         }
-        el.timeoutSeconds = (attrs["timeout"] as? NSNumber)?.doubleValue
-        el.expiresSeconds = (attrs["expires"] as? NSNumber)?.doubleValue
-        if let c = attrs["counter"] as? [String: Any] {
-            el.counter = Counters(packets: (c["packets"] as? NSNumber)?.uint64Value ?? 0, bytes: (c["bytes"] as? NSNumber)?.uint64Value ?? 0)
+        if let attrs {
+            el.timeoutSeconds = attrs["timeout"]?.number?.double
+            el.expiresSeconds = attrs["expires"]?.number?.double
+            if let c = attrs["counter"], c.kind == .object {
+                el.counter = Counters(packets: c["packets"]?.number?.uint64 ?? 0, bytes: c["bytes"]?.number?.uint64 ?? 0)
+            }
+            el.comment = attrs["comment"]?.string
         }
-        el.comment = attrs["comment"] as? String
         return el
     }
 
-    func verdict(_ v: Any) throws -> NftVerdict {
-        guard let o = v as? [String: Any], let (k, body) = o.first, o.count == 1 else { throw JSONUnsupported(construct: "verdict \(v)") }
+    func verdict(_ v: JSONValue) throws -> NftVerdict {
+        guard let (k, body) = single(v) else { throw JSONUnsupported(construct: "verdict \(jsonAnyDescription(v))") }
         switch k {
         case "accept": return .accept
         case "drop": return .drop
@@ -246,57 +301,61 @@ struct NftJSONReader {
         case "return": return .return
         case "queue": return .queue
         case "jump", "goto":
-            guard let t = (body as? [String: Any])?["target"] as? String else { throw err("\(k) without target") }
+            guard let t = body["target"]?.string else { throw err("\(k) without target") }
             return k == "jump" ? .jump(t) : .goto(t)
         default: throw JSONUnsupported(construct: "verdict \(k)")
         }
     }
 
-    /// A right-hand value typed by `types` (one per concatenated part).
-    func value(_ v: Any, types: [NftDatatype]) throws -> NftExpr {
+    /// A right-hand value typed by `types` (one per concatenated part); nil is a missing member.
+    func value(_ v: JSONValue?, types: [NftDatatype]) throws -> NftExpr {
         let type = types.first ?? .integer
-        if let n = v as? NSNumber {
-            if type == .boolean || String(cString: n.objCType) == "c" { return .boolean(n.boolValue) }
-            return .integer(n.uint64Value)
-        }
-        if let b = v as? Bool { return .boolean(b) }
-        if let s = v as? String {
+        guard let v else { throw err("unexpected value nil") }
+        switch v.kind {
+        case .number, .bool:
+            let n = v.number!
+            if type == .boolean || n.isBool { return .boolean(n.uint64 != 0) }
+            return .integer(n.uint64)
+        case .string:
+            let s = v.string!
             if s.hasPrefix("@") { return .setReference(String(s.dropFirst())) }
             if s == "*" { return .wildcard }
             let quoted = type == .ifname || type == .ifindex || type == .string
             if let r = NftValues.value(s, type, quoted: quoted) { return r }
             if let g = NftValues.guess(s) { return g }
             throw JSONUnsupported(construct: "value '\(s)' for \(type.rawValue)")
-        }
-        if let arr = v as? [Any] {
+        case .array:
             // A list of flags (`["established", "related"]`): their OR.
             var acc: UInt64 = 0
             var items: [NftExpr] = []
-            for x in arr { items.append(try value(x, types: types)) }
+            for x in v.array! { items.append(try value(x, types: types)) }
             for it in items { guard case .integer(let n) = it else { return .flags(items) }; acc |= n }
             return .integer(acc)
+        case .null, .object:
+            break
         }
-        guard let o = v as? [String: Any], o.count == 1, let (k, body) = o.first else { throw err("unexpected value \(v)") }
+        guard let (k, body) = single(v) else { throw err("unexpected value \(jsonAnyDescription(v))") }
         switch k {
         case "prefix":
-            guard let p = body as? [String: Any], let a = p["addr"] as? String, let l = (p["len"] as? NSNumber)?.intValue,
-                  let addr = IPAddress(a) else { throw err("bad prefix \(body)") }
+            guard let a = body["addr"]?.string, let l = body["len"]?.number?.int, let addr = IPAddress(a) else {
+                throw err("bad prefix \(jsonAnyDescription(body))")
+            }
             return .prefix(IPPrefix(address: addr, length: l))
         case "range":
-            guard let r = body as? [Any], r.count == 2 else { throw err("bad range \(body)") }
-            return .range(try value(r[0], types: types), try value(r[1], types: types))
+            guard let r = body.array, r.count == 2 else { throw err("bad range \(jsonAnyDescription(body))") }
+            return .range(try value(r.element(0), types: types), try value(r.element(1), types: types))
         case "concat":
-            guard let parts = body as? [Any] else { throw err("bad concat") }
+            guard let parts = body.array else { throw err("bad concat") }
             return .concat(try parts.enumerated().map { k, p in try value(p, types: [k < types.count ? types[k] : (types.last ?? .integer)]) })
         case "set":
-            let els: [Any] = (body as? [Any]) ?? [body]
-            return .anonymousSet(try els.map { try element($0, keyTypes: types, valueTypes: [], isMap: false) })
+            if let els = body.array { return .anonymousSet(try els.map { try element($0, keyTypes: types, valueTypes: [], isMap: false) }) }
+            return .anonymousSet([try element(body, keyTypes: types, valueTypes: [], isMap: false)])
         case "elem":
             return try element(v, keyTypes: types, valueTypes: [], isMap: false).key
         case "&", "|", "^", "<<", ">>":
-            guard let pair = body as? [Any], pair.count == 2 else { throw err("bad \(k)") }
-            let l = try expr(pair[0], valueTypes: types)
-            return .binary(NftBinaryOp(rawValue: k)!, l, try value(pair[1], types: [l.datatype]))
+            guard let pair = body.array, pair.count == 2 else { throw err("bad \(k)") }
+            let l = try expr(pair.element(0), valueTypes: types)
+            return .binary(NftBinaryOp(rawValue: k)!, l, try value(pair.element(1), types: [l.datatype]))
         default:
             if let vd = try? verdict(v) { return .verdict(vd) }
             return try expr(v, valueTypes: types)
@@ -304,18 +363,24 @@ struct NftJSONReader {
     }
 
     /// A left-hand expression (payload, meta, ct, ...); literals are read with `valueTypes`.
-    func expr(_ v: Any, valueTypes: [NftDatatype] = [.integer]) throws -> NftExpr {
-        guard let o = v as? [String: Any], o.count == 1, let (k, body) = o.first else { return try value(v, types: valueTypes) }
-        let b = body as? [String: Any] ?? [:]
+    func expr(_ v: JSONValue?, valueTypes: [NftDatatype] = [.integer]) throws -> NftExpr {
+        guard let (k, body) = single(v) else { return try value(v, types: valueTypes) }
+        let b = body
         switch k {
         case "payload":
-            if let proto = b["protocol"] as? String, let field = b["field"] as? String {
+            if let proto = b["protocol"]?.string, let field = b["field"]?.string {
                 guard let f = NftPayloadTable.field(proto, field) else { throw JSONUnsupported(construct: "\(proto) \(field)") }
                 return .payload(f)
             }
-            guard let base = b["base"] as? String, let off = (b["offset"] as? NSNumber)?.intValue, let len = (b["len"] as? NSNumber)?.intValue else { throw err("bad payload") }
-            let bases: [String: NftPayloadBase] = ["ll": .link, "nh": .network, "th": .transport, "ih": .inner]
-            guard let pb = bases[base] else { throw err("bad payload base \(base)") }
+            guard let base = b["base"]?.string, let off = b["offset"]?.number?.int, let len = b["len"]?.number?.int else { throw err("bad payload") }
+            let pb: NftPayloadBase
+            switch base {
+            case "ll": pb = .link
+            case "nh": pb = .network
+            case "th": pb = .transport
+            case "ih": pb = .inner
+            default: throw err("bad payload base \(base)")
+            }
             return .rawPayload(base: pb, offsetBits: off, lengthBits: len)
         case "meta":
             let key = try str(b, "key")
@@ -324,45 +389,45 @@ struct NftJSONReader {
         case "ct":
             let key = try str(b, "key")
             var k2 = key
-            if let fam = b["family"] as? String { k2 = "\(fam) \(key)" }
-            return .ct(key: k2, direction: b["dir"] as? String)
+            if let fam = b["family"]?.string { k2 = "\(fam) \(key)" }
+            return .ct(key: k2, direction: b["dir"]?.string)
         case "fib":
-            let flags = (b["flags"] as? [String]) ?? ((b["flags"] as? String).map { [$0] } ?? [])
-            return .fib(flags: flags, result: try str(b, "result"))
+            return .fib(flags: stringOrStrings(b["flags"]) ?? [], result: try str(b, "result"))
         case "rt":
-            return .rt(key: try str(b, "key"), family: b["family"] as? String)
+            return .rt(key: try str(b, "key"), family: b["family"]?.string)
         case "socket":
-            return .socket(key: try str(b, "key"), level: (b["level"] as? NSNumber)?.intValue)
+            return .socket(key: try str(b, "key"), level: b["level"]?.number?.int)
         case "numgen":
-            return .numgen(mode: try str(b, "mode"), modulus: (b["mod"] as? NSNumber)?.uint32Value ?? 0, offset: (b["offset"] as? NSNumber)?.uint32Value ?? 0)
+            return .numgen(mode: try str(b, "mode"), modulus: b["mod"]?.number?.uint32 ?? 0, offset: b["offset"]?.number?.uint32 ?? 0)
         case "jhash", "symhash":
-            return .hash(kind: k, expr: try b["expr"].map { try expr($0) }, modulus: (b["mod"] as? NSNumber)?.uint32Value ?? 0,
-                         seed: (b["seed"] as? NSNumber)?.uint32Value, offset: (b["offset"] as? NSNumber)?.uint32Value ?? 0)
+            return .hash(kind: k, expr: try b["expr"].map { try expr($0) }, modulus: b["mod"]?.number?.uint32 ?? 0,
+                         seed: b["seed"]?.number?.uint32, offset: b["offset"]?.number?.uint32 ?? 0)
         case "tcp option":
-            return .exthdr(header: "tcp option \(try str(b, "name"))", field: b["field"] as? String)
+            return .exthdr(header: "tcp option \(try str(b, "name"))", field: b["field"]?.string)
         case "concat":
-            guard let parts = body as? [Any] else { throw err("bad concat") }
+            guard let parts = body.array else { throw err("bad concat") }
             return .concat(try parts.map { try expr($0) })
         case "map":
-            let key = try expr(b["key"] as Any)
-            let data = b["data"] as Any
-            if let s = data as? String, s.hasPrefix("@") { return .map(key: key, mapping: .setReference(String(s.dropFirst()))) }
-            guard let d = data as? [String: Any], let els = d["set"] as? [Any] else { throw err("bad map data") }
+            let key = try expr(b["key"])
+            let data = b["data"]
+            if let s = data?.string, s.hasPrefix("@") { return .map(key: key, mapping: .setReference(String(s.dropFirst()))) }
+            guard let els = data?["set"]?.array else { throw err("bad map data") }
             return .map(key: key, mapping: .anonymousSet(try els.map { try element($0, keyTypes: key.keyTypes, valueTypes: valueTypes, isMap: true) }))
         case "&", "|", "^", "<<", ">>":
-            guard let pair = body as? [Any], pair.count == 2 else { throw err("bad \(k)") }
-            let l = try expr(pair[0], valueTypes: valueTypes)
-            return .binary(NftBinaryOp(rawValue: k)!, l, try value(pair[1], types: [l.datatype]))
+            guard let pair = body.array, pair.count == 2 else { throw err("bad \(k)") }
+            let l = try expr(pair.element(0), valueTypes: valueTypes)
+            return .binary(NftBinaryOp(rawValue: k)!, l, try value(pair.element(1), types: [l.datatype]))
+        case "prefix", "range", "set", "elem":
+            return try value(v, types: valueTypes)
         default:
-            if ["prefix", "range", "set", "elem"].contains(k) { return try value(v, types: valueTypes) }
             throw JSONUnsupported(construct: k)
         }
     }
 
     // MARK: statements
 
-    func statement(_ v: Any, family: NftFamily) throws -> NftStatement {
-        if let text = v as? String {
+    func statement(_ v: JSONValue, family: NftFamily) throws -> NftStatement {
+        if let text = v.string {
             // nft 1.0.6 has no JSON form for some statements (map updates) and prints their text.
             let wrapped = "table \(family.rawValue) t {\n\tchain c {\n\t\t\(text)\n\t}\n}\n"
             guard let rs = try? NftParser.parse(wrapped, file: file), rs.unsupported.isEmpty,
@@ -371,13 +436,13 @@ struct NftJSONReader {
             }
             return stmts[0]
         }
-        guard let o = v as? [String: Any], o.count == 1, let (k, body) = o.first else { throw err("expected a statement object") }
-        let b = body as? [String: Any] ?? [:]
+        guard let (k, body) = single(v) else { throw err("expected a statement object") }
+        let b = body
         switch k {
         case "match":
-            let left = try expr(b["left"] as Any)
-            let right = try value(b["right"] as Any, types: left.keyTypes)
-            let opText = b["op"] as? String ?? "=="
+            let left = try expr(b["left"])
+            let right = try value(b["right"], types: left.keyTypes)
+            let opText = b["op"]?.string ?? "=="
             let op: NftRelOp
             switch opText {
             case "==": op = .eq
@@ -390,32 +455,42 @@ struct NftJSONReader {
         case "accept", "drop", "continue", "return", "jump", "goto":
             return .verdict(try verdict(v))
         case "counter":
-            if let name = body as? String { return .counterReference(name) }
-            if body is NSNull { return .counter(nil) }
-            return .counter(Counters(packets: (b["packets"] as? NSNumber)?.uint64Value ?? 0, bytes: (b["bytes"] as? NSNumber)?.uint64Value ?? 0))
+            if let name = body.string { return .counterReference(name) }
+            if body.isNull { return .counter(nil) }
+            return .counter(Counters(packets: b["packets"]?.number?.uint64 ?? 0, bytes: b["bytes"]?.number?.uint64 ?? 0))
         case "limit":
-            let per = NftTextParser.ratePer(b["per"] as? String ?? "second") ?? 1
-            let unit = b["rate_unit"] as? String
-            let mult: UInt64 = ["kbytes": 1024, "mbytes": 1 << 20, "gbytes": 1 << 30][unit ?? ""] ?? 1
+            let per = NftTextParser.ratePer(b["per"]?.string ?? "second") ?? 1
+            let unit = b["rate_unit"]?.string
+            func unitMultiplier(_ u: String?) -> UInt64 {
+                switch u {
+                case "kbytes": return 1024
+                case "mbytes": return 1 << 20
+                case "gbytes": return 1 << 30
+                default: return 1
+                }
+            }
+            let mult = unitMultiplier(unit)
             let bytes = unit != nil && unit != "packets"
-            let burstMult: UInt64 = ["kbytes": 1024, "mbytes": 1 << 20, "gbytes": 1 << 30][b["burst_unit"] as? String ?? ""] ?? 1
-            return .limit(NftLimit(rate: ((b["rate"] as? NSNumber)?.uint64Value ?? 0) * mult, per: per, bytes: bytes,
-                                   burst: ((b["burst"] as? NSNumber)?.uint64Value ?? (bytes ? 0 : 5)) * burstMult, over: b["inv"] as? Bool ?? false))
+            let burstMult = unitMultiplier(b["burst_unit"]?.string)
+            // Saturating: a rate beyond 2^64 bytes is as good as no limit.
+            func scaled(_ v: UInt64, _ m: UInt64) -> UInt64 { let (r, o) = v.multipliedReportingOverflow(by: m); return o ? .max : r }
+            return .limit(NftLimit(rate: scaled(b["rate"]?.number?.uint64 ?? 0, mult), per: per, bytes: bytes,
+                                   burst: scaled(b["burst"]?.number?.uint64 ?? (bytes ? 0 : 5), burstMult), over: b["inv"]?.number?.bridgedBool ?? false))
         case "quota":
-            return .quota(NftQuota(bytes: (b["val"] as? NSNumber)?.uint64Value ?? 0, used: (b["used"] as? NSNumber)?.uint64Value ?? 0, over: b["inv"] as? Bool ?? false))
+            return .quota(NftQuota(bytes: b["val"]?.number?.uint64 ?? 0, used: b["used"]?.number?.uint64 ?? 0, over: b["inv"]?.number?.bridgedBool ?? false))
         case "log":
             var l = NftLog()
-            l.prefix = b["prefix"] as? String
-            l.level = b["level"] as? String
-            l.group = (b["group"] as? NSNumber)?.uint16Value
-            l.snaplen = (b["snaplen"] as? NSNumber)?.uint32Value
-            l.queueThreshold = (b["queue-threshold"] as? NSNumber)?.uint32Value
-            l.flags = (b["flags"] as? [String]) ?? ((b["flags"] as? String).map { [$0] } ?? [])
+            l.prefix = b["prefix"]?.string
+            l.level = b["level"]?.string
+            l.group = b["group"]?.number?.uint16
+            l.snaplen = b["snaplen"]?.number?.uint32
+            l.queueThreshold = b["queue-threshold"]?.number?.uint32
+            l.flags = stringOrStrings(b["flags"]) ?? []
             return .log(l)
         case "reject":
-            guard let type = b["type"] as? String else { return .reject(.familyDefault(family)) }
+            guard let type = b["type"]?.string else { return .reject(.familyDefault(family)) }
             if type == "tcp reset" { return .reject(.tcpReset) }
-            let codeName = b["expr"] as? String ?? "port-unreachable"
+            let codeName = b["expr"]?.string ?? "port-unreachable"
             switch type {
             case "icmp": return .reject(.icmp(code: UInt8(truncatingIfNeeded: NftValues.icmpCodes[codeName] ?? 3)))
             case "icmpv6": return .reject(.icmpv6(code: UInt8(truncatingIfNeeded: NftValues.icmpv6Codes[codeName] ?? 4)))
@@ -424,50 +499,49 @@ struct NftJSONReader {
             }
         case "snat", "dnat", "masquerade", "redirect":
             var n = NftNat(kind: NftNat.Kind(rawValue: k)!)
-            n.family = b["family"] as? String
+            n.family = b["family"]?.string
             let at: NftDatatype = n.family == "ip6" ? .ipv6Addr : .ipv4Addr
             if let a = b["addr"] { n.address = try value(a, types: [at]) }
             if let p = b["port"] { n.port = try value(p, types: [.inetService]) }
-            n.flags = (b["flags"] as? [String]) ?? ((b["flags"] as? String).map { [$0] } ?? [])
-            if let tf = b["type_flags"] as? [String] { n.flags += tf } else if let tf = b["type_flags"] as? String { n.flags.append(tf) }
+            n.flags = stringOrStrings(b["flags"]) ?? []
+            if let tf = stringOrStrings(b["type_flags"]) { n.flags += tf }
             // `prefix` (written) is printed in JSON as the netmap flag plus the prefix type flag.
             if n.flags.contains("prefix") { n.flags.removeAll { $0 == "netmap" } }
             return .nat(n)
         case "mangle":
-            let key = try expr(b["key"] as Any)
-            return .set(target: key, value: try expr(b["value"] as Any, valueTypes: [key.datatype]))
+            let key = try expr(b["key"])
+            return .set(target: key, value: try expr(b["value"], valueTypes: [key.datatype]))
         case "notrack":
             return .notrack
         case "vmap":
-            let key = try expr(b["key"] as Any)
-            let data = b["data"] as Any
-            if let s = data as? String, s.hasPrefix("@") { return .vmap(key: key, mapping: .setReference(String(s.dropFirst()))) }
-            guard let d = data as? [String: Any], let els = d["set"] as? [Any] else { throw err("bad vmap data") }
+            let key = try expr(b["key"])
+            let data = b["data"]
+            if let s = data?.string, s.hasPrefix("@") { return .vmap(key: key, mapping: .setReference(String(s.dropFirst()))) }
+            guard let els = data?["set"]?.array else { throw err("bad vmap data") }
             return .vmap(key: key, mapping: .anonymousSet(try els.map { try element($0, keyTypes: key.keyTypes, valueTypes: [.verdict], isMap: true) }))
         case "queue":
             var q = NftQueue()
             if let n = b["num"] { q.number = try expr(n) }
-            q.flags = (b["flags"] as? [String]) ?? ((b["flags"] as? String).map { [$0] } ?? [])
+            q.flags = stringOrStrings(b["flags"]) ?? []
             return .queue(q)
         case "set", "map":
             let op = try str(b, "op")
-            let name = (b[k] as? String).map { $0.hasPrefix("@") ? String($0.dropFirst()) : $0 } ?? ""
-            let key = try expr(b["elem"] as Any)
+            let name = b[k]?.string.map { $0.hasPrefix("@") ? String($0.dropFirst()) : $0 } ?? ""
+            let key = try expr(b["elem"])
             var data: NftExpr?
             if let d = b["data"] { data = try expr(d) }
-            let stmts = try ((b["stmt"] as? [Any]) ?? []).map { try statement($0, family: family) }
-            let timeout = ((b["elem"] as? [String: Any])?["elem"] as? [String: Any])?["timeout"] as? NSNumber
-            return .setUpdate(NftSetUpdate(op: op, set: name, key: key, value: data, timeoutSeconds: timeout?.doubleValue, statements: stmts))
+            let stmts = try (b["stmt"]?.array.map(Array.init) ?? []).map { try statement($0, family: family) }
+            let timeout = b["elem"]?["elem"]?["timeout"]?.number
+            return .setUpdate(NftSetUpdate(op: op, set: name, key: key, value: data, timeoutSeconds: timeout?.double, statements: stmts))
         case "ct count":
-            return .ctCount(count: (b["val"] as? NSNumber)?.uint32Value ?? 0, over: b["inv"] as? Bool ?? false)
+            return .ctCount(count: b["val"]?.number?.uint32 ?? 0, over: b["inv"]?.number?.bridgedBool ?? false)
         case "flow":
-            return .flowOffload(((b["flowtable"] as? String) ?? "").replacingOccurrences(of: "@", with: ""))
+            return .flowOffload((b["flowtable"]?.string ?? "").replacingOccurrences(of: "@", with: ""))
         case "ct helper", "ct timeout", "ct expectation":
-            guard let name = body as? String else { throw JSONUnsupported(construct: "\(k) set EXPRESSION map") }
+            guard let name = body.string else { throw JSONUnsupported(construct: "\(k) set EXPRESSION map") }
             return .objectReference(kind: k, name: name)
         default:
             throw JSONUnsupported(construct: k)
         }
     }
 }
-
