@@ -34,7 +34,9 @@ let package = Package(
         .target(name: "RxrayNetfilter", dependencies: ["RxrayDecode", "RxrayRules", "RxrayHost"],
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // The receive-path stages, mirroring the kernel's functions.
-        .target(name: "RxrayStack", dependencies: ["RxrayDecode", "RxrayHost", "RxrayNetfilter"]),
+        // Release builds without dynamic exclusivity checks, as RxrayNetfilter (debug builds keep them).
+        .target(name: "RxrayStack", dependencies: ["RxrayDecode", "RxrayHost", "RxrayNetfilter"],
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // Renderers: text, JSON lines, summary, annotated pcapng comments.
         .target(name: "RxrayOutput", dependencies: ["RxrayDecode", "RxrayHost", "RxrayStack"]),
         // Saved cases, expectations, configuration diffs and live verification against the kernel.

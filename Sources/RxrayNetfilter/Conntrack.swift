@@ -236,11 +236,106 @@ private let tcpTable: [[[TCPCTState]]] = [
 @inline(__always) private func before(_ a: UInt32, _ b: UInt32) -> Bool { Int32(bitPattern: a &- b) < 0 }
 @inline(__always) private func after(_ a: UInt32, _ b: UInt32) -> Bool { before(b, a) }
 
+/// The conntrack hash: tuple → `slot << 1 | direction`, open addressing with linear probing
+/// and a fixed multiply-xorshift hash of the tuple's words (Swift's `Hasher` seeds and runs
+/// SipHash on every lookup, a few percent of a frame). Deletion shifts the following entries
+/// back, so there are no tombstones and a lookup stops at the first empty bucket. Nothing
+/// iterates it, so its order never reaches the output.
+struct CTIndex {
+    private var keys: [CTTuple] = []
+    /// The entry's value, or -1 for an empty bucket.
+    private var values: [Int32] = []
+    private var mask = -1
+    private(set) var count = 0
+
+    init() {}
+
+    @inline(__always) private static func hash(_ t: CTTuple) -> UInt64 {
+        var h = (t.src.low ^ (t.src.high &* 0x9E37_79B9_7F4A_7C15)) &* 0xFF51_AFD7_ED55_8CCD
+        h ^= (t.dst.low ^ (t.dst.high &* 0xC2B2_AE3D_27D4_EB4F)) &* 0xC4CE_B9FE_1A85_EC53
+        h ^= (UInt64(t.sport) << 32 | UInt64(t.dport) << 16 | UInt64(t.proto) << 8 | (t.v6 ? 1 : 0)) &* 0x9E37_79B9_7F4A_7C15
+        h ^= h >> 29
+        h = h &* 0xBF58_476D_1CE4_E5B9
+        return h ^ (h >> 32)
+    }
+
+    @inline(__always) private static func same(_ a: CTTuple, _ b: CTTuple) -> Bool {
+        a.src.low == b.src.low && a.dst.low == b.dst.low && a.sport == b.sport && a.dport == b.dport
+            && a.src.high == b.src.high && a.dst.high == b.dst.high && a.proto == b.proto && a.v6 == b.v6
+    }
+
+    /// The bucket holding `t`, or the empty bucket where it would go.
+    @inline(__always) private func find(_ t: CTTuple) -> (Int, Bool) {
+        var i = Int(truncatingIfNeeded: Self.hash(t)) & mask
+        while true {
+            if values[i] < 0 { return (i, false) }
+            if Self.same(keys[i], t) { return (i, true) }
+            i = (i &+ 1) & mask
+        }
+    }
+
+    subscript(_ t: CTTuple) -> Int32? {
+        get {
+            guard count > 0 else { return nil }
+            let (i, found) = find(t)
+            return found ? values[i] : nil
+        }
+        set {
+            if let v = newValue {
+                precondition(v >= 0, "conntrack index values are slot << 1 | direction")
+                if mask < 0 || (count + 1) * 2 > mask + 1 { grow() }
+                let (i, found) = find(t)
+                if !found {
+                    keys[i] = t
+                    count += 1
+                }
+                values[i] = v
+            } else if count > 0 {
+                let (i, found) = find(t)
+                if found { remove(at: i) }
+            }
+        }
+    }
+
+    /// Empties bucket `i`, moving back the entries after it that probed past it.
+    private mutating func remove(at start: Int) {
+        var hole = start
+        var j = start
+        while true {
+            j = (j &+ 1) & mask
+            if values[j] < 0 { break }
+            let home = Int(truncatingIfNeeded: Self.hash(keys[j])) & mask
+            // The entry at j may fill the hole unless its home lies cyclically in (hole, j].
+            let stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j)
+            if stays { continue }
+            keys[hole] = keys[j]
+            values[hole] = values[j]
+            hole = j
+        }
+        values[hole] = -1
+        count -= 1
+    }
+
+    /// Doubles the buckets (16 at first) and reinserts every entry.
+    private mutating func grow() {
+        let oldKeys = keys, oldValues = values
+        let n = mask < 0 ? 16 : (mask + 1) * 2
+        keys = [CTTuple](repeating: CTTuple(src: .zero, dst: .zero, sport: 0, dport: 0, proto: 0, v6: false), count: n)
+        values = [Int32](repeating: -1, count: n)
+        mask = n - 1
+        for k in oldValues.indices where oldValues[k] >= 0 {
+            let (i, _) = find(oldKeys[k])
+            keys[i] = oldKeys[k]
+            values[i] = oldValues[k]
+        }
+    }
+}
+
 /// The connection table, owned by the engine.
 public struct ConntrackTable {
     public internal(set) var slots: [CTEntry] = []
     var free: [Int32] = []
-    var index: [CTTuple: Int32] = [:]
+    var index = CTIndex()
     /// Confirmed entries.
     public internal(set) var count = 0
     var config = CTConfig()

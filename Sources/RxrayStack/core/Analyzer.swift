@@ -81,21 +81,55 @@ public final class Analyzer {
     var kernel: Kernel
     public let options: Options
     private var current = FrameResult()
-    /// Results waiting for a held frame's fate, in capture order; `open` marks those whose own
-    /// fate is still unknown (every held frame has a slot here until it settles).
+    /// Frames whose results wait, in capture order: held frames (fragments, GRO holds, frames
+    /// queued for a neighbour) and every frame behind the oldest of them (`EmitOrder.capture`).
+    /// Every held frame has a slot here until it settles.
     private var pending: [PendingSlot] = []
-    /// Emitted results kept for reuse, so their arrays' capacity is reused without
-    /// copy-on-write (a result handed to `emit` is not retained by the analyzer).
-    private var spare: [FrameResult] = []
+    /// Results of held frames, which resolutions still change, by `PendingSlot.full`; a slot
+    /// whose index is on `fullFree` is unused (its arrays keep their capacity).
+    private var fullResults: [FrameResult] = []
+    private var fullFree: [Int32] = []
+    /// The settled results waiting behind a held frame, packed: a slot's stages, counters and
+    /// replies are ranges of these arrays, so a frame waiting behind a fragment that takes
+    /// seconds to complete costs no allocation of its own (a capture of 100k frames a second
+    /// keeps every one of them waiting behind a fragment whose rest never came).
+    private var stageArena: [StageRecord] = []
+    private var counterArena: [(MIB, Int)] = []
+    private var replyArena: [Reply] = []
+    /// Arena entries of slots already emitted (compaction reclaims them).
+    private var arenaDead = 0
+    /// Frames a resolution settled in this round (packed after the flush if still waiting).
+    private var settledThisRound: [Int] = []
+    /// The result packed slots are unpacked into for `emit` (its storage is reused).
+    private var scratch = FrameResult()
     /// Every counter moved so far, indexed by `MIB.ordinal`.
     private var totalValues = [Int](repeating: 0, count: MIB.count)
     private var totalSet = MIBSet()
     /// How the ingress interface was chosen, for the output header (first frame's choice).
     public private(set) var ingressNote: String?
 
+    /// A waiting result: either a held frame's full result (`full` ≥ 0, an index into
+    /// `fullResults`) or a settled one packed into the arenas (`full` = -1).
     private struct PendingSlot {
-        var result: FrameResult
+        var frame: Int
+        /// Whether the frame's own fate is still unknown.
         var open: Bool
+        var full: Int32
+        var fate: Fate = .dropped
+        var dropReason: DropReason? = nil
+        var dropStage: Stage? = nil
+        var egress: String? = nil
+        var nextHop: IPAddress? = nil
+        var gro: GROInfo? = nil
+        var stageStart: Int32 = 0, stageCount: Int32 = 0
+        var counterStart: Int32 = 0, counterCount: Int32 = 0
+        var replyStart: Int32 = 0, replyCount: Int32 = 0
+
+        init(frame: Int, open: Bool, full: Int32) {
+            self.frame = frame
+            self.open = open
+            self.full = full
+        }
     }
 
     /// Every counter moved so far (also those whose moves summed to zero).
@@ -143,17 +177,26 @@ public final class Analyzer {
         let held = kernel.heldThisFrame
         kernel.heldThisFrame = false
         if !held && (pending.isEmpty || options.order == .settled) {
-            account(current)
-            emit(current)
+            // Handed over from a local (moved out and back): passing the stored property to
+            // `emit` would copy it, as `emit` could reach this analyzer.
+            var out = FrameResult()
+            swap(&out, &current)
+            account(out)
+            emit(out)
+            swap(&out, &current)
+        } else if held {
+            // The held result moves to a full slot; `current` continues with that slot's storage.
+            let idx = takeFullSlot()
+            swap(&current, &fullResults[Int(idx)])
+            current.wantsDetail = options.wantsDetail
+            pending.append(PendingSlot(frame: fullResults[Int(idx)].frame, open: true, full: idx))
         } else {
-            // The slot takes the result; `current` continues with a spare one's storage.
-            var next = spare.popLast() ?? FrameResult()
-            next.wantsDetail = options.wantsDetail
-            swap(&current, &next)
-            pending.append(PendingSlot(result: next, open: held))
+            // Settled, but waiting behind a held frame: its contents are copied into the arenas.
+            pending.append(pack(current))
         }
         applyResolutions()
         flush(emit)
+        packSettled()
     }
 
     /// Moves the clock to `nowNs` without a frame (live capture on a quiet link): GRO holds whose
@@ -165,6 +208,7 @@ public final class Analyzer {
         kernel.neighTimers(now: nowNs)
         applyResolutions()
         flush(emit)
+        packSettled()
     }
 
     /// Settles everything still held (as if the capture were followed by enough quiet time for
@@ -176,8 +220,10 @@ public final class Analyzer {
         applyResolutions()
         flush(emit)
         // Anything still open has no resolution left to come: emit as recorded.
-        for s in pending { account(s.result); emit(s.result) }
+        for k in pending.indices { emitSlot(k, emit) }
         pending.removeAll()
+        settledThisRound.removeAll(keepingCapacity: true)
+        clearArenas()
     }
 
     /// Convenience for tests and small inputs: all results of `frames`, in order.
@@ -186,6 +232,12 @@ public final class Analyzer {
         for f in frames { process(f) { out.append($0) } }
         finish { out.append($0) }
         return out
+    }
+
+    /// How many results wait for a held frame, and how many of them are held frames' full
+    /// results (the rest are packed); for tests.
+    var pendingCounts: (waiting: Int, full: Int) {
+        (pending.count, pending.reduce(0) { $0 + ($1.full >= 0 ? 1 : 0) })
     }
 
     private func account(_ r: FrameResult) {
@@ -197,12 +249,17 @@ public final class Analyzer {
     }
 
     private func applyResolutions() {
+        let kernel = self.kernel
         guard !kernel.resolutions.isEmpty else { return }
-        for res in kernel.resolutions {
-            for f in res.frames {
+        // By index: the resolutions are read in place, not copied out one by one.
+        for ri in kernel.resolutions.indices {
+            for fi in kernel.resolutions[ri].frames.indices {
+                let f = kernel.resolutions[ri].frames[fi]
                 guard let i = pendingIndex(f) else { continue }
+                if pending[i].full < 0 { unpackToFull(i) }
                 pending[i].open = false
-                Self.apply(res, frame: f, to: &pending[i].result)
+                Self.apply(kernel.resolutions[ri], frame: f, to: &fullResults[Int(pending[i].full)])
+                settledThisRound.append(f)
             }
         }
         kernel.clearResolutions()
@@ -237,21 +294,141 @@ public final class Analyzer {
         var lo = 0, hi = pending.count - 1
         while lo <= hi {
             let mid = (lo + hi) / 2
-            let f = pending[mid].result.frame
+            let f = pending[mid].frame
             if f == frame { return mid }
             if f < frame { lo = mid + 1 } else { hi = mid - 1 }
         }
         return nil
     }
 
-    /// Keeps an emitted result's storage for a later frame. Bounded, but above the pending
-    /// depth of real captures (a fragment waiting for the rest of its datagram keeps every later
-    /// result pending: thousands when its fragments are far apart).
-    private func recycle(_ r: inout FrameResult) {
-        guard spare.count < 16_384 else { return }
-        var empty = FrameResult()
-        swap(&empty, &r)
-        spare.append(empty)
+    // MARK: pending storage
+
+    /// An unused full-result slot (its storage reset on the next `reset`).
+    private func takeFullSlot() -> Int32 {
+        if let i = fullFree.popLast() { return i }
+        fullResults.append(FrameResult())
+        return Int32(fullResults.count - 1)
+    }
+
+    /// Copies a settled result into the arenas.
+    private func pack(_ r: FrameResult) -> PendingSlot {
+        var s = PendingSlot(frame: r.frame, open: false, full: -1)
+        s.fate = r.fate
+        s.dropReason = r.dropReason
+        s.dropStage = r.dropStage
+        s.egress = r.egress
+        s.nextHop = r.nextHop
+        s.gro = r.gro
+        s.stageStart = Int32(stageArena.count)
+        s.stageCount = Int32(r.stages.count)
+        stageArena.append(contentsOf: r.stages)
+        s.counterStart = Int32(counterArena.count)
+        s.counterCount = Int32(r.counters.count)
+        counterArena.append(contentsOf: r.counters)
+        s.replyStart = Int32(replyArena.count)
+        s.replyCount = Int32(r.replies.count)
+        replyArena.append(contentsOf: r.replies)
+        return s
+    }
+
+    /// Rebuilds a packed slot's result into `r` (whose storage is reused).
+    private func unpack(_ s: PendingSlot, into r: inout FrameResult) {
+        r.wantsDetail = options.wantsDetail
+        r.reset(frame: s.frame)
+        r.fate = s.fate
+        r.dropReason = s.dropReason
+        r.dropStage = s.dropStage
+        r.egress = s.egress
+        r.nextHop = s.nextHop
+        r.gro = s.gro
+        let st = Int(s.stageStart), ct = Int(s.counterStart), rt = Int(s.replyStart)
+        r.stages.append(contentsOf: stageArena[st..<(st + Int(s.stageCount))])
+        for k in ct..<(ct + Int(s.counterCount)) { r.count(counterArena[k].0, counterArena[k].1) }
+        r.replies.append(contentsOf: replyArena[rt..<(rt + Int(s.replyCount))])
+    }
+
+    /// A resolution names a frame whose result was packed: it moves back to a full slot.
+    private func unpackToFull(_ i: Int) {
+        let idx = takeFullSlot()
+        unpack(pending[i], into: &fullResults[Int(idx)])
+        arenaDead += Int(pending[i].stageCount + pending[i].counterCount + pending[i].replyCount)
+        pending[i].full = idx
+    }
+
+    /// Hands slot `k`'s result to `emit` and releases its storage (the slot itself stays).
+    private func emitSlot(_ k: Int, _ emit: (FrameResult) -> Void) {
+        let idx = pending[k].full
+        // Emitted from a local moved out of storage and back (see `process`).
+        var out = FrameResult()
+        if idx >= 0 {
+            swap(&out, &fullResults[Int(idx)])
+            account(out)
+            emit(out)
+            swap(&out, &fullResults[Int(idx)])
+            fullFree.append(idx)
+            pending[k].full = -1
+        } else {
+            swap(&out, &scratch)
+            unpack(pending[k], into: &out)
+            arenaDead += Int(pending[k].stageCount + pending[k].counterCount + pending[k].replyCount)
+            account(out)
+            emit(out)
+            swap(&out, &scratch)
+        }
+    }
+
+    /// Packs the held results settled this round that still wait behind an open one, so a
+    /// long wait keeps no full result (and no allocation) per frame.
+    private func packSettled() {
+        guard !settledThisRound.isEmpty else {
+            if arenaDead >= 4096 { compactArenas() }
+            return
+        }
+        for f in settledThisRound {
+            guard let i = pendingIndex(f), !pending[i].open, pending[i].full >= 0 else { continue }
+            let idx = pending[i].full
+            var s = pack(fullResults[Int(idx)])
+            s.frame = pending[i].frame
+            pending[i] = s
+            fullFree.append(idx)
+        }
+        settledThisRound.removeAll(keepingCapacity: true)
+        compactArenas()
+    }
+
+    private func clearArenas() {
+        stageArena.removeAll(keepingCapacity: true)
+        counterArena.removeAll(keepingCapacity: true)
+        replyArena.removeAll(keepingCapacity: true)
+        arenaDead = 0
+    }
+
+    /// Reclaims the arena entries of emitted slots once they are at least half of the arenas:
+    /// the live ranges move to the front, in pending order (amortised constant per entry).
+    private func compactArenas() {
+        if pending.isEmpty {
+            if !stageArena.isEmpty || !counterArena.isEmpty || !replyArena.isEmpty { clearArenas() }
+            return
+        }
+        let total = stageArena.count + counterArena.count + replyArena.count
+        guard arenaDead >= 4096, arenaDead * 2 >= total else { return }
+        var stages: [StageRecord] = [], counters: [(MIB, Int)] = [], replies: [Reply] = []
+        stages.reserveCapacity(stageArena.count)
+        counters.reserveCapacity(counterArena.count)
+        replies.reserveCapacity(replyArena.count)
+        for k in pending.indices where pending[k].full < 0 {
+            let st = Int(pending[k].stageStart), ct = Int(pending[k].counterStart), rt = Int(pending[k].replyStart)
+            pending[k].stageStart = Int32(stages.count)
+            stages.append(contentsOf: stageArena[st..<(st + Int(pending[k].stageCount))])
+            pending[k].counterStart = Int32(counters.count)
+            counters.append(contentsOf: counterArena[ct..<(ct + Int(pending[k].counterCount))])
+            pending[k].replyStart = Int32(replies.count)
+            replies.append(contentsOf: replyArena[rt..<(rt + Int(pending[k].replyCount))])
+        }
+        stageArena = stages
+        counterArena = counters
+        replyArena = replies
+        arenaDead = 0
     }
 
     private func flush(_ emit: (FrameResult) -> Void) {
@@ -263,22 +440,22 @@ public final class Analyzer {
                     if kept != k { pending.swapAt(kept, k) }
                     kept += 1
                 } else {
-                    account(pending[k].result)
-                    emit(pending[k].result)
-                    recycle(&pending[k].result)
+                    emitSlot(k, emit)
                 }
             }
             if kept < pending.count { pending.removeLast(pending.count - kept) }
+            if pending.isEmpty { clearArenas() }
             return
         }
         var k = 0
         while k < pending.count && !pending[k].open {
-            account(pending[k].result)
-            emit(pending[k].result)
-            recycle(&pending[k].result)
+            emitSlot(k, emit)
             k += 1
         }
-        if k > 0 { pending.removeFirst(k) }
+        if k > 0 {
+            pending.removeFirst(k)
+            if pending.isEmpty { clearArenas() }
+        }
     }
 }
 

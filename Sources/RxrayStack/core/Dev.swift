@@ -1,4 +1,5 @@
 import RxrayDecode
+import RxrayNetfilter
 
 /// The one owner of cross-packet state: the namespace model, fragment queues, rate-limit
 /// buckets, and the resolutions of held frames. Stages are extensions, one file per kernel
@@ -32,7 +33,7 @@ final class Kernel {
 
     /// NAPI/GRO configuration and state (core/GRO.swift).
     let napiOptions: NAPIOptions
-    var napis: [NAPIKey: NAPIState] = [:]
+    var napis = NAPITable()
     var groPool: [[UInt8]] = []
     /// Results GRO completions ran in (reused; see `groComplete`), and how many are in use.
     var groResults: [FrameResult] = []
@@ -51,6 +52,12 @@ final class Kernel {
     var tcpExpireScratch: [TCPConnKey] = []
     /// Whether stage detail text is built (for results the kernel makes itself, e.g. GRO).
     var wantsDetail = true
+    /// Per device index: the ifindex and name as netfilter matches them (built once, so a hook
+    /// neither copies the device nor converts its name per packet).
+    let nfIfindex: [Int]
+    let nfIfName: [IfName]
+    /// Per device index: the per-packet flags GRO and RSS read (no device copy per frame).
+    let devGRO: [(virtual: Bool, rxQueues: Int, groEnabled: Bool, groMaxSize: Int)]
 
     init(ns: Netns, napi: NAPIOptions = NAPIOptions(), tcp: TCPOptions = TCPOptions()) {
         self.ns = ns
@@ -58,6 +65,9 @@ final class Kernel {
         rssTable = Kernel.rssTables(key: napi.rssKey ?? NAPIOptions.defaultRSSKey)
         self.tcpOptions = tcp
         customRules4 = !(ns.rules4 == FibRule4.defaults)
+        nfIfindex = ns.devices.map { $0.ifindex }
+        nfIfName = ns.devices.map { IfName($0.name) }
+        devGRO = ns.devices.map { ($0.isVirtual, $0.rxQueues, $0.groEnabled, $0.groMaxSize) }
         fibCache4 = FibCache4(ns)
         icmpGlobal.credit = ns.sysctl.icmpMsgsBurst
         icmp6Global.credit = ns.sysctl.icmpMsgsBurst

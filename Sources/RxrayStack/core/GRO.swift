@@ -127,6 +127,36 @@ struct NAPIKey: Hashable {
     var queue: Int
 }
 
+/// The NAPI instances seen so far, in creation order, found by device and queue through a
+/// small direct index (no hashing per frame). `states[slot]` is mutated in place.
+struct NAPITable {
+    private(set) var keys: [NAPIKey] = []
+    var states: [NAPIState] = []
+    /// `index[dev][queue]`: the instance's slot, or -1.
+    private var index: [[Int32]] = []
+
+    var isEmpty: Bool { keys.isEmpty }
+
+    /// The slot of `k`'s instance, if it has one.
+    @inline(__always) func slot(_ k: NAPIKey) -> Int? {
+        guard k.dev >= 0, k.dev < index.count, k.queue >= 0, k.queue < index[k.dev].count else { return nil }
+        let s = index[k.dev][k.queue]
+        return s < 0 ? nil : Int(s)
+    }
+
+    /// The slot of `k`'s instance, made (idle, nothing held) when it has none.
+    mutating func slotCreating(_ k: NAPIKey) -> Int {
+        if let s = slot(k) { return s }
+        precondition(k.dev >= 0 && k.queue >= 0, "NAPI instance of device \(k.dev) queue \(k.queue)")
+        while index.count <= k.dev { index.append([]) }
+        while index[k.dev].count <= k.queue { index[k.dev].append(-1) }
+        keys.append(k)
+        states.append(NAPIState())
+        index[k.dev][k.queue] = Int32(keys.count - 1)
+        return keys.count - 1
+    }
+}
+
 /// A held GRO packet (`struct sk_buff` on a `gro_list` with its `napi_gro_cb`).
 struct GROHeld {
     /// A placeholder (what a completed entry is swapped with).
@@ -216,8 +246,8 @@ extension Kernel {
     /// Mirrors the NIC's Toeplitz hash with the default indirection table
     /// (`ethtool_rxfh_indir_default`: entry i → queue i mod n, 128 entries).
     func rssQueue(_ skb: SKB) -> (queue: Int, hash: UInt32) {
-        let d = ns.devices[skb.dev]
-        if d.isVirtual { return (0, 0) }
+        let d = devGRO[skb.dev]
+        if d.virtual { return (0, 0) }
         let b = skb.buf
         var h: UInt32 = 0
         if skb.proto == 0x0800, b.count >= 20 {
@@ -283,7 +313,9 @@ extension Kernel {
 
     func jiffy(_ t: Int64) -> Int64 { t / (1_000_000_000 / max(1, napiOptions.hz)) }
 
-    func budget(_ dev: Int) -> Int { napiOptions.budgets[ns.devices[dev].name] ?? napiOptions.budget }
+    func budget(_ dev: Int) -> Int {
+        napiOptions.budgets.isEmpty ? napiOptions.budget : napiOptions.budgets[ns.devices[dev].name] ?? napiOptions.budget
+    }
 
     /// Ends the NAPI polls that are over by `t` (no frame of their queue within the batch
     /// interval), oldest first, and fires due `gro_flush_timeout` timers.
@@ -296,25 +328,29 @@ extension Kernel {
         var due = napiDueScratch
         napiDueScratch = []
         defer { due.removeAll(keepingCapacity: true); napiDueScratch = due }
-        for (k, n) in napis where (n.inPoll && t &- n.lastTime > napiOptions.batchIntervalNs) || (!n.inPoll && !n.held.isEmpty) {
-            due.append((n.lastTime, k))
+        for i in napis.states.indices {
+            let inPoll = napis.states[i].inPoll, last = napis.states[i].lastTime
+            if (inPoll && t &- last > napiOptions.batchIntervalNs) || (!inPoll && !napis.states[i].held.isEmpty) {
+                due.append((last, napis.keys[i]))
+            }
         }
         if due.isEmpty { return }
         if due.count > 1 {
             due.sort { $0.0 != $1.0 ? $0.0 < $1.0 : ($0.1.dev, $0.1.queue) < ($1.1.dev, $1.1.queue) }
         }
         for (_, k) in due {
-            guard let n = napis[k] else { continue }
+            guard let s = napis.slot(k) else { continue }
             let timeout = napiOptions.groFlushTimeoutNs.isEmpty ? 0 : napiOptions.groFlushTimeoutNs[ns.devices[k.dev].name] ?? 0
-            var pollEnd = n.pollEnd
-            if n.inPoll {
-                pollEnd = n.lastTime
-                napis[k]!.inPoll = false
-                napis[k]!.pollEnd = n.lastTime
-                napis[k]!.polled = 0
-                groFlush(k, at: n.lastTime, oldOnly: timeout > 0, reason: .pollEnd)
+            var pollEnd = napis.states[s].pollEnd
+            if napis.states[s].inPoll {
+                let last = napis.states[s].lastTime
+                pollEnd = last
+                napis.states[s].inPoll = false
+                napis.states[s].pollEnd = last
+                napis.states[s].polled = 0
+                groFlush(k, at: last, oldOnly: timeout > 0, reason: .pollEnd)
             }
-            if timeout > 0, let n2 = napis[k], !n2.held.isEmpty, t >= pollEnd &+ timeout {
+            if timeout > 0, !napis.states[s].held.isEmpty, t >= pollEnd &+ timeout {
                 groFlush(k, at: pollEnd &+ timeout, oldOnly: false, reason: .flushTimer)
             }
         }
@@ -324,19 +360,20 @@ extension Kernel {
     func napiFlushAll() {
         let keys = napis.keys.sorted { ($0.dev, $0.queue) < ($1.dev, $1.queue) }
         for k in keys {
-            napis[k]?.inPoll = false
-            groFlush(k, at: napis[k]?.lastTime ?? now, oldOnly: false, reason: .pollEnd)
+            guard let s = napis.slot(k) else { continue }
+            napis.states[s].inPoll = false
+            groFlush(k, at: napis.states[s].lastTime, oldOnly: false, reason: .pollEnd)
         }
     }
 
     /// `napi_gro_flush`: completes held packets, oldest first (all, or those held since a
     /// jiffy before `at`).
     func groFlush(_ k: NAPIKey, at: Int64, oldOnly: Bool, reason: GROFlush) {
-        guard let count = napis[k]?.held.count, count > 0 else { return }
+        guard let s = napis.slot(k), !napis.states[s].held.isEmpty else { return }
         let j = jiffy(at)
         // Take the list out (so its elements are uniquely owned), keep the young ones in order.
         var list: [GROHeld] = []
-        swap(&list, &napis[k]!.held)
+        swap(&list, &napis.states[s].held)
         var done = groDoneScratch
         groDoneScratch = []
         var kept = 0
@@ -350,7 +387,7 @@ extension Kernel {
             }
         }
         list.removeLast(list.count - kept)
-        swap(&list, &napis[k]!.held)
+        swap(&list, &napis.states[s].held)
         let saved = now
         now = max(now, at)
         for i in done.indices { groComplete(&done[i], reason: oldOnly ? .pollEndOld : reason) }
@@ -364,24 +401,24 @@ extension Kernel {
     ///
     /// Mirrors `napi_gro_receive()` → `dev_gro_receive()` in net/core/gro.c.
     func napiGroReceive(_ skb: inout SKB, _ r: inout FrameResult) -> Bool {
-        let dev = ns.devices[skb.dev]
+        let dev = devGRO[skb.dev]
         let (queue, hash) = rssQueue(skb)
         let key = NAPIKey(dev: skb.dev, queue: queue)
         // The poll this frame belongs to.
         // (Mutated in place: a copy of the state would share, and so copy, its held list.)
-        if napis[key] == nil { napis[key] = NAPIState() }
-        if napis[key]!.inPoll && napis[key]!.polled >= budget(skb.dev) {
+        let n = napis.slotCreating(key)
+        if napis.states[n].inPoll && napis.states[n].polled >= budget(skb.dev) {
             // A full poll: the driver is rescheduled; only packets from an earlier jiffy go.
-            napis[key]!.polled = 0
-            groFlush(key, at: napis[key]!.lastTime, oldOnly: true, reason: .pollEndOld)
+            napis.states[n].polled = 0
+            groFlush(key, at: napis.states[n].lastTime, oldOnly: true, reason: .pollEndOld)
         }
-        napis[key]!.inPoll = true
-        napis[key]!.polled += 1
-        napis[key]!.lastTime = skb.time
+        napis.states[n].inPoll = true
+        napis.states[n].polled += 1
+        napis.states[n].lastTime = skb.time
 
         if !dev.groEnabled {
             r.gro = GROInfo(action: .off, packet: skb.frame, segments: 1, flush: nil, queue: queue)
-            r.record(.devGroReceive, .pass, "GRO is off on \(dev.name) (ethtool -k: generic-receive-offload off)")
+            r.record(.devGroReceive, .pass, "GRO is off on \(devName(skb.dev)) (ethtool -k: generic-receive-offload off)")
             return false
         }
         var seg = GROSegment()
@@ -393,9 +430,9 @@ extension Kernel {
         let bucket = Int(hash & 7)
         // gro_list_prepare + inet/ipv6 + tcp flow match: the newest held packet of the flow.
         var found: Int? = nil
-        var i = napis[key]!.held.count - 1
+        var i = napis.states[n].held.count - 1
         while i >= 0 {
-            let hit = napis[key]!.held.withUnsafeBufferPointer { list -> Bool in
+            let hit = napis.states[n].held.withUnsafeBufferPointer { list -> Bool in
                 let p = list[i]
                 return p.bucket == bucket && p.hash == hash && p.dev == skb.dev && p.srcMAC == skb.srcMAC && p.dstMAC == skb.dstMAC
                     && p.proto == skb.proto && p.l3.v6 == seg.l3.v6 && p.l3.proto == seg.l3.proto
@@ -414,14 +451,14 @@ extension Kernel {
         // First frame of the packet found (for the trace, once it may be gone from the list).
         var foundFrame = 0
         if let fi = found {
-            foundFrame = napis[key]!.held[fi].frames[0]
-            let why = groMergeCheck(&napis[key]!.held[fi], seg, skb.buf, groMaxSize: dev.groMaxSize)
+            foundFrame = napis.states[n].held[fi].frames[0]
+            let why = groMergeCheck(&napis.states[n].held[fi], seg, skb.buf, groMaxSize: dev.groMaxSize)
             if let why = why {
                 flushReason = why
             } else {
                 merged = true
-                mss = napis[key]!.held[fi].mss
-                groAppend(&napis[key]!.held[fi], skb, seg)
+                mss = napis.states[n].held[fi].mss
+                groAppend(&napis.states[n].held[fi], skb, seg)
             }
         }
         // Flush after: a short segment or a flag that ends the burst. CWR is among them on
@@ -433,7 +470,7 @@ extension Kernel {
         else if seg.l4.len < mss { after = seg.l4.len == 0 ? .noPayload : .shortSegment }
 
         if let fi = found, !merged || after != nil {
-            var p = napis[key]!.held.remove(at: fi)
+            var p = napis.states[n].held.remove(at: fi)
             if merged {
                 // This frame completes the packet it joined.
                 heldThisFrame = true
@@ -446,7 +483,7 @@ extension Kernel {
         }
         if merged {
             heldThisFrame = true
-            let p = napis[key]!.held[found!]
+            let p = napis.states[n].held[found!]
             r.gro = GROInfo(action: .merged, packet: p.frames[0], segments: p.count, flush: nil, queue: queue)
             r.record(.devGroReceive, .hold, "merged into frame \(p.frames[0]) (now \(p.count) segments, \(p.len) bytes)")
             return true
@@ -460,10 +497,10 @@ extension Kernel {
             return false
         }
         var inBucket = 0
-        for h in napis[key]!.held where h.bucket == bucket { inBucket += 1 }
+        for h in napis.states[n].held where h.bucket == bucket { inBucket += 1 }
         if inBucket >= 8,
-           let oldest = napis[key]!.held.firstIndex(where: { $0.bucket == bucket }) {
-            var p = napis[key]!.held.remove(at: oldest)
+           let oldest = napis.states[n].held.firstIndex(where: { $0.bucket == bucket }) {
+            var p = napis.states[n].held.remove(at: oldest)
             groComplete(&p, reason: .bucketFull)
         }
         groSerial += 1
@@ -478,7 +515,7 @@ extension Kernel {
                         hash: hash, dev: skb.dev, pktType: skb.pktType, proto: skb.proto, srcMAC: skb.srcMAC,
                         dstMAC: skb.dstMAC, l3: seg.l3, l4: seg.l4, mss: seg.l4.len, count: 1, payload: seg.l4.len,
                         fixedID: false, ageJiffy: jiffy(skb.time), lastTime: skb.time)
-        napis[key]!.held.append(h)
+        napis.states[n].held.append(h)
         heldThisFrame = true
         let because = found != nil && r.wantsDetail ? "; completed frame \(foundFrame)'s packet: \((flushReason ?? .flags).rawValue)" : ""
         r.gro = GROInfo(action: .held, packet: skb.frame, segments: 1, flush: nil, queue: queue)

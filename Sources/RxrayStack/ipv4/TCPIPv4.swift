@@ -761,11 +761,25 @@ struct TCPListenerState {
     init(acceptQueue: Int) { self.acceptQueue = acceptQueue }
 }
 
-struct TCPConnKey: Hashable {
+struct TCPConnKey: Hashable, FastHashable {
     var laddr: IPAddress
     var lport: UInt16
     var raddr: IPAddress
     var rport: UInt16
+
+    @inline(__always) static func addressWords(_ a: IPAddress) -> (UInt64, UInt64) {
+        switch a {
+        case .v4(let x): return (UInt64(x.value), 1)
+        case .v6(let x): return (x.high, x.low)
+        }
+    }
+
+    var fastHash: UInt64 {
+        let (lh, ll) = Self.addressWords(laddr), (rh, rl) = Self.addressWords(raddr)
+        var h = (lh &* 0x9E37_79B9_7F4A_7C15) ^ (ll &* 0xC2B2_AE3D_27D4_EB4F)
+        h ^= (rh &* 0xFF51_AFD7_ED55_8CCD) ^ (rl &* 0xC4CE_B9FE_1A85_EC53)
+        return h ^ (UInt64(lport) << 16 | UInt64(rport)) &* 0x1656_67B1_9E37_79F9
+    }
 }
 
 enum TCPConnState: String {
@@ -788,7 +802,7 @@ enum TCPConnState: String {
 /// so `tcpExpire` touches only sockets that are due. Heap entries are checked against the
 /// table when they come due (a socket may have left the state or entered it again since).
 struct TCPConnTable: Sequence {
-    private(set) var storage: [TCPConnKey: TCPConn] = [:]
+    private(set) var storage = OpenTable<TCPConnKey, TCPConn>()
     private(set) var requests = TimerHeap()
     private(set) var timeWaits = TimerHeap()
 
@@ -830,7 +844,8 @@ struct TCPConnTable: Sequence {
         }
     }
 
-    func makeIterator() -> Dictionary<TCPConnKey, TCPConn>.Iterator { storage.makeIterator() }
+    /// Every connection, in the table's bucket order (reloads only; nothing per frame).
+    func makeIterator() -> IndexingIterator<[(key: TCPConnKey, value: TCPConn)]> { storage.entries.makeIterator() }
 }
 
 /// A binary min-heap of (time, connection) timer entries.

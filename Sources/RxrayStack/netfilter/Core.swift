@@ -121,11 +121,10 @@ extension Kernel {
         var oifName = IfName.none
         if point == .forward || point == .postrouting {
             let out = ipv6 ? skb.route6?.outDev : skb.route4?.outDev
-            if let o = out { oif = ns.devices[o].ifindex; oifName = IfName(ns.devices[o].name) }
+            if let o = out { oif = nfIfindex[o]; oifName = nfIfName[o] }
         }
-        let dev = ns.devices[skb.dev]
-        var p = NFPacket(family: family, hook: point, bytes: skb.buf, length: skb.len, iif: dev.ifindex, oif: oif,
-                         iifName: IfName(dev.name), oifName: oifName, pktType: skb.pktType.rawValue, mark: skb.mark,
+        var p = NFPacket(family: family, hook: point, bytes: skb.buf, length: skb.len, iif: nfIfindex[skb.dev], oif: oif,
+                         iifName: nfIfName[skb.dev], oifName: oifName, pktType: skb.pktType.rawValue, mark: skb.mark,
                          timeNs: skb.time, sourceMAC: skb.srcMAC)
         let ctBefore = a.state.ctDone
         let out = engine.hook(&p, &a.state, trace: r.wantsDetail)
