@@ -36,6 +36,10 @@ struct NftTextParser {
     /// Chain name → index, one map per table of `result.tables` (same order): kube-proxy
     /// rulesets have thousands of chains, so lookups by name must not scan.
     var chainMaps: [[String: Int]] = []
+    /// The values of every named map's keys so far, by (table index, map name): the kernel
+    /// refuses an element whose key is already mapped to a different value (EEXIST).
+    var mapValues: [MapRef: [NftExpr: NftExpr]] = [:]
+    struct MapRef: Hashable { var table: Int; var name: String }
 
     init(bytes: [UInt8], file: String) throws {
         self.file = file
@@ -436,7 +440,8 @@ struct NftTextParser {
             case "comment": set.comment = try expectWord("a comment string")
             case "elements":
                 try expectPunct("=", "after elements")
-                set.elements += try elements(keyTypes: set.keyTypes, valueTypes: set.valueTypes, isMap: set.isMap, line: t.line, context: "set \(name)")
+                set.elements += try elements(keyTypes: set.keyTypes, valueTypes: set.valueTypes, isMap: set.isMap, line: t.line,
+                                             context: "\(set.isMap ? "map" : "set") \(name)", into: MapRef(table: ti, name: name))
             default:
                 // Unknown set property (quota, limit, stateful per-element defaults): keep going.
                 result.unsupported.append(UnsupportedConstruct(file: file, line: t.line, construct: "set property \(t.text)", ruleText: "set \(name)"))
@@ -456,8 +461,11 @@ struct NftTextParser {
         } while depth > 0
     }
 
-    /// `{ elem, elem : value, ... }`.
-    mutating func elements(keyTypes: [NftDatatype], valueTypes: [NftDatatype], isMap: Bool, line: Int, context: String) throws -> [NftSetElement] {
+    /// `{ elem, elem : value, ... }`. `map`, when given, names the set the elements go into:
+    /// a key already mapped to a different value, or any key already present when `exclusive`
+    /// (`create element`), is an error, as the kernel answers EEXIST ("File exists").
+    mutating func elements(keyTypes: [NftDatatype], valueTypes: [NftDatatype], isMap: Bool, line: Int, context: String,
+                           into map: MapRef? = nil, exclusive: Bool = false) throws -> [NftSetElement] {
         let open = tok
         try expectPunct("{", "to open the elements")
         var out: [NftSetElement] = []
@@ -465,8 +473,23 @@ struct NftTextParser {
             skipBlanksInBraces()
             if tok.kind == .eof { throw err(open, "elements not closed: expected '}'") }
             if isPunct("}") { _ = advance(); break }
+            let at = tok
             do {
-                out.append(try element(keyTypes: keyTypes, valueTypes: valueTypes, isMap: isMap))
+                let e = try element(keyTypes: keyTypes, valueTypes: valueTypes, isMap: isMap)
+                if let ref = map {
+                    let value = e.value ?? .boolean(true)
+                    if let old = mapValues[ref]?[e.key] {
+                        let keyText = String(decoding: bytes[at.start..<max(at.start, toks[max(i - 1, 0)].end)], as: UTF8.self)
+                        if exclusive {
+                            throw err(at, "\(context): element \(keyText) already exists (create element refuses it; nft: File exists)")
+                        }
+                        if old != value {
+                            throw err(at, "\(context): key already mapped to a different value: \(keyText) (the kernel refuses the ruleset; nft: File exists)")
+                        }
+                    }
+                    mapValues[ref, default: [:]][e.key] = value
+                }
+                out.append(e)
             } catch let u as NftUnsupported {
                 result.unsupported.append(UnsupportedConstruct(file: file, line: tok.line, construct: u.construct, ruleText: context))
                 while !(isPunct(",") || isPunct("}") || tok.kind == .eof) { if isPunct("{") { try skipBraces() } else { _ = advance() } }
@@ -693,7 +716,8 @@ struct NftTextParser {
             // Only the types are read here: a copy of the whole set would make the append below
             // copy every element (kube-proxy scripts add elements one command at a time).
             let (keyTypes, valueTypes, isMap) = (result.tables[ti].sets[si].keyTypes, result.tables[ti].sets[si].valueTypes, result.tables[ti].sets[si].isMap)
-            let added = try elements(keyTypes: keyTypes, valueTypes: valueTypes, isMap: isMap, line: objTok.line, context: "add element \(sname)")
+            let added = try elements(keyTypes: keyTypes, valueTypes: valueTypes, isMap: isMap, line: objTok.line,
+                                     context: "\(cmd.text) element \(sname)", into: MapRef(table: ti, name: sname), exclusive: cmd.text == "create")
             result.tables[ti].sets[si].elements += added
         case ("add", "flowtable"), ("create", "flowtable"):
             let fam = try family()
@@ -710,6 +734,7 @@ struct NftTextParser {
         case ("flush", "ruleset"):
             result.tables.removeAll()
             chainMaps.removeAll()
+            mapValues.removeAll()
         case ("flush", "table"):
             let fam = try family()
             let tname = try expectWord("a table name")
@@ -730,6 +755,7 @@ struct NftTextParser {
             if let ti = result.tables.firstIndex(where: { $0.family == fam && $0.name == tname }),
                let si = result.tables[ti].sets.firstIndex(where: { $0.name == sname }) {
                 result.tables[ti].sets[si].elements.removeAll()
+                mapValues[MapRef(table: ti, name: sname)] = nil
             }
         case ("delete", "table"), ("destroy", "table"):
             let fam = try family()
@@ -737,6 +763,8 @@ struct NftTextParser {
             if let ti = result.tables.firstIndex(where: { $0.family == fam && $0.name == tname }) {
                 result.tables.remove(at: ti)
                 chainMaps.remove(at: ti)
+                // Table indices after it shift: forget what was seen (a missed error, never a false one).
+                mapValues.removeAll()
             }
         default:
             // Other commands change state we do not track (delete rule by handle, rename, list, reset).
