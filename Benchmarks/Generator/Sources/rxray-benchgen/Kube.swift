@@ -54,7 +54,9 @@ enum Kube {
             clusterIPs.append(vip)
             let hasNodePort = i % 5 == 0
             let nodePort = Int(Topology.nodePortBase) + i % 2_000
-            let externalIP: String? = i % 10 == 3 ? "203.0.113.\(100 + i % 100)" : nil
+            // One external IP per service, from 203.0.113.100-199: the kernel refuses a map
+            // with a key mapped twice to different values (nft: File exists).
+            let externalIP: String? = i % 20 == 3 && i / 20 < 100 ? "203.0.113.\(100 + i / 20)" : nil
             let endpointCount = Kube.endpointCount(i)
             if endpointCount == 0 {
                 let verdict = i % 40 == 7 ? "goto reject-chain" : "drop"
@@ -95,7 +97,7 @@ enum Kube {
                 if hasNodePort { serviceNodePorts.append("tcp . \(nodePort) : goto \(ext)") }
                 if let e = externalIP {
                     serviceIPs.append("\(e) . tcp . 80 : goto \(ext)")
-                    if i % 20 == 3 {
+                    if i % 40 == 3 {
                         let fw = "firewall-\(h)-\(spn)"
                         chain(fw, ["ip saddr != 203.0.113.0/25 drop"])
                         firewallIPs.append("\(e) . tcp . 80 : goto \(fw)")
