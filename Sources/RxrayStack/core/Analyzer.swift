@@ -172,6 +172,7 @@ public final class Analyzer {
         kernel.receive(input, options: options, into: &current)
         // The replies the frame made leave through LOCAL_OUT / POST_ROUTING (netfilter/Core.swift).
         if kernel.netfilter != nil { kernel.nfLocalOutReplies(&current) }
+        if !current.replies.isEmpty { kernel.countReplyOutput(&current) }
         kernel.neighOutputReplies(&current)
         if ingressNote == nil { ingressNote = kernel.lastIngressNote }
         let held = kernel.heldThisFrame

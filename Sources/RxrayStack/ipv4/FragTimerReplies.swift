@@ -10,12 +10,16 @@ extension Kernel {
     /// conntrack there is none), so the reply carries no connection and conntrack looks it up
     /// at LOCAL_OUT. Replies a hook drops are taken out of `r.replies`.
     ///
-    /// Allocates nothing when no netfilter engine is attached or no reply was made.
+    /// The replies that leave count their output counters (`countReplyOutput`).
+    /// Allocates nothing when no reply was made.
     func nfLocalOutTimerReplies(answering skb: SKB, ipv6: Bool, _ r: inout FrameResult) {
-        guard netfilter != nil, !r.replies.isEmpty else { return }
-        var i = 0
-        while i < r.replies.count {
-            if nfLocalOut(at: i, answering: skb, ipv6: ipv6, state: NFPacketState(), &r) { i += 1 }
+        guard !r.replies.isEmpty else { return }
+        if netfilter != nil {
+            var i = 0
+            while i < r.replies.count {
+                if nfLocalOut(at: i, answering: skb, ipv6: ipv6, state: NFPacketState(), &r) { i += 1 }
+            }
         }
+        countReplyOutput(&r)
     }
 }

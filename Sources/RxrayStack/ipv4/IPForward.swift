@@ -55,6 +55,7 @@ extension Kernel {
             redirects[key] = st
             guard let (out, src) = outputRoute(to: skb.v4Saddr, preferredSource: nil, inbound: skb.dev) else { return }
             r.count(.icmpOutMsgs)
+            r.count(.ipOutRequests)  // icmp_send → ip_local_out, like every ICMP message
             r.replies.append(Reply(kind: .icmp(type: 5, code: 1), interface: devName(out), source: .v4(src),
                                    destination: .v4(skb.v4Saddr), summary: r.wantsDetail ? "redirect host to \(gateway)" : ""))
         } else {

@@ -241,8 +241,10 @@ extension Kernel {
 
     /// Queues an IPv6 fragment. Mirrors `ipv6_frag_rcv()` / `ip6_frag_queue()` in
     /// net/ipv6/reassembly.c (overlaps are always fatal, RFC 5722; atomic fragments pass).
+    /// Every fragment counts a reassembly request; none counts a delivery (the fragment
+    /// handler queues it), the completed datagram counts one when its protocol takes it.
     func ipv6FragRcv(_ skb: inout SKB, fragOffset off: Int, nhoff: Int, _ r: inout FrameResult) {
-        r.count(.ip6InDelivers)
+        r.count(.ip6ReasmReqds)
         guard off + 8 <= skb.len, skb.captured(skb.len) else {
             r.count(.ip6InHdrErrors)
             r.drop(.notSpecified, at: .ipv6Defrag, "fragment header truncated")
@@ -324,6 +326,7 @@ extension Kernel {
         for f in q.fragments { for (k, b) in f.payload.enumerated() { datagram[hl + f.offset + k] = b } }
         let plen = total - 40
         datagram[4] = UInt8(plen >> 8); datagram[5] = UInt8(plen & 0xFF)
+        r.count(.ip6ReasmOKs)
         r.record(.ipv6Defrag, .pass, "datagram of \(total) bytes completed by this frame from frames \(q.fragments.map { String($0.frame) }.joined(separator: ", "))")
         let frameNo = skb.frame
         let route = skb.route6

@@ -330,6 +330,9 @@ extension Kernel {
                 default: viaSendSkb = false
                 }
                 if viaSendSkb && !ipv6 { r.count(.ipOutDiscards) }
+                // A TCP segment counted IpOutRequests entering ip_local_out (countReplyOutput
+                // counts the ones that leave).
+                if rep.kind.isTCP && !ipv6 { r.count(.ipOutRequests) }
                 r.record(.ipOutput, .drop, "\(rep.kindName) reply to \(rep.destination.map { "\($0)" } ?? "?") not sent: \(why) at \(hook.name) (the frame itself: \(frameFate))")
                 return false
             }
