@@ -127,9 +127,13 @@ struct Analyze: ParsableCommand {
         let analyzer: Analyzer
         do {
             // The host's rulesets compiled into the netfilter engine, its conntrack table loaded.
+            // Only the summary is wanted: it counts, so the order results arrive in cannot change
+            // it, and a fragment that never completes must not keep every later result waiting
+            // (memory would grow with the capture). -c counts frames in capture order.
+            let order: EmitOrder = summaryOnly && writePath == nil && reportPath == nil && count == nil ? .settled : .capture
             analyzer = try Analyzer(host: loaded.host, options: .init(
                 capturePoint: point, defaultInterface: interface, wantsDetail: wantsDetail,
-                tcp: hostOptions.tcpOptions()), netfilter: true)
+                tcp: hostOptions.tcpOptions(), order: order), netfilter: true)
         } catch let e as InputError {
             throw fail(e.description)
         } catch {

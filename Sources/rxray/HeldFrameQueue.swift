@@ -15,15 +15,21 @@ import RxrayOutput
 /// keep its memory to the end.
 final class HeldFrameQueue {
     private struct Entry {
-        /// The frame number, or `taken` once released (skipped when it reaches the front).
+        /// The frame number (entries are pushed in capture order, so the ring is sorted by it).
         var index: Int
+        /// Nil once released (skipped when it reaches the front, dropped by `compact`).
         var meta: FrameMeta?
         var offset: Int
         var length: Int
         var selected: Bool
+        var taken: Bool
     }
 
     private static let taken = Int.min
+    /// Released entries not yet at the front: results in settled order (`--summary` alone, or a
+    /// fragment that never completes) leave them behind an old held frame; `compact` drops them
+    /// once they are most of the ring, so the ring follows the frames actually held.
+    private var takenBehind = 0
     /// Arena bytes kept across an empty queue; a larger arena is given back when it empties.
     static let keepBytes = 1 << 20
     private static let initialBytes = 1 << 16
@@ -57,7 +63,7 @@ final class HeldFrameQueue {
             (arena.baseAddress! + end).copyMemory(from: src, byteCount: n)
         }
         let i = (head + used) % entries.count
-        entries[i] = Entry(index: meta.index, meta: meta, offset: end, length: n, selected: selected)
+        entries[i] = Entry(index: meta.index, meta: meta, offset: end, length: n, selected: selected, taken: false)
         end += n
         used += 1
     }
@@ -65,21 +71,36 @@ final class HeldFrameQueue {
     /// Calls `body` with held frame `index` and releases it; returns false if it is not held.
     @discardableResult
     func take(_ index: Int, _ body: (FrameMeta, UnsafeRawBufferPointer, Bool) -> Void) -> Bool {
+        // The oldest is the usual answer; otherwise a binary search (the ring is sorted).
         var k = 0
-        while k < used && entries[(head + k) % entries.count].index != index { k += 1 }
-        guard k < used else { return false }
+        if used == 0 { return false }
+        if entries[head].index != index {
+            var lo = 0, hi = used - 1
+            k = -1
+            while lo <= hi {
+                let mid = (lo + hi) >> 1
+                let v = entries[(head + mid) % entries.count].index
+                if v == index { k = mid; break }
+                if v < index { lo = mid + 1 } else { hi = mid - 1 }
+            }
+            if k < 0 { return false }
+        }
         let i = (head + k) % entries.count
+        if entries[i].taken { return false }
         if let meta = entries[i].meta {
             let e = entries[i]
             body(meta, UnsafeRawBufferPointer(start: arena.baseAddress! + e.offset, count: e.length), e.selected)
         }
-        entries[i].index = Self.taken
+        entries[i].taken = true
         entries[i].meta = nil
+        takenBehind += 1
         // Release the taken entries at the front.
-        while used > 0 && entries[head].index == Self.taken {
+        while used > 0 && entries[head].taken {
             head = (head + 1) % entries.count
             used -= 1
+            takenBehind -= 1
         }
+        if takenBehind > 1024 && takenBehind * 2 > used { compact() }
         if used == 0 {
             head = 0
             end = 0
@@ -110,6 +131,34 @@ final class HeldFrameQueue {
         end = live
     }
 
+    /// Drops the released entries left behind an older held frame and packs the held bytes to
+    /// the front of the arena, keeping capture order (so `take` can still search).
+    private func compact() {
+        var kept: [Entry] = []
+        kept.reserveCapacity(max(8, entries.count))
+        var offset = 0
+        for k in 0..<used {
+            var e = entries[(head + k) % entries.count]
+            guard !e.taken else { continue }
+            if e.length > 0 {
+                if e.offset != offset {
+                    (arena.baseAddress! + offset).copyMemory(from: arena.baseAddress! + e.offset, byteCount: e.length)
+                }
+                e.offset = offset
+                offset += e.length
+            }
+            kept.append(e)
+        }
+        used = kept.count
+        while kept.count < entries.count {
+            kept.append(Entry(index: Self.taken, meta: nil, offset: 0, length: 0, selected: false, taken: true))
+        }
+        entries = kept
+        head = 0
+        end = offset
+        takenBehind = 0
+    }
+
     /// Doubles the entry ring (called when every entry is in use), laying it out from 0.
     private func growEntries() {
         let n = entries.count
@@ -118,7 +167,7 @@ final class HeldFrameQueue {
         bigger.reserveCapacity(newCount)
         for k in 0..<n { bigger.append(entries[(head + k) % n]) }
         while bigger.count < newCount {
-            bigger.append(Entry(index: Self.taken, meta: nil, offset: 0, length: 0, selected: false))
+            bigger.append(Entry(index: Self.taken, meta: nil, offset: 0, length: 0, selected: false, taken: true))
         }
         entries = bigger
         head = 0

@@ -246,6 +246,28 @@ final class ThreadsTests: XCTestCase {
         _ = try assertSameAsOneThread([url.path, "--host", Self.host, "-v"], others: [2], "deep hold text")
     }
 
+    /// `--summary` alone takes results as they settle (a held fragment does not keep later
+    /// results waiting); with `-c` the results come in capture order. The summary counts, so
+    /// both must print the same bytes, with far-apart fragments and with fragments that never
+    /// complete.
+    func testSummaryIsTheSameInSettledAndCaptureOrder() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("rxray-threads-order-\(getpid()).pcap")
+        try SyntheticTraffic.pcap(frames: 12000, seed: 91, farFragments: true).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        for extra in [[], ["--format", "jsonl"]] {
+            let settled = try analyze([url.path, "--host", Self.host, "--summary"] + extra, threads: 1)
+            let inOrder = try analyze([url.path, "--host", Self.host, "--summary", "-c", "1000000"] + extra, threads: 1)
+            XCTAssertEqual(settled.status, 0, String(decoding: settled.stderr, as: UTF8.self))
+            XCTAssertEqual(String(decoding: settled.stdout, as: UTF8.self), String(decoding: inOrder.stdout, as: UTF8.self), "summary \(extra)")
+            XCTAssertTrue(String(decoding: settled.stdout, as: UTF8.self).contains("12000"), "every frame counted")
+        }
+        // The generated mix: in-order, reversed, interleaved and never-completed fragments.
+        let settled = try analyze([generated.path, "--host", Self.host, "--summary"], threads: 1)
+        let inOrder = try analyze([generated.path, "--host", Self.host, "--summary", "-c", "1000000"], threads: 1)
+        XCTAssertEqual(settled.status, 0)
+        XCTAssertEqual(String(decoding: settled.stdout, as: UTF8.self), String(decoding: inOrder.stdout, as: UTF8.self))
+    }
+
     func testThreadsMustBePositive() throws {
         let r = try analyze([generated.path, "--host", Self.host], threads: 0)
         XCTAssertEqual(r.status, 2, "a usage error")

@@ -435,6 +435,9 @@ public final class Analyzer {
     private func flush(_ emit: (FrameResult) -> Void) {
         if options.order == .settled {
             // Every result whose fate is known goes out now; the held ones keep their order.
+            // Only a resolution closes a pending slot here (nothing else waits), so with none
+            // this round there is nothing to scan: held frames cost nothing per frame.
+            guard !settledThisRound.isEmpty else { return }
             var kept = 0
             for k in pending.indices {
                 if pending[k].open {
