@@ -112,16 +112,5 @@ final class NftJSONParserTests: XCTestCase {
         "rulesets/nftables-1.0.9/tests/shell/testcases/maps/dumps/typeof_maps_concat_update_0.nft: set pinned: [RxrayRules.NftDatatype.ipv4Addr, RxrayRules.NftDatatype.inetService] [] vs [RxrayRules.NftDatatype.ipv4Addr] []",
     ]
 
-    func run(_ args: [String]) -> String? {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return nil }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
-    }
+    func run(_ args: [String]) -> String? { commandOutput(args) }
 }

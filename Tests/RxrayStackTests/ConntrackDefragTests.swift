@@ -180,28 +180,7 @@ final class ConntrackDefragTests: XCTestCase {
     /// A cut capture never traps the defrag paths: every prefix of every frame of the new
     /// scenarios goes through.
     func testEveryPrefixIsHandled() throws {
-        var frames = 0
-        for name in ["nf-ct-defrag6", "nf-ct-refrag4", "nf-nft-ct-defrag6", "nf-frag-timeout-output"] {
-            let sdir = Self.root.appendingPathComponent("Fixtures/scenarios/\(name)")
-            guard FileManager.default.fileExists(atPath: sdir.appendingPathComponent("capture.pcapng").path) else { continue }
-            let host = try HostLoader.loadDirectory(sdir.appendingPathComponent("host").path)
-            let analyzer = try Analyzer(host: host, options: Analyzer.Options(wantsDetail: true), netfilter: true)
-            let reader = try CaptureReader(path: sdir.appendingPathComponent("capture.pcapng").path)
-            var index = 0
-            while let f = try reader.next() {
-                let whole = Array(f.bytes)
-                for cut in stride(from: whole.count, through: 0, by: -7) {
-                    index += 1
-                    whole.prefix(cut).withUnsafeBytes { b in
-                        let input = FrameInput(index: index, timestampNs: f.timestampNanoseconds + Int64(index), bytes: b,
-                                               linkType: f.linkType, wireLength: whole.count, interfaceName: f.interfaceName)
-                        analyzer.process(input) { _ in }
-                    }
-                    frames += 1
-                }
-            }
-            analyzer.finish { _ in }
-        }
+        let frames = try ConntrackTableTests.feedEveryPrefix(of: ["nf-ct-defrag6", "nf-ct-refrag4", "nf-nft-ct-defrag6", "nf-frag-timeout-output"], step: 7)
         if frames == 0 { throw XCTSkip("no recorded scenarios") }
     }
 }

@@ -108,9 +108,17 @@ final class ConntrackTableTests: XCTestCase {
     /// conntrack defrag never trap on cut frames: every prefix of every frame of the scenarios
     /// that exercise them, with the wire length kept, goes through an analyzer with netfilter.
     func testEveryPrefixOfTheReplyAndDefragScenariosIsHandled() throws {
+        let frames = try Self.feedEveryPrefix(of: ["nf-ct-output", "nf-nat-icmp-error", "nf-ct-defrag", "nf-iptables-reject", "nf-nft-nat"], step: 1)
+        if frames == 0 { throw XCTSkip("no recorded scenarios") }
+        print("[conntrack] \(frames) cut frames handled")
+    }
+
+    /// Feeds every prefix (every `step` bytes, the wire length kept) of every frame of the named
+    /// scenarios through an analyzer with netfilter; returns how many cut frames went through.
+    static func feedEveryPrefix(of scenarios: [String], step: Int) throws -> Int {
         var frames = 0
-        for name in ["nf-ct-output", "nf-nat-icmp-error", "nf-ct-defrag", "nf-iptables-reject", "nf-nft-nat"] {
-            let sdir = Self.root.appendingPathComponent("Fixtures/scenarios/\(name)")
+        for name in scenarios {
+            let sdir = root.appendingPathComponent("Fixtures/scenarios/\(name)")
             guard FileManager.default.fileExists(atPath: sdir.appendingPathComponent("capture.pcapng").path) else { continue }
             let host = try HostLoader.loadDirectory(sdir.appendingPathComponent("host").path)
             let analyzer = try Analyzer(host: host, options: Analyzer.Options(wantsDetail: true), netfilter: true)
@@ -118,7 +126,7 @@ final class ConntrackTableTests: XCTestCase {
             var index = 0
             while let f = try reader.next() {
                 let whole = Array(f.bytes)
-                for cut in stride(from: whole.count, through: 0, by: -1) {
+                for cut in stride(from: whole.count, through: 0, by: -step) {
                     index += 1
                     whole.prefix(cut).withUnsafeBytes { b in
                         let input = FrameInput(index: index, timestampNs: f.timestampNanoseconds + Int64(index), bytes: b, linkType: f.linkType,
@@ -130,8 +138,7 @@ final class ConntrackTableTests: XCTestCase {
             }
             analyzer.finish { _ in }
         }
-        if frames == 0 { throw XCTSkip("no recorded scenarios") }
-        print("[conntrack] \(frames) cut frames handled")
+        return frames
     }
 
     /// Every nf-* scenario: the replies rxray says the host sends carry the kernel's addresses
