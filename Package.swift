@@ -22,7 +22,11 @@ let package = Package(
             providers: [.apt(["libpcap-dev"]), .brew(["libpcap"])]
         ),
         // Offline and live capture, BPF filters, pcapng writer. Only module importing libpcap.
-        .target(name: "RxrayCapture", dependencies: ["CLinkedLibpcap", "RxrayDecode"]),
+        // Release builds of the per-frame targets (capture, stack, netfilter, output, CLI) run
+        // without dynamic exclusivity checks: each access to a class property or captured
+        // variable otherwise calls swift_beginAccess (debug builds and tests keep the checks).
+        .target(name: "RxrayCapture", dependencies: ["CLinkedLibpcap", "RxrayDecode"],
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // Non-allocating header views over frame bytes. Pure Swift, no libpcap, no root.
         .target(name: "RxrayDecode"),
         // Firewall rule sources parsed into syntax trees with file:line: iptables-save, nft
@@ -38,7 +42,8 @@ let package = Package(
         .target(name: "RxrayStack", dependencies: ["RxrayDecode", "RxrayHost", "RxrayNetfilter"],
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // Renderers: text, JSON lines, summary, annotated pcapng comments.
-        .target(name: "RxrayOutput", dependencies: ["RxrayDecode", "RxrayHost", "RxrayStack"]),
+        .target(name: "RxrayOutput", dependencies: ["RxrayDecode", "RxrayHost", "RxrayStack"],
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // Saved cases, expectations, configuration diffs and live verification against the kernel.
         .target(name: "RxrayVerify", dependencies: ["RxrayCapture", "RxrayDecode", "RxrayHost", "RxrayStack", "RxrayOutput"]),
         // The thin CLI.
@@ -47,7 +52,8 @@ let package = Package(
             dependencies: [
                 "RxrayCapture", "RxrayDecode", "RxrayRules", "RxrayHost", "RxrayStack", "RxrayOutput", "RxrayVerify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         .testTarget(name: "RxrayDecodeTests", dependencies: ["RxrayDecode"]),
         .testTarget(name: "RxrayCaptureTests", dependencies: ["RxrayCapture", "RxrayDecode"]),

@@ -117,7 +117,10 @@ public final class NetfilterEngine {
     /// Base chains the last `hook` call went through.
     public private(set) var visits: [NFChainVisit] = []
     public private(set) var traceSteps: [NFTraceStep] = []
-    var jumpStack: [(chain: Int32, next: Int32)] = []
+    /// The walk's jump stack (chain, next rule): raw storage reused by every `runChain`, so a
+    /// walk costs no array bookkeeping (retain, uniqueness check, clear). Grows on demand.
+    private(set) var jumpStack = UnsafeMutablePointer<(chain: Int32, next: Int32)>.allocate(capacity: 64)
+    private(set) var jumpCapacity = 64
     var rng = SeededRandom()
     /// Counters of `numgen inc` expressions (the last value handed out), by slot.
     var numgenCounters: [UInt32] = []
@@ -131,7 +134,16 @@ public final class NetfilterEngine {
     public var fibOif: ((_ addr: NFValue, _ v6: Bool, _ iif: Int, _ mark: UInt32) -> Int)?
     let scratch: UnsafeMutableRawBufferPointer
 
-    deinit { scratch.deallocate() }
+    deinit { scratch.deallocate(); jumpStack.deallocate() }
+
+    /// Doubles the jump stack's storage (a ruleset nesting jumps deeper than it held so far).
+    private func growJumpStack() {
+        let bigger = UnsafeMutablePointer<(chain: Int32, next: Int32)>.allocate(capacity: jumpCapacity * 2)
+        bigger.moveInitialize(from: jumpStack, count: jumpCapacity)
+        jumpStack.deallocate()
+        jumpStack = bigger
+        jumpCapacity *= 2
+    }
 
     /// An engine with no rules (every hook accepts).
     public init() {
@@ -252,7 +264,6 @@ public final class NetfilterEngine {
                          entries: (0..<15).map { entries[$0 / 5][$0 % 5].map { $0.1 } }, indexMinRules: ruleIndexMinRules)
         visits.reserveCapacity(16)
         traceSteps.reserveCapacity(64)
-        jumpStack.reserveCapacity(64)
     }
 
     func loadIpset(_ s: IpsetSet) {
@@ -302,8 +313,8 @@ public final class NetfilterEngine {
     /// Mirrors `nf_hook_slow()` in net/netfilter/core.c.
     public func hook(_ p: inout NFPacket, _ st: inout NFPacketState, trace: Bool) -> NFHookOutcome {
         var out = NFHookOutcome()
-        visits.removeAll(keepingCapacity: true)
-        traceSteps.removeAll(keepingCapacity: true)
+        if !visits.isEmpty { visits.removeAll(keepingCapacity: true) }
+        if !traceSteps.isEmpty { traceSteps.removeAll(keepingCapacity: true) }
         if !firstPacketSeen {
             firstPacketSeen = true
             if startTableLoaded {
@@ -321,7 +332,7 @@ public final class NetfilterEngine {
                 guard !st.ctDone else { continue }
                 st.ctDone = true
                 if st.ct.untracked { continue }
-                st.ct = conntrack.conntrackIn(p, now: p.timeNs, verifyChecksum: p.hook == .prerouting && conntrack.config.checksum)
+                st.ct = conntrack.conntrackIn(p, now: p.timeNs, verifyChecksum: p.hook == .prerouting && conntrack.config.checksum && !p.l4ChecksumVerified)
                 if st.ct.tableFull {
                     out.verdict = .drop; out.cause = .conntrackTableFull
                     return out
@@ -365,7 +376,7 @@ public final class NetfilterEngine {
                   trace: Bool, nat: UnsafeMutablePointer<Bool>?) -> NFVerdict {
         let prog = run
         let traceStart = trace ? traceSteps.count : 0
-        jumpStack.removeAll(keepingCapacity: true)
+        var depth = 0
         var chain = Int32(base)
         var ri = Int32(0)
         let baseChain = prog.chains[base]
@@ -381,7 +392,7 @@ public final class NetfilterEngine {
             }
             if ri >= Int32(c.ruleCount) {
                 // End of chain: implicit return, or the base chain's policy.
-                if let top = jumpStack.popLast() { chain = top.chain; ri = top.next; continue }
+                if depth > 0 { depth -= 1; chain = jumpStack[depth].chain; ri = jumpStack[depth].next; continue }
                 let v: NFVerdict = c.isBase && c.policyDrop ? .drop : (baseChain.policyDrop ? .drop : .accept)
                 if v == .drop { out.cause = .policy(Int32(base)) }
                 visits.append(NFChainVisit(chain: Int32(base), rule: -1, verdict: v, traceRange: traceStart..<(trace ? traceSteps.count : 0)))
@@ -418,19 +429,21 @@ public final class NetfilterEngine {
                 visits.append(NFChainVisit(chain: Int32(base), rule: r.info, verdict: .drop, traceRange: traceStart..<(trace ? traceSteps.count : 0)))
                 return .drop
             case .return:
-                if let top = jumpStack.popLast() { chain = top.chain; ri = top.next; continue }
+                if depth > 0 { depth -= 1; chain = jumpStack[depth].chain; ri = jumpStack[depth].next; continue }
                 let v: NFVerdict = baseChain.policyDrop ? .drop : .accept
                 if v == .drop { out.cause = .policy(Int32(base)) }
                 visits.append(NFChainVisit(chain: Int32(base), rule: -1, verdict: v, traceRange: traceStart..<(trace ? traceSteps.count : 0)))
                 return v
             case .jump(let target):
-                if isNft && jumpStack.count >= 16 {
+                if isNft && depth >= 16 {
                     // NFT_JUMP_STACK_SIZE: the kernel refuses such rulesets at load; treat as a drop.
                     out.cause = .rule(r.info)
                     visits.append(NFChainVisit(chain: Int32(base), rule: r.info, verdict: .drop, traceRange: traceStart..<(trace ? traceSteps.count : 0)))
                     return .drop
                 }
-                jumpStack.append((chain, ri))
+                if depth == jumpCapacity { growJumpStack() }
+                jumpStack[depth] = (chain, ri)
+                depth += 1
                 chain = Int32(target); ri = 0
             case .goto(let target):
                 chain = Int32(target); ri = 0

@@ -97,6 +97,10 @@ public struct NFPacket {
     /// A TCP segment the host itself sends whose sequence number the capture cannot show (its
     /// SYN-ACK's ISN): conntrack learns it from the peer's acknowledgment.
     public var localSeqUnknown: Bool = false
+    /// The transport checksum was already verified over exactly these bytes (a packet GRO held
+    /// alone and completed: `CHECKSUM_UNNECESSARY`), so conntrack does not sum it again
+    /// (`nf_ip_checksum` returns at once when `skb_csum_unnecessary`).
+    public var l4ChecksumVerified: Bool = false
 
     // Derived by `parse()`.
     public internal(set) var l4proto: UInt8 = 0

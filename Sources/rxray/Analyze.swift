@@ -165,6 +165,9 @@ struct Analyze: ParsableCommand {
         let pipeline = !summaryOnly && threadCount > 1 ? RenderPipeline(renderer: renderer, sink: sink) : nil
         defer { pipeline?.finish() }
 
+        // Read once: an @Option read per frame goes through the property wrapper's getter, and a
+        // reference to `self` from the closures below would copy the whole command per held frame.
+        let countLimit = count
         func output(_ r: FrameResult, _ meta: FrameMeta, _ bytes: UnsafeRawBufferPointer, _ selected: Bool) {
             guard selected, !stop else { return }
             if onlyDrops && r.fate != .dropped { return }
@@ -192,7 +195,7 @@ struct Analyze: ParsableCommand {
                 out.report?.addTrace(meta, summary: decoded.summaryLine(bytes), result: r)
             }
             selectedCount += 1
-            if let c = count, selectedCount >= c { stop = true }
+            if let c = countLimit, selectedCount >= c { stop = true }
         }
 
         func emit(_ r: FrameResult) {

@@ -36,6 +36,32 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(rig.run(Pkt.v4(src: peer, dst: me, proto: 17, l4: Pkt.udp(sport: 5000, dport: 53)), hooks: local).verdict, .accept)
     }
 
+    func testJumpsNestedDeeperThanTheInitialStackUnwindInOrder() throws {
+        // 100 user chains, each jumping to the next: deeper than the jump stack's first
+        // allocation (64), so it grows mid-walk and every level still returns in order.
+        var rules = "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+        for i in 0..<100 { rules += ":C\(i) - [0:0]\n" }
+        rules += "-A INPUT -j C0\n-A INPUT -p udp -m udp --dport 10 -j ACCEPT\n"
+        for i in 0..<99 { rules += "-A C\(i) -j C\(i + 1)\n-A C\(i) -p udp -m udp --dport 11 -j DROP\n" }
+        rules += "-A C99 -p udp -m udp --dport 9 -j DROP\nCOMMIT\n"
+        let rig = Rig(try NetfilterEngine(host: testHost(iptables: rules)))
+        for _ in 0..<2 {
+            let deep = rig.run(Pkt.v4(src: peer, dst: me, proto: 17, l4: Pkt.udp(sport: 5000, dport: 9)), hooks: local)
+            XCTAssertEqual(deep.verdict, .drop)
+            XCTAssertEqual(deep.rules.count, 101, "100 jumps, then the DROP in C99")
+            XCTAssertEqual(deep.rules.last, "-A C99 -p udp -m udp --dport 9 -j DROP => drop")
+            // Returns from C99 to C98's next rule, which drops port 11: the innermost frame first.
+            let back = rig.run(Pkt.v4(src: peer, dst: me, proto: 17, l4: Pkt.udp(sport: 5000, dport: 11)), hooks: local)
+            XCTAssertEqual(back.verdict, .drop)
+            XCTAssertEqual(back.rules.last, "-A C98 -p udp -m udp --dport 11 -j DROP => drop")
+            XCTAssertEqual(back.rules.count, 101)
+            // Unwinds all 100 levels back to INPUT's second rule.
+            let out = rig.run(Pkt.v4(src: peer, dst: me, proto: 17, l4: Pkt.udp(sport: 5000, dport: 10)), hooks: local)
+            XCTAssertEqual(out.verdict, .accept)
+            XCTAssertEqual(out.rules.last, "-A INPUT -p udp -m udp --dport 10 -j ACCEPT => accept")
+        }
+    }
+
     func testNftSetsIntervalsVmapAndLaterBaseChain() throws {
         let nft = """
         table inet filter {

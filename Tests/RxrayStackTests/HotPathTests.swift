@@ -151,6 +151,27 @@ final class HotPathTests: XCTestCase {
         XCTAssertGreaterThan(k.fibCache4.hits, 3000, "repeated flows are answered from the cache")
     }
 
+    // MARK: Reassembly
+
+    func testFragmentQueueAssemblesHeadAndPayloadsAtTheirOffsets() {
+        var q = FragQueue(serial: 1, created: 0)
+        q.head = Array(0..<20)
+        q.len = 40
+        // Out of order, one byte-gap left unfilled (it stays zero), an empty payload ignored.
+        q.fragments = [
+            .init(offset: 24, end: 40, frame: 3, payload: Array(repeating: 0xCC, count: 16)),
+            .init(offset: 0, end: 16, frame: 1, payload: (0..<16).map { UInt8(0xA0 + $0) }),
+            .init(offset: 16, end: 16, frame: 2, payload: []),
+            .init(offset: 16, end: 23, frame: 4, payload: Array(repeating: 0xBB, count: 7)),
+        ]
+        var want = [UInt8](repeating: 0, count: 60)
+        for i in 0..<20 { want[i] = UInt8(i) }
+        for k in 0..<16 { want[20 + k] = UInt8(0xA0 + k) }
+        for k in 16..<23 { want[20 + k] = 0xBB }
+        for k in 24..<40 { want[20 + k] = 0xCC }
+        XCTAssertEqual(q.assemble(), want)
+    }
+
     // MARK: TCP timers
 
     func testRequestSocketTimersFireOnlyWhenDue() {

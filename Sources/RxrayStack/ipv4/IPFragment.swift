@@ -75,6 +75,25 @@ struct FragQueue {
     }
 }
 
+extension FragQueue {
+    /// The rebuilt datagram: `head`, then every fragment's payload at its offset (`head.count +
+    /// len` bytes). Copied in blocks, not byte by byte. Every queued fragment ends within `len`
+    /// (one past the end kills the queue before it is queued).
+    func assemble() -> [UInt8] {
+        let hl = head.count
+        var datagram = [UInt8](repeating: 0, count: hl + len)
+        datagram.withUnsafeMutableBytes { out in
+            guard let base = out.baseAddress else { return }
+            head.withUnsafeBytes { if let h = $0.baseAddress { base.copyMemory(from: h, byteCount: hl) } }
+            for f in fragments {
+                precondition(f.offset >= 0 && f.offset + f.payload.count <= len, "fragment outside the datagram")
+                f.payload.withUnsafeBytes { if let p = $0.baseAddress { (base + hl + f.offset).copyMemory(from: p, byteCount: $0.count) } }
+            }
+        }
+        return datagram
+    }
+}
+
 extension Kernel {
     /// Queues an IPv4 fragment; completes the datagram when every byte is there.
     ///
@@ -172,11 +191,7 @@ extension Kernel {
             r.drop(.notSpecified, at: .ipDefrag, "\(ident()): reassembled size \(total) exceeds 65535")
             return
         }
-        var datagram = [UInt8](repeating: 0, count: total)
-        for i in 0..<hl { datagram[i] = q.head[i] }
-        for f in q.fragments {
-            for (k, byte) in f.payload.enumerated() { datagram[hl + f.offset + k] = byte }
-        }
+        var datagram = q.assemble()
         datagram[2] = UInt8(total >> 8)
         datagram[3] = UInt8(total & 0xFF)
         // DF only when the largest fragment had it (`ip_frag_reasm`); MF and offset cleared.

@@ -30,10 +30,11 @@ extension Kernel {
             r.drop(.notSpecified, at: .tcpV4Rcv, "data offset \(doff) beyond the \(seglen)-byte segment")
             return
         }
-        let csumOK: Bool? = skb.captured(skb.len)
+        // GRO already verified the checksum (CHECKSUM_UNNECESSARY): not summed a second time.
+        let csumOK: Bool? = skb.csumVerified ? true : skb.captured(skb.len)
             ? skb.buf.checksumOK(off, seglen, pseudo: Pseudo.v4(skb.v4Saddr, skb.v4Daddr, proto: 6, length: seglen)) : nil
         let tcp = TCPSegment(skb.buf, off: off, doff: doff, payload: seglen - doff)
-        tcpCommon(skb, tcp, csumOK: skb.csumVerified ? true : csumOK, v6: false, &r)
+        tcpCommon(skb, tcp, csumOK: csumOK, v6: false, &r)
     }
 
     /// The part of `tcp_v4_rcv` / `tcp_v6_rcv` shared by both families: checksum, socket

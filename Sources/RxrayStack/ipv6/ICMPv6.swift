@@ -321,9 +321,7 @@ extension Kernel {
         fragMemory -= q.memory
         let hl = q.head.count
         let total = hl + q.len
-        var datagram = [UInt8](repeating: 0, count: total)
-        for i in 0..<hl { datagram[i] = q.head[i] }
-        for f in q.fragments { for (k, b) in f.payload.enumerated() { datagram[hl + f.offset + k] = b } }
+        var datagram = q.assemble()
         let plen = total - 40
         datagram[4] = UInt8(plen >> 8); datagram[5] = UInt8(plen & 0xFF)
         r.count(.ip6ReasmOKs)
@@ -458,9 +456,10 @@ extension Kernel {
             r.drop(.notSpecified, at: .tcpV6Rcv, "data offset beyond the segment")
             return
         }
-        let csumOK: Bool? = skb.captured(skb.len)
+        // GRO already verified the checksum (CHECKSUM_UNNECESSARY): not summed a second time.
+        let csumOK: Bool? = skb.csumVerified ? true : skb.captured(skb.len)
             ? skb.buf.checksumOK(off, seglen, pseudo: Pseudo.v6(skb.v6Saddr, skb.v6Daddr, proto: 6, length: seglen)) : nil
         let tcp = TCPSegment(skb.buf, off: off, doff: doff, payload: seglen - doff)
-        tcpCommon(skb, tcp, csumOK: skb.csumVerified ? true : csumOK, v6: true, &r)
+        tcpCommon(skb, tcp, csumOK: csumOK, v6: true, &r)
     }
 }

@@ -200,9 +200,7 @@ extension Kernel {
             r.drop(.notSpecified, at: .ipv6Defrag, "\(ident()): reassembled payload \(total - 40) exceeds 65535")
             return false
         }
-        var datagram = [UInt8](repeating: 0, count: total)
-        for i in 0..<hl { datagram[i] = q.head[i] }
-        for f in q.fragments { for (k, b) in f.payload.enumerated() { datagram[hl + f.offset + k] = b } }
+        var datagram = q.assemble()
         let plen = total - 40
         datagram[4] = UInt8(plen >> 8); datagram[5] = UInt8(plen & 0xFF)
         if r.wantsDetail {

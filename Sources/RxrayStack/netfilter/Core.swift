@@ -126,6 +126,9 @@ extension Kernel {
         var p = NFPacket(family: family, hook: point, bytes: skb.buf, length: skb.len, iif: nfIfindex[skb.dev], oif: oif,
                          iifName: nfIfName[skb.dev], oifName: oifName, pktType: skb.pktType.rawValue, mark: skb.mark,
                          timeNs: skb.time, sourceMAC: skb.srcMAC)
+        // GRO verified the checksum of a packet it completed alone, over these very bytes (its
+        // header rewrite keeps them); a merged packet's payloads are summed again.
+        p.l4ChecksumVerified = skb.csumVerified && skb.groSegs == 1
         let ctBefore = a.state.ctDone
         let out = engine.hook(&p, &a.state, trace: r.wantsDetail)
         skb.mark = p.mark
