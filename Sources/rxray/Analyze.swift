@@ -157,7 +157,14 @@ struct Analyze: ParsableCommand {
         // settles it at once (almost always); only frames it holds (fragments, and frames
         // behind them) are copied, and kept by number until settled.
         let held = HeldFrameQueue()
-        var current: (meta: FrameMeta, bytes: UnsafeRawBufferPointer, selected: Bool)?
+        // The frame `process` is running on (`currentIndex` -1: none), in plain variables: an
+        // optional tuple holding the meta was set, copied and destroyed through generic value
+        // witnesses on every frame.
+        var currentIndex = -1
+        var currentMeta = FrameMeta(index: -1, timestampNanoseconds: 0, captureLength: 0, wireLength: 0,
+                                    linkType: .ethernet, captureInterface: nil)
+        var currentBytes = UnsafeRawBufferPointer(start: nil, count: 0)
+        var currentSelected = false
         var currentEmitted = false
         var outputError: String?
         let threadCount = threads ?? FrameSource.defaultThreads
@@ -201,9 +208,9 @@ struct Analyze: ParsableCommand {
         func emit(_ r: FrameResult) {
             summary.add(r)
             out.report?.addPath(r)
-            if let c = current, c.meta.index == r.frame {
+            if currentIndex == r.frame {
                 currentEmitted = true
-                output(r, c.meta, c.bytes, c.selected)
+                output(r, currentMeta, currentBytes, currentSelected)
             } else {
                 held.take(r.frame) { meta, bytes, selected in output(r, meta, bytes, selected) }
             }
@@ -227,7 +234,10 @@ struct Analyze: ParsableCommand {
                                      linkType: frame.linkType, captureInterface: frame.interfaceName,
                                      comment: frame.comment, interfaceID: frame.interfaceID,
                                      direction: frame.direction.rawValue)
-                current = (meta, frame.bytes, selected)
+                currentIndex = frame.index
+                currentMeta = meta
+                currentBytes = frame.bytes
+                currentSelected = selected
                 currentEmitted = false
                 let input = FrameInput(index: frame.index, timestampNs: frame.timestampNanoseconds, bytes: frame.bytes,
                                        linkType: frame.linkType, wireLength: frame.wireLength,
@@ -239,7 +249,7 @@ struct Analyze: ParsableCommand {
                     let keep = selected && (!summaryOnly || out.writer != nil || out.report != nil)
                     held.push(meta: meta, bytes: keep ? frame.bytes : nil, selected: selected)
                 }
-                current = nil
+                currentIndex = -1
                 if let p = progress {
                     offset += Self.recordBytes(reader.format, captureLength: frame.captureLength, comment: frame.comment)
                     p.update(frames: frame.index, offset: offset)

@@ -239,9 +239,11 @@ public struct FrameResult: Sendable {
         egress = nil
         nextHop = nil
         gro = nil
-        replies.removeAll(keepingCapacity: true)
-        stages.removeAll(keepingCapacity: true)
-        counters.removeAll(keepingCapacity: true)
+        // Most frames make no reply: an empty array is left as it is (clearing one still costs a
+        // generic replace-subrange call).
+        if !replies.isEmpty { replies.removeAll(keepingCapacity: true) }
+        if !stages.isEmpty { stages.removeAll(keepingCapacity: true) }
+        if !counters.isEmpty { counters.removeAll(keepingCapacity: true) }
         counterSet = MIBSet()
     }
 

@@ -712,10 +712,13 @@ extension Kernel {
         r.nextHop = nexthop
         let source: IPAddress
         if case .v6 = nexthop { source = .v6(skb.v6Saddr) } else { source = .v4(skb.v4Saddr) }
-        let q = QueuedPacket(frame: r.frame, what: .forward(egress: egress), truesize: Kernel.truesize(skb.len),
-                             source: source, inDev: skb.dev, fate: .forwarded, reason: nil, stage: nil,
-                             egress: egress, nextHop: nexthop, holdsFrame: true)
-        switch neighOutput(nexthop, dev: out, packet: q, &r) {
+        // Built only if the packet must wait for the neighbour (the argument is an autoclosure):
+        // a reachable next hop, almost every forwarded packet, makes no queue entry.
+        let frame = r.frame
+        switch neighOutput(nexthop, dev: out, packet: QueuedPacket(
+            frame: frame, what: .forward(egress: egress), truesize: Kernel.truesize(skb.len),
+            source: source, inDev: skb.dev, fate: .forwarded, reason: nil, stage: nil,
+            egress: egress, nextHop: nexthop, holdsFrame: true), &r) {
         case .sent:
             r.record(stage, .forward, "out \(egress) to \(nexthop); \(neighDescription(nexthop, dev: out))")
         case .queued:

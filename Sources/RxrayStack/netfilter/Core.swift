@@ -39,11 +39,11 @@ final class NFAttachment {
 
     /// Keeps `skb` (its first bytes copied) as the packet replies answer.
     func keep(_ skb: SKB) {
-        var k = skb
         let n = min(skb.buf.count, Self.lastCapacity)
         if n > 0, let b = skb.buf.baseAddress { lastBytes.baseAddress!.copyMemory(from: b, byteCount: n) }
-        k.buf = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(lastBytes)[0..<n])
-        last = k
+        // Stored once and its buffer replaced in place (a local copy first copied the SKB twice).
+        last = skb
+        last!.buf = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(lastBytes)[0..<n])
     }
     /// Enough for an IPv6 error quoting a minimum-MTU packet.
     static let replyCapacity = 1280
