@@ -441,7 +441,9 @@ public final class Analyzer {
             var kept = 0
             for k in pending.indices {
                 if pending[k].open {
-                    if kept != k { pending.swapAt(kept, k) }
+                    // Swapped in place through the buffer: Array.swapAt copied both slots
+                    // (retaining their strings) and destroyed the copies.
+                    if kept != k { pending.withUnsafeMutableBufferPointer { $0.swapAt(kept, k) } }
                     kept += 1
                 } else {
                     emitSlot(k, emit)

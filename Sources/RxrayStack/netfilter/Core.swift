@@ -18,7 +18,12 @@ final class NFAttachment {
     /// The packet as the last hook of `frame` left it: what the stack's replies answer. Its
     /// `buf` is a copy of the first `lastCapacity` bytes in `lastBytes` (a reassembled
     /// datagram's bytes do not outlive the call that built it).
-    var last: SKB? = nil
+    var last: SKB? { hasLast ? lastSKB : nil }
+    /// `last`'s storage: a plain stored SKB, written in place by `keep` (an optional stored
+    /// property was copied through a temporary twice per hook call).
+    private var lastSKB = SKB(buf: UnsafeRawBufferPointer(start: nil, count: 0), len: 0, dev: 0, origDev: 0,
+                              pktType: .host, proto: 0, frame: -1, time: 0)
+    private var hasLast = false
     let lastBytes: UnsafeMutableRawBufferPointer
     /// Enough for the IP and TCP headers with options, or an ICMP error's quote that rules and
     /// conntrack read (the quote's length is kept, its bytes beyond this are not).
@@ -41,9 +46,9 @@ final class NFAttachment {
     func keep(_ skb: SKB) {
         let n = min(skb.buf.count, Self.lastCapacity)
         if n > 0, let b = skb.buf.baseAddress { lastBytes.baseAddress!.copyMemory(from: b, byteCount: n) }
-        // Stored once and its buffer replaced in place (a local copy first copied the SKB twice).
-        last = skb
-        last!.buf = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(lastBytes)[0..<n])
+        lastSKB = skb
+        lastSKB.buf = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(lastBytes)[0..<n])
+        hasLast = true
     }
     /// Enough for an IPv6 error quoting a minimum-MTU packet.
     static let replyCapacity = 1280
