@@ -233,6 +233,15 @@ private let tcpTable: [[[TCPCTState]]] = [
     ],
 ]
 
+/// `tcpTable` flat, `[dir * 60 + flag index * 10 + old state]`: one bounds check and no
+/// nested array buffers per packet.
+private let tcpTransitions: [TCPCTState] = tcpTable.flatMap { $0.flatMap { $0 } }
+
+@inline(__always) private func tcpTransition(_ dir: Int, _ idx: Int, _ old: Int) -> TCPCTState {
+    precondition(old < 10, "TCP conntrack states index the transition table below 10")
+    return tcpTransitions[dir * 60 + idx * 10 + old]
+}
+
 @inline(__always) private func before(_ a: UInt32, _ b: UInt32) -> Bool { Int32(bitPattern: a &- b) < 0 }
 @inline(__always) private func after(_ a: UInt32, _ b: UInt32) -> Bool { before(b, a) }
 
@@ -241,92 +250,117 @@ private let tcpTable: [[[TCPCTState]]] = [
 /// SipHash on every lookup, a few percent of a frame). Deletion shifts the following entries
 /// back, so there are no tombstones and a lookup stops at the first empty bucket. Nothing
 /// iterates it, so its order never reaches the output.
+///
+/// A bucket is one word: the low 32 bits of the tuple's hash (whose low bits are the home
+/// bucket) above `value + 1` (0 is an empty bucket). The tuple itself is not stored: the
+/// entry in the table's slot `value >> 1` holds it (its original or reply tuple), so a full
+/// comparison reads the entry, and only when the 32 hash bits agree. 8 bytes a bucket
+/// instead of 44 (a 40-byte tuple and its value): a full table of 262,144 connections has
+/// 524,288 keys in 1,048,576 buckets, 8 MB instead of 46 MB.
 struct CTIndex {
-    private var keys: [CTTuple] = []
-    /// The entry's value, or -1 for an empty bucket.
-    private var values: [Int32] = []
-    private var mask = -1
+    private(set) var buckets: [UInt64] = []
+    private(set) var mask = -1
     private(set) var count = 0
 
     init() {}
 
-    @inline(__always) private static func hash(_ t: CTTuple) -> UInt64 {
+    @inline(__always) static func hash(_ t: CTTuple) -> UInt32 {
         var h = (t.src.low ^ (t.src.high &* 0x9E37_79B9_7F4A_7C15)) &* 0xFF51_AFD7_ED55_8CCD
         h ^= (t.dst.low ^ (t.dst.high &* 0xC2B2_AE3D_27D4_EB4F)) &* 0xC4CE_B9FE_1A85_EC53
         h ^= (UInt64(t.sport) << 32 | UInt64(t.dport) << 16 | UInt64(t.proto) << 8 | (t.v6 ? 1 : 0)) &* 0x9E37_79B9_7F4A_7C15
         h ^= h >> 29
         h = h &* 0xBF58_476D_1CE4_E5B9
-        return h ^ (h >> 32)
+        return UInt32(truncatingIfNeeded: h ^ (h >> 32))
     }
 
-    @inline(__always) private static func same(_ a: CTTuple, _ b: CTTuple) -> Bool {
+    @inline(__always) static func same(_ a: CTTuple, _ b: CTTuple) -> Bool {
         a.src.low == b.src.low && a.dst.low == b.dst.low && a.sport == b.sport && a.dport == b.dport
             && a.src.high == b.src.high && a.dst.high == b.dst.high && a.proto == b.proto && a.v6 == b.v6
     }
 
-    /// The bucket holding `t`, or the empty bucket where it would go.
-    @inline(__always) private func find(_ t: CTTuple) -> (Int, Bool) {
-        var i = Int(truncatingIfNeeded: Self.hash(t)) & mask
-        while true {
-            if values[i] < 0 { return (i, false) }
-            if Self.same(keys[i], t) { return (i, true) }
-            i = (i &+ 1) & mask
-        }
+    @inline(__always) static func bucket(hash: UInt32, value: Int32) -> UInt64 {
+        UInt64(hash) << 32 | UInt64(UInt32(bitPattern: value) &+ 1)
     }
 
-    subscript(_ t: CTTuple) -> Int32? {
-        get {
-            guard count > 0 else { return nil }
-            let (i, found) = find(t)
-            return found ? values[i] : nil
-        }
-        set {
-            if let v = newValue {
-                precondition(v >= 0, "conntrack index values are slot << 1 | direction")
-                if mask < 0 || (count + 1) * 2 > mask + 1 { grow() }
-                let (i, found) = find(t)
-                if !found {
-                    keys[i] = t
-                    count += 1
-                }
-                values[i] = v
-            } else if count > 0 {
-                let (i, found) = find(t)
-                if found { remove(at: i) }
+    @inline(__always) static func value(_ b: UInt64) -> Int32 { Int32(bitPattern: UInt32(truncatingIfNeeded: b) &- 1) }
+
+    /// The bucket holding `t` (whose hash is `h`), or the empty bucket where it would go;
+    /// `key(value)` is the tuple a stored value stands for.
+    @inline(__always) func find(_ t: CTTuple, hash h: UInt32, key: (Int32) -> CTTuple) -> (Int, Bool) {
+        var i = Int(h) & mask
+        return buckets.withUnsafeBufferPointer { b in
+            while true {
+                let x = b[i]
+                if x == 0 { return (i, false) }
+                if UInt32(truncatingIfNeeded: x >> 32) == h && Self.same(key(Self.value(x)), t) { return (i, true) }
+                i = (i &+ 1) & mask
             }
         }
     }
 
+    /// The value stored for `t`, nil when absent.
+    @inline(__always) func lookup(_ t: CTTuple, key: (Int32) -> CTTuple) -> Int32? {
+        guard count > 0 else { return nil }
+        let (i, found) = find(t, hash: Self.hash(t), key: key)
+        return found ? Self.value(buckets[i]) : nil
+    }
+
+    /// Stores `v` for `t` (replacing the value of an equal key).
+    mutating func insert(_ t: CTTuple, _ v: Int32, key: (Int32) -> CTTuple) {
+        precondition(v >= 0 && v < Int32.max, "conntrack index values are slot << 1 | direction")
+        if mask < 0 || (count + 1) * 2 > mask + 1 { grow() }
+        let h = Self.hash(t)
+        let (i, found) = find(t, hash: h, key: key)
+        if !found { count += 1 }
+        buckets[i] = Self.bucket(hash: h, value: v)
+    }
+
+    /// Removes `t` if it is stored with the value `v`; true when it was.
+    @discardableResult
+    mutating func remove(_ t: CTTuple, ifValue v: Int32, key: (Int32) -> CTTuple) -> Bool {
+        guard count > 0 else { return false }
+        let (i, found) = find(t, hash: Self.hash(t), key: key)
+        guard found, Self.value(buckets[i]) == v else { return false }
+        remove(at: i)
+        return true
+    }
+
     /// Empties bucket `i`, moving back the entries after it that probed past it.
     private mutating func remove(at start: Int) {
-        var hole = start
-        var j = start
-        while true {
-            j = (j &+ 1) & mask
-            if values[j] < 0 { break }
-            let home = Int(truncatingIfNeeded: Self.hash(keys[j])) & mask
-            // The entry at j may fill the hole unless its home lies cyclically in (hole, j].
-            let stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j)
-            if stays { continue }
-            keys[hole] = keys[j]
-            values[hole] = values[j]
-            hole = j
+        let mask = self.mask
+        buckets.withUnsafeMutableBufferPointer { b in
+            var hole = start
+            var j = start
+            while true {
+                j = (j &+ 1) & mask
+                let x = b[j]
+                if x == 0 { break }
+                let home = Int(truncatingIfNeeded: x >> 32) & mask
+                // The entry at j may fill the hole unless its home lies cyclically in (hole, j].
+                let stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j)
+                if stays { continue }
+                b[hole] = x
+                hole = j
+            }
+            b[hole] = 0
         }
-        values[hole] = -1
         count -= 1
     }
 
-    /// Doubles the buckets (16 at first) and reinserts every entry.
+    /// Doubles the buckets (16 at first) and reinserts every entry (the stored hash gives
+    /// each one's home bucket: no tuple is read).
     private mutating func grow() {
-        let oldKeys = keys, oldValues = values
+        let old = buckets
         let n = mask < 0 ? 16 : (mask + 1) * 2
-        keys = [CTTuple](repeating: CTTuple(src: .zero, dst: .zero, sport: 0, dport: 0, proto: 0, v6: false), count: n)
-        values = [Int32](repeating: -1, count: n)
+        buckets = [UInt64](repeating: 0, count: n)
         mask = n - 1
-        for k in oldValues.indices where oldValues[k] >= 0 {
-            let (i, _) = find(oldKeys[k])
-            keys[i] = oldKeys[k]
-            values[i] = oldValues[k]
+        let m = mask
+        buckets.withUnsafeMutableBufferPointer { b in
+            for x in old where x != 0 {
+                var i = Int(truncatingIfNeeded: x >> 32) & m
+                while b[i] != 0 { i = (i &+ 1) & m }
+                b[i] = x
+            }
         }
     }
 }
@@ -340,10 +374,35 @@ public struct ConntrackTable {
     public internal(set) var count = 0
     var config = CTConfig()
     var evictCursor = 0
-    /// Counters as `conntrack -S` names them.
-    public internal(set) var stats: [String: Int] = [:]
+    /// `conntrack -S` counters: invalid, drop, early_drop (plain counters: a dictionary keyed
+    /// by String hashed the name on every invalid packet and every new connection).
+    var invalidCount = 0, dropCount = 0, earlyDropCount = 0
 
     init(config: CTConfig) { self.config = config }
+
+    /// Counters as `conntrack -S` names them (those that moved).
+    public var stats: [String: Int] {
+        var d: [String: Int] = [:]
+        if invalidCount > 0 { d["invalid"] = invalidCount }
+        if dropCount > 0 { d["drop"] = dropCount }
+        if earlyDropCount > 0 { d["early_drop"] = earlyDropCount }
+        return d
+    }
+
+    /// The tuple an index value (`slot << 1 | direction`) stands for.
+    @inline(__always) func key(_ v: Int32) -> CTTuple {
+        v & 1 == 0 ? slots[Int(v >> 1)].original : slots[Int(v >> 1)].reply
+    }
+
+    /// The index value (`slot << 1 | direction`) of a confirmed connection's tuple.
+    @inline(__always) func lookup(_ t: CTTuple) -> Int32? { index.lookup(t, key: key) }
+
+    /// Slots to reserve at the first connection: the table never holds more than
+    /// `nf_conntrack_max` confirmed entries and the few unconfirmed ones of the frame in
+    /// flight, so reserving that once (address space: pages are touched only as slots are
+    /// used) spares the copies of doubling, and their peak of old and new arrays side by side,
+    /// and the last doubling's 2x capacity. Above 4M entries the array grows as usual.
+    var reservation: Int { min(max(config.max, 0), 1 << 22) + 64 }
 
     /// The confirmed connections (what `conntrack -L` lists), in slot order.
     public var confirmedEntries: [CTEntry] { slots.filter { $0.inUse && $0.confirmed } }
@@ -367,7 +426,7 @@ public struct ConntrackTable {
     /// Finds the connection a tuple belongs to, dropping it first if it has expired.
     /// - Complexity: O(1) expected.
     mutating func find(_ t: CTTuple, now: Int64) -> (slot: Int32, dir: Int)? {
-        guard let v = index[t] else { return nil }
+        guard let v = lookup(t) else { return nil }
         let slot = v >> 1
         if slots[Int(slot)].timeoutAt <= now {
             remove(slot)
@@ -380,6 +439,7 @@ public struct ConntrackTable {
         var e = e
         e.inUse = true
         if let s = free.popLast() { slots[Int(s)] = e; return s }
+        if slots.capacity == 0 { slots.reserveCapacity(reservation) }
         slots.append(e)
         return Int32(slots.count - 1)
     }
@@ -389,8 +449,11 @@ public struct ConntrackTable {
         guard slot >= 0, slots[Int(slot)].inUse, !slots[Int(slot)].confirmed else { return }
         slots[Int(slot)].confirmed = true
         slots[Int(slot)].status |= CTStatus.confirmed
-        index[slots[Int(slot)].original] = slot << 1
-        index[slots[Int(slot)].reply] = slot << 1 | 1
+        let original = slots[Int(slot)].original, reply = slots[Int(slot)].reply
+        let entries = slots  // the index reads tuples from the slots while it changes
+        let key = { (v: Int32) in v & 1 == 0 ? entries[Int(v >> 1)].original : entries[Int(v >> 1)].reply }
+        index.insert(original, slot << 1, key: key)
+        index.insert(reply, slot << 1 | 1, key: key)
         count += 1
     }
 
@@ -399,8 +462,10 @@ public struct ConntrackTable {
         guard slot >= 0, Int(slot) < slots.count, slots[Int(slot)].inUse else { return }
         let e = slots[Int(slot)]
         if e.confirmed {
-            if index[e.original] == slot << 1 { index[e.original] = nil }
-            if index[e.reply] == slot << 1 | 1 { index[e.reply] = nil }
+            let entries = slots
+            let key = { (v: Int32) in v & 1 == 0 ? entries[Int(v >> 1)].original : entries[Int(v >> 1)].reply }
+            index.remove(e.original, ifValue: slot << 1, key: key)
+            index.remove(e.reply, ifValue: slot << 1 | 1, key: key)
             count -= 1
         }
         slots[Int(slot)].inUse = false
@@ -414,7 +479,7 @@ public struct ConntrackTable {
     }
 
     /// Whether a tuple is taken by a confirmed connection (`nf_nat_used_tuple`).
-    func isTaken(_ t: CTTuple) -> Bool { index[t] != nil }
+    func isTaken(_ t: CTTuple) -> Bool { lookup(t) != nil }
 
     /// Early drop (`early_drop`): frees one non-assured connection. The kernel looks in the
     /// buckets near the new tuple's hash; rxray scans from a rotating cursor (deterministic)
@@ -430,7 +495,7 @@ public struct ConntrackTable {
             guard e.inUse, e.confirmed else { continue }
             if e.timeoutAt <= now || e.status & CTStatus.assured == 0 {
                 remove(Int32(s))
-                stats["early_drop", default: 0] += e.timeoutAt <= now ? 0 : 1
+                if e.timeoutAt > now { earlyDropCount += 1 }
                 return true
             }
         }
@@ -457,6 +522,23 @@ public struct ConntrackTable {
             break
         }
         return (t, nil)
+    }
+
+    /// The TCP flag combinations conntrack accepts (`tcp_valid_flags`), FIN, SYN, RST, ACK
+    /// and URG only (the caller masks out PSH, ECE and CWR).
+    @inline(__always) static func validTCPFlags(_ fl: UInt8) -> Bool {
+        switch fl {
+        case fSYN, fSYN | fURG, fSYN | fACK, fRST, fRST | fACK, fFIN | fACK, fFIN | fACK | fURG, fACK, fACK | fURG: return true
+        default: return false
+        }
+    }
+
+    /// ICMP and ICMPv6 request types that may start a connection.
+    @inline(__always) static func isICMPRequest(_ type: UInt8) -> Bool {
+        switch type {
+        case 8, 13, 15, 17, 128, 139: return true
+        default: return false
+        }
     }
 
     static func icmpReplyType(_ type: UInt8, v6: Bool) -> UInt8? {
@@ -486,13 +568,18 @@ public struct ConntrackTable {
     mutating func conntrackIn(_ p: NFPacket, now: Int64, verifyChecksum: Bool) -> CTResult {
         var r = CTResult()
         let (tOpt, why) = ConntrackTable.tuple(of: p)
-        guard var t = tOpt else { r.invalidReason = why; stats["invalid", default: 0] += 1; return r }
+        guard var t = tOpt else { r.invalidReason = why; invalidCount += 1; return r }
         // ICMP errors: RELATED to the connection of the quoted packet, never a new ct.
         if t.proto == 1 || t.proto == 58 {
             let type = UInt8(t.dport >> 8)
-            let isError = t.proto == 1 ? [3, 4, 5, 11, 12].contains(type) : (type < 128)
+            let isError: Bool
+            if t.proto == 1 {
+                switch type { case 3, 4, 5, 11, 12: isError = true; default: isError = false }
+            } else {
+                isError = type < 128
+            }
             if isError { return icmpError(p, type: type, now: now) }
-            if t.proto == 1 && type > 18 { r.invalidReason = "ICMP type above 18"; stats["invalid", default: 0] += 1; return r }
+            if t.proto == 1 && type > 18 { r.invalidReason = "ICMP type above 18"; invalidCount += 1; return r }
             if t.proto == 58 && (133...137).contains(type) {
                 r.invalidReason = "ICMPv6 neighbour discovery is not tracked"; return r
             }
@@ -501,34 +588,33 @@ public struct ConntrackTable {
             }
         }
         if t.proto == 6 {
-            guard p.has(p.thoff, 20) else { r.invalidReason = "truncated packet"; stats["invalid", default: 0] += 1; return r }
+            guard p.has(p.thoff, 20) else { r.invalidReason = "truncated packet"; invalidCount += 1; return r }
             let doff = Int(p.bytes.u8(p.thoff + 12) >> 4) * 4
             let tcplen = l4Length(p)
-            if doff < 20 || doff > tcplen { r.invalidReason = "truncated packet (bad data offset)"; stats["invalid", default: 0] += 1; return r }
-            if verifyChecksum && !l4ChecksumOK(p) { r.invalidReason = "bad checksum"; stats["invalid", default: 0] += 1; return r }
+            if doff < 20 || doff > tcplen { r.invalidReason = "truncated packet (bad data offset)"; invalidCount += 1; return r }
+            if verifyChecksum && !l4ChecksumOK(p) { r.invalidReason = "bad checksum"; invalidCount += 1; return r }
             let fl = p.bytes.u8(p.thoff + 13) & ~(0x40 | 0x80 | fPSH)
-            let valid: [UInt8] = [fSYN, fSYN | fURG, fSYN | fACK, fRST, fRST | fACK, fFIN | fACK, fFIN | fACK | fURG, fACK, fACK | fURG]
-            if !valid.contains(fl) { r.invalidReason = "invalid tcp flag combination"; stats["invalid", default: 0] += 1; return r }
+            if !ConntrackTable.validTCPFlags(fl) { r.invalidReason = "invalid tcp flag combination"; invalidCount += 1; return r }
         }
         if t.proto == 17 || t.proto == 136 {
             let ulen = p.has(p.thoff, 8) ? Int(p.bytes.u16(p.thoff + 4)) : 0
             let avail = l4Length(p)
-            if t.proto == 17 && (ulen < 8 || ulen > avail) { r.invalidReason = "truncated/malformed packet (bad UDP length)"; stats["invalid", default: 0] += 1; return r }
+            if t.proto == 17 && (ulen < 8 || ulen > avail) { r.invalidReason = "truncated/malformed packet (bad UDP length)"; invalidCount += 1; return r }
             if verifyChecksum && p.bytes.u16(p.thoff + 6) != 0 && !l4ChecksumOK(p) {
-                r.invalidReason = "bad checksum"; stats["invalid", default: 0] += 1; return r
+                r.invalidReason = "bad checksum"; invalidCount += 1; return r
             }
         }
         if t.proto == 1 && verifyChecksum && !l4ChecksumOK(p) {
-            r.invalidReason = "bad checksum"; stats["invalid", default: 0] += 1; return r
+            r.invalidReason = "bad checksum"; invalidCount += 1; return r
         }
         var hit = find(t, now: now)
         if hit == nil {
             // A new connection.
             if t.proto == 1 || t.proto == 58 {
                 guard ConntrackTable.icmpReplyType(UInt8(t.dport >> 8), v6: t.v6) != nil,
-                      [8, 13, 15, 17, 128, 139].contains(UInt8(t.dport >> 8)) else {
+                      ConntrackTable.isICMPRequest(UInt8(t.dport >> 8)) else {
                     r.invalidReason = "ICMP message that is not a request and matches no connection"
-                    stats["invalid", default: 0] += 1
+                    invalidCount += 1
                     return r
                 }
             }
@@ -536,7 +622,7 @@ public struct ConntrackTable {
             if count >= config.max {
                 if !earlyDrop(now: now) {
                     r.tableFull = true
-                    stats["drop", default: 0] += 1
+                    dropCount += 1
                     return r
                 }
             }
@@ -547,14 +633,13 @@ public struct ConntrackTable {
                 if let why = tcpNew(slot, p) {
                     remove(slot)
                     r.invalidReason = why
-                    stats["invalid", default: 0] += 1
+                    invalidCount += 1
                     return r
                 }
             }
             if t.proto == 17 || t.proto == 136 { slots[Int(slot)].udpStreamAt = now + 2_000_000_000 }
             r.created = true
             hit = (slot, 0)
-            stats["found", default: 0] += 0
         }
         let (slot, dir) = hit!
         if dir == 1 {
@@ -584,7 +669,7 @@ public struct ConntrackTable {
                 if r.created { remove(slot) }
                 r.slot = -1
                 r.invalidReason = why
-                stats["invalid", default: 0] += 1
+                invalidCount += 1
                 return r
             }
         case 17, 136:
@@ -648,11 +733,11 @@ public struct ConntrackTable {
         let ip = NFPacket(family: p.family, hook: p.hook, bytes: sub, length: sub.count)
         // The quoted header may be cut after 8 transport bytes; that is enough for ports.
         guard let t = ConntrackTable.tuple(of: ip).0, let inv = ConntrackTable.invert(t) ?? Optional(t) else {
-            r.invalidReason = "ICMP error quoting an untrackable packet"; stats["invalid", default: 0] += 1; return r
+            r.invalidReason = "ICMP error quoting an untrackable packet"; invalidCount += 1; return r
         }
         guard let (slot, dir) = find(inv, now: now) else {
             r.invalidReason = "ICMP error quoting a packet of no known connection"
-            stats["invalid", default: 0] += 1
+            invalidCount += 1
             return r
         }
         r.slot = slot
@@ -712,7 +797,7 @@ public struct ConntrackTable {
     mutating func tcpNew(_ slot: Int32, _ p: NFPacket) -> StaticString? {
         let s = segment(p)
         let idx = ConntrackTable.flagIndex(s.flags)
-        let new = tcpTable[0][idx][0]
+        let new = tcpTransition(0, idx, 0)
         guard new != .invalid else { return "invalid new: the first packet must be a SYN (or an ACK picked up mid-stream)" }
         var t = TCPTrack()
         let end = s.seq &+ s.dataLen &+ (s.flags & fSYN != 0 ? 1 : 0) &+ (s.flags & fFIN != 0 ? 1 : 0)
@@ -834,10 +919,10 @@ public struct ConntrackTable {
         let idx = ConntrackTable.flagIndex(s.flags)
         var e = slots[Int(slot)]
         let old = e.tcp.state
-        var new = tcpTable[dir][idx][Int(old.rawValue)]
+        var new = tcpTransition(dir, idx, Int(old.rawValue))
         if e.tcp.state == .none {
             // The packet that created the ct: the table's NONE column gave SYN_SENT or ESTABLISHED.
-            new = tcpTable[0][idx][0]
+            new = tcpTransition(0, idx, 0)
         }
         switch new {
         case .synSent:
@@ -950,5 +1035,62 @@ public struct ConntrackTable {
             let s = allocate(e)
             confirm(s)
         }
+    }
+}
+
+// MARK: - The end-of-run listing
+
+extension ConntrackTable {
+    /// The entry in `slot` as the summary lists it (`conntrack -L`): protocol name padded to
+    /// 9 columns and number, seconds left counted from `now`, TCP state, original tuple,
+    /// `[UNREPLIED]`, reply tuple, `[ASSURED]`, mark, use.
+    public func listingRow(_ slot: Int32, now: Int64) -> String {
+        let e = slots[Int(slot)]
+        let proto = e.original.proto
+        let name: String
+        switch proto {
+        case 6: name = "tcp"
+        case 17: name = "udp"
+        case 1: name = "icmp"
+        case 58: name = "icmpv6"
+        case 132: name = "sctp"
+        case 136: name = "udplite"
+        case 33: name = "dccp"
+        default: name = "unknown"
+        }
+        var line = name + String(repeating: " ", count: max(1, 9 - name.count)) + "\(proto) "
+        line += "\(max(0, (e.timeoutAt - now) / 1_000_000_000)) "
+        if proto == 6 { line += e.tcpState.name + " " }
+        line += e.original.description + " "
+        if e.status & CTStatus.seenReply == 0 { line += "[UNREPLIED] " }
+        line += e.reply.description + " "
+        if e.status & CTStatus.assured != 0 { line += "[ASSURED] " }
+        line += "mark=\(e.mark) use=1"
+        return line
+    }
+
+    /// The slots in use in the listing's order: by creation time, and entries created at the
+    /// same nanosecond by their rows' text (so the order does not depend on slots or hashing).
+    /// Rows are made only for such ties, and only to order them: the caller makes each row
+    /// again as it writes it (`listingRow`), so the listing is never in memory as text.
+    public func listingOrder(now: Int64) -> [Int32] {
+        var keyed: [(created: Int64, slot: Int32)] = []
+        for s in slots.indices where slots[s].inUse { keyed.append((slots[s].createdNs, Int32(s))) }
+        keyed.sort { $0.created != $1.created ? $0.created < $1.created : $0.slot < $1.slot }
+        var order: [Int32] = []
+        order.reserveCapacity(keyed.count)
+        var i = 0
+        while i < keyed.count {
+            var j = i + 1
+            while j < keyed.count && keyed[j].created == keyed[i].created { j += 1 }
+            if j - i == 1 {
+                order.append(keyed[i].slot)
+            } else {
+                let tied = keyed[i..<j].map { (text: listingRow($0.slot, now: now), slot: $0.slot) }
+                order.append(contentsOf: tied.sorted { $0.text < $1.text }.map(\.slot))
+            }
+            i = j
+        }
+        return order
     }
 }

@@ -76,7 +76,7 @@ extension ConntrackTable {
         var earlier = ConntrackTable(config: config)
         earlier.load(known, start: start)
         for e in listed.slots where e.inUse {
-            guard earlier.index[e.original] == nil, index[e.original] == nil, index[e.reply] == nil else { continue }
+            guard earlier.lookup(e.original) == nil, lookup(e.original) == nil, lookup(e.reply) == nil else { continue }
             var fresh = e
             fresh.inUse = false
             fresh.confirmed = false

@@ -199,9 +199,14 @@ public final class HTMLReport {
                        rows: counters.map { [$0.key, String($0.value), RunSummary.rate($0.value, durationNs: d)] },
                        numeric: [1, 2])
         }
-        if let ct = s.conntrackTable {
+        if let ct = s.conntrackListing {
             o += "<section class=\"tbl\" id=\"t-conntrack\"><h3>Conntrack table at the end</h3><pre>"
-            o += ct.map(Self.escape).joined(separator: "\n")
+            var first = true
+            ct.forEach { line in
+                if !first { o += "\n" }
+                o += Self.escape(line)
+                first = false
+            }
             o += "</pre></section>\n"
         }
         return o + "</section>\n"

@@ -31,6 +31,38 @@ public struct RuleHit: Sendable, Equatable {
     }
 }
 
+/// The connection tracking table at the end of a run, as `conntrack -L` lines in listing
+/// order, made one at a time while they are written: a full table (`nf_conntrack_max`,
+/// 262,144 entries by default) is about 40 MB of text, never held at once.
+public struct ConntrackListing {
+    /// Lines the listing has.
+    public let count: Int
+    private let rows: (_ body: (String) -> Void) -> Void
+
+    /// A listing of `count` lines that `rows` makes in order, calling its argument with each.
+    public init(count: Int, rows: @escaping (_ body: (String) -> Void) -> Void) {
+        self.count = count
+        self.rows = rows
+    }
+
+    /// A listing of lines already made.
+    public init(_ lines: [String]) {
+        count = lines.count
+        rows = { body in for l in lines { body(l) } }
+    }
+
+    /// Calls `body` with every line, in order.
+    public func forEach(_ body: (String) -> Void) { rows(body) }
+
+    /// Every line, in order, in one array.
+    public var lines: [String] {
+        var a: [String] = []
+        a.reserveCapacity(count)
+        forEach { a.append($0) }
+        return a
+    }
+}
+
 /// Totals over a run: frames by fate, drops by reason and stage, replies by kind, counters,
 /// GRO decisions, and (when the caller supplies them) rule hits and the conntrack table.
 ///
@@ -62,8 +94,15 @@ public struct RunSummary {
     /// Per-rule hits, when the netfilter engine provides them (top rules section).
     public var ruleHits: [RuleHit] = []
     /// The connection tracking table at the end, one `conntrack -L` line per entry, when the
-    /// conntrack engine provides it.
-    public var conntrackTable: [String]?
+    /// conntrack engine provides it: made a line at a time as the summary is written.
+    public var conntrackListing: ConntrackListing?
+
+    /// `conntrackListing` as an array of lines (every line in memory at once: for tests and
+    /// small tables).
+    public var conntrackTable: [String]? {
+        get { conntrackListing?.lines }
+        set { conntrackListing = newValue.map { ConntrackListing($0) } }
+    }
 
     public init() {
         ordinals = Ordinals()
@@ -275,9 +314,9 @@ public struct RunSummary {
                 put(pad(k, 32) + pad(String(v), 18) + lpad(Self.rate(v, durationNs: d), 7) + "\n")
             }
         }
-        if let ct = conntrackTable {
+        if let ct = conntrackListing {
             put("conntrack table at the end (as conntrack -L prints it):\n")
-            for line in ct { out { $0.string(line); $0.byte(10) } }
+            ct.forEach { line in out { $0.string(line); $0.byte(10) } }
             put("\(ct.count) flow entries have been shown.\n")
         }
     }
@@ -345,13 +384,15 @@ public struct RunSummary {
                 w.byte(125)
             }
         }
-        if let ct = conntrackTable {
+        if let ct = conntrackListing {
             out { w in key("conntrack", &w); w.byte(91) }
-            for (i, line) in ct.enumerated() {
+            var first = true
+            ct.forEach { line in
                 out { w in
-                    if i > 0 { w.byte(44) }
+                    if !first { w.byte(44) }
                     string(line, &w)
                 }
+                first = false
             }
             out { $0.byte(93) }
         }

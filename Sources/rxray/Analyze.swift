@@ -265,7 +265,7 @@ struct Analyze: ParsableCommand {
         if let engine = analyzer.netfilter {
             summary.ruleHits = NetfilterSummary.ruleHits(engine)
             if engine.usesConntrack {
-                summary.conntrackTable = NetfilterSummary.conntrackList(engine.conntrack, now: summary.lastTimestamp ?? 0)
+                summary.conntrackListing = NetfilterSummary.conntrackList(engine.conntrack, now: summary.lastTimestamp ?? 0)
             }
         }
 
@@ -379,33 +379,13 @@ enum NetfilterSummary {
     /// The table as `conntrack -L` prints it: protocol name and number, seconds left,
     /// TCP state, original tuple, `[UNREPLIED]`, reply tuple, `[ASSURED]`, mark, use.
     /// Seconds left are counted from `now`, the last frame's capture time. Entries are in
-    /// creation order (then by text), so the listing does not depend on hashing.
-    static func conntrackList(_ table: ConntrackTable, now: Int64) -> [String] {
-        var rows: [(Int64, String)] = []
-        for slot in 0..<table.slots.count {
-            guard let e = table.entry(Int32(slot)) else { continue }
-            let proto = e.original.proto
-            let name: String
-            switch proto {
-            case 6: name = "tcp"
-            case 17: name = "udp"
-            case 1: name = "icmp"
-            case 58: name = "icmpv6"
-            case 132: name = "sctp"
-            case 136: name = "udplite"
-            case 33: name = "dccp"
-            default: name = "unknown"
-            }
-            var line = name + String(repeating: " ", count: max(1, 9 - name.count)) + "\(proto) "
-            line += "\(max(0, (e.timeoutAt - now) / 1_000_000_000)) "
-            if proto == 6 { line += e.tcpState.name + " " }
-            line += e.original.description + " "
-            if e.status & CTStatus.seenReply == 0 { line += "[UNREPLIED] " }
-            line += e.reply.description + " "
-            if e.status & CTStatus.assured != 0 { line += "[ASSURED] " }
-            line += "mark=\(e.mark) use=1"
-            rows.append((e.createdNs, line))
+    /// creation order (then by text), so the listing does not depend on hashing. Each row is
+    /// made as it is written (`ConntrackTable.listingOrder`, `listingRow`): only the order, 4
+    /// bytes an entry, is kept.
+    static func conntrackList(_ table: ConntrackTable, now: Int64) -> ConntrackListing {
+        let order = table.listingOrder(now: now)
+        return ConntrackListing(count: order.count) { body in
+            for slot in order { body(table.listingRow(slot, now: now)) }
         }
-        return rows.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }.map(\.1)
     }
 }

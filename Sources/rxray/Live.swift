@@ -578,7 +578,7 @@ final class LiveSession: @unchecked Sendable {
         if let engine = analyzer.netfilter {
             summary.ruleHits = NetfilterSummary.ruleHits(engine)
             if engine.usesConntrack {
-                summary.conntrackTable = NetfilterSummary.conntrackList(engine.conntrack, now: summary.lastTimestamp ?? 0)
+                summary.conntrackListing = NetfilterSummary.conntrackList(engine.conntrack, now: summary.lastTimestamp ?? 0)
             }
         }
         if let w = writer {
