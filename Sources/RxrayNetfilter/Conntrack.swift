@@ -98,19 +98,31 @@ struct TCPDirState {
     static let isnUnknown: UInt8 = 0x40
 }
 
+/// A connection's TCP tracking state (`struct ip_ct_tcp`). 56 bytes: fields are declared
+/// widest-aligned after the window states, and the last direction and the two last-RST flags
+/// share one byte.
 struct TCPTrack {
-    var state: TCPCTState = .none
     var seen = (TCPDirState(), TCPDirState())
-    var lastDir: UInt8 = 0
-    var lastIndex: UInt8 = 5
+    var state: TCPCTState = .none
+    /// Bit 0: the direction of the last packet (`last_dir`); bits 1 and 2: whether the last
+    /// packet in the original / reply direction was a RST.
+    private var dirBits: UInt8 = 0
     var lastSeq: UInt32 = 0
     var lastAck: UInt32 = 0
     var lastEnd: UInt32 = 0
     var lastWin: UInt16 = 0
-    var lastWscale: UInt8 = 0
-    var lastFlags: UInt8 = 0
+    var lastIndex: UInt8 = 5
     var retrans: UInt8 = 0
-    var lastRST = (false, false)
+
+    var lastDir: UInt8 {
+        get { dirBits & 1 }
+        set { dirBits = dirBits & ~1 | newValue & 1 }
+    }
+
+    var lastRST: (Bool, Bool) {
+        get { (dirBits & 2 != 0, dirBits & 4 != 0) }
+        set { dirBits = dirBits & 1 | (newValue.0 ? 2 : 0) | (newValue.1 ? 4 : 0) }
+    }
 
     subscript(dir: Int) -> TCPDirState {
         get { dir == 0 ? seen.0 : seen.1 }
@@ -118,9 +130,13 @@ struct TCPTrack {
     }
 }
 
-/// A tracked connection (`struct nf_conn`).
+/// A tracked connection (`struct nf_conn`): 168 bytes, laid out so that the table of
+/// `nf_conntrack_max` entries stays small (the one-byte `bits` sits in the original tuple's
+/// tail padding; TCP's state is 56 bytes; the UDP stream deadline is computed, not stored).
 public struct CTEntry {
     public var original: CTTuple
+    /// `inUseBit`, `confirmedBit`, `loadedBit`.
+    var bits: UInt8 = 0
     public var reply: CTTuple
     public var status: UInt32 = 0
     public var mark: UInt32 = 0
@@ -130,10 +146,31 @@ public struct CTEntry {
     /// timeout the last packet set, what `conntrack -L` shows right after it.
     public internal(set) var refreshedNs: Int64 = 0
     var tcp = TCPTrack()
-    var udpStreamAt: Int64 = 0
-    var inUse = false
-    var confirmed = false
     public var tcpState: TCPCTState { tcp.state }
+
+    static let inUseBit: UInt8 = 1, confirmedBit: UInt8 = 2
+    /// Loaded from a starting table (`conntrack -L`), not made by a packet.
+    static let loadedBit: UInt8 = 4
+
+    /// The slot holds a connection (unconfirmed ones included).
+    var inUse: Bool {
+        get { bits & Self.inUseBit != 0 }
+        set { if newValue { bits |= Self.inUseBit } else { bits &= ~Self.inUseBit } }
+    }
+
+    /// In the hash (`nf_ct_is_confirmed`).
+    var confirmed: Bool {
+        get { bits & Self.confirmedBit != 0 }
+        set { if newValue { bits |= Self.confirmedBit } else { bits &= ~Self.confirmedBit } }
+    }
+
+    /// UDP and UDP-Lite: after this time a replied flow is a stream (2 s after the first
+    /// packet, `nf_conntrack_udp_packet`'s `stream_ts`). A loaded UDP entry is a stream from
+    /// its load time; a loaded UDP-Lite one from any time (the load set no deadline).
+    var udpStreamAt: Int64 {
+        if bits & Self.loadedBit == 0 { return createdNs &+ 2_000_000_000 }
+        return original.proto == 17 ? createdNs : 0
+    }
     public func tuple(_ dir: Int) -> CTTuple { dir == 0 ? original : reply }
 }
 
@@ -637,7 +674,6 @@ public struct ConntrackTable {
                     return r
                 }
             }
-            if t.proto == 17 || t.proto == 136 { slots[Int(slot)].udpStreamAt = now + 2_000_000_000 }
             r.created = true
             hit = (slot, 0)
         }
@@ -1031,7 +1067,7 @@ public struct ConntrackTable {
                 var d = TCPDirState(); d.flags = TCPDirState.beLiberal | TCPDirState.sackPerm
                 e.tcp[0] = d; e.tcp[1] = d
             }
-            if ce.protoNumber == 17 { e.udpStreamAt = start }
+            e.bits |= CTEntry.loadedBit
             let s = allocate(e)
             confirm(s)
         }

@@ -114,6 +114,43 @@ final class ConntrackListingTests: XCTestCase {
         XCTAssertGreaterThan(live.count, 100)
     }
 
+    func testEntryIsCompact() {
+        // A full default table is 262,144 entries: every 8 bytes here is 2 MB.
+        XCTAssertLessThanOrEqual(MemoryLayout<TCPTrack>.size, 56)
+        XCTAssertLessThanOrEqual(MemoryLayout<CTEntry>.stride, 168)
+        var t = TCPTrack()
+        t.lastDir = 1
+        t.lastRST.1 = true
+        XCTAssertEqual(t.lastDir, 1)
+        XCTAssertTrue(t.lastRST == (false, true))
+        t.lastRST.0 = true
+        t.lastDir = 0
+        XCTAssertTrue(t.lastRST == (true, true))
+        XCTAssertEqual(t.lastDir, 0)
+        t.lastRST = (false, false)
+        t.lastDir = 1
+        XCTAssertTrue(t.lastRST == (false, false))
+        XCTAssertEqual(t.lastDir, 1)
+    }
+
+    func testUDPStreamDeadlineOfMadeAndLoadedEntries() throws {
+        let rig = Rig(try NetfilterEngine(host: testHost(nft: rules)))
+        let q = rig.run(Pkt.v4(src: peer, dst: me, proto: 17, l4: Pkt.udp(sport: 4000, dport: 53)), hooks: local)
+        let made = try XCTUnwrap(rig.engine.conntrack.entry(q.state.ct.slot))
+        XCTAssertEqual(made.udpStreamAt, made.createdNs + 2_000_000_000)
+        var table = ConntrackTable(config: CTConfig())
+        let udp = ConntrackEntry(protoName: "udp", protoNumber: 17, timeout: 30,
+                                 original: ConntrackTuple(src: IPAddress("192.0.2.1")!, dst: IPAddress("192.0.2.2")!, sport: 53, dport: 4444),
+                                 reply: ConntrackTuple(src: IPAddress("192.0.2.2")!, dst: IPAddress("192.0.2.1")!, sport: 4444, dport: 53), status: [])
+        var lite = udp
+        lite.protoName = "udplite"
+        lite.protoNumber = 136
+        table.load([udp, lite], start: 5_000_000_000)
+        XCTAssertEqual(table.slots[0].udpStreamAt, 5_000_000_000, "a loaded UDP flow is a stream from its load time")
+        XCTAssertEqual(table.slots[1].udpStreamAt, 0, "a loaded UDP-Lite flow has no deadline")
+        XCTAssertTrue(table.slots[0].inUse && table.slots[0].confirmed)
+    }
+
     func testSlotsAreReservedForTheTableLimitOnce() {
         var config = CTConfig()
         config.max = 5000
