@@ -24,7 +24,7 @@ public enum Annotation {
         }
         if let e = r.egress { s += " via " + e }
         if let nh = r.nextHop { s += " next hop \(nh)" }
-        if let decider = deciding(r), !decider.detail.isEmpty {
+        if let decider = deciding(r), decider.hasDetail {
             if case .nfHook = decider.stage {
                 s += "; rule: "
             } else if r.fate == .dropped {
@@ -32,7 +32,7 @@ public enum Annotation {
             } else {
                 s += "; " + decider.stage.symbol + ": "
             }
-            s += decider.detail
+            s += r.detail(of: decider)
         }
         for rep in r.replies { s += "; reply \(rep.kindName) on \(rep.interface): \(rep.summary)" }
         if let o = original, !o.isEmpty { s += " | capture comment: " + o }

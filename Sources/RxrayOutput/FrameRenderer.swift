@@ -390,8 +390,9 @@ public struct FrameRenderer {
                 first = false
                 w.ascii("{\"stage\":\""); s.stage.writeSymbol(to: &w)
                 w.ascii("\",\"decision\":\""); w.string(s.verdict.name)
-                w.ascii("\",\"detail\":"); w.jsonString(s.detail)
-                w.byte(125)
+                w.ascii("\",\"detail\":\"")
+                r.withDetail(of: s) { w.jsonEscaped($0) }
+                w.ascii("\"}")
             }
             w.ascii("],\"gro\":")
             stageObject(r, gro, &w)
@@ -414,8 +415,9 @@ public struct FrameRenderer {
         guard let i = index else { w.ascii("null"); return }
         let s = r.stages[i]
         w.ascii("{\"decision\":\""); w.string(s.verdict.name)
-        w.ascii("\",\"detail\":"); w.jsonString(s.detail)
-        w.byte(125)
+        w.ascii("\",\"detail\":\"")
+        r.withDetail(of: s) { w.jsonEscaped($0) }
+        w.ascii("\"}")
     }
 
     @inline(__always) private func color(_ code: StaticString, _ w: inout ByteWriter) {
@@ -458,11 +460,11 @@ public struct FrameRenderer {
                 let start = w.count
                 s.stage.writeSymbol(to: &w)
                 w.pad(from: start, to: 26)
-                if s.detail.isEmpty {
+                if !s.hasDetail {
                     w.string(s.verdict.name)
                 } else {
                     w.padded(s.verdict.name, 8)
-                    w.string(s.detail)
+                    r.withDetail(of: s) { w.bytes($0) }
                 }
                 if code != nil { resetColor(&w) }
             }

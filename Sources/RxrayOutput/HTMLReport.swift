@@ -93,7 +93,7 @@ public final class HTMLReport {
             if k > 0 { o += "," }
             let sym = s.stage.symbol
             stagesSeen.insert(sym)
-            o += "[" + Self.scriptJSON(sym) + ",\"" + s.verdict.name + "\"," + Self.scriptJSON(s.detail) + "]"
+            o += "[" + Self.scriptJSON(sym) + ",\"" + s.verdict.name + "\"," + Self.scriptJSON(r.detail(of: s)) + "]"
         }
         o += "],\"rp\":["
         for (k, rep) in r.replies.enumerated() {

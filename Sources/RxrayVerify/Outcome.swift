@@ -62,11 +62,11 @@ public struct FrameOutcome: Equatable, Sendable {
         }
         if deciding == nil { deciding = r.stages.last { $0.verdict != .note && $0.verdict != .pass } }
         if let d = deciding {
-            decision = d.detail.isEmpty ? d.stage.symbol : d.stage.symbol + ": " + clean(d.detail)
+            decision = !d.hasDetail ? d.stage.symbol : d.stage.symbol + ": " + clean(r.detail(of: d))
         }
         rules = r.stages.compactMap { s in
-            guard case .nfHook = s.stage, !s.detail.isEmpty else { return nil }
-            return s.stage.symbol + ": " + clean(s.detail)
+            guard case .nfHook = s.stage, s.hasDetail else { return nil }
+            return s.stage.symbol + ": " + clean(r.detail(of: s))
         }
     }
 

@@ -159,8 +159,8 @@ final class RenderBatch {
 }
 
 extension FrameResult {
-    /// Makes this result equal to `r`, reusing this one's array storage (no allocation once
-    /// the arrays are large enough; strings are shared).
+    /// Makes this result equal to `r`, reusing this one's array and detail storage (no
+    /// allocation once they are large enough).
     mutating func copy(from r: FrameResult) {
         reset(frame: r.frame)
         wantsDetail = r.wantsDetail
@@ -171,7 +171,7 @@ extension FrameResult {
         nextHop = r.nextHop
         gro = r.gro
         replies.append(contentsOf: r.replies)
-        stages.append(contentsOf: r.stages)
+        appendStages(of: r)
         for (m, d) in r.counters { count(m, d) }
     }
 }

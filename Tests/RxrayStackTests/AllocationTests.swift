@@ -67,8 +67,8 @@ final class AllocationTests: XCTestCase {
             XCTAssertEqual(x.nextHop, y.nextHop, "frame \(x.frame)")
             XCTAssertEqual(x.gro, y.gro, "frame \(x.frame)")
             XCTAssertEqual(x.replies, y.replies, "frame \(x.frame)")
-            XCTAssertEqual(x.stages.map { "\($0.stage) \($0.verdict) \($0.detail)" },
-                           y.stages.map { "\($0.stage) \($0.verdict) \($0.detail)" }, "frame \(x.frame)")
+            XCTAssertEqual(x.trace.map { "\($0.stage) \($0.verdict) \($0.detail)" },
+                           y.trace.map { "\($0.stage) \($0.verdict) \($0.detail)" }, "frame \(x.frame)")
             XCTAssertEqual(x.counters.map { "\($0.0)=\($0.1)" }, y.counters.map { "\($0.0)=\($0.1)" }, "frame \(x.frame)")
         }
     }

@@ -70,9 +70,9 @@ final class ConntrackDefragTests: XCTestCase {
             }
         }
         // The 820-byte fragments do not fit the 576-byte MTU: cut into 3 (552 + 552 + 104 bytes).
-        XCTAssertTrue(results[8]?.stages.contains { $0.detail.contains("cut into 3 fragments") } ?? false)
+        XCTAssertTrue(results[8]?.trace.contains { $0.detail.contains("cut into 3 fragments") } ?? false)
         // The 420 + 228 fragments fit: sent again as they came.
-        XCTAssertTrue(results[2]?.stages.contains { $0.detail.contains("sent again in the 2 fragments") } ?? false)
+        XCTAssertTrue(results[2]?.trace.contains { $0.detail.contains("sent again in the 2 fragments") } ?? false)
     }
 
     /// IPv6: fragments are gathered before conntrack and the rules; each held fragment settles
@@ -88,7 +88,7 @@ final class ConntrackDefragTests: XCTestCase {
             XCTAssertEqual(results[f]?.fate, .forwarded, "frame \(f)")
             XCTAssertEqual(results[f]?.egress, "eth1", "frame \(f)")
         }
-        XCTAssertTrue(results[5]?.stages.contains { $0.detail.contains("sent again in the 3 fragments") } ?? false)
+        XCTAssertTrue(results[5]?.trace.contains { $0.detail.contains("sent again in the 3 fragments") } ?? false)
         // The FORWARD port rule drops the whole datagram: both fragments NETFILTER_DROP.
         for f in [6, 7] {
             XCTAssertEqual(results[f]?.fate, .dropped, "frame \(f)")
@@ -156,7 +156,7 @@ final class ConntrackDefragTests: XCTestCase {
         XCTAssertEqual(results[1]?.dropReason, .netfilterDrop)
         XCTAssertEqual(results[2]?.dropReason, .netfilterDrop)
         XCTAssertEqual(results[3]?.dropReason, .fragReasmTimeout)
-        XCTAssertTrue(results[1]?.stages.contains { $0.verdict == .drop && $0.detail.contains("not sent") } ?? false,
+        XCTAssertTrue(results[1]?.trace.contains { $0.verdict == .drop && $0.detail.contains("not sent") } ?? false,
                       "the trace tells the reply was dropped at OUTPUT")
     }
 

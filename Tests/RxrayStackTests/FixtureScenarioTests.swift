@@ -293,7 +293,7 @@ final class FixtureScenarioTests: XCTestCase {
                 if problems.isEmpty {
                     agreed += 1
                 } else {
-                    let trace = r.stages.map { "\($0.stage.symbol):\($0.verdict) \($0.detail)" }.joined(separator: "\n      ")
+                    let trace = r.trace.map { "\($0.stage.symbol):\($0.verdict) \($0.detail)" }.joined(separator: "\n      ")
                     failures.append("\(name):\(frame): " + problems.joined(separator: "; ")
                                     + "\n    scenario: \(description)\n    rxray trace:\n      \(trace)")
                 }

@@ -28,7 +28,7 @@ final class LiveReloadStateTests: XCTestCase {
     private func describe(_ r: FrameResult) -> String {
         var s = "\(r.frame) \(r.fate) \(r.dropReason.map { "\($0)" } ?? "-") \(r.dropStage.map { "\($0)" } ?? "-")"
         s += " egress \(r.egress ?? "-") via \(r.nextHop.map { "\($0)" } ?? "-")"
-        for st in r.stages { s += "\n  \(st.stage) \(st.verdict) \(st.detail)" }
+        for st in r.trace { s += "\n  \(st.stage) \(st.verdict) \(st.detail)" }
         for rep in r.replies { s += "\n  reply \(rep.kindName) \(rep.interface) \(rep.summary)" }
         for (m, d) in r.counters.sorted(by: { $0.0.name < $1.0.name }) { s += " \(m.name)=\(d)" }
         if let g = r.gro { s += "\n  gro \(g)" }
@@ -139,14 +139,14 @@ final class LiveReloadStateTests: XCTestCase {
         XCTAssertFalse(later.isEmpty)
         // Every later frame meets the new rule set: accepted only as established/related.
         for r in later {
-            let nf = r.stages.filter { if case .nfHook = $0.stage { return true } else { return false } }
+            let nf = r.trace.filter { if case .nfHook = $0.stage { return true } else { return false } }
             XCTAssertTrue(nf.allSatisfy { $0.detail.contains("strict") || $0.detail.isEmpty }, "frame \(r.frame) ran the new rules: \(nf.map(\.detail))")
-            let ct = r.stages.first { $0.stage == .nfConntrackIn }?.detail ?? ""
+            let ct = r.trace.first { $0.stage == .nfConntrackIn }?.detail ?? ""
             if r.fate != .dropped || r.dropReason != .netfilterDrop { continue }
             XCTAssertFalse(ct.hasPrefix("ct state established"), "an established frame is not dropped by the new rules: \(r.frame) \(ct)")
         }
         let passedEstablished = later.filter { r in
-            (r.stages.first { $0.stage == .nfConntrackIn }?.detail ?? "").hasPrefix("ct state established") && r.dropReason != .netfilterDrop
+            (r.trace.first { $0.stage == .nfConntrackIn }?.detail ?? "").hasPrefix("ct state established") && r.dropReason != .netfilterDrop
         }
         print("reload to a strict rule set after frame \(at): \(tracked) connection(s) kept; \(passedEstablished.count) later established frame(s) accepted")
         XCTAssertGreaterThan(passedEstablished.count, 0, "a connection tracked before the reload passes the established-only rule")
@@ -205,7 +205,7 @@ final class LiveReloadStateTests: XCTestCase {
         // 3: the handshake's ACK finds its request socket under the new configuration.
         feed(a, segment(dport: 80, seq: 101, flags: 0x10), index: 3, into: &out)
         let ack = out[3]
-        XCTAssertEqual(ack?.fate, .delivered, "\(ack.map { "\($0.stages.map { "\($0.stage) \($0.detail)" })" } ?? "")")
+        XCTAssertEqual(ack?.fate, .delivered, "\(ack.map { "\($0.trace.map { "\($0.stage) \($0.detail)" })" } ?? "")")
         XCTAssertTrue(ack?.stages.contains { $0.stage == .tcpCheckReq } == true, "the ACK completed the request: \(ack.map { "\($0.stages)" } ?? "")")
 
         // A configuration without the listener frees its request and unaccepted sockets.

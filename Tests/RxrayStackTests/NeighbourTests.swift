@@ -61,9 +61,9 @@ final class NeighbourTests: XCTestCase {
         XCTAssertEqual(f1.fate, .forwarded, "released by frame 2")
         XCTAssertEqual(f1.egress, "eth1")
         XCTAssertTrue(f1.stages.contains { $0.stage == .neighResolveOutput && $0.verdict == .hold })
-        XCTAssertTrue(f1.stages.contains { $0.stage == .neighUpdate && $0.detail.contains("frame 2") })
+        XCTAssertTrue(f1.trace.contains { $0.stage == .neighUpdate && $0.detail.contains("frame 2") })
         XCTAssertEqual(f2.fate, .delivered)
-        XCTAssertTrue(f2.stages.contains { $0.stage == .neighUpdate && $0.detail.contains("INCOMPLETE → REACHABLE") }, "\(f2.stages)")
+        XCTAssertTrue(f2.trace.contains { $0.stage == .neighUpdate && $0.detail.contains("INCOMPLETE → REACHABLE") }, "\(f2.trace)")
     }
 
     func testAResolvedNextHopIsForwardedAtOnce() {
@@ -79,7 +79,7 @@ final class NeighbourTests: XCTestCase {
         let r = run(ns, [("eth0", udpTo(Self.peer1, id: 1), 0)])[1]!
         XCTAssertEqual(r.fate, .forwarded)
         XCTAssertTrue(r.replies.isEmpty)
-        XCTAssertTrue(r.stages.contains { $0.stage == .neighResolveOutput && $0.detail.contains("DELAY") })
+        XCTAssertTrue(r.trace.contains { $0.stage == .neighResolveOutput && $0.detail.contains("DELAY") })
     }
 
     func testWithoutANeighbourTableResolutionIsNotModelled() {
@@ -107,7 +107,7 @@ final class NeighbourTests: XCTestCase {
         // Still waiting at 2.9 s; the input ends, so it stays queued: neither dropped nor sent.
         XCTAssertEqual(out[1]?.fate, .delivered)
         XCTAssertEqual(kinds(out[1]), ["arp_request@eth1"])
-        XCTAssertTrue(out[1]!.stages.contains { $0.detail.contains("still queued") })
+        XCTAssertTrue(out[1]!.trace.contains { $0.detail.contains("still queued") })
     }
 
     func testAFailedEntryStartsANewResolution() {
@@ -142,7 +142,7 @@ final class NeighbourTests: XCTestCase {
         XCTAssertEqual(out[1]?.fate, .delivered)
         XCTAssertEqual(kinds(out[1]), ["arp_request@eth1"], "the echo reply waits")
         XCTAssertEqual(kinds(out[2]), ["arp_reply@eth1", "icmp@eth1"], "the ARP reply and the released echo reply")
-        XCTAssertTrue(out[1]!.stages.contains { $0.stage == .neighUpdate && $0.detail.contains("frame 2") })
+        XCTAssertTrue(out[1]!.trace.contains { $0.stage == .neighUpdate && $0.detail.contains("frame 2") })
     }
 
     func testGratuitousARPCreatesAnEntryOnlyWithArpAccept() {

@@ -198,7 +198,7 @@ final class NftTraceTests: XCTestCase {
                 let ids = Set(traceLines.compactMap { $0.split(separator: " ").dropFirst(2).first })
                 var ours: [Step] = [], bad = kernel.bad
                 if let r = byFrame[frame] {
-                    for s in r.stages {
+                    for s in r.trace {
                         guard case .nfHook = s.stage else { continue }
                         let x = Self.rxraySteps(s.detail, owner: owner)
                         ours += x.steps; bad += x.bad

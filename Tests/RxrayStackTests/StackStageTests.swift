@@ -39,7 +39,7 @@ final class LinkTests: XCTestCase {
         ns.addAddressRoutesIfMissing()
         let frame = T.eth(type: 0x8100, [0, 5, 0x08, 0x00] + T.ipv4(src: IPv4Address(203, 0, 113, 2), dst: IPv4Address(203, 0, 113, 1), proto: 1, T.icmpEcho()))
         let r = T.one(ns, frame)
-        XCTAssertEqual(r.fate, .delivered, "\(r.stages.map(\.detail))")
+        XCTAssertEqual(r.fate, .delivered, "\(r.trace.map(\.detail))")
         XCTAssertEqual(r.replies.first?.interface, "eth0.5")
     }
 
@@ -328,7 +328,7 @@ final class IPv6Tests: XCTestCase {
         let body: [UInt8] = [135, 0, 0, 0, 0, 0, 0, 0] + T.v6bytes(me)
         let r = T.one(T.netns(), T.eth(MACAddress(0x3333_FF00_0001), type: 0x86DD,
                                        T.ipv6(dst: dst, nh: 58, hop: 255, T.icmpv6(src: peer, dst: dst, body))))
-        XCTAssertEqual(r.replies.map(\.kind), [.icmpv6(type: 136, code: 0)], "\(r.stages.map(\.detail))")
+        XCTAssertEqual(r.replies.map(\.kind), [.icmpv6(type: 136, code: 0)], "\(r.trace.map(\.detail))")
     }
 
     func testHopLimitOneForwardedIsTimeExceeded() {

@@ -124,6 +124,6 @@ final class TCPTests: XCTestCase {
         }
         a.finish { out.append($0) }
         XCTAssertEqual(out[0].fate, .delivered, "picked up mid-stream: data at rcv_nxt is queued")
-        XCTAssertTrue(out[0].stages.contains { $0.detail.contains("mid-stream") })
+        XCTAssertTrue(out[0].trace.contains { $0.detail.contains("mid-stream") })
     }
 }

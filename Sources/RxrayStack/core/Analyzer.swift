@@ -96,6 +96,8 @@ public final class Analyzer {
     private var stageArena: [StageRecord] = []
     private var counterArena: [(MIB, Int)] = []
     private var replyArena: [Reply] = []
+    /// The packed results' stage detail bytes: a slot's records index its range of these.
+    private var detailArena: [UInt8] = []
     /// Arena entries of slots already emitted (compaction reclaims them).
     private var arenaDead = 0
     /// Frames a resolution settled in this round (packed after the flush if still waiting).
@@ -124,6 +126,7 @@ public final class Analyzer {
         var stageStart: Int32 = 0, stageCount: Int32 = 0
         var counterStart: Int32 = 0, counterCount: Int32 = 0
         var replyStart: Int32 = 0, replyCount: Int32 = 0
+        var detailStart: Int32 = 0, detailCount: Int32 = 0
 
         init(frame: Int, open: Bool, full: Int32) {
             self.frame = frame
@@ -273,12 +276,17 @@ public final class Analyzer {
         r.dropStage = res.stage
         r.egress = res.egress
         r.nextHop = res.nextHop
-        if r.wantsDetail {
-            r.stages.append(StageRecord(stage: res.noteStage, verdict: .note, detail: res.detail))
+        if res.noteCount > 0, let d = res.stageDetails {
+            let st = Int(res.noteStart), n = Int(res.noteCount)
+            r.record(res.noteStage, .note) { $0.bytes(UnsafeBufferPointer(rebasing: d.writer.bytes[st..<(st + n)])) }
         } else {
-            r.stages.append(StageRecord(stage: res.noteStage, verdict: .note))
+            r.record(res.noteStage, .note, res.detail)
         }
-        r.stages.append(contentsOf: res.stages)
+        if let d = res.stageDetails {
+            r.appendStages(res.stages, detailBytes: d.writer.bytes)
+        } else {
+            r.appendStages(res.stages, detailBytes: UnsafeBufferPointer(start: nil, count: 0))
+        }
         if res.accountedOn == nil || res.accountedOn == f {
             for (m, d) in res.counters { r.count(m, d) }
             r.replies.append(contentsOf: res.replies)
@@ -329,6 +337,9 @@ public final class Analyzer {
         s.replyStart = Int32(replyArena.count)
         s.replyCount = Int32(r.replies.count)
         replyArena.append(contentsOf: r.replies)
+        s.detailStart = Int32(detailArena.count)
+        r.withDetailBytes { detailArena.append(contentsOf: $0) }
+        s.detailCount = Int32(detailArena.count) - s.detailStart
         return s
     }
 
@@ -343,7 +354,11 @@ public final class Analyzer {
         r.nextHop = s.nextHop
         r.gro = s.gro
         let st = Int(s.stageStart), ct = Int(s.counterStart), rt = Int(s.replyStart)
-        r.stages.append(contentsOf: stageArena[st..<(st + Int(s.stageCount))])
+        let dt = Int(s.detailStart)
+        detailArena.withUnsafeBufferPointer { all in
+            r.appendStages(stageArena[st..<(st + Int(s.stageCount))],
+                           detailBytes: UnsafeBufferPointer(rebasing: all[dt..<(dt + Int(s.detailCount))]))
+        }
         for k in ct..<(ct + Int(s.counterCount)) { r.count(counterArena[k].0, counterArena[k].1) }
         r.replies.append(contentsOf: replyArena[rt..<(rt + Int(s.replyCount))])
     }
@@ -401,6 +416,7 @@ public final class Analyzer {
         stageArena.removeAll(keepingCapacity: true)
         counterArena.removeAll(keepingCapacity: true)
         replyArena.removeAll(keepingCapacity: true)
+        detailArena.removeAll(keepingCapacity: true)
         arenaDead = 0
     }
 
@@ -408,7 +424,7 @@ public final class Analyzer {
     /// the live ranges move to the front, in pending order (amortised constant per entry).
     private func compactArenas() {
         if pending.isEmpty {
-            if !stageArena.isEmpty || !counterArena.isEmpty || !replyArena.isEmpty { clearArenas() }
+            if !stageArena.isEmpty || !counterArena.isEmpty || !replyArena.isEmpty || !detailArena.isEmpty { clearArenas() }
             return
         }
         let total = stageArena.count + counterArena.count + replyArena.count
@@ -417,6 +433,8 @@ public final class Analyzer {
         stages.reserveCapacity(stageArena.count)
         counters.reserveCapacity(counterArena.count)
         replies.reserveCapacity(replyArena.count)
+        var details: [UInt8] = []
+        details.reserveCapacity(detailArena.count)
         for k in pending.indices where pending[k].full < 0 {
             let st = Int(pending[k].stageStart), ct = Int(pending[k].counterStart), rt = Int(pending[k].replyStart)
             pending[k].stageStart = Int32(stages.count)
@@ -425,10 +443,14 @@ public final class Analyzer {
             counters.append(contentsOf: counterArena[ct..<(ct + Int(pending[k].counterCount))])
             pending[k].replyStart = Int32(replies.count)
             replies.append(contentsOf: replyArena[rt..<(rt + Int(pending[k].replyCount))])
+            let dt = Int(pending[k].detailStart)
+            pending[k].detailStart = Int32(details.count)
+            details.append(contentsOf: detailArena[dt..<(dt + Int(pending[k].detailCount))])
         }
         stageArena = stages
         counterArena = counters
         replyArena = replies
+        detailArena = details
         arenaDead = 0
     }
 
@@ -481,8 +503,13 @@ struct HoldResolution {
     /// The settled packet's own trace (a GRO super-packet's path above GRO), appended to
     /// every held frame's stages.
     var stages: [StageRecord] = []
+    /// The bytes `stages`' detail ranges index (the settled packet's result's buffer, shared).
+    var stageDetails: DetailBuffer? = nil
     /// The one frame that carries `counters` and `replies` (nil: every frame listed).
     var accountedOn: Int? = nil
     /// For GRO: the super-packet's first frame, segment count and why it was completed.
     var gro: GROInfo? = nil
+    /// When `noteCount` > 0, the note's text is this range of `stageDetails` (`detail` is unused).
+    var noteStart: Int32 = 0
+    var noteCount: Int32 = 0
 }

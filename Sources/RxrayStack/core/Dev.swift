@@ -246,11 +246,12 @@ extension Kernel {
             skb.pktType = .otherhost
         }
         if r.wantsDetail {
-            var s = "\(d.name): \(dst) → \(skb.pktType)"
-            if skb.pktType == .otherhost && !d.promisc && d.kind == .ethernet && !d.isVirtual {
-                s += " (a NIC not in promiscuous mode filters this before the kernel)"
+            let pkt = skb.pktType
+            let filtered = pkt == .otherhost && !d.promisc && d.kind == .ethernet && !d.isVirtual
+            r.record(.ethTypeTrans, .pass) { w in
+                w.string(d.name); w.ascii(": "); dst.write(to: &w); w.ascii(" → "); w.string(pkt.description)
+                if filtered { w.ascii(" (a NIC not in promiscuous mode filters this before the kernel)") }
             }
-            r.record(.ethTypeTrans, .pass, s)
         } else {
             r.record(.ethTypeTrans, .pass)
         }
@@ -341,10 +342,16 @@ extension Kernel {
         }
         switch skb.proto {
         case 0x0800:
-            r.record(.netifReceiveSkbCore, .pass, "IPv4 on \(self.devName(skb.dev)) (\(skb.pktType))")
+            let name = self.devName(skb.dev), pkt = skb.pktType
+            r.record(.netifReceiveSkbCore, .pass) { w in
+                w.ascii("IPv4 on "); w.string(name); w.ascii(" ("); w.string(pkt.description); w.byte(41)
+            }
             ipRcv(&skb, &r)
         case 0x86DD:
-            r.record(.netifReceiveSkbCore, .pass, "IPv6 on \(self.devName(skb.dev)) (\(skb.pktType))")
+            let name = self.devName(skb.dev), pkt = skb.pktType
+            r.record(.netifReceiveSkbCore, .pass) { w in
+                w.ascii("IPv6 on "); w.string(name); w.ascii(" ("); w.string(pkt.description); w.byte(41)
+            }
             ipv6Rcv(&skb, &r)
         case 0x0806:
             r.record(.netifReceiveSkbCore, .pass, "ARP on \(self.devName(skb.dev)) (\(skb.pktType))")

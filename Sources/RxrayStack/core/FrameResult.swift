@@ -145,18 +145,52 @@ public enum Verdict: UInt8, Sendable {
 
 /// One stage's entry in the per-frame trace.
 ///
-/// `detail` is rendered text. Stages keep it short and build it only when the renderer asks
-/// for traces (`FrameResult.wantsDetail`), so the summary-only fast path does not allocate.
+/// The `detail` text lives in the owning `FrameResult`'s detail bytes (`FrameResult.detail(of:)`,
+/// `withDetail(of:_:)`); the record holds its range, so records are plain values (no String,
+/// no reference count) and a frame's trace costs no allocation once the result's buffers are
+/// large enough. Stages build detail only when the renderer asks for traces
+/// (`FrameResult.wantsDetail`).
 public struct StageRecord: Sendable {
     public var stage: Stage
     public var verdict: Verdict
-    public var detail: String
+    /// Range of the owning result's detail bytes (UTF-8).
+    public var detailStart: Int32
+    public var detailCount: Int32
 
-    public init(stage: Stage, verdict: Verdict, detail: String = "") {
+    public init(stage: Stage, verdict: Verdict, detailStart: Int32 = 0, detailCount: Int32 = 0) {
         self.stage = stage
         self.verdict = verdict
-        self.detail = detail
+        self.detailStart = detailStart
+        self.detailCount = detailCount
     }
+
+    /// Whether the record has no detail text.
+    @inlinable public var hasDetail: Bool { detailCount > 0 }
+}
+
+/// A stage record with its detail as a String (`FrameResult.trace`), for tests and output
+/// that is not per-frame hot.
+public struct StageText: Sendable, Equatable, CustomStringConvertible {
+    public var stage: Stage
+    public var verdict: Verdict
+    public var detail: String
+    public var description: String { "\(stage) \(verdict) \(detail)" }
+}
+
+/// The detail bytes of a `FrameResult`: a growable buffer kept across frames. Shared between
+/// copies of a result until one of them writes (copy on write, see `FrameResult.detailWriter`).
+public final class DetailBuffer: @unchecked Sendable {
+    @exclusivity(unchecked) @usableFromInline var writer: ByteWriter
+
+    @usableFromInline init(capacity: Int) { writer = ByteWriter(capacity: capacity) }
+
+    @usableFromInline func copy() -> DetailBuffer {
+        let c = DetailBuffer(capacity: max(writer.count, 256))
+        c.writer.bytes(writer.bytes)
+        return c
+    }
+
+    deinit { writer.deallocate() }
 }
 
 /// A packet the kernel would send because of the frame.
@@ -228,6 +262,8 @@ public struct FrameResult: Sendable {
     public var gro: GROInfo?
     /// Whether stages should spend time building `detail` text.
     public var wantsDetail: Bool = true
+    /// Storage of the stage records' detail text (nil until the first detail is written).
+    @usableFromInline var details: DetailBuffer?
 
     public init() {}
 
@@ -245,11 +281,109 @@ public struct FrameResult: Sendable {
         if !stages.isEmpty { stages.removeAll(keepingCapacity: true) }
         if !counters.isEmpty { counters.removeAll(keepingCapacity: true) }
         counterSet = MIBSet()
+        if details != nil {
+            // A copy of this result still reads the old bytes: leave them to it.
+            if isKnownUniquelyReferenced(&details) { details!.writer.removeAll() } else { details = nil }
+        }
+    }
+
+    /// The detail buffer, made unique to this result (copied if a copy of it shares it).
+    @inlinable @inline(__always) mutating func detailBuffer() -> DetailBuffer {
+        if details == nil {
+            details = DetailBuffer(capacity: 4096)
+        } else if !isKnownUniquelyReferenced(&details) {
+            details = details!.copy()
+        }
+        return details.unsafelyUnwrapped
     }
 
     /// Appends a stage record.
     @inlinable public mutating func record(_ stage: Stage, _ verdict: Verdict, _ detail: @autoclosure () -> String = "") {
-        stages.append(StageRecord(stage: stage, verdict: verdict, detail: wantsDetail ? detail() : ""))
+        guard wantsDetail else {
+            stages.append(StageRecord(stage: stage, verdict: verdict))
+            return
+        }
+        var text = detail()
+        if text.isEmpty {
+            stages.append(StageRecord(stage: stage, verdict: verdict))
+            return
+        }
+        text.withUTF8 { u in record(stage, verdict) { $0.bytes(u) } }
+    }
+
+    /// Appends a stage record whose detail `write` appends to the writer (called only when
+    /// `wantsDetail`): the text goes straight into the result's detail bytes, no String built.
+    @inlinable public mutating func record(_ stage: Stage, _ verdict: Verdict, writing write: (inout ByteWriter) -> Void) {
+        guard wantsDetail else {
+            stages.append(StageRecord(stage: stage, verdict: verdict))
+            return
+        }
+        let b = detailBuffer()
+        let start = b.writer.count
+        write(&b.writer)
+        stages.append(StageRecord(stage: stage, verdict: verdict, detailStart: Int32(truncatingIfNeeded: start),
+                                  detailCount: Int32(truncatingIfNeeded: b.writer.count &- start)))
+    }
+
+    /// Appends text to the detail bytes without a record; returns its range (for text a
+    /// resolution carries with this result's records, e.g. GRO's completion note).
+    @inlinable mutating func writeDetail(_ write: (inout ByteWriter) -> Void) -> (start: Int32, count: Int32) {
+        let b = detailBuffer()
+        let start = b.writer.count
+        write(&b.writer)
+        return (Int32(truncatingIfNeeded: start), Int32(truncatingIfNeeded: b.writer.count &- start))
+    }
+
+    /// Appends records of another result (or a resolution) whose detail ranges index `bytes`.
+    public mutating func appendStages<C: Collection>(_ records: C, detailBytes bytes: UnsafeBufferPointer<UInt8>) where C.Element == StageRecord {
+        guard !records.isEmpty else { return }
+        guard wantsDetail, bytes.count > 0 else {
+            for s in records { stages.append(StageRecord(stage: s.stage, verdict: s.verdict)) }
+            return
+        }
+        let b = detailBuffer()
+        for s in records {
+            let st = Int(s.detailStart), n = Int(s.detailCount)
+            guard n > 0, st >= 0, st + n <= bytes.count else {
+                stages.append(StageRecord(stage: s.stage, verdict: s.verdict))
+                continue
+            }
+            let start = b.writer.count
+            b.writer.bytes(UnsafeBufferPointer(rebasing: bytes[st..<(st + n)]))
+            stages.append(StageRecord(stage: s.stage, verdict: s.verdict, detailStart: Int32(truncatingIfNeeded: start),
+                                      detailCount: Int32(n)))
+        }
+    }
+
+    /// Appends records of `other` (its detail copied into this result's bytes).
+    public mutating func appendStages(of other: FrameResult) {
+        other.withDetailBytes { appendStages(other.stages, detailBytes: $0) }
+    }
+
+    /// Calls `body` with all the detail bytes (what the records' ranges index).
+    @inlinable public func withDetailBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        if let d = details { return try body(d.writer.bytes) }
+        return try body(UnsafeBufferPointer(start: nil, count: 0))
+    }
+
+    /// Calls `body` with the UTF-8 detail of `s` (a record of this result).
+    @inlinable public func withDetail<R>(of s: StageRecord, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        let n = Int(s.detailCount)
+        guard n > 0, let d = details else { return try body(UnsafeBufferPointer(start: nil, count: 0)) }
+        let all = d.writer.bytes
+        let st = Int(s.detailStart)
+        precondition(st >= 0 && st + n <= all.count, "stage detail range outside the result's detail bytes")
+        return try body(UnsafeBufferPointer(rebasing: all[st..<(st + n)]))
+    }
+
+    /// The detail text of `s` (a record of this result).
+    public func detail(of s: StageRecord) -> String {
+        withDetail(of: s) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The stage records with their detail text.
+    public var trace: [StageText] {
+        stages.map { StageText(stage: $0.stage, verdict: $0.verdict, detail: detail(of: $0)) }
     }
 
     /// Moves a counter by `delta` (merging with an earlier move of the same counter).
@@ -271,5 +405,13 @@ public struct FrameResult: Sendable {
         dropReason = reason
         dropStage = stage
         record(stage, .drop, detail())
+    }
+
+    /// Ends the frame as dropped at `stage` with `reason`; `write` appends the detail text.
+    @inlinable public mutating func drop(_ reason: DropReason, at stage: Stage, writing write: (inout ByteWriter) -> Void) {
+        fate = .dropped
+        dropReason = reason
+        dropStage = stage
+        record(stage, .drop, writing: write)
     }
 }

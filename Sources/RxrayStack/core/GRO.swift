@@ -424,7 +424,9 @@ extension Kernel {
         var seg = GROSegment()
         if let why = groParse(skb, &seg) {
             r.gro = GROInfo(action: .normal, packet: skb.frame, segments: 1, flush: why, queue: queue)
-            r.record(.devGroReceive, .pass, "passed up alone (queue \(queue)): \(why.rawValue)")
+            r.record(.devGroReceive, .pass) { w in
+                w.ascii("passed up alone (queue "); w.decimal(queue); w.ascii("): "); w.string(why.rawValue)
+            }
             return false
         }
         let bucket = Int(hash & 7)
@@ -491,9 +493,14 @@ extension Kernel {
         // Not merged: up alone when its own flush is set, else held as a new packet.
         let own = seg.l3.ownFlush ?? after
         if let why = own {
-            let because = found != nil && r.wantsDetail ? " (and completed frame \(foundFrame)'s packet: \((flushReason ?? .flags).rawValue))" : ""
+            let completed = found != nil, fr = foundFrame, fReason = flushReason ?? .flags
             r.gro = GROInfo(action: .normal, packet: skb.frame, segments: 1, flush: why, queue: queue)
-            r.record(.devGroReceive, .pass, "passed up alone (queue \(queue)): \(why.rawValue)" + because)
+            r.record(.devGroReceive, .pass) { w in
+                w.ascii("passed up alone (queue "); w.decimal(queue); w.ascii("): "); w.string(why.rawValue)
+                if completed {
+                    w.ascii(" (and completed frame "); w.decimal(fr); w.ascii("'s packet: "); w.string(fReason.rawValue); w.byte(41)
+                }
+            }
             return false
         }
         var inBucket = 0
@@ -517,9 +524,13 @@ extension Kernel {
                         fixedID: false, ageJiffy: jiffy(skb.time), lastTime: skb.time)
         napis.states[n].held.append(h)
         heldThisFrame = true
-        let because = found != nil && r.wantsDetail ? "; completed frame \(foundFrame)'s packet: \((flushReason ?? .flags).rawValue)" : ""
+        let completed = found != nil, fr = foundFrame, fReason = flushReason ?? .flags, gso = seg.l4.len
         r.gro = GROInfo(action: .held, packet: skb.frame, segments: 1, flush: nil, queue: queue)
-        r.record(.devGroReceive, .hold, "held as a new packet (queue \(queue), bucket \(bucket), gso_size \(seg.l4.len))" + because)
+        r.record(.devGroReceive, .hold) { w in
+            w.ascii("held as a new packet (queue "); w.decimal(queue); w.ascii(", bucket "); w.decimal(bucket)
+            w.ascii(", gso_size "); w.decimal(gso); w.byte(41)
+            if completed { w.ascii("; completed frame "); w.decimal(fr); w.ascii("'s packet: "); w.string(fReason.rawValue) }
+        }
         return true
     }
 
@@ -582,18 +593,28 @@ extension Kernel {
             netifReceiveSkbCore(&skb, &res)
         }
         heldThisFrame = saved
-        var detail = ""
+        // The note goes into the result's detail bytes, next to its stages' text.
+        var note: (start: Int32, count: Int32) = (0, 0)
         if wantsDetail {
-            let members = h.frames.map(String.init).joined(separator: ", ")
-            detail = "GRO completed the packet of frame\(h.count > 1 ? "s" : "") \(members) (\(h.count) segment\(h.count > 1 ? "s" : ""), \(h.len) bytes): \(reason.rawValue)"
+            let many = h.count > 1
+            note = res.writeDetail { w in
+                w.ascii(many ? "GRO completed the packet of frames " : "GRO completed the packet of frame ")
+                for (i, f) in h.frames.enumerated() {
+                    if i > 0 { w.ascii(", ") }
+                    w.decimal(f)
+                }
+                w.ascii(" ("); w.decimal(h.count); w.ascii(many ? " segments, " : " segment, ")
+                w.decimal(h.len); w.ascii(" bytes): "); w.string(reason.rawValue)
+            }
         }
         var frames: [Int] = []
         swap(&frames, &h.frames)
         resolutions.append(HoldResolution(frames: frames, fate: res.fate, reason: res.dropReason, stage: res.dropStage,
-                                          egress: res.egress, nextHop: res.nextHop, detail: detail,
+                                          egress: res.egress, nextHop: res.nextHop, detail: "",
                                           counters: res.counters, replies: res.replies, noteStage: .devGroReceive,
-                                          stages: res.stages, accountedOn: frames[frames.count - 1],
-                                          gro: GROInfo(action: .held, packet: frames[0], segments: h.count, flush: reason, queue: 0)))
+                                          stages: res.stages, stageDetails: res.details, accountedOn: frames[frames.count - 1],
+                                          gro: GROInfo(action: .held, packet: frames[0], segments: h.count, flush: reason, queue: 0),
+                                          noteStart: note.start, noteCount: note.count))
         swap(&res, &groResults[groResultsUsed])
         groResultsUsed += 1
         bytes.removeAll(keepingCapacity: true)

@@ -608,6 +608,7 @@ extension Kernel {
                                          detail: detail, counters: scratch.counters, replies: scratch.replies)
                 res.noteStage = .neighTimerHandler
                 res.stages = scratch.stages
+                res.stageDetails = scratch.details
                 resolutions.append(res)
             }
         }
@@ -720,7 +721,10 @@ extension Kernel {
             source: source, inDev: skb.dev, fate: .forwarded, reason: nil, stage: nil,
             egress: egress, nextHop: nexthop, holdsFrame: true), &r) {
         case .sent:
-            r.record(stage, .forward, "out \(egress) to \(nexthop); \(neighDescription(nexthop, dev: out))")
+            r.record(stage, .forward) { w in
+                w.ascii("out "); w.string(egress); w.ascii(" to "); nexthop.write(to: &w); w.ascii("; ")
+                writeNeighDescription(nexthop, dev: out, to: &w)
+            }
         case .queued:
             break
         case .dropped(let reason):

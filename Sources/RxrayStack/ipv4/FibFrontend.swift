@@ -46,7 +46,15 @@ extension Kernel {
         if devMatch {
             let nh = route.nexthops.isEmpty ? nil : route.nexthops[res.nexthop]
             let onLink = nh?.gateway == nil
-            r.record(.fibValidateSource, .pass, rpf != 0 ? "rp_filter \(rpfName): \(saddr) routed back via \(devName(dev))" : "source \(saddr) valid")
+            let name = devName(dev)
+            r.record(.fibValidateSource, .pass) { w in
+                if rpf != 0 {
+                    w.ascii("rp_filter "); w.string(rpfName); w.ascii(": "); saddr.write(to: &w)
+                    w.ascii(" routed back via "); w.string(name)
+                } else {
+                    w.ascii("source "); saddr.write(to: &w); w.ascii(" valid")
+                }
+            }
             return (nil, onLink)
         }
         if noAddr {

@@ -284,7 +284,7 @@ extension Kernel {
                 resolutions.append(HoldResolution(frames: [first], fate: .dropped,
                                                   reason: replyDropped ? r.dropReason : .fragReasmTimeout,
                                                   stage: replyDropped ? r.dropStage : .ipDefrag, detail: "timer fired", counters: r.counters,
-                                                  replies: r.replies, stages: r.stages))
+                                                  replies: r.replies, stages: r.stages, stageDetails: r.details))
             }
         }
     }

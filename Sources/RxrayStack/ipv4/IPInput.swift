@@ -69,8 +69,12 @@ extension Kernel {
         if skb.buf.count > tot { skb.buf = skb.buf.first(tot) }
         skb.thoff = ihl
         if r.wantsDetail {
-            r.record(.ipRcvCore, .pass, "\(skb.v4Saddr) → \(skb.v4Daddr) proto \(skb.v4Proto) len \(tot) ttl \(skb.v4TTL)"
-                     + (padding > 0 ? ", \(padding) bytes of padding trimmed" : ""))
+            let sa = skb.v4Saddr, da = skb.v4Daddr, proto = skb.v4Proto, ttl = skb.v4TTL
+            r.record(.ipRcvCore, .pass) { w in
+                sa.write(to: &w); w.ascii(" → "); da.write(to: &w)
+                w.ascii(" proto "); w.decimal(proto); w.ascii(" len "); w.decimal(tot); w.ascii(" ttl "); w.decimal(ttl)
+                if padding > 0 { w.ascii(", "); w.decimal(padding); w.ascii(" bytes of padding trimmed") }
+            }
         } else {
             r.record(.ipRcvCore, .pass)
         }

@@ -99,7 +99,7 @@ extension Kernel {
             skb.route4 = InputRoute4(input: .localDeliver, type: .local, route: res.route, rule: res.rule,
                                      outDev: ns.loopback)
             if r.wantsDetail {
-                r.record(.ipRouteInput, .pass, "\(routeText(res)) → ip_local_deliver")
+                r.record(.ipRouteInput, .pass) { w in writeRoute(res, to: &w); w.ascii(" → ip_local_deliver") }
             } else {
                 r.record(.ipRouteInput, .pass)
             }
@@ -153,8 +153,11 @@ extension Kernel {
         }
         skb.route4 = rt
         if r.wantsDetail {
-            r.record(.ipRouteInput, .pass, "\(routeText(res)) → ip_forward via \(devName(out))"
-                     + (nh.gateway.map { " gw \($0)" } ?? ""))
+            let gw = nh.gateway, outName = devName(out)
+            r.record(.ipRouteInput, .pass) { w in
+                writeRoute(res, to: &w); w.ascii(" → ip_forward via "); w.string(outName)
+                if let g = gw { w.ascii(" gw "); g.write(to: &w) }
+            }
         } else {
             r.record(.ipRouteInput, .pass)
         }

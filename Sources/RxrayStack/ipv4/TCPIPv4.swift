@@ -456,10 +456,10 @@ extension Kernel {
         let newData = Int(end &- c.rcvNxt) - (tcp.fin ? 1 : 0)
         c.rcvNxt = end
         c.segsSinceAck += 1
-        // The trace text is built only when details are wanted.
-        let detail = r.wantsDetail
-        var text = detail ? "\(what): \(max(0, newData)) bytes queued (rcv_nxt \(c.rcvNxt))" : ""
-        func add(_ s: StaticString) { if detail { text += s.description } }
+        // The trace text (written only when details are wanted) ends with what happened to the ACK.
+        let queued = max(0, newData), rcvNxt = c.rcvNxt
+        var tail: StaticString = ""
+        func add(_ s: StaticString) { tail = s }
         if tcp.fin {
             // tcp_fin.
             switch c.state {
@@ -481,7 +481,10 @@ extension Kernel {
         }
         tcpState.conns[key] = c
         r.fate = .delivered
-        r.record(st, .deliver, text)
+        r.record(st, .deliver) { w in
+            w.string(what); w.ascii(": "); w.decimal(queued); w.ascii(" bytes queued (rcv_nxt "); w.decimal(rcvNxt); w.byte(41)
+            w.ascii(tail)
+        }
     }
 
     /// RFC 5961 challenge ACK for an in-window RST that is not exact or for a SYN on a

@@ -382,7 +382,7 @@ extension Kernel {
                 resolutions.append(HoldResolution(frames: [first], fate: .dropped, reason: replyDropped ? r.dropReason : .fragReasmTimeout,
                                                   stage: replyDropped ? r.dropStage : .ipv6Defrag,
                                                   detail: "timer fired", counters: r.counters, replies: r.replies,
-                                                  noteStage: .ipv6Defrag, stages: r.stages))
+                                                  noteStage: .ipv6Defrag, stages: r.stages, stageDetails: r.details))
             }
         }
     }

@@ -140,8 +140,13 @@ extension Kernel {
         if out.rewritten { skb.buf = p.bytes }
         a.keep(skb)
         if r.wantsDetail {
-            if !ctBefore && a.state.ctDone { r.record(.nfConntrackIn, .note, conntrackText(engine, a.state)) }
-            for v in engine.visits { r.record(.nfHook(hook, table: UInt16(truncatingIfNeeded: v.chain)), v.verdict == .drop ? .drop : .pass, visitText(engine, v)) }
+            if !ctBefore && a.state.ctDone {
+                let st = a.state
+                r.record(.nfConntrackIn, .note) { writeConntrack(engine, st, to: &$0) }
+            }
+            for v in engine.visits {
+                r.record(.nfHook(hook, table: UInt16(truncatingIfNeeded: v.chain)), v.verdict == .drop ? .drop : .pass) { engine.writeVisit(v, to: &$0) }
+            }
             if out.rewritten { r.record(.nfNat, .note, natText(skb, ipv6: ipv6)) }
         }
         if out.verdict == .accept { return true }
@@ -310,9 +315,17 @@ extension Kernel {
                 // Recorded under ip_output (`__ip_local_out` / `ip_output` run these hooks), not as
                 // the frame's own nf_hook stages: the reply is another packet, which the kernel's
                 // nft trace of the frame does not follow either.
-                if !ctBefore && st.ctDone { r.record(.ipOutput, .note, "\(rep.kindName) reply: nf_conntrack_in: " + conntrackText(engine, st)) }
+                let kind = rep.kindName
+                if !ctBefore && st.ctDone {
+                    let state = st
+                    r.record(.ipOutput, .note) { w in
+                        w.string(kind); w.ascii(" reply: nf_conntrack_in: "); writeConntrack(engine, state, to: &w)
+                    }
+                }
                 for v in engine.visits {
-                    r.record(.ipOutput, v.verdict == .drop ? .drop : .pass, "\(rep.kindName) reply: nf_hook \(hook.name): " + visitText(engine, v))
+                    r.record(.ipOutput, v.verdict == .drop ? .drop : .pass) { w in
+                        w.string(kind); w.ascii(" reply: nf_hook "); w.string(hook.name); w.ascii(": "); engine.writeVisit(v, to: &w)
+                    }
                 }
             }
             if out.verdict == .drop {
@@ -466,16 +479,20 @@ extension Kernel {
     }
 
     func visitText(_ e: NetfilterEngine, _ v: NFChainVisit) -> String {
-        let c = e.chainDescription(v.chain)
-        var s = c
-        for st in e.traceSteps[v.traceRange] {
-            let info = e.ruleInfo[Int(st.rule)]
-            s += "; rule \(info.isNft ? "" : "")\"\(info.text)\" (\(info.file):\(info.line)) verdict \(st.verdict)"
+        ByteWriter.string { e.writeVisit(v, to: &$0) }
+    }
+
+    /// Appends `conntrackText(e, st)` without building it as a String (the tracked case).
+    func writeConntrack(_ e: NetfilterEngine, _ st: NFPacketState, to w: inout ByteWriter) {
+        guard !st.ct.untracked, st.ct.slot >= 0, let ent = e.conntrack.entry(st.ct.slot) else {
+            w.string(conntrackText(e, st))
+            return
         }
-        if v.rule < 0 {
-            s += "; policy \(v.verdict == .drop ? "drop" : "accept")"
-        }
-        return s
+        let name = st.ct.info.name
+        w.ascii("ct state "); w.lowercasedASCII(name); w.ascii(" ("); w.string(name); w.byte(41)
+        if ent.original.proto == 6 { w.ascii(" tcp "); w.string(ent.tcpState.name) }
+        w.ascii(" orig "); ent.original.write(to: &w)
+        w.ascii(" reply "); ent.reply.write(to: &w)
     }
 
     func conntrackText(_ e: NetfilterEngine, _ st: NFPacketState) -> String {

@@ -1,0 +1,44 @@
+import RxrayDecode
+
+// Stage detail text written straight into the result's detail bytes (FrameResult.record(_:_:writing:)):
+// the same text as the String builders next to them (`Route4.text`, `Kernel.routeText`,
+// `Kernel.neighDescription`), for the records every forwarded or delivered frame makes.
+
+extension Route4 {
+    /// Appends `text(ns)` (`ip route` style).
+    func write(_ ns: Netns, to w: inout ByteWriter) {
+        if type != .unicast { w.string(type.description); w.byte(32) }
+        if length == 0 {
+            w.ascii("default")
+        } else {
+            prefix.write(to: &w)
+            if length != 32 { w.byte(47); w.decimal(length) }
+        }
+        if let nh = nexthops.first {
+            if let g = nh.gateway { w.ascii(" via "); g.write(to: &w) }
+            if let d = nh.dev { w.ascii(" dev "); w.string(ns.devices[d].name) }
+        }
+        if metric != 0 { w.ascii(" metric "); w.decimal(metric) }
+        if table != FibTableID.main { w.ascii(" table "); w.string(FibTableID.name(table)) }
+    }
+}
+
+extension Kernel {
+    /// Appends `routeText(res)`.
+    func writeRoute(_ res: FibResult4, to w: inout ByteWriter) {
+        w.ascii("route ")
+        ns.routes4[res.route].write(ns, to: &w)
+        if let ru = res.rule, customRules4 { w.ascii(" (rule "); w.string(ns.rules4[ru].text(ns)); w.byte(41) }
+    }
+
+    /// Appends `neighDescription(addr, dev:)`; the common case (a known entry) without a String.
+    func writeNeighDescription(_ addr: IPAddress, dev: Int, to w: inout ByteWriter) {
+        if ns.neighboursKnown && neighNeedsResolution(dev), let e = neigh.entries[NeighKey(address: addr, dev: dev)] {
+            w.ascii("neighbour "); addr.write(to: &w); w.ascii(" is ")
+            if let l = e.lladdr { l.write(to: &w) } else { w.ascii("unresolved") }
+            w.ascii(" ("); w.string(e.state.name); w.byte(41)
+            return
+        }
+        w.string(neighDescription(addr, dev: dev))
+    }
+}

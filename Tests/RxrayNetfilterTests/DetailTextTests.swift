@@ -1,0 +1,57 @@
+import XCTest
+import RxrayDecode
+@testable import RxrayNetfilter
+
+/// The byte writers behind stage detail text print exactly what the `description`s print
+/// (the JSON and text output of every frame depends on it).
+final class DetailTextTests: XCTestCase {
+    private func bytes(_ body: (inout ByteWriter) -> Void) -> String { ByteWriter.string(body) }
+
+    private func v6(_ s: String) -> NFValue {
+        let a = IPv6Address(s)!
+        return NFValue(high: a.high, low: a.low)
+    }
+
+    func testTupleTextMatchesDescription() {
+        let tuples = [
+            CTTuple(src: NFValue(0x0A01_00D9), dst: NFValue(0xC000_0201), sport: 34273, dport: 22, proto: 6, v6: false),
+            CTTuple(src: NFValue(0), dst: NFValue(0xFFFF_FFFF), sport: 0, dport: 65535, proto: 17, v6: false),
+            CTTuple(src: NFValue(0x0A00_0001), dst: NFValue(0x0A00_0002), sport: 4660, dport: 8 << 8, proto: 1, v6: false),
+            CTTuple(src: NFValue(0x0A00_0001), dst: NFValue(0x0A00_0002), sport: 0, dport: 3 << 8 | 13, proto: 1, v6: false),
+            CTTuple(src: v6("2001:db8::1"), dst: v6("fe80::"), sport: 65535, dport: 129 << 8, proto: 58, v6: true),
+            CTTuple(src: v6("::"), dst: v6("::1"), sport: 1, dport: 2, proto: 132, v6: true),
+            CTTuple(src: v6("2001:db8:0:0:1:0:0:1"), dst: v6("::ffff:192.0.2.1"), sport: 5, dport: 6, proto: 33, v6: true),
+            CTTuple(src: v6("1:0:0:2:0:0:0:3"), dst: v6("2001:db8:1:2:3:4:5:6"), sport: 0, dport: 0, proto: 47, v6: true),
+            CTTuple(src: NFValue(0xC633_6402), dst: NFValue(0x0808_0808), sport: 0, dport: 0, proto: 136, v6: false),
+        ]
+        for t in tuples {
+            XCTAssertEqual(bytes { t.write(to: &$0) }, t.description)
+        }
+        XCTAssertEqual(bytes { tuples[4].write(to: &$0) }, "src=2001:db8::1 dst=fe80:: type=129 code=0 id=65535")
+        XCTAssertEqual(bytes { tuples[7].write(to: &$0) }, "src=1:0:0:2::3 dst=2001:db8:1:2:3:4:5:6 proto=47")
+    }
+
+    func testAddressTextMatchesDescription() {
+        for s in ["::", "::1", "1::", "2001:db8::1", "2001:db8:0:0:1:0:0:1", "fe80::1:2", "::ffff:10.0.0.1",
+                  "1:0:0:2:0:0:0:3", "0:0:1::", "2001:db8:1:2:3:4:5:6", "2001:0:0:1::1", "ff02::1:ff00:1"] {
+            let a = IPv6Address(s)!
+            XCTAssertEqual(bytes { a.write(to: &$0) }, a.description, s)
+            XCTAssertEqual(bytes { IPAddress.v6(a).write(to: &$0) }, IPAddress.v6(a).description, s)
+        }
+        for v: UInt32 in [0, 1, 0x0A00_0001, 0xC000_0201, 0xFFFF_FFFF, 0x7F00_0001, 0x6400_0A09] {
+            let a = IPv4Address(v)
+            XCTAssertEqual(bytes { a.write(to: &$0) }, a.description)
+        }
+        for v: UInt64 in [0, 0xFFFF_FFFF_FFFF, 0x0200_0000_0011, 0x0A0B_0C0D_0E0F, 0x3333_0000_0001] {
+            let m = MACAddress(v)
+            XCTAssertEqual(bytes { m.write(to: &$0) }, m.description)
+        }
+    }
+
+    func testLowercasedASCII() {
+        for s in ["ESTABLISHED_REPLY", "NEW", "RELATED_REPLY", "", "MiXeD → Ünicode"] {
+            XCTAssertEqual(bytes { $0.lowercasedASCII(s) }, String(s.map { $0.isASCII ? Character($0.lowercased()) : $0 }))
+        }
+        XCTAssertEqual(bytes { $0.lowercasedASCII("ESTABLISHED_REPLY") }, "established_reply")
+    }
+}
