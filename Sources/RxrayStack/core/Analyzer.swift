@@ -98,6 +98,12 @@ public final class Analyzer {
     private var replyArena: [Reply] = []
     /// The packed results' stage detail bytes: a slot's records index its range of these.
     private var detailArena: [UInt8] = []
+    /// The arrays compaction copies the live ranges into (then swapped with the arenas), kept
+    /// with their capacity so compaction allocates nothing once they are large enough.
+    private var spareStages: [StageRecord] = []
+    private var spareCounters: [(MIB, Int)] = []
+    private var spareReplies: [Reply] = []
+    private var spareDetails: [UInt8] = []
     /// Arena entries of slots already emitted (compaction reclaims them).
     private var arenaDead = 0
     /// Frames a resolution settled in this round (packed after the flush if still waiting).
@@ -429,12 +435,15 @@ public final class Analyzer {
         }
         let total = stageArena.count + counterArena.count + replyArena.count
         guard arenaDead >= 4096, arenaDead * 2 >= total else { return }
-        var stages: [StageRecord] = [], counters: [(MIB, Int)] = [], replies: [Reply] = []
-        stages.reserveCapacity(stageArena.count)
-        counters.reserveCapacity(counterArena.count)
-        replies.reserveCapacity(replyArena.count)
-        var details: [UInt8] = []
-        details.reserveCapacity(detailArena.count)
+        var stages: [StageRecord] = [], counters: [(MIB, Int)] = [], replies: [Reply] = [], details: [UInt8] = []
+        swap(&stages, &spareStages)
+        swap(&counters, &spareCounters)
+        swap(&replies, &spareReplies)
+        swap(&details, &spareDetails)
+        stages.removeAll(keepingCapacity: true)
+        counters.removeAll(keepingCapacity: true)
+        replies.removeAll(keepingCapacity: true)
+        details.removeAll(keepingCapacity: true)
         for k in pending.indices where pending[k].full < 0 {
             let st = Int(pending[k].stageStart), ct = Int(pending[k].counterStart), rt = Int(pending[k].replyStart)
             pending[k].stageStart = Int32(stages.count)
@@ -447,10 +456,19 @@ public final class Analyzer {
             pending[k].detailStart = Int32(details.count)
             details.append(contentsOf: detailArena[dt..<(dt + Int(pending[k].detailCount))])
         }
-        stageArena = stages
-        counterArena = counters
-        replyArena = replies
-        detailArena = details
+        swap(&stageArena, &stages)
+        swap(&counterArena, &counters)
+        swap(&replyArena, &replies)
+        swap(&detailArena, &details)
+        // The old arenas become the spares (their replies' strings released now).
+        stages.removeAll(keepingCapacity: true)
+        counters.removeAll(keepingCapacity: true)
+        replies.removeAll(keepingCapacity: true)
+        details.removeAll(keepingCapacity: true)
+        swap(&stages, &spareStages)
+        swap(&counters, &spareCounters)
+        swap(&replies, &spareReplies)
+        swap(&details, &spareDetails)
         arenaDead = 0
     }
 

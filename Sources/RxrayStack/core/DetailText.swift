@@ -2,7 +2,7 @@ import RxrayDecode
 
 // Stage detail text written straight into the result's detail bytes (FrameResult.record(_:_:writing:)):
 // the same text as the String builders next to them (`Route4.text`, `Kernel.routeText`,
-// `Kernel.neighDescription`), for the records every forwarded or delivered frame makes.
+// `Kernel.neighDescription`, `Route6.text`, `Kernel.natText`), for the records every forwarded or delivered frame makes.
 
 extension Route4 {
     /// Appends `text(ns)` (`ip route` style).
@@ -23,7 +23,32 @@ extension Route4 {
     }
 }
 
+extension Route6 {
+    /// Appends `text(ns)` (`ip -6 route` style).
+    func write(_ ns: Netns, to w: inout ByteWriter) {
+        if type != .unicast { w.string(type.description); w.byte(32) }
+        if length == 0 {
+            w.ascii("default")
+        } else {
+            prefix.write(to: &w); w.byte(47); w.decimal(length)
+        }
+        if let g = gateway { w.ascii(" via "); g.write(to: &w) }
+        if let d = dev { w.ascii(" dev "); w.string(ns.devices[d].name) }
+        if table != FibTableID.main { w.ascii(" table "); w.string(FibTableID.name(table)) }
+    }
+}
+
 extension Kernel {
+    /// Appends `natText(skb, ipv6:)`.
+    func writeNat(_ skb: SKB, ipv6: Bool, to w: inout ByteWriter) {
+        w.ascii("NAT: packet now ")
+        if ipv6 {
+            skb.v6Saddr.write(to: &w); w.ascii(" > "); skb.v6Daddr.write(to: &w)
+        } else {
+            skb.v4Saddr.write(to: &w); w.ascii(" > "); skb.v4Daddr.write(to: &w)
+        }
+    }
+
     /// Appends `routeText(res)`.
     func writeRoute(_ res: FibResult4, to w: inout ByteWriter) {
         w.ascii("route ")

@@ -67,7 +67,11 @@ extension Kernel {
         }
         skb.thoff = 40
         if r.wantsDetail {
-            r.record(.ip6RcvCore, .pass, "\(s) → \(d) next header \(skb.v6NextHeader) hop limit \(skb.v6HopLimit)")
+            let next = skb.v6NextHeader, hops = skb.v6HopLimit
+            r.record(.ip6RcvCore, .pass) { w in
+                s.write(to: &w); w.ascii(" → "); d.write(to: &w)
+                w.ascii(" next header "); w.decimal(next); w.ascii(" hop limit "); w.decimal(hops)
+            }
         } else {
             r.record(.ip6RcvCore, .pass)
         }
@@ -167,14 +171,14 @@ extension Kernel {
         let route = ns.routes6[rt]
         if route.type == .local {
             skb.route6 = InputRoute6(input: .local, route: rt, outDev: route.dev)
-            r.record(.ip6RouteInput, .pass, "route \(route.text(ns)) → ip6_input")
+            r.record(.ip6RouteInput, .pass) { w in w.ascii("route "); route.write(ns, to: &w); w.ascii(" → ip6_input") }
             ip6Input(&skb, &r)
             return
         }
         var ir = InputRoute6(input: .forward, route: rt, outDev: route.dev, gateway: route.gateway)
         ir.mtu = route.mtu ?? route.dev.map { ns.devices[$0].mtu } ?? 1500
         skb.route6 = ir
-        r.record(.ip6RouteInput, .pass, "route \(route.text(ns)) → ip6_forward")
+        r.record(.ip6RouteInput, .pass) { w in w.ascii("route "); route.write(ns, to: &w); w.ascii(" → ip6_forward") }
         ip6Forward(&skb, &r)
     }
 

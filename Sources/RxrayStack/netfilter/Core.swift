@@ -147,7 +147,10 @@ extension Kernel {
             for v in engine.visits {
                 r.record(.nfHook(hook, table: UInt16(truncatingIfNeeded: v.chain)), v.verdict == .drop ? .drop : .pass) { engine.writeVisit(v, to: &$0) }
             }
-            if out.rewritten { r.record(.nfNat, .note, natText(skb, ipv6: ipv6)) }
+            if out.rewritten {
+                let packet = skb
+                r.record(.nfNat, .note) { writeNat(packet, ipv6: ipv6, to: &$0) }
+            }
         }
         if out.verdict == .accept { return true }
         // The per-chain record above already says which rule; the drop record that replaces it
