@@ -56,7 +56,9 @@ public enum CTStatus {
 public enum TCPCTState: UInt8, Sendable {
     case none = 0, synSent, synRecv, established, finWait, closeWait, lastAck, timeWait, close, synSent2
     case ignore = 11, invalid = 12
-    public var name: String {
+    public var name: String { staticName.description }
+    /// `name` without making a String.
+    public var staticName: StaticString {
         switch self {
         case .none: return "NONE"
         case .synSent: return "SYN_SENT"
@@ -487,10 +489,12 @@ public struct ConntrackTable {
         slots[Int(slot)].confirmed = true
         slots[Int(slot)].status |= CTStatus.confirmed
         let original = slots[Int(slot)].original, reply = slots[Int(slot)].reply
-        let entries = slots  // the index reads tuples from the slots while it changes
-        let key = { (v: Int32) in v & 1 == 0 ? entries[Int(v >> 1)].original : entries[Int(v >> 1)].reply }
-        index.insert(original, slot << 1, key: key)
-        index.insert(reply, slot << 1 | 1, key: key)
+        // The index reads tuples from the slots while it changes: it gets a reference to the
+        // same storage (no copy, since the slots are not written while it lives), and each
+        // key function is a closure literal passed straight down (non-escaping, no context).
+        let entries = slots
+        index.insert(original, slot << 1) { v in v & 1 == 0 ? entries[Int(v >> 1)].original : entries[Int(v >> 1)].reply }
+        index.insert(reply, slot << 1 | 1) { v in v & 1 == 0 ? entries[Int(v >> 1)].original : entries[Int(v >> 1)].reply }
         count += 1
     }
 
@@ -498,15 +502,16 @@ public struct ConntrackTable {
     mutating func remove(_ slot: Int32) {
         guard slot >= 0, Int(slot) < slots.count, slots[Int(slot)].inUse else { return }
         let e = slots[Int(slot)]
-        if e.confirmed {
-            let entries = slots
-            let key = { (v: Int32) in v & 1 == 0 ? entries[Int(v >> 1)].original : entries[Int(v >> 1)].reply }
-            index.remove(e.original, ifValue: slot << 1, key: key)
-            index.remove(e.reply, ifValue: slot << 1 | 1, key: key)
-            count -= 1
-        }
+        // The slot is marked free before the index is told, so that the slots are not written
+        // while `entries` shares their storage (a write then would copy the whole table).
         slots[Int(slot)].inUse = false
         slots[Int(slot)].confirmed = false
+        if e.confirmed {
+            let entries = slots
+            _ = index.remove(e.original, ifValue: slot << 1) { v in v & 1 == 0 ? entries[Int(v >> 1)].original : entries[Int(v >> 1)].reply }
+            _ = index.remove(e.reply, ifValue: slot << 1 | 1) { v in v & 1 == 0 ? entries[Int(v >> 1)].original : entries[Int(v >> 1)].reply }
+            count -= 1
+        }
         free.append(slot)
     }
 
@@ -1081,9 +1086,14 @@ extension ConntrackTable {
     /// 9 columns and number, seconds left counted from `now`, TCP state, original tuple,
     /// `[UNREPLIED]`, reply tuple, `[ASSURED]`, mark, use.
     public func listingRow(_ slot: Int32, now: Int64) -> String {
+        ByteWriter.string(capacity: 256) { writeListingRow(slot, now: now, to: &$0) }
+    }
+
+    /// Appends `listingRow(slot, now:)`'s text (no String is made).
+    public func writeListingRow(_ slot: Int32, now: Int64, to w: inout ByteWriter) {
         let e = slots[Int(slot)]
         let proto = e.original.proto
-        let name: String
+        let name: StaticString
         switch proto {
         case 6: name = "tcp"
         case 17: name = "udp"
@@ -1094,15 +1104,22 @@ extension ConntrackTable {
         case 33: name = "dccp"
         default: name = "unknown"
         }
-        var line = name + String(repeating: " ", count: max(1, 9 - name.count)) + "\(proto) "
-        line += "\(max(0, (e.timeoutAt - now) / 1_000_000_000)) "
-        if proto == 6 { line += e.tcpState.name + " " }
-        line += e.original.description + " "
-        if e.status & CTStatus.seenReply == 0 { line += "[UNREPLIED] " }
-        line += e.reply.description + " "
-        if e.status & CTStatus.assured != 0 { line += "[ASSURED] " }
-        line += "mark=\(e.mark) use=1"
-        return line
+        w.ascii(name)
+        w.spaces(max(1, 9 - name.utf8CodeUnitCount))
+        w.decimal(Int(proto))
+        w.byte(32)
+        w.decimal(Int(max(0, (e.timeoutAt - now) / 1_000_000_000)))
+        w.byte(32)
+        if proto == 6 { w.ascii(e.tcpState.staticName); w.byte(32) }
+        e.original.write(to: &w)
+        w.byte(32)
+        if e.status & CTStatus.seenReply == 0 { w.ascii("[UNREPLIED] ") }
+        e.reply.write(to: &w)
+        w.byte(32)
+        if e.status & CTStatus.assured != 0 { w.ascii("[ASSURED] ") }
+        w.ascii("mark=")
+        w.decimal(UInt64(e.mark))
+        w.ascii(" use=1")
     }
 
     /// The slots in use in the listing's order: by creation time, and entries created at the

@@ -37,10 +37,11 @@ public struct RuleHit: Sendable, Equatable {
 public struct ConntrackListing {
     /// Lines the listing has.
     public let count: Int
-    private let rows: (_ body: (String) -> Void) -> Void
+    private let rows: (_ body: (UnsafeBufferPointer<UInt8>) -> Void) -> Void
 
-    /// A listing of `count` lines that `rows` makes in order, calling its argument with each.
-    public init(count: Int, rows: @escaping (_ body: (String) -> Void) -> Void) {
+    /// A listing of `count` lines that `rows` makes in order, calling its argument with each
+    /// line's UTF-8 bytes (valid only during the call; no newline).
+    public init(count: Int, rows: @escaping (_ body: (UnsafeBufferPointer<UInt8>) -> Void) -> Void) {
         self.count = count
         self.rows = rows
     }
@@ -48,11 +49,19 @@ public struct ConntrackListing {
     /// A listing of lines already made.
     public init(_ lines: [String]) {
         count = lines.count
-        rows = { body in for l in lines { body(l) } }
+        rows = { body in
+            for l in lines {
+                var t = l
+                t.withUTF8 { body($0) }
+            }
+        }
     }
 
+    /// Calls `body` with every line's bytes, in order (no String is made).
+    public func forEachRow(_ body: (UnsafeBufferPointer<UInt8>) -> Void) { rows(body) }
+
     /// Calls `body` with every line, in order.
-    public func forEach(_ body: (String) -> Void) { rows(body) }
+    public func forEach(_ body: (String) -> Void) { rows { body(String(decoding: $0, as: UTF8.self)) } }
 
     /// Every line, in order, in one array.
     public var lines: [String] {
@@ -316,7 +325,7 @@ public struct RunSummary {
         }
         if let ct = conntrackListing {
             put("conntrack table at the end (as conntrack -L prints it):\n")
-            ct.forEach { line in out { $0.string(line); $0.byte(10) } }
+            ct.forEachRow { line in out { $0.bytes(line); $0.byte(10) } }
             put("\(ct.count) flow entries have been shown.\n")
         }
     }
@@ -387,10 +396,12 @@ public struct RunSummary {
         if let ct = conntrackListing {
             out { w in key("conntrack", &w); w.byte(91) }
             var first = true
-            ct.forEach { line in
+            ct.forEachRow { line in
                 out { w in
                     if !first { w.byte(44) }
-                    string(line, &w)
+                    w.byte(34)
+                    w.jsonEscaped(line, escapeDEL: false)
+                    w.byte(34)
                 }
                 first = false
             }

@@ -385,7 +385,13 @@ enum NetfilterSummary {
     static func conntrackList(_ table: ConntrackTable, now: Int64) -> ConntrackListing {
         let order = table.listingOrder(now: now)
         return ConntrackListing(count: order.count) { body in
-            for slot in order { body(table.listingRow(slot, now: now)) }
+            var w = ByteWriter(capacity: 512)
+            defer { w.deallocate() }
+            for slot in order {
+                w.removeAll()
+                table.writeListingRow(slot, now: now, to: &w)
+                body(w.bytes)
+            }
         }
     }
 }

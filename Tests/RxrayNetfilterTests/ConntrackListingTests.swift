@@ -68,6 +68,42 @@ final class ConntrackListingTests: XCTestCase {
         XCTAssertNotEqual(order, order.sorted(), "the reused slots make listing order differ from slot order")
     }
 
+    /// The row as the summary spelled it with string interpolation before rows were written
+    /// as bytes (`writeListingRow`): the reference the byte form must equal.
+    func rowAsInterpolated(_ e: CTEntry, now: Int64) -> String {
+        let proto = e.original.proto
+        let names: [UInt8: String] = [6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6", 132: "sctp", 136: "udplite", 33: "dccp"]
+        let name = names[proto] ?? "unknown"
+        var line = name + String(repeating: " ", count: max(1, 9 - name.count)) + "\(proto) "
+        line += "\(max(0, (e.timeoutAt - now) / 1_000_000_000)) "
+        if proto == 6 { line += e.tcpState.name + " " }
+        line += e.original.description + " "
+        if e.status & CTStatus.seenReply == 0 { line += "[UNREPLIED] " }
+        line += e.reply.description + " "
+        if e.status & CTStatus.assured != 0 { line += "[ASSURED] " }
+        line += "mark=\(e.mark) use=1"
+        return line
+    }
+
+    func testRowBytesSpellTheRowAsInterpolatedText() throws {
+        let rig = Rig(try NetfilterEngine(host: testHost(nft: rules)))
+        _ = rig.run(Pkt.v4(src: peer, dst: me, proto: 17, l4: Pkt.udp(sport: 5353, dport: 53)), hooks: local, step: 1_000_000)
+        _ = rig.run(Pkt.v4(src: peer, dst: me, proto: 6, l4: Pkt.tcp(sport: 40000, dport: 80, flags: 0x02)), hooks: local, step: 1_000_000)
+        _ = rig.run(Pkt.v4(src: peer, dst: me, proto: 1, l4: Pkt.icmp(type: 8, id: 77)), hooks: local, step: 1_000_000)
+        _ = rig.run(Pkt.v4(src: peer, dst: me, proto: 47, l4: [0, 0, 0x08, 0]), hooks: local, step: 1_000_000)
+        let table = rig.engine.conntrack
+        var checked = 0
+        // Seconds left: at creation, later, and long after expiry (clamped to 0).
+        for now in [rig.time, rig.time + 7_500_000_000, rig.time + 10_000 * 1_000_000_000] {
+            for slot in 0..<Int32(table.slots.count) {
+                guard let e = table.entry(slot) else { continue }
+                XCTAssertEqual(table.listingRow(slot, now: now), rowAsInterpolated(e, now: now))
+                checked += 1
+            }
+        }
+        XCTAssertEqual(checked, 12, "four protocols (udp, tcp, icmp, gre as unknown) at three times")
+    }
+
     func testIndexFindsWhatADictionaryFindsThroughInsertsAndRemovals() {
         var table = ConntrackTable(config: CTConfig())
         var reference: [CTTuple: Int32] = [:]
