@@ -1,11 +1,12 @@
 import RxrayDecode
 
 // Stage detail text written straight into the result's detail bytes (FrameResult.record(_:_:writing:)):
-// the same text as the String builders next to them (`Route4.text`, `Kernel.routeText`,
-// `Kernel.neighDescription`, `Route6.text`, `Kernel.natText`), for the records every forwarded or delivered frame makes.
+// the records every forwarded or delivered frame makes. Routes have one spelling:
+// `Route4.text`, `Route6.text` and `Kernel.routeText` are made from these writers;
+// `writeNeighDescription` falls back to `neighDescription` for its rare cases.
 
 extension Route4 {
-    /// Appends `text(ns)` (`ip route` style).
+    /// Appends the route as `ip route` prints it (`text(ns)` is made from this).
     func write(_ ns: Netns, to w: inout ByteWriter) {
         if type != .unicast { w.string(type.description); w.byte(32) }
         if length == 0 {
@@ -24,7 +25,7 @@ extension Route4 {
 }
 
 extension Route6 {
-    /// Appends `text(ns)` (`ip -6 route` style).
+    /// Appends the route as `ip -6 route` prints it (`text(ns)` is made from this).
     func write(_ ns: Netns, to w: inout ByteWriter) {
         if type != .unicast { w.string(type.description); w.byte(32) }
         if length == 0 {
@@ -39,7 +40,7 @@ extension Route6 {
 }
 
 extension Kernel {
-    /// Appends `natText(skb, ipv6:)`.
+    /// Appends the note a NAT rewrite leaves (`NAT: packet now SRC > DST`).
     func writeNat(_ skb: SKB, ipv6: Bool, to w: inout ByteWriter) {
         w.ascii("NAT: packet now ")
         if ipv6 {
@@ -49,7 +50,7 @@ extension Kernel {
         }
     }
 
-    /// Appends `routeText(res)`.
+    /// Appends the route a lookup chose, and its policy rule when the host has custom rules.
     func writeRoute(_ res: FibResult4, to w: inout ByteWriter) {
         w.ascii("route ")
         ns.routes4[res.route].write(ns, to: &w)

@@ -145,15 +145,7 @@ public struct Route4: Sendable, Equatable {
 
     /// `ip route` style text: `local 10.0.0.1 dev eth0 table local`.
     func text(_ ns: Netns) -> String {
-        var s = type == .unicast ? "" : "\(type) "
-        s += length == 0 ? "default" : (length == 32 ? "\(prefix)" : "\(prefix)/\(length)")
-        if let nh = nexthops.first {
-            if let g = nh.gateway { s += " via \(g)" }
-            if let d = nh.dev { s += " dev \(ns.devices[d].name)" }
-        }
-        if metric != 0 { s += " metric \(metric)" }
-        if table != FibTableID.main { s += " table \(FibTableID.name(table))" }
-        return s
+        ByteWriter.string { write(ns, to: &$0) }
     }
 }
 

@@ -165,9 +165,7 @@ extension Kernel {
     }
 
     func routeText(_ res: FibResult4) -> String {
-        var s = "route \(ns.routes4[res.route].text(ns))"
-        if let ru = res.rule, customRules4 { s += " (rule \(ns.rules4[ru].text(ns)))" }
-        return s
+        ByteWriter.string { writeRoute(res, to: &$0) }
     }
 
     func lookupFailureText(_ lk: FibLookup4) -> String {

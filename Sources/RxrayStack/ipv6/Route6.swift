@@ -25,12 +25,7 @@ public struct Route6: Sendable, Equatable {
     }
 
     func text(_ ns: Netns) -> String {
-        var s = type == .unicast ? "" : "\(type) "
-        s += length == 0 ? "default" : "\(prefix)/\(length)"
-        if let g = gateway { s += " via \(g)" }
-        if let d = dev { s += " dev \(ns.devices[d].name)" }
-        if table != FibTableID.main { s += " table \(FibTableID.name(table))" }
-        return s
+        ByteWriter.string { write(ns, to: &$0) }
     }
 }
 

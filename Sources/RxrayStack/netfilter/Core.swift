@@ -485,7 +485,8 @@ extension Kernel {
         ByteWriter.string { e.writeVisit(v, to: &$0) }
     }
 
-    /// Appends `conntrackText(e, st)` without building it as a String (the tracked case).
+    /// Appends the conntrack note (`ct state … orig … reply …`); a tracked packet's text is
+    /// written without a String, the rare cases come from `conntrackText`.
     func writeConntrack(_ e: NetfilterEngine, _ st: NFPacketState, to w: inout ByteWriter) {
         guard !st.ct.untracked, st.ct.slot >= 0, let ent = e.conntrack.entry(st.ct.slot) else {
             w.string(conntrackText(e, st))
@@ -498,23 +499,17 @@ extension Kernel {
         w.ascii(" reply "); ent.reply.write(to: &w)
     }
 
+    /// The conntrack note as a String (a tracked packet's text is `writeConntrack`'s).
     func conntrackText(_ e: NetfilterEngine, _ st: NFPacketState) -> String {
         if st.ct.untracked { return "ct state untracked" }
-        guard st.ct.slot >= 0, let ent = e.conntrack.entry(st.ct.slot) else {
+        guard st.ct.slot >= 0, e.conntrack.entry(st.ct.slot) != nil else {
             if let why = st.ct.invalidReason { return "ct state invalid: \(why)" }
             if st.ct.slot >= 0 {
                 return "ct state \(st.ct.info.name.lowercased()) (\(st.ct.info.name)); the connection is gone (a reset was the only reply, or it timed out)"
             }
             return "ct state invalid"
         }
-        var s = "ct state \(st.ct.info.name.lowercased()) (\(st.ct.info.name))"
-        if ent.original.proto == 6 { s += " tcp \(ent.tcpState.name)" }
-        s += " orig \(ent.original) reply \(ent.reply)"
-        return s
-    }
-
-    func natText(_ skb: SKB, ipv6: Bool) -> String {
-        ipv6 ? "NAT: packet now \(skb.v6Saddr) > \(skb.v6Daddr)" : "NAT: packet now \(skb.v4Saddr) > \(skb.v4Daddr)"
+        return ByteWriter.string(capacity: 256) { writeConntrack(e, st, to: &$0) }
     }
 }
 
