@@ -29,24 +29,17 @@ final class CounterAgreementTests: XCTestCase {
     }
 
     func testCountersAgreeWithTheKernelPerWindow() throws {
-        let dir = FixtureScenarioTests.root.appendingPathComponent("Fixtures/scenarios")
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else {
-            throw XCTSkip("no Fixtures/scenarios directory")
-        }
+        let scenarios = try RecordedScenario.all()
         let modelled = Set(MIB.allCases.map(\.rawValue))
         let gaps = Self.counterGaps()
         var usedGaps: Set<CounterGap> = []
         var windows = 0, agreed = 0, listed = 0, gapWindows = 0
         var failures: [String] = []
-        for name in names.sorted() {
-            let sdir = dir.appendingPathComponent(name)
-            let truthURL = sdir.appendingPathComponent("truth.jsonl")
-            let capURL = sdir.appendingPathComponent("capture.pcapng")
-            let hostDir = sdir.appendingPathComponent("host")
-            guard FileManager.default.fileExists(atPath: truthURL.path), FileManager.default.fileExists(atPath: capURL.path),
-                  FileManager.default.fileExists(atPath: hostDir.path) else { continue }
-            let host = try HostLoader.loadDirectory(hostDir.path)
-            let setup = (try? String(contentsOf: sdir.appendingPathComponent("setup.sh"), encoding: .utf8)) ?? ""
+        for sc in scenarios {
+            let name = sc.name, truthURL = sc.truth, capURL = sc.capture
+            guard sc.isRecorded, sc.hasHost else { continue }
+            let host = try HostLoader.loadDirectory(sc.host.path)
+            let setup = sc.setup
             let analyzer = try Analyzer(host: host, options: Analyzer.Options(tcp: FixtureScenarioTests.tcpOptions(setup: setup)), netfilter: true)
             let reader = try CaptureReader(path: capURL.path)
             var moved: [Int: [String: Int]] = [:]
@@ -54,9 +47,7 @@ final class CounterAgreementTests: XCTestCase {
                 for (mib, n) in r.counters { moved[r.frame, default: [:]][mib.rawValue, default: 0] += n }
             }
             while let f = try reader.next() {
-                let input = FrameInput(index: f.index, timestampNs: f.timestampNanoseconds, bytes: f.bytes, linkType: f.linkType,
-                                       wireLength: f.wireLength, interfaceName: f.interfaceName,
-                                       direction: f.direction == .outbound ? .outbound : f.direction == .inbound ? .inbound : .unknown)
+                let input = FrameInput(recorded: f)
                 analyzer.process(input) { keep($0) }
             }
             analyzer.finish { keep($0) }

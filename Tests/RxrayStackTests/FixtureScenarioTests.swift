@@ -158,20 +158,14 @@ final class FixtureScenarioTests: XCTestCase {
     }
 
     func testRecordedScenariosAgreeWithTheKernel() throws {
-        let dir = Self.root.appendingPathComponent("Fixtures/scenarios")
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else {
-            throw XCTSkip("no Fixtures/scenarios directory")
-        }
+        let scenarios = try RecordedScenario.all()
         let gaps = Self.knownGaps()
         var compared = 0, agreed = 0, gapFrames = 0
         var failures: [String] = []
-        for name in names.sorted() {
-            let sdir = dir.appendingPathComponent(name)
-            let truthURL = sdir.appendingPathComponent("truth.jsonl")
-            let capURL = sdir.appendingPathComponent("capture.pcapng")
-            let hostDir = sdir.appendingPathComponent("host")
-            guard FileManager.default.fileExists(atPath: truthURL.path), FileManager.default.fileExists(atPath: capURL.path) else { continue }
-            guard FileManager.default.fileExists(atPath: hostDir.path) else {
+        for sc in scenarios {
+            let name = sc.name, sdir = sc.dir, truthURL = sc.truth, capURL = sc.capture
+            guard sc.isRecorded else { continue }
+            guard sc.hasHost else {
                 print("[fixtures] \(name): skipped, no host/ snapshot recorded yet")
                 continue
             }
@@ -184,17 +178,15 @@ final class FixtureScenarioTests: XCTestCase {
                let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] {
                 description = o["description"] as? String ?? ""
             }
-            let host = try HostLoader.loadDirectory(hostDir.path)
-            let setup = (try? String(contentsOf: sdir.appendingPathComponent("setup.sh"), encoding: .utf8)) ?? ""
+            let host = try HostLoader.loadDirectory(sc.host.path)
+            let setup = sc.setup
             let analyzer = try Analyzer(host: host, options: Analyzer.Options(tcp: Self.tcpOptions(setup: setup)), netfilter: true)
             let reader = try CaptureReader(path: capURL.path)
             var results: [FrameResult] = []
             var injected: [Int: [UInt8]] = [:]
             while let f = try reader.next() {
                 injected[f.index] = Array(f.bytes)
-                let input = FrameInput(index: f.index, timestampNs: f.timestampNanoseconds, bytes: f.bytes, linkType: f.linkType,
-                                       wireLength: f.wireLength, interfaceName: f.interfaceName,
-                                       direction: f.direction == .outbound ? .outbound : f.direction == .inbound ? .inbound : .unknown)
+                let input = FrameInput(recorded: f)
                 analyzer.process(input) { results.append($0) }
             }
             analyzer.finish { results.append($0) }

@@ -145,22 +145,15 @@ final class NftTraceTests: XCTestCase {
     }
 
     func testNftTraceAgreesRuleByRule() throws {
-        let dir = Self.root.appendingPathComponent("Fixtures/scenarios")
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else {
-            throw XCTSkip("no Fixtures/scenarios directory")
-        }
+        let all = try RecordedScenario.all()
         let gaps = Self.traceGaps()
         var compared = 0, agreed = 0, gapFrames = 0, scenarios: [String] = []
         var failures: [String] = []
-        for name in names.sorted() {
-            let sdir = dir.appendingPathComponent(name)
-            let truthURL = sdir.appendingPathComponent("truth.jsonl")
-            let capURL = sdir.appendingPathComponent("capture.pcapng")
-            let hostDir = sdir.appendingPathComponent("host")
+        for sc in all {
+            let name = sc.name, truthURL = sc.truth, capURL = sc.capture, hostDir = sc.host
             let rulesetText = (try? String(contentsOf: hostDir.appendingPathComponent("nft-ruleset.txt"), encoding: .utf8)) ?? ""
-            guard FileManager.default.fileExists(atPath: truthURL.path), FileManager.default.fileExists(atPath: capURL.path),
-                  rulesetText.contains("chain ") else { continue }
-            let setup = (try? String(contentsOf: sdir.appendingPathComponent("setup.sh"), encoding: .utf8)) ?? ""
+            guard sc.isRecorded, rulesetText.contains("chain ") else { continue }
+            let setup = sc.setup
             let setupWords = Set(setup.split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "-" && $0 != "_" }))
             if setupWords.contains("iptables") || setupWords.contains("ip6tables") || setupWords.contains("iptables-restore") {
                 print("[nft-trace] \(name): skipped, iptables-nft rules (the kernel's trace shows their xt translations, not comparable rule text)")
@@ -178,9 +171,7 @@ final class NftTraceTests: XCTestCase {
             let reader = try CaptureReader(path: capURL.path)
             var results: [FrameResult] = []
             while let f = try reader.next() {
-                let input = FrameInput(index: f.index, timestampNs: f.timestampNanoseconds, bytes: f.bytes, linkType: f.linkType,
-                                       wireLength: f.wireLength, interfaceName: f.interfaceName,
-                                       direction: f.direction == .outbound ? .outbound : f.direction == .inbound ? .inbound : .unknown)
+                let input = FrameInput(recorded: f)
                 analyzer.process(input) { results.append($0) }
             }
             analyzer.finish { results.append($0) }

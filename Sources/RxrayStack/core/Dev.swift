@@ -14,6 +14,10 @@ final class Kernel {
     var fragMemory = 0
     var peers: [IPAddress: PeerBucket] = [:]
     var redirects: [IPAddress: RedirectState] = [:]
+    /// Sizes at which `peers` and `redirects` are next swept for idle entries (ipv4/InetPeer.swift).
+    var peersSweepAt = Kernel.defaultSweepFloor
+    var redirectsSweepAt = Kernel.defaultSweepFloor
+    var sweepFloor = Kernel.defaultSweepFloor
     var icmpGlobal = GlobalBucket()
     var icmp6Global = GlobalBucket()
     var resolutions: [HoldResolution] = []

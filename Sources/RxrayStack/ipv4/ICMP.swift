@@ -30,6 +30,7 @@ extension Kernel {
         }
         p.tokens = tokens
         peers[addr] = p
+        if peers.count >= peersSweepAt { sweepPeers() }
         return ok
     }
 

@@ -42,17 +42,27 @@ extension Kernel {
     }
 
     /// Redirect with its own back-off (`ip_rt_send_redirect`, net/ipv4/route.c): the first 9
-    /// to a peer are sent with exponential spacing from 20 ms.
+    /// to a peer are sent, each at least 20 ms << (redirects sent so far) after the previous
+    /// one; after 9 nothing more is sent while redirected packets keep coming, and a peer
+    /// with no redirected packet for `RedirectState.silence` starts over.
     func icmpSendRedirect(_ skb: SKB, gateway: IPv4Address, _ r: inout FrameResult) {
         let key = IPAddress.v4(skb.v4Saddr)
         var st = redirects[key] ?? RedirectState()
-        if st.count > 0 && now - st.last > 20_000_000_000 { st.count = 0 }
-        let gap = Int64(20_000_000) << Int64(min(st.count, 20))
-        let send = st.count == 0 || (st.count < 9 && now >= st.last + gap)
+        if st.count > 0 && now &- st.last > RedirectState.silence { st.count = 0 }
+        if st.count >= RedirectState.number {
+            // The host ignores redirects: each redirected packet moves the silence forward.
+            st.last = now
+            redirects[key] = st
+            r.record(.ipForward, .note, "redirect suppressed (ip_rt_redirect back-off)")
+            return
+        }
+        let gap = RedirectState.load << Int64(st.count)
+        let send = st.count == 0 || now > st.last &+ gap
         if send {
             st.count += 1
             st.last = now
             redirects[key] = st
+            if redirects.count >= redirectsSweepAt { sweepRedirects() }
             guard let (out, src) = outputRoute(to: skb.v4Saddr, preferredSource: nil, inbound: skb.dev) else { return }
             r.count(.icmpOutMsgs)
             r.count(.ipOutRequests)  // icmp_send → ip_local_out, like every ICMP message
@@ -129,4 +139,10 @@ extension Kernel {
 struct RedirectState {
     var count = 0
     var last: Int64 = 0
+    /// `ip_rt_redirect_number`: redirects sent before the back-off stops sending.
+    static let number = 9
+    /// `ip_rt_redirect_load` (HZ / 50): the first gap, doubled per redirect sent.
+    static let load: Int64 = 20_000_000
+    /// `ip_rt_redirect_silence` (load << 10, 20.48 s): quiet time after which a peer starts over.
+    static let silence: Int64 = load << 10
 }

@@ -96,10 +96,10 @@ extension Kernel {
         if tcp.hasACK {
             // tcp_v4_cookie_check: an ACK after a recent SYN-queue overflow may carry a cookie.
             if !tcp.syn && !tcp.rst, ns.sysctl.tcpSyncookies != 0, q.lastCookie != .min, now &- q.lastCookie < 120_000_000_000 {
-                if let irs = tcpState.cookies[key], irs &+ 1 == tcp.seq {
+                if let c = tcpState.cookies[key], c.isn &+ 1 == tcp.seq, now &- c.issued < SynCookie.maxAge {
                     r.count(.tcpExtSyncookiesRecv)
                     tcpState.cookies[key] = nil
-                    tcpCreateChild(skb, tcp, key, li, irs: irs, iss: tcp.ack &- 1, v6: v6, via: "syncookie ACK", &r)
+                    tcpCreateChild(skb, tcp, key, li, irs: c.isn, iss: tcp.ack &- 1, v6: v6, via: "syncookie ACK", &r)
                     return
                 }
                 r.count(.tcpExtSyncookiesFailed)
@@ -164,7 +164,8 @@ extension Kernel {
         if wantCookie {
             r.count(.tcpExtSyncookiesSent)
             q.lastCookie = now
-            tcpState.cookies[key] = tcp.seq
+            tcpState.cookies[key] = SynCookie(isn: tcp.seq, issued: now)
+            if tcpState.cookies.count >= tcpState.cookiesSweepAt { sweepCookies() }
             tcpState.listeners[li] = q
             r.record(.tcpRcvStateProcess, .deliver,
                      "SYN to \(name): syncookie SYN-ACK (\(sc == 2 ? "tcp_syncookies 2" : "SYN queue full: \(q.synQueue) > \(backlog)"), no request kept)")
@@ -751,9 +752,11 @@ struct TCPState {
     var conns = TCPConnTable()
     /// Per listener (index into `Netns.sockets`): SYN and accept queue lengths.
     var listeners: [Int: TCPListenerState] = [:]
-    /// Syncookie SYN-ACKs sent: the SYN's sequence number, to validate the returning ACK
-    /// (the cookie's secret is per boot; rxray accepts an ACK for a cookie it saw sent).
-    var cookies: [TCPConnKey: UInt32] = [:]
+    /// Syncookie SYN-ACKs sent: the SYN's sequence number and when, to validate the returning
+    /// ACK (the cookie's secret is per boot; rxray accepts an ACK for a cookie it saw sent, while
+    /// the cookie is young enough). Swept of cookies too old to be accepted (ipv4/InetPeer.swift).
+    var cookies: [TCPConnKey: SynCookie] = [:]
+    var cookiesSweepAt = Kernel.defaultSweepFloor
     var pendingRequests: Int { listeners.values.reduce(0) { $0 + $1.synQueue } }
 }
 
