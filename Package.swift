@@ -62,6 +62,7 @@ let package = Package(
         .testTarget(name: "RxrayNetfilterTests", dependencies: ["RxrayNetfilter", "RxrayRules", "RxrayHost", "RxrayDecode"]),
         .testTarget(name: "RxrayStackTests", dependencies: ["RxrayStack", "RxrayHost", "RxrayDecode", "RxrayCapture"]),
         .testTarget(name: "RxrayCLITests", dependencies: ["RxrayOutput", "RxrayDecode"]),
+        .testTarget(name: "RxrayVerifyTests", dependencies: ["RxrayVerify"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -614,6 +614,24 @@ public struct Rulesets: Equatable, Sendable {
     }
     public var isEmpty: Bool { sources.isEmpty }
     public func source(_ format: RulesetSource.Format) -> RulesetSource? { sources.first { $0.format == format } }
+
+    /// Tables that iptables-save (nf_tables backend) shows only as a comment, "# Table `filter'
+    /// contains incompatible base-chains, use 'nft' tool to list them", followed by its default
+    /// built-in chains and no rules: nft-native tables that happen to have an iptables table's
+    /// name ("ip filter"). They exist only as the nft listing shows them; the iptables side
+    /// has nothing to load or traverse.
+    public var iptablesIncompatibleTables: Set<String> {
+        var out: Set<String> = []
+        for ipt in sources where ipt.format == .iptablesSave || ipt.format == .ip6tablesSave {
+            let family = ipt.format == .iptablesSave ? "ip" : "ip6"
+            for line in ipt.text.split(separator: "\n") where line.hasPrefix("# Table `") && line.contains("incompatible") {
+                if let a = line.firstIndex(of: "`"), let b = line[line.index(after: a)...].firstIndex(of: "'") {
+                    out.insert("\(family) \(line[line.index(after: a)..<b])")
+                }
+            }
+        }
+        return out
+    }
 }
 
 public struct ShadowedSource: Equatable, Sendable {

@@ -172,18 +172,8 @@ public final class NetfilterEngine {
             let f = try IpsetParser.parse(ipsetSrc.text, file: ipsetSrc.file)
             for s in f.sets { loadIpset(s) }
         }
-        // iptables-save lists a table it cannot express (nft-only base chains) as a comment and
-        // only its default built-in chains, with no rules: such a table comes from the nft
-        // listing, and its iptables side does not exist in the kernel (no chains to traverse).
-        var incompatible: Set<String> = []
-        for ipt in rs.sources where ipt.format == RulesetSource.Format.iptablesSave || ipt.format == RulesetSource.Format.ip6tablesSave {
-            let fam = ipt.format == RulesetSource.Format.iptablesSave ? "ip" : "ip6"
-            for line in ipt.text.split(separator: "\n") where line.hasPrefix("# Table `") && line.contains("incompatible") {
-                if let a = line.firstIndex(of: "`"), let b = line[line.index(after: a)...].firstIndex(of: "'") {
-                    incompatible.insert("\(fam) \(line[line.index(after: a)..<b])")
-                }
-            }
-        }
+        // A table iptables-save cannot express comes from the nft listing alone.
+        let incompatible = rs.iptablesIncompatibleTables
         if let v4 = rs.iptables { compile(iptables: v4, skipping: incompatible) }
         if let v6 = rs.ip6tables { compile(iptables: v6, skipping: incompatible) }
         let nftSources = rs.sources.filter { $0.format == RulesetSource.Format.nftText || $0.format == RulesetSource.Format.nftJSON }

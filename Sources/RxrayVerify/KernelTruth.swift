@@ -66,20 +66,65 @@ public struct KernelVerdict: Equatable {
         return (off, et)
     }
 
-    /// Whether `sent` is `injected` forwarded: same IPv4 ID, protocol and addresses with the
-    /// TTL one lower (or the same IPv6 flow label, next header and addresses, hop limit one lower).
+    /// Whether `sent` is `injected` forwarded: the same IPv4 ID and protocol with the TTL one
+    /// lower (or the same IPv6 flow label and next header, hop limit one lower), and either the
+    /// same addresses or, when NAT rewrote them (DNAT, SNAT, masquerade), the same datagram by
+    /// what NAT leaves alone: its length and its transport contents (`sameUnderNAT`). The
+    /// fixture recorder (Fixtures/lib/rxtruth.py `is_forward_of`) classifies by ID, protocol and
+    /// TTL alone; verify replays arbitrary captures, so it also asks for the contents.
     public static func isForward(_ sent: [UInt8], of injected: [UInt8]) -> Bool {
         guard let (so, se) = l3(sent), let (io, ie) = l3(injected), se == ie else { return false }
         if se == 0x0800, sent.count >= so + 20, injected.count >= io + 20 {
-            return sent[so + 4] == injected[io + 4] && sent[so + 5] == injected[io + 5]
-                && sent[so + 9] == injected[io + 9] && sent[so + 8] &+ 1 == injected[io + 8]
-                && sent[(so + 12)..<(so + 20)] == injected[(io + 12)..<(io + 20)]
+            guard sent[so + 4] == injected[io + 4] && sent[so + 5] == injected[io + 5]
+                && sent[so + 9] == injected[io + 9] && sent[so + 8] &+ 1 == injected[io + 8] else { return false }
+            if sent[(so + 12)..<(so + 20)] == injected[(io + 12)..<(io + 20)] { return true }
+            // Total length and fragment offset are NAT's to keep.
+            guard sent[(so + 2)..<(so + 4)] == injected[(io + 2)..<(io + 4)],
+                  sent[(so + 6)..<(so + 8)] == injected[(io + 6)..<(io + 8)] else { return false }
+            let firstFragment = Int(sent[so + 6] & 0x1F) << 8 | Int(sent[so + 7]) == 0
+            let sl4 = so + Int(sent[so] & 0xF) * 4, il4 = io + Int(injected[io] & 0xF) * 4
+            return sameUnderNAT(proto: firstFragment ? sent[so + 9] : 0, sent, sl4, injected, il4)
         }
         if se == 0x86DD, sent.count >= so + 40, injected.count >= io + 40 {
-            return sent[(so + 1)..<(so + 4)] == injected[(io + 1)..<(io + 4)] && sent[so + 6] == injected[io + 6]
-                && sent[so + 7] &+ 1 == injected[io + 7] && sent[(so + 8)..<(so + 40)] == injected[(io + 8)..<(io + 40)]
+            guard sent[(so + 1)..<(so + 4)] == injected[(io + 1)..<(io + 4)] && sent[so + 6] == injected[io + 6]
+                && sent[so + 7] &+ 1 == injected[io + 7] else { return false }
+            if sent[(so + 8)..<(so + 40)] == injected[(io + 8)..<(io + 40)] { return true }
+            guard sent[(so + 4)..<(so + 6)] == injected[(io + 4)..<(io + 6)] else { return false }
+            return sameUnderNAT(proto: sent[so + 6] == 58 ? 1 : sent[so + 6], sent, so + 40, injected, io + 40)
         }
         return false
+    }
+
+    /// Whether two transport segments starting at `s` and `i` are one segment before and after
+    /// NAT: NAT rewrites addresses, ports, ICMP echo identifiers and checksums, and mangle rules
+    /// such as TCPMSS rewrite TCP options; the rest must be equal. TCP: sequence and
+    /// acknowledgement numbers, header length, flags, window and payload. UDP: length and
+    /// payload. ICMP (or ICMPv6, passed as 1): type and code, plus the sequence number and data
+    /// of an echo request or reply (an error's quoted header is translated too). Anything
+    /// else, or a non-first fragment (`proto` 0), is compared whole.
+    static func sameUnderNAT(proto: UInt8, _ sent: [UInt8], _ s: Int, _ injected: [UInt8], _ i: Int) -> Bool {
+        func equal(_ a: Int, _ b: Int) -> Bool {
+            sent.count >= s + b && injected.count >= i + b && sent[(s + a)..<(s + b)] == injected[(i + a)..<(i + b)]
+        }
+        func rest(from a: Int) -> Bool {
+            sent.count - (s + a) == injected.count - (i + a) && sent.count >= s + a
+                && sent[(s + a)...] == injected[(i + a)...]
+        }
+        switch proto {
+        case 6:
+            guard equal(4, 16) else { return false }
+            let hs = Int(sent[s + 12] >> 4) * 4
+            return rest(from: hs)
+        case 17:
+            return equal(4, 6) && rest(from: 8)
+        case 1:
+            guard equal(0, 2) else { return false }
+            let t = sent[s]
+            if t == 0 || t == 8 || t == 128 || t == 129 { return rest(from: 6) }
+            return true
+        default:
+            return rest(from: 0)
+        }
     }
 
     /// A sent frame's reply key, in the form `FrameOutcome` replies reduce to (`icmp 3/3@eth0`).

@@ -217,16 +217,22 @@ public final class LiveTopology {
     }
 
     /// ipsets, then iptables-restore / ip6tables-restore, then the nft ruleset without the
-    /// tables iptables-nft owns (they come from the iptables sources).
+    /// tables iptables-nft owns (they come from the iptables sources). A table iptables-save
+    /// lists only as incompatible (an nft-native table with an iptables name) is loaded from
+    /// the nft listing and left out of iptables-restore, whose empty built-in chains for it
+    /// would otherwise be all that exists (the offline engine reads it the same way).
     func applyRulesets(_ host: RxrayHost.Host) throws {
         let rs = host.rulesets
+        let incompatible = rs.iptablesIncompatibleTables
         if let s = rs.source(.ipset), !s.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             let o = try exec(dut, ["ipset", "restore", "-exist"], input: s.text)
             if o.status != 0 { throw VerifyEnvironmentError("ipset restore of \(s.file) failed: \(o.stderr.trimmingCharacters(in: .whitespacesAndNewlines))") }
         }
         for (fmt, tool) in [(RulesetSourceFormat.iptablesSave, "iptables-restore"), (.ip6tablesSave, "ip6tables-restore")] {
             guard let s = rs.source(fmt), s.text.contains("COMMIT") else { continue }
-            let o = try exec(dut, [tool], input: s.text)
+            let text = Self.iptablesTables(s.text, excluding: incompatible, family: fmt == .iptablesSave ? "ip" : "ip6")
+            guard text.contains("COMMIT") else { continue }
+            let o = try exec(dut, [tool], input: text)
             if o.status != 0 { throw VerifyEnvironmentError("\(tool) of \(s.file) failed: \(o.stderr.trimmingCharacters(in: .whitespacesAndNewlines))") }
         }
         var nftText: RulesetSource?
@@ -234,7 +240,7 @@ public final class LiveTopology {
             nftText = rs.shadowedTexts.values.first { $0.format == .nftText }
         }
         if let t = nftText {
-            let excluded = rs.source(.nftJSON)?.excludedTables ?? t.excludedTables
+            let excluded = (rs.source(.nftJSON)?.excludedTables ?? t.excludedTables).filter { !incompatible.contains($0) }
             let text = Self.nftTables(t.text, excluding: excluded)
             if !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 let o = try exec(dut, ["nft", "-f", "-"], input: text)
@@ -245,6 +251,19 @@ public final class LiveTopology {
             let o = try exec(dut, ["nft", "-j", "-f", "-"], input: j.text)
             if o.status != 0 { throw VerifyEnvironmentError("nft -j -f of \(j.file) failed: \(o.stderr.trimmingCharacters(in: .whitespacesAndNewlines))") }
         }
+    }
+
+    /// The `*NAME` ... `COMMIT` blocks of an iptables-save file, minus the tables in
+    /// `excluding` (`"ip filter"`) of `family` ("ip" or "ip6").
+    static func iptablesTables(_ text: String, excluding: Set<String>, family: String) -> String {
+        var out = ""
+        var keep = true
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("*") { keep = !excluding.contains("\(family) \(line.dropFirst().trimmingCharacters(in: .whitespaces))") }
+            if keep { out += line + "\n" }
+            if line.hasPrefix("COMMIT") { keep = true }
+        }
+        return out
     }
 
     /// The `table FAMILY NAME { ... }` blocks of an `nft list ruleset` listing, minus `excluding`

@@ -99,6 +99,10 @@ final class VerifyTests: XCTestCase {
 
     func testVerifyRouteTypesForwardingLiveMatchesTheRecordingAndTheOfflineScore() throws { try verifyScenario("route-types-forwarding") }
 
+    /// DNAT and masquerade rewrite the forwarded packets' addresses and ports: they are still
+    /// forwards of the injected frames, not replies.
+    func testVerifyDNATForwardLiveMatchesTheRecordingAndTheOfflineScore() throws { try verifyScenario("nf-dnat-forward") }
+
     func testVerifyTCPListenerLiveMatchesTheRecordingAndTheOfflineScore() throws { try verifyScenario("tcp-listener") }
 
     func testVerifyNeedsAHostAndAReadableCapture() throws {
