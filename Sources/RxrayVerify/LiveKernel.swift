@@ -1,6 +1,7 @@
 import Foundation
 import RxrayCapture
 import RxrayHost
+import RxrayStack
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -254,6 +255,16 @@ public final class LiveVerifier {
 
     public let topology = LiveTopology()
     public var timing = Timing()
+    /// When each frame was injected (monotonic seconds), by frame number, after `run`.
+    public private(set) var injectedAt: [Int: Double] = [:]
+
+    /// The capture's timestamps moved onto the replay's clock: the first injected frame keeps
+    /// its capture time `origin`, every other frame is as far from it as its injection was
+    /// (nanoseconds, by frame number). Empty before `run`.
+    public func replayTimestamps(origin: Int64) -> [Int: Int64] {
+        guard let first = injectedAt.values.min() else { return [:] }
+        return injectedAt.mapValues { origin &+ Int64((($0 - first) * 1e9).rounded()) }
+    }
     public var notes: [String] { topology.notes }
 
     public init() {}
@@ -273,12 +284,19 @@ public final class LiveVerifier {
         try settle(ports)
         try tracer.watch(inode: try topology.dutInode())
         let fallback = defaultInterface ?? host.interfaces.first { !$0.isLoopback && topology.peers[$0.name] != nil }?.name
+        // A frame without an interface name goes where the analysis says it arrived.
+        let chooser = Analyzer(host: host, options: Analyzer.Options(defaultInterface: defaultInterface, wantsDetail: false))
         let reader = try CaptureReader(path: capturePath)
         var out: [KernelObservation] = []
         var injected: [Int: [UInt8]] = [:]
         while let f = try reader.next() {
             if LiveCleanup.interrupted != 0 { throw VerifyEnvironmentError("interrupted") }
-            let ingress = f.interfaceName.flatMap { ports[$0] != nil ? $0 : nil } ?? fallback ?? ""
+            let inferred = f.interfaceName == nil
+                ? chooser.ingressInterface(of: FrameInput(index: f.index, timestampNs: f.timestampNanoseconds, bytes: f.bytes,
+                                                          linkType: f.linkType))
+                : nil
+            let ingress = f.interfaceName.flatMap { ports[$0] != nil ? $0 : nil } ?? inferred.flatMap { ports[$0] != nil ? $0 : nil }
+                ?? fallback ?? ""
             guard let port = ports[ingress] else {
                 throw VerifyEnvironmentError("frame \(f.index): no reproduced interface \(f.interfaceName ?? "") to inject it on (use --interface)")
             }
@@ -288,6 +306,7 @@ public final class LiveVerifier {
             let before = counters()
             for p in ports.values { _ = p.drain() }
             let start = monotonicNow()
+            injectedAt[f.index] = start
             try port.send(f.bytes)
             injected[f.index] = Array(f.bytes)
             var sent: [KernelObservation.Sent] = []

@@ -253,6 +253,17 @@ public final class LiveTopology {
         }
     }
 
+    /// `host` as this topology reproduced it, for analyzing what the live kernel saw over a
+    /// replay's time: the neighbours installed on reproduced interfaces are PERMANENT there
+    /// (the injector does not answer the DUT's probes), so they never age. Call after `build`.
+    public func reproduced(_ host: RxrayHost.Host) -> RxrayHost.Host {
+        var h = host
+        for i in h.neighbours.indices where h.neighbours[i].isValid && peers[h.neighbours[i].dev] != nil {
+            h.neighbours[i].state = ["PERMANENT"]
+        }
+        return h
+    }
+
     /// The `*NAME` ... `COMMIT` blocks of an iptables-save file, minus the tables in
     /// `excluding` (`"ip filter"`) of `family` ("ip" or "ip6").
     static func iptablesTables(_ text: String, excluding: Set<String>, family: String) -> String {

@@ -17,10 +17,13 @@ public struct AnalysisRun {
     /// - Parameters:
     ///   - filters: BPF expressions (tcpdump syntax); an empty string matches every frame.
     ///   - hostPath: the host's path, stripped from stage details (see `FrameOutcome`).
+    ///   - timestamps: times (ns) to analyze frames at instead of the capture's, by frame
+    ///     number (`rxray verify` analyzes at the times the frames were replayed).
     /// - Throws: `CaptureError` (unreadable capture, bad filter), `InputError` (a ruleset that
     ///   does not compile), or `VerifyInputError`.
     public static func analyze(capturePath: String, host: Host, hostPath: String?,
-                               options: Analyzer.Options, filters: [String] = []) throws -> AnalysisRun {
+                               options: Analyzer.Options, filters: [String] = [],
+                               timestamps: [Int: Int64]? = nil) throws -> AnalysisRun {
         let reader = try CaptureReader(path: capturePath)
         let linkTypes = reader.interfaces.map(\.linkType)
         var compiled: [BPFFilter?] = []
@@ -41,7 +44,8 @@ public struct AnalysisRun {
             }
             let decoded = FrameDecoder.decode(frame.bytes, linkType: frame.linkType, wireLength: frame.wireLength)
             summaries[frame.index] = decoded.summaryLine(frame.bytes)
-            let input = FrameInput(index: frame.index, timestampNs: frame.timestampNanoseconds, bytes: frame.bytes,
+            let input = FrameInput(index: frame.index, timestampNs: timestamps?[frame.index] ?? frame.timestampNanoseconds,
+                                   bytes: frame.bytes,
                                    linkType: frame.linkType, wireLength: frame.wireLength,
                                    interfaceName: frame.interfaceName,
                                    direction: FrameInput.Direction(rawValue: frame.direction.rawValue) ?? .unknown)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RxrayCapture
 import RxrayOutput
 import RxrayVerify
 
@@ -15,6 +16,12 @@ struct Verify: ParsableCommand {
             skb:kfree_skb, attributed to the namespace) and the frames it sends, and compares \
             each frame with rxray's analysis: fate, drop reason, replies and egress. The \
             namespaces are uniquely named and always deleted; nothing leaves them.
+
+            The replay takes a window per frame, so it stretches the capture's time: by \
+            default (--clock replay) rxray analyzes each frame at the time it was injected, so \
+            rate limits, reassembly timeouts and conntrack timers run on the clock the kernel \
+            saw, against the host as reproduced (its neighbours are permanent there). --clock \
+            capture analyzes the snapshot at the capture's own timestamps.
 
             Exit status: 0 every frame agrees, 1 some disagree, 2 usage or input error, or no \
             root/namespaces.
@@ -32,6 +39,11 @@ struct Verify: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object per frame and a final score object.")
     var json = false
 
+    enum Clock: String, ExpressibleByArgument, CaseIterable { case replay, capture }
+
+    @Option(name: .long, help: ArgumentHelp("The times rxray analyzes frames at: replay (when each was injected) or capture (the capture's timestamps).", valueName: "clock"))
+    var clock: Clock = .replay
+
     @Option(name: .long, help: ArgumentHelp("Observation window per frame in milliseconds (at least this long, then 30 ms of quiet).", valueName: "ms"))
     var windowMs: Double = 50
 
@@ -48,7 +60,9 @@ struct Verify: ParsableCommand {
     func run() throws {
         let hostPath = hostOptions.host!
         let host = try CheckPipeline.loadHost(hostPath, lenient: hostOptions.lenient)
-        let analysis = try CheckPipeline.analyze(capture: capture, host: host, hostPath: hostPath,
+        // Analyzed first at the capture's times: a bad capture or ruleset is reported before
+        // any namespace is built.
+        var analysis = try CheckPipeline.analyze(capture: capture, host: host, hostPath: hostPath,
                                                  capturePoint: "wire", interface: interface)
         if let why = LiveRequirements.missing() { throw fail(why) }
 
@@ -64,6 +78,11 @@ struct Verify: ParsableCommand {
         } catch {
             LiveCleanup.teardownAll()
             throw fail("verify: \(error)")
+        }
+        if clock == .replay, let origin = try? CaptureReader(path: capture).next()?.timestampNanoseconds {
+            analysis = try CheckPipeline.analyze(capture: capture, host: verifier.topology.reproduced(host), hostPath: hostPath,
+                                                 capturePoint: "wire", interface: interface,
+                                                 timestamps: verifier.replayTimestamps(origin: origin))
         }
         let ours = Dictionary(analysis.outcomes.map { ($0.frame, $0) }, uniquingKeysWith: { a, _ in a })
         struct Row { var obs: KernelObservation; var kernel: KernelVerdict; var rxray: FrameOutcome?; var problems: [String] }
@@ -84,6 +103,7 @@ struct Verify: ParsableCommand {
             header.string("rxray_verify", RxrayVersion.string)
             header.string("capture", capture)
             header.string("host", hostPath)
+            header.string("clock", clock.rawValue)
             header.raw("notes", "[" + verifier.notes.map(JSON.quoted).joined(separator: ",") + "]")
             print(header.close())
             for r in rows {
@@ -111,6 +131,8 @@ struct Verify: ParsableCommand {
             print(wrap.close())
         } else {
             print("# rxray verify \(capture) --host \(hostPath): \(total) frames replayed into a namespace built from the host")
+            print(clock == .replay ? "# rxray analyzed each frame at the time it was injected (--clock replay)"
+                                   : "# rxray analyzed the frames at the capture's timestamps (--clock capture)")
             for n in verifier.notes { print("# note: \(n)") }
             let kw = max(6, rows.map { $0.kernel.phrase.count }.max() ?? 0)
             let rw = max(5, rows.map { $0.rxray.map(Self.rxrayPhrase) ?? "" }.map(\.count).max() ?? 0)

@@ -56,6 +56,7 @@ final class VerifyTests: XCTestCase {
         XCTAssertTrue(r.status == 0 || r.status == 1, "\(name): \(r.stderr)")
         let objs = try CLI.jsonObjects(r.stdout)
         XCTAssertNotNil(objs.first?["rxray_verify"], "header first")
+        XCTAssertEqual(objs.first?["clock"] as? String, "replay", "frames are analyzed at the times they were injected by default")
         let frames = objs.filter { $0["frame"] != nil }
         let score = objs.last?["score"] as? [String: Any] ?? [:]
         let truth = try CLI.jsonObjects(try String(contentsOfFile: CLI.fixture("\(dir)/truth.jsonl"), encoding: .utf8))

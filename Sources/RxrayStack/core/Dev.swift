@@ -170,7 +170,7 @@ extension Kernel {
     }
 
     /// The interface a frame arrived on (DESIGN.md "Which interface received a frame").
-    private func ingressDevice(_ input: FrameInput, options: Analyzer.Options, dst: MACAddress?, cookedIfindex: Int?,
+    func ingressDevice(_ input: FrameInput, options: Analyzer.Options, dst: MACAddress?, cookedIfindex: Int?,
                                l2: Int, proto: UInt16, wantsDetail: Bool) -> Int? {
         if let name = input.interfaceName, let i = ns.device(named: name) {
             noteIngress("pcapng interface name \(name)")
