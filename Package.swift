@@ -27,8 +27,12 @@ let package = Package(
         // variable otherwise calls swift_beginAccess (debug builds and tests keep the checks).
         .target(name: "RxrayCapture", dependencies: ["CLinkedLibpcap", "RxrayDecode"],
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
-        // Non-allocating header views over frame bytes. Pure Swift, no libpcap, no root.
-        .target(name: "RxrayDecode"),
+        // SSE2 byte scanning for the JSON escaper (header-only static inline C: Swift's SIMD
+        // comparisons do not vectorise yet). Portable C fallback elsewhere.
+        .target(name: "CRxrayText"),
+        // Non-allocating header views over frame bytes. Swift plus the CRxrayText scan, no
+        // libpcap, no root.
+        .target(name: "RxrayDecode", dependencies: ["CRxrayText"]),
         // Firewall rule sources parsed into syntax trees with file:line: iptables-save, nft
         // (text and JSON), ipset. Compiled into programs by the netfilter stage.
         .target(name: "RxrayRules", dependencies: ["RxrayDecode"]),

@@ -263,13 +263,7 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
 extension IPv4Address {
     /// Appends the dotted-quad text (`192.0.2.1`).
     @inlinable public func write(to w: inout ByteWriter) {
-        w.decimal(UInt64(value >> 24))
-        w.byte(46)
-        w.decimal(UInt64(value >> 16 & 0xFF))
-        w.byte(46)
-        w.decimal(UInt64(value >> 8 & 0xFF))
-        w.byte(46)
-        w.decimal(UInt64(value & 0xFF))
+        w.ipv4(value)
     }
 }
 
@@ -313,14 +307,6 @@ extension IPAddress {
 extension MACAddress {
     /// Appends `aa:bb:cc:dd:ee:ff` (lower case).
     @inlinable public func write(to w: inout ByteWriter) {
-        w.reserve(17)
-        var shift: UInt64 = 40
-        while true {
-            let b = UInt8(truncatingIfNeeded: value >> shift)
-            w.bytes(ByteWriter.hexDigit(b >> 4), ByteWriter.hexDigit(b & 15))
-            if shift == 0 { break }
-            w.byte(58)
-            shift -= 8
-        }
+        w.mac(value)
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CRxrayText
 
 /// A growable byte buffer that text and JSON renderers append to without building Strings.
 ///
@@ -145,9 +146,27 @@ public struct ByteWriter {
 
     // MARK: numbers
 
+    /// Appends `v` in decimal. One or two digits are written inline; longer numbers two
+    /// digits per step from a pair table.
+    @inlinable @inline(__always) public mutating func decimal(_ v: UInt64) {
+        if v < 10 {
+            byte(48 &+ UInt8(truncatingIfNeeded: v))
+        } else if v < 100 {
+            let pairs = ByteWriter.digitPairs.utf8Start
+            let r = Int(truncatingIfNeeded: v) &* 2
+            bytes(pairs[r], pairs[r &+ 1])
+        } else {
+            decimalLong(v, minimumDigits: 0)
+        }
+    }
+
     /// Appends `v` in decimal, at least `minimumDigits` digits (zero-padded on the left).
-    @inlinable public mutating func decimal(_ v: UInt64, minimumDigits: Int = 1) {
-        if v < 10 && minimumDigits <= 1 { byte(48 &+ UInt8(truncatingIfNeeded: v)); return }
+    @inlinable public mutating func decimal(_ v: UInt64, minimumDigits: Int) {
+        if minimumDigits <= 1 { decimal(v) } else { decimalLong(v, minimumDigits: minimumDigits) }
+    }
+
+    /// The general case of `decimal`: any value, any padding (up to 32 digits).
+    @usableFromInline mutating func decimalLong(_ v: UInt64, minimumDigits: Int) {
         var digits = 1
         var t: UInt64 = 10
         while digits < 20 && v >= t { digits &+= 1; t = t &* 10 }
@@ -175,6 +194,65 @@ public struct ByteWriter {
         }
         while p > base + used { p -= 1; p.pointee = 48 }
         used &+= n
+    }
+
+    /// Appends the dotted-quad text of an IPv4 address held host-order in `value`
+    /// (`192.0.2.1`): one capacity check, each octet from the pair table.
+    @inlinable public mutating func ipv4(_ value: UInt32) {
+        reserve(15)
+        var p = base + used
+        p = ByteWriter.putOctet(UInt8(truncatingIfNeeded: value >> 24), p)
+        p.pointee = 46
+        p = ByteWriter.putOctet(UInt8(truncatingIfNeeded: value >> 16), p + 1)
+        p.pointee = 46
+        p = ByteWriter.putOctet(UInt8(truncatingIfNeeded: value >> 8), p + 1)
+        p.pointee = 46
+        p = ByteWriter.putOctet(UInt8(truncatingIfNeeded: value), p + 1)
+        used = p - base
+    }
+
+    /// Appends a MAC address held in the low 48 bits of `value` as `aa:bb:cc:dd:ee:ff`:
+    /// one capacity check, each octet from the hex pair table.
+    @inlinable public mutating func mac(_ value: UInt64) {
+        reserve(17)
+        let p = base + used
+        let pairs = ByteWriter.hexPairs.utf8Start
+        var shift: UInt64 = 40
+        var k = 0
+        while true {
+            let r = Int(truncatingIfNeeded: value >> shift & 0xFF) &* 2
+            p[k] = pairs[r]
+            p[k &+ 1] = pairs[r &+ 1]
+            if shift == 0 { break }
+            p[k &+ 2] = 58
+            k &+= 3
+            shift &-= 8
+        }
+        used &+= 17
+    }
+
+    /// "00" "01" ... "ff": two lower-case hex digits per table lookup.
+    @usableFromInline static let hexPairs: StaticString = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedfe0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"
+
+    /// Writes `v` in decimal at `p` (room for 3 bytes); returns the end.
+    @inlinable @inline(__always) static func putOctet(_ v: UInt8, _ p: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        let pairs = ByteWriter.digitPairs.utf8Start
+        if v >= 100 {
+            let h = v / 100
+            let r = Int(v &- h &* 100) &* 2
+            p[0] = 48 &+ h
+            p[1] = pairs[r]
+            p[2] = pairs[r &+ 1]
+            return p + 3
+        }
+        if v >= 10 {
+            let r = Int(v) &* 2
+            p[0] = pairs[r]
+            p[1] = pairs[r &+ 1]
+            return p + 2
+        }
+        p[0] = 48 &+ v
+        return p + 1
     }
 
     /// "00" "01" ... "99": two digits per table lookup.
@@ -227,52 +305,41 @@ public struct ByteWriter {
         byte(34)
     }
 
-    /// Appends UTF-8 bytes JSON-escaped (no quotes around them). Clean text is found eight
-    /// bytes at a time and copied in runs.
-    @inlinable public mutating func jsonEscaped(_ utf8: UnsafeBufferPointer<UInt8>, escapeDEL: Bool = true) {
+    /// Appends UTF-8 bytes JSON-escaped (no quotes around them). Clean runs are found sixteen
+    /// bytes at a time (`rxray_json_clean_prefix`) and copied at once.
+    public mutating func jsonEscaped(_ utf8: UnsafeBufferPointer<UInt8>, escapeDEL: Bool = true) {
         guard let p = utf8.baseAddress else { return }
         let n = utf8.count
-        var start = 0
+        let del: Int32 = escapeDEL ? 1 : 0
         var i = 0
         while true {
-            while i &+ 8 <= n && !ByteWriter.wordNeedsEscape(UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self), escapeDEL) {
-                i &+= 8
-            }
-            while i < n && !ByteWriter.byteNeedsEscape(p[i], escapeDEL) { i &+= 1 }
-            guard i < n else { break }
-            if start < i { bytes(UnsafeRawBufferPointer(start: p + start, count: i &- start)) }
-            let b = p[i]
-            switch b {
-            case 34: bytes(92, 34)
-            case 92: bytes(92, 92)
-            case 10: bytes(92, 110)
-            case 13: bytes(92, 114)
-            case 9: bytes(92, 116)
-            default:
-                ascii("\\u00")
-                bytes(ByteWriter.hexDigit(b >> 4), ByteWriter.hexDigit(b & 15))
-            }
+            let clean = rxray_json_clean_prefix(p + i, n &- i, del)
+            if clean > 0 { bytes(UnsafeRawBufferPointer(start: p + i, count: clean)) }
+            i &+= clean
+            guard i < n else { return }
+            escape(p[i])
             i &+= 1
-            start = i
         }
-        if start < n { bytes(UnsafeRawBufferPointer(start: p + start, count: n &- start)) }
     }
 
-    @inlinable @inline(__always) static func byteNeedsEscape(_ b: UInt8, _ escapeDEL: Bool) -> Bool {
-        b < 32 || b == 34 || b == 92 || (b == 127 && escapeDEL)
+    /// Appends the JSON escape of one byte that needs one.
+    @usableFromInline mutating func escape(_ b: UInt8) {
+        switch b {
+        case 34: bytes(92, 34)
+        case 92: bytes(92, 92)
+        case 10: bytes(92, 110)
+        case 13: bytes(92, 114)
+        case 9: bytes(92, 116)
+        default:
+            ascii("\\u00")
+            bytes(ByteWriter.hexDigit(b >> 4), ByteWriter.hexDigit(b & 15))
+        }
     }
 
-    /// Whether any of the eight bytes of `x` needs escaping. Exact: a byte is flagged only if
-    /// it or a byte below it needs escaping, so a flagged word always holds one.
-    @inlinable @inline(__always) static func wordNeedsEscape(_ x: UInt64, _ escapeDEL: Bool) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let high: UInt64 = 0x8080_8080_8080_8080
-        @inline(__always) func zeroByte(_ v: UInt64) -> UInt64 { (v &- ones) & ~v }
-        var m = (x &- ones &* 0x20) & ~x          // bytes below 0x20
-        m |= zeroByte(x ^ (ones &* 0x22))          // "
-        m |= zeroByte(x ^ (ones &* 0x5C))          // \
-        if escapeDEL { m |= zeroByte(x ^ (ones &* 0x7F)) }
-        return m & high != 0
+    /// The length of the longest prefix of `utf8` that JSON text holds unescaped.
+    public static func jsonCleanPrefix(_ utf8: UnsafeBufferPointer<UInt8>, escapeDEL: Bool = true) -> Int {
+        guard let p = utf8.baseAddress else { return 0 }
+        return rxray_json_clean_prefix(p, utf8.count, escapeDEL ? 1 : 0)
     }
 }
 
@@ -294,12 +361,7 @@ extension ByteWriter {
     /// case — is left as it is without copying.
     public mutating func escapeJSON(from start: Int, escapeDEL: Bool = true) {
         precondition(start >= 0 && start <= count, "ByteWriter.escapeJSON start beyond the end")
-        var i = start
-        while i < count {
-            let b = base[i]
-            if b < 32 || b == 34 || b == 92 || (b == 127 && escapeDEL) { break }
-            i += 1
-        }
+        let i = start + rxray_json_clean_prefix(base + start, count - start, escapeDEL ? 1 : 0)
         guard i < count else { return }
         let tail = Array(UnsafeBufferPointer(start: base + i, count: count - i))
         used = i

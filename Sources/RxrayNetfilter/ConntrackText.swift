@@ -35,26 +35,41 @@ extension ByteWriter {
     }
 }
 
-extension NetfilterEngine {
-    /// Appends `chainDescription(chain)` (`ip filter INPUT (hook input, priority 0)`).
-    public func writeChainDescription(_ chain: Int32, to w: inout ByteWriter) {
-        let c = chains[Int(chain)]
-        w.string(c.table)
-        w.byte(32)
-        w.string(c.name)
-        w.ascii(" (hook ")
-        w.string(c.hook.nftName)
-        w.ascii(", priority ")
-        w.decimal(c.priority)
-        w.byte(41)
-    }
+/// Trace text that is the same at every visit of a chain or rule, made once per engine:
+/// each chain's description (`ip filter INPUT (hook input, priority 0)`) and each rule's
+/// `; rule "<text>" (<file>:<line>) verdict ` prefix. Raw memory, freed with the object, so
+/// copying a piece out costs one `memcpy` and no reference counting.
+final class NFTraceText {
+    let chainBytes: UnsafeMutablePointer<UInt8>
+    /// Where chain `i`'s text starts in `chainBytes` (one more entry at the end).
+    let chainStarts: UnsafeMutablePointer<Int>
+    let ruleBytes: UnsafeMutablePointer<UInt8>
+    /// Where rule `i`'s prefix starts in `ruleBytes` (index as `ruleInfo`; one more at the end).
+    let ruleStarts: UnsafeMutablePointer<Int>
 
-    /// Appends the trace of one base-chain visit: the chain, each matched rule with its
-    /// verdict, and the policy when it decided (`Kernel.visitText`'s text).
-    public func writeVisit(_ v: NFChainVisit, to w: inout ByteWriter) {
-        writeChainDescription(v.chain, to: &w)
-        for st in traceSteps[v.traceRange] {
-            let info = ruleInfo[Int(st.rule)]
+    init(chains: [CChain], rules: [NFRuleInfo]) {
+        var w = ByteWriter(capacity: 4096)
+        defer { w.deallocate() }
+        var starts: [Int] = []
+        for c in chains {
+            starts.append(w.count)
+            w.string(c.table)
+            w.byte(32)
+            w.string(c.name)
+            w.ascii(" (hook ")
+            w.lowercasedASCII(c.hook.name)
+            w.ascii(", priority ")
+            w.decimal(c.priority)
+            w.byte(41)
+        }
+        starts.append(w.count)
+        let chainText = NFTraceText.copy(w.bytes, starts)
+        chainBytes = chainText.0
+        chainStarts = chainText.1
+        w.removeAll()
+        starts.removeAll()
+        for info in rules {
+            starts.append(w.count)
             w.ascii("; rule \"")
             w.string(info.text)
             w.ascii("\" (")
@@ -62,6 +77,50 @@ extension NetfilterEngine {
             w.byte(58)
             w.decimal(info.line)
             w.ascii(") verdict ")
+        }
+        starts.append(w.count)
+        let ruleText = NFTraceText.copy(w.bytes, starts)
+        ruleBytes = ruleText.0
+        ruleStarts = ruleText.1
+    }
+
+    private static func copy(_ bytes: UnsafeBufferPointer<UInt8>, _ starts: [Int]) -> (UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<Int>) {
+        let b = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, bytes.count))
+        if let src = bytes.baseAddress { b.initialize(from: src, count: bytes.count) }
+        let s = UnsafeMutablePointer<Int>.allocate(capacity: starts.count)
+        s.initialize(from: starts, count: starts.count)
+        return (b, s)
+    }
+
+    deinit {
+        chainBytes.deallocate()
+        chainStarts.deallocate()
+        ruleBytes.deallocate()
+        ruleStarts.deallocate()
+    }
+
+    @inline(__always) func writeChain(_ i: Int, to w: inout ByteWriter) {
+        w.bytes(UnsafeBufferPointer(start: chainBytes + chainStarts[i], count: chainStarts[i + 1] - chainStarts[i]))
+    }
+
+    @inline(__always) func writeRule(_ i: Int, to w: inout ByteWriter) {
+        w.bytes(UnsafeBufferPointer(start: ruleBytes + ruleStarts[i], count: ruleStarts[i + 1] - ruleStarts[i]))
+    }
+}
+
+extension NetfilterEngine {
+    /// Appends `chainDescription(chain)` (`ip filter INPUT (hook input, priority 0)`).
+    public func writeChainDescription(_ chain: Int32, to w: inout ByteWriter) {
+        traceText.writeChain(Int(chain), to: &w)
+    }
+
+    /// Appends the trace of one base-chain visit: the chain, each matched rule with its
+    /// verdict, and the policy when it decided (`Kernel.visitText`'s text).
+    public func writeVisit(_ v: NFChainVisit, to w: inout ByteWriter) {
+        let text = traceText
+        text.writeChain(Int(v.chain), to: &w)
+        for st in traceSteps[v.traceRange] {
+            text.writeRule(Int(st.rule), to: &w)
             w.string(st.verdict)
         }
         if v.rule < 0 {

@@ -117,6 +117,8 @@ public final class NetfilterEngine {
     /// Base chains the last `hook` call went through.
     public private(set) var visits: [NFChainVisit] = []
     public private(set) var traceSteps: [NFTraceStep] = []
+    /// Chain and rule trace text, made at the first traced visit (ConntrackText.swift).
+    lazy var traceText = NFTraceText(chains: chains, rules: ruleInfo)
     /// The walk's jump stack (chain, next rule): raw storage reused by every `runChain`, so a
     /// walk costs no array bookkeeping (retain, uniqueness check, clear). Grows on demand.
     private(set) var jumpStack = UnsafeMutablePointer<(chain: Int32, next: Int32)>.allocate(capacity: 64)

@@ -384,13 +384,17 @@ public struct FrameRenderer {
             var gro: Int?
             var conntrack: Int?
             for (i, s) in r.stages.enumerated() {
-                if s.stage == .devGroReceive { gro = i } else if s.stage == .nfConntrackIn { conntrack = i }
+                switch s.stage {
+                case .devGroReceive: gro = i
+                case .nfConntrackIn: conntrack = i
+                default: break
+                }
                 guard shows(s.stage) else { continue }
-                if !first { w.byte(44) }
+                w.ascii(first ? "{\"stage\":\"" : ",{\"stage\":\"")
                 first = false
-                w.ascii("{\"stage\":\""); s.stage.writeSymbol(to: &w)
-                w.ascii("\",\"decision\":\""); w.string(s.verdict.name)
-                w.ascii("\",\"detail\":\"")
+                s.stage.writeSymbol(to: &w)
+                w.ascii("\",\"decision\":\"")
+                s.verdict.writeDecisionAndDetailKey(to: &w)
                 r.withDetail(of: s) { w.jsonEscaped($0) }
                 w.ascii("\"}")
             }
@@ -403,7 +407,7 @@ public struct FrameRenderer {
             for (mib, delta) in r.counters {
                 if !first { w.byte(44) }
                 first = false
-                w.byte(34); w.string(mib.name); w.ascii("\":"); w.decimal(delta)
+                MIBKeys.write(mib, to: &w); w.decimal(delta)
             }
             w.byte(125)
         }
@@ -414,8 +418,8 @@ public struct FrameRenderer {
     private func stageObject(_ r: FrameResult, _ index: Int?, _ w: inout ByteWriter) {
         guard let i = index else { w.ascii("null"); return }
         let s = r.stages[i]
-        w.ascii("{\"decision\":\""); w.string(s.verdict.name)
-        w.ascii("\",\"detail\":\"")
+        w.ascii("{\"decision\":\"")
+        s.verdict.writeDecisionAndDetailKey(to: &w)
         r.withDetail(of: s) { w.jsonEscaped($0) }
         w.ascii("\"}")
     }
@@ -554,18 +558,109 @@ public struct FrameRenderer {
 }
 
 extension Stage {
-    /// Appends `symbol` (without building the `nf_hook <HOOK>` String).
-    @inline(__always) public func writeSymbol(to w: inout ByteWriter) {
-        if case .nfHook(let hook, _) = self {
-            w.ascii("nf_hook ")
-            w.string(hook.name)
-        } else {
-            w.string(symbol)
+    /// Appends `symbol` from literals (no String is made).
+    public func writeSymbol(to w: inout ByteWriter) {
+        switch self {
+        case .napiPoll: w.ascii("napi_poll")
+        case .devGroReceive: w.ascii("dev_gro_receive")
+        case .ethTypeTrans: w.ascii("eth_type_trans")
+        case .netifReceiveSkbCore: w.ascii("__netif_receive_skb_core")
+        case .vlanDoReceive: w.ascii("vlan_do_receive")
+        case .arpRcv: w.ascii("arp_rcv")
+        case .ipRcvCore: w.ascii("ip_rcv_core")
+        case .ipRcvFinish: w.ascii("ip_rcv_finish")
+        case .ipRouteInput: w.ascii("ip_route_input_slow")
+        case .fibValidateSource: w.ascii("fib_validate_source")
+        case .ipError: w.ascii("ip_error")
+        case .ipLocalDeliver: w.ascii("ip_local_deliver")
+        case .ipDefrag: w.ascii("ip_defrag")
+        case .ipLocalDeliverFinish: w.ascii("ip_local_deliver_finish")
+        case .ipForward: w.ascii("ip_forward")
+        case .ipOutput: w.ascii("ip_output")
+        case .icmpRcv: w.ascii("icmp_rcv")
+        case .icmpSend: w.ascii("icmp_send")
+        case .tcpV4Rcv: w.ascii("tcp_v4_rcv")
+        case .tcpV4DoRcv: w.ascii("tcp_v4_do_rcv")
+        case .tcpRcvStateProcess: w.ascii("tcp_rcv_state_process")
+        case .tcpCheckReq: w.ascii("tcp_check_req")
+        case .tcpTimewaitStateProcess: w.ascii("tcp_timewait_state_process")
+        case .udpRcv: w.ascii("udp_rcv")
+        case .rawV4Input: w.ascii("raw_v4_input")
+        case .ipv6Rcv: w.ascii("ipv6_rcv")
+        case .ip6RcvCore: w.ascii("ip6_rcv_core")
+        case .ip6RouteInput: w.ascii("ip6_route_input")
+        case .ip6Input: w.ascii("ip6_input")
+        case .ip6Forward: w.ascii("ip6_forward")
+        case .ipv6Defrag: w.ascii("ipv6_frag_rcv")
+        case .icmpv6Rcv: w.ascii("icmpv6_rcv")
+        case .ndiscRcv: w.ascii("ndisc_rcv")
+        case .tcpV6Rcv: w.ascii("tcp_v6_rcv")
+        case .udpv6Rcv: w.ascii("udpv6_rcv")
+        case .nfConntrackIn: w.ascii("nf_conntrack_in")
+        case .nfNat: w.ascii("nf_nat_inet_fn")
+        case .neighResolveOutput: w.ascii("neigh_resolve_output")
+        case .neighUpdate: w.ascii("neigh_update")
+        case .neighTimerHandler: w.ascii("neigh_timer_handler")
+        case .nfHook(let hook, _):
+            switch hook {
+            case .prerouting: w.ascii("nf_hook PREROUTING")
+            case .input: w.ascii("nf_hook INPUT")
+            case .forward: w.ascii("nf_hook FORWARD")
+            case .output: w.ascii("nf_hook OUTPUT")
+            case .postrouting: w.ascii("nf_hook POSTROUTING")
+            case .arpIn: w.ascii("nf_hook ARP_IN")
+            case .arpOut: w.ascii("nf_hook ARP_OUT")
+            case .arpForward: w.ascii("nf_hook ARP_FORWARD")
+            }
         }
     }
 }
 
+/// The JSON keys of the counters (`"IpInReceives":`), made once from `MIB.name` and never
+/// freed (raw memory, so reading it costs no reference counting).
+enum MIBKeys {
+    /// The keys back to back, and where each starts (index `MIB.ordinal`; one more at the end).
+    static let table: (bytes: UnsafeMutablePointer<UInt8>, starts: UnsafeMutablePointer<Int>) = {
+        var bytes: [UInt8] = []
+        var starts: [Int] = []
+        for m in MIB.allCases {
+            precondition(m.ordinal == starts.count, "MIB.ordinal is not the declaration order")
+            starts.append(bytes.count)
+            bytes.append(34)
+            bytes += Array(m.name.utf8)
+            bytes += [34, 58]
+        }
+        starts.append(bytes.count)
+        let b = UnsafeMutablePointer<UInt8>.allocate(capacity: bytes.count)
+        b.initialize(from: bytes, count: bytes.count)
+        let s = UnsafeMutablePointer<Int>.allocate(capacity: starts.count)
+        s.initialize(from: starts, count: starts.count)
+        return (b, s)
+    }()
+
+    /// Appends `"<name>":`.
+    @inline(__always) static func write(_ m: MIB, to w: inout ByteWriter) {
+        let t = table
+        let i = m.ordinal
+        let start = t.starts[i]
+        w.bytes(UnsafeBufferPointer(start: t.bytes + start, count: t.starts[i + 1] - start))
+    }
+}
+
 extension Verdict {
+    /// Appends `name`, the closing quote and the next key: `pass","detail":"`.
+    @inline(__always) func writeDecisionAndDetailKey(to w: inout ByteWriter) {
+        switch self {
+        case .pass: w.ascii("pass\",\"detail\":\"")
+        case .drop: w.ascii("drop\",\"detail\":\"")
+        case .consume: w.ascii("consume\",\"detail\":\"")
+        case .hold: w.ascii("hold\",\"detail\":\"")
+        case .deliver: w.ascii("deliver\",\"detail\":\"")
+        case .forward: w.ascii("forward\",\"detail\":\"")
+        case .note: w.ascii("note\",\"detail\":\"")
+        }
+    }
+
     /// Lower-case name used in traces and JSON.
     public var name: String {
         switch self {

@@ -1,6 +1,7 @@
 import Foundation
 import RxrayDecode
 import RxrayOutput
+import RxrayStack
 import XCTest
 
 /// The byte writer the renderers write through: JSON string escaping against
@@ -166,5 +167,135 @@ final class OutputByteWriterTests: XCTestCase {
         XCTAssertEqual(Array(w.bytes), expected)
         w.truncate(to: 10)
         XCTAssertEqual(Array(w.bytes), Array(expected.prefix(10)))
+    }
+
+    /// The escape every byte gets, one at a time: the reference for the vector scan.
+    func referenceEscaped(_ bytes: [UInt8], escapeDEL: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        let hex = Array("0123456789abcdef".utf8)
+        for b in bytes {
+            switch b {
+            case 34: out += [92, 34]
+            case 92: out += [92, 92]
+            case 10: out += [92, 110]
+            case 13: out += [92, 114]
+            case 9: out += [92, 116]
+            case 0..<32, 127 where b < 32 || escapeDEL:
+                out += Array("\\u00".utf8) + [hex[Int(b >> 4)], hex[Int(b & 15)]]
+            default: out.append(b)
+            }
+        }
+        return out
+    }
+
+    func escaped(_ bytes: [UInt8], escapeDEL: Bool) -> [UInt8] {
+        var w = ByteWriter(capacity: 8)
+        defer { w.deallocate() }
+        bytes.withUnsafeBufferPointer { w.jsonEscaped($0, escapeDEL: escapeDEL) }
+        return Array(w.bytes)
+    }
+
+    func testTheVectorEscaperMatchesAByteAtATimeReference() {
+        // One byte needing an escape (or one clean byte 0x80+, or DEL) at every position of
+        // clean runs of every length around the 16-byte blocks, so the overlapping last
+        // block and the block edges are all exercised.
+        let specials: [UInt8] = [0, 9, 10, 13, 31, 34, 92, 127, 0x80, 0xC3, 0xFF, 32, 33, 35, 91, 93, 126]
+        for n in 0...70 {
+            let clean = (0..<n).map { UInt8(97 + $0 % 26) }
+            XCTAssertEqual(escaped(clean, escapeDEL: true), clean)
+            XCTAssertEqual(clean.withUnsafeBufferPointer { ByteWriter.jsonCleanPrefix($0) }, n)
+            for at in 0..<n {
+                for b in specials {
+                    var s = clean
+                    s[at] = b
+                    for del in [true, false] {
+                        XCTAssertEqual(escaped(s, escapeDEL: del), referenceEscaped(s, escapeDEL: del), "n \(n) at \(at) byte \(b) del \(del)")
+                    }
+                    let needs = b < 32 || b == 34 || b == 92 || b == 127
+                    XCTAssertEqual(s.withUnsafeBufferPointer { ByteWriter.jsonCleanPrefix($0) }, needs ? at : n)
+                }
+            }
+        }
+        // Random byte strings, invalid UTF-8 included, dense and sparse in escapes.
+        var rng = Rng(state: 99)
+        for round in 0..<4000 {
+            let n = rng.below(300)
+            let density = 1 + round % 40
+            let s: [UInt8] = (0..<n).map { _ in rng.below(density) == 0 ? UInt8(rng.below(256)) : UInt8(32 + rng.below(95)) }
+            for del in [true, false] {
+                XCTAssertEqual(escaped(s, escapeDEL: del), referenceEscaped(s, escapeDEL: del), "\(s)")
+            }
+            // In place, after other text, equals escaping on the way in.
+            var w = ByteWriter(capacity: 8)
+            defer { w.deallocate() }
+            w.ascii("ab\"")
+            s.withUnsafeBufferPointer { w.bytes($0) }
+            w.escapeJSON(from: 3)
+            XCTAssertEqual(Array(w.bytes), Array("ab\"".utf8) + referenceEscaped(s, escapeDEL: true))
+        }
+    }
+
+    func testEveryOctetAndShortNumberIsWrittenAsSwiftDoes() {
+        for v in 0..<256 {
+            let a = IPv4Address(UInt32(v) << 24 | UInt32(255 - v) << 16 | UInt32(v / 3) << 8 | UInt32(v % 7))
+            XCTAssertEqual(text { a.write(to: &$0) }, a.description)
+            XCTAssertEqual(text { $0.ipv4(a.value) }, a.description)
+        }
+        for v: UInt64 in 0..<1100 {
+            XCTAssertEqual(text { $0.decimal(v) }, String(v))
+            XCTAssertEqual(text { $0.decimal(v, minimumDigits: 3) }, String(repeating: "0", count: max(0, 3 - String(v).count)) + String(v))
+        }
+        var p: UInt64 = 1
+        for _ in 0..<19 {
+            for v in [p - 1, p, p + 1] { XCTAssertEqual(text { $0.decimal(v) }, String(v)) }
+            p *= 10
+        }
+    }
+
+    func testStageSymbolsWrittenFromLiteralsMatchSymbol() {
+        var stages: [Stage] = [
+            .napiPoll,
+            .devGroReceive,
+            .ethTypeTrans,
+            .netifReceiveSkbCore,
+            .vlanDoReceive,
+            .arpRcv,
+            .ipRcvCore,
+            .ipRcvFinish,
+            .ipRouteInput,
+            .fibValidateSource,
+            .ipError,
+            .ipLocalDeliver,
+            .ipDefrag,
+            .ipLocalDeliverFinish,
+            .ipForward,
+            .ipOutput,
+            .icmpRcv,
+            .icmpSend,
+            .tcpV4Rcv,
+            .tcpV4DoRcv,
+            .tcpRcvStateProcess,
+            .tcpCheckReq,
+            .tcpTimewaitStateProcess,
+            .udpRcv,
+            .rawV4Input,
+            .ipv6Rcv,
+            .ip6RcvCore,
+            .ip6RouteInput,
+            .ip6Input,
+            .ip6Forward,
+            .ipv6Defrag,
+            .icmpv6Rcv,
+            .ndiscRcv,
+            .tcpV6Rcv,
+            .udpv6Rcv,
+            .nfConntrackIn,
+            .nfNat,
+            .neighResolveOutput,
+            .neighUpdate,
+            .neighTimerHandler,
+        ]
+        for h in NFHook.allCases { stages.append(.nfHook(h, table: 3)) }
+        for st in stages { XCTAssertEqual(text { st.writeSymbol(to: &$0) }, st.symbol) }
     }
 }

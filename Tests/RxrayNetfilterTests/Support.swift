@@ -68,6 +68,16 @@ final class Rig {
                 for v in engine.visits {
                     for s in engine.traceSteps[v.traceRange] { out.rules.append(engine.ruleInfo[Int(s.rule)].text + " => " + s.verdict) }
                     if v.rule < 0 { out.policies.append(engine.chainDescription(v.chain) + (v.verdict == .drop ? " drop" : " accept")) }
+                    // The visit text made from the engine's precomputed bytes reads as the
+                    // same text spelt from the chain and rule records.
+                    var expected = engine.chainDescription(v.chain)
+                    for s in engine.traceSteps[v.traceRange] {
+                        let i = engine.ruleInfo[Int(s.rule)]
+                        expected += "; rule \"\(i.text)\" (\(i.file):\(i.line)) verdict \(s.verdict)"
+                    }
+                    if v.rule < 0 { expected += v.verdict == .drop ? "; policy drop" : "; policy accept" }
+                    XCTAssertEqual(ByteWriter.string { engine.writeVisit(v, to: &$0) }, expected)
+                    XCTAssertEqual(ByteWriter.string { engine.writeChainDescription(v.chain, to: &$0) }, engine.chainDescription(v.chain))
                 }
                 if o.verdict == .drop { out.verdict = .drop; out.reject = o.reject; out.cause = o.cause; engine.packetDone(&st); break }
             }

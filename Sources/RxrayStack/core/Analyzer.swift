@@ -116,6 +116,14 @@ public final class Analyzer {
     /// How the ingress interface was chosen, for the output header (first frame's choice).
     public private(set) var ingressNote: String?
 
+    /// How many waiting results keep their full storage (held ones and, while there are
+    /// fewer than this, settled ones waiting behind them). A GRO hold keeps a few frames
+    /// waiting for a poll or two: they are swapped into full slots and emitted from there,
+    /// not packed and unpacked (a copy of every stage record and detail byte each way). A
+    /// fragment that never completes keeps thousands waiting: beyond this many, settled
+    /// results are packed, so the wait costs no full result per frame.
+    static let unpackedWaitingLimit = 64
+
     /// A waiting result: either a held frame's full result (`full` ≥ 0, an index into
     /// `fullResults`) or a settled one packed into the arenas (`full` = -1).
     private struct PendingSlot {
@@ -200,8 +208,16 @@ public final class Analyzer {
             swap(&current, &fullResults[Int(idx)])
             current.wantsDetail = options.wantsDetail
             pending.append(PendingSlot(frame: fullResults[Int(idx)].frame, open: true, full: idx))
+        } else if fullResults.count - fullFree.count < Analyzer.unpackedWaitingLimit {
+            // Settled, but waiting behind a held frame, and few results wait: the result moves
+            // to a full slot as a held one does (a swap, no copy), and is emitted from there.
+            let idx = takeFullSlot()
+            swap(&current, &fullResults[Int(idx)])
+            current.wantsDetail = options.wantsDetail
+            pending.append(PendingSlot(frame: fullResults[Int(idx)].frame, open: false, full: idx))
         } else {
-            // Settled, but waiting behind a held frame: its contents are copied into the arenas.
+            // Settled, but waiting behind a held frame among many: its contents are copied
+            // into the arenas.
             pending.append(pack(current))
         }
         applyResolutions()
@@ -407,6 +423,8 @@ public final class Analyzer {
             return
         }
         for f in settledThisRound {
+            // Packed only while more results than the limit keep full storage.
+            guard fullResults.count - fullFree.count > Analyzer.unpackedWaitingLimit else { break }
             guard let i = pendingIndex(f), !pending[i].open, pending[i].full >= 0 else { continue }
             let idx = pending[i].full
             var s = pack(fullResults[Int(idx)])

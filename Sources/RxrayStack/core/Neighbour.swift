@@ -446,8 +446,16 @@ extension Kernel {
         }
         neigh.entries[key] = e
         if r.wantsDetail {
-            r.record(.neighUpdate, .note, "neighbour \(key.address) on \(devName(key.dev)): \(old.name) → \(newState.name)" +
-                     (addr.map { " (\($0))" } ?? "") + (release ? ", \(queue.count) queued packet\(queue.count == 1 ? "" : "s") sent" : ""))
+            r.record(.neighUpdate, .note) { w in
+                w.ascii("neighbour "); key.address.write(to: &w)
+                w.ascii(" on "); w.string(devName(key.dev))
+                w.ascii(": "); w.string(old.name); w.ascii(" → "); w.string(newState.name)
+                if let a = addr { w.ascii(" ("); a.write(to: &w); w.byte(41) }
+                if release {
+                    w.ascii(", "); w.decimal(queue.count)
+                    w.ascii(queue.count == 1 ? " queued packet sent" : " queued packets sent")
+                }
+            }
         } else {
             r.record(.neighUpdate, .note)
         }

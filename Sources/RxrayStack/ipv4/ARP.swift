@@ -83,12 +83,19 @@ extension Kernel {
         }
         let tha = b.macAt(18)
         let learned = arpUpdateNeighbours(skb, op: op, sip: sip, tip: tip, sha: sha, tha: tha, &r)
-        if op == 1 {
-            r.record(.arpRcv, .consume, (gratuitous ? "gratuitous ARP request for \(sip)" : "request for \(tip), not a local address: consumed") + learned)
-        } else if gratuitous {
-            r.record(.arpRcv, .consume, "gratuitous ARP reply for \(sip)" + learned)
-        } else {
-            r.record(.arpRcv, .consume, "ARP reply \(sip) is-at \(sha)" + learned)
+        r.record(.arpRcv, .consume) { w in
+            if op == 1 {
+                if gratuitous {
+                    w.ascii("gratuitous ARP request for "); sip.write(to: &w)
+                } else {
+                    w.ascii("request for "); tip.write(to: &w); w.ascii(", not a local address: consumed")
+                }
+            } else if gratuitous {
+                w.ascii("gratuitous ARP reply for "); sip.write(to: &w)
+            } else {
+                w.ascii("ARP reply "); sip.write(to: &w); w.ascii(" is-at "); sha.write(to: &w)
+            }
+            w.string(learned)
         }
     }
 

@@ -120,6 +120,11 @@ extension Kernel {
         }
         var q = frag4[key]!
         func ident() -> String { "id 0x\(String(key.id, radix: 16)) \(skb.v4Saddr) → \(skb.v4Daddr)" }
+        /// `ident()`, written as bytes.
+        func writeIdent(_ w: inout ByteWriter) {
+            w.ascii("id 0x"); w.hex(UInt64(key.id)); w.byte(32)
+            skb.v4Saddr.write(to: &w); w.ascii(" → "); skb.v4Daddr.write(to: &w)
+        }
         func discard(_ why: String, _ reason: DropReason, overlap: Bool, _ r: inout FrameResult) {
             if overlap { r.count(.ipExtReasmOverlaps) }
             r.count(.ipReasmFails)
@@ -176,7 +181,13 @@ extension Kernel {
             frag4[key] = q
             heldThisFrame = true
             r.fate = .dropped
-            r.record(.ipDefrag, .hold, "\(ident()): bytes \(offset)..<\(end) queued (\(q.meat) of \(q.lastIn ? String(q.len) : "?") bytes); fate follows the datagram")
+            r.record(.ipDefrag, .hold) { w in
+                writeIdent(&w)
+                w.ascii(": bytes "); w.decimal(offset); w.ascii("..<"); w.decimal(end)
+                w.ascii(" queued ("); w.decimal(q.meat); w.ascii(" of ")
+                if q.lastIn { w.decimal(q.len) } else { w.byte(63) }
+                w.ascii(" bytes); fate follows the datagram")
+            }
             return
         }
         // Complete: rebuild the datagram.
@@ -201,7 +212,14 @@ extension Kernel {
         r.count(.ipReasmOKs)
         if r.wantsDetail {
             let frames = q.fragments.map { $0.frame }.sorted()
-            r.record(.ipDefrag, .pass, "\(ident()): datagram of \(total) bytes completed by this frame from frames \(frames.map(String.init).joined(separator: ", "))")
+            r.record(.ipDefrag, .pass) { w in
+                writeIdent(&w)
+                w.ascii(": datagram of "); w.decimal(total); w.ascii(" bytes completed by this frame from frames ")
+                for (k, f) in frames.enumerated() {
+                    if k > 0 { w.bytes(44, 32) }
+                    w.decimal(f)
+                }
+            }
         } else {
             r.record(.ipDefrag, .pass)
         }

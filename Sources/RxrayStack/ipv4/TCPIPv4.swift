@@ -91,7 +91,8 @@ extension Kernel {
     func tcpListen(_ skb: SKB, _ tcp: TCPSegment, _ key: TCPConnKey, _ li: Int, v6: Bool, _ r: inout FrameResult) {
         let l = ns.sockets[li]
         var q = listenerState(li)
-        let name = socketText(l)
+        // Made only when a detail text reads it.
+        var name: String { socketText(l) }
         let backlog = min(l.backlog, ns.sysctl.somaxconn)
         if tcp.hasACK {
             // tcp_v4_cookie_check: an ACK after a recent SYN-queue overflow may carry a cookie.

@@ -46,7 +46,10 @@ extension Kernel {
             // UdpInDatagrams moves at recvmsg(): the application is assumed to read.
             r.count(.udpInDatagrams)
             r.fate = .delivered
-            r.record(.udpRcv, .deliver, "\(sport) → \(dport): socket \(socketText(s))")
+            r.record(.udpRcv, .deliver) { w in
+                w.decimal(sport); w.ascii(" → "); w.decimal(dport); w.ascii(": socket ")
+                writeSocket(s, to: &w)
+            }
             return
         }
         if csumOK == false {
@@ -138,7 +141,19 @@ extension Kernel {
     }
 
     func socketText(_ s: ListeningSocket) -> String {
-        let a = s.address.map { $0.isV4 ? "\($0)" : "[\($0)]" } ?? (s.isIPv6 ? "[::]" : "0.0.0.0")
-        return "\(s.proto == .tcp ? "tcp" : "udp") \(a):\(s.port)" + (s.dev.map { "%\(devName($0))" } ?? "")
+        ByteWriter.string { writeSocket(s, to: &$0) }
+    }
+
+    /// Appends `socketText(s)`: `udp 0.0.0.0:53`, `tcp [2001:db8::1]:443%eth0`.
+    func writeSocket(_ s: ListeningSocket, to w: inout ByteWriter) {
+        w.ascii(s.proto == .tcp ? "tcp " : "udp ")
+        if let a = s.address {
+            if a.isV4 { a.write(to: &w) } else { w.byte(91); a.write(to: &w); w.byte(93) }
+        } else {
+            w.ascii(s.isIPv6 ? "[::]" : "0.0.0.0")
+        }
+        w.byte(58)
+        w.decimal(s.port)
+        if let d = s.dev { w.byte(37); w.string(devName(d)) }
     }
 }

@@ -492,9 +492,15 @@ extension Kernel {
             w.string(conntrackText(e, st))
             return
         }
-        let name = st.ct.info.name
-        w.ascii("ct state "); w.lowercasedASCII(name); w.ascii(" ("); w.string(name); w.byte(41)
-        if ent.original.proto == 6 { w.ascii(" tcp "); w.string(ent.tcpState.name) }
+        switch st.ct.info {
+        case .established: w.ascii("ct state established (ESTABLISHED)")
+        case .related: w.ascii("ct state related (RELATED)")
+        case .new: w.ascii("ct state new (NEW)")
+        case .establishedReply: w.ascii("ct state established_reply (ESTABLISHED_REPLY)")
+        case .relatedReply: w.ascii("ct state related_reply (RELATED_REPLY)")
+        case .untracked: w.ascii("ct state untracked (UNTRACKED)")
+        }
+        if ent.original.proto == 6 { w.ascii(" tcp "); w.ascii(ent.tcpState.staticName) }
         w.ascii(" orig "); ent.original.write(to: &w)
         w.ascii(" reply "); ent.reply.write(to: &w)
     }

@@ -1,0 +1,52 @@
+#ifndef CRXRAYTEXT_H
+#define CRXRAYTEXT_H
+
+// Byte scanning that Swift cannot yet vectorise: `SIMD16<UInt8>` comparisons compile to a
+// loop over lanes. Header-only (`static inline`), so the Swift compiler inlines it at the
+// call site; the .c file exists only because a C target needs a source file.
+
+#include <stddef.h>
+#include <stdint.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/// The length of the longest prefix of `p[0 ..< n]` that JSON text can hold unescaped: the
+/// index of the first byte below 0x20, `"` (0x22), `\` (0x5C) or, when `escape_del` is
+/// nonzero, DEL (0x7F); `n` when there is none. Bytes 0x80 and up (UTF-8) are clean.
+/// With SSE2, sixteen bytes per step; the last partial block is read as the sixteen bytes
+/// ending at `n` (never past it), so a string of 16 bytes or more needs no byte loop.
+static inline ptrdiff_t rxray_json_clean_prefix(const uint8_t *p, ptrdiff_t n, int escape_del) {
+    ptrdiff_t i = 0;
+#if defined(__SSE2__)
+    if (n >= 16) {
+        const __m128i ctl = _mm_set1_epi8(0x1F);
+        const __m128i quote = _mm_set1_epi8(0x22);
+        const __m128i bslash = _mm_set1_epi8(0x5C);
+        // Without DEL, compare against '"' twice rather than branch in the loop.
+        const __m128i del = _mm_set1_epi8(escape_del ? 0x7F : 0x22);
+        for (;;) {
+            ptrdiff_t at = i + 16 <= n ? i : n - 16;
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + at));
+            // v <= 0x1F (unsigned) exactly when min(v, 0x1F) == v.
+            __m128i m = _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v);
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, quote));
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, bslash));
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, del));
+            unsigned bits = (unsigned)_mm_movemask_epi8(m);
+            // The overlapping last block re-reads bytes before `i`, all clean: drop them.
+            bits &= 0xFFFFu << (unsigned)(i - at);
+            if (bits != 0) return at + (ptrdiff_t)__builtin_ctz(bits);
+            if (at + 16 >= n) return n;
+            i = at + 16;
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        uint8_t b = p[i];
+        if (b < 0x20 || b == 0x22 || b == 0x5C || (b == 0x7F && escape_del)) return i;
+    }
+    return n;
+}
+
+#endif
