@@ -41,7 +41,18 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
     @inlinable public var isLinkLocal: Bool { value >> 16 == 0xA9FE }
 
     public var description: String {
-        "\(value >> 24).\(value >> 16 & 0xFF).\(value >> 8 & 0xFF).\(value & 0xFF)"
+        // At most 15 bytes: a small String, made without allocating.
+        String(unsafeUninitializedCapacity: 15) { b in
+            let start = b.baseAddress!
+            var p = ByteWriter.putOctet(UInt8(truncatingIfNeeded: value >> 24), start)
+            p.pointee = 46
+            p = ByteWriter.putOctet(UInt8(truncatingIfNeeded: value >> 16), p + 1)
+            p.pointee = 46
+            p = ByteWriter.putOctet(UInt8(truncatingIfNeeded: value >> 8), p + 1)
+            p.pointee = 46
+            p = ByteWriter.putOctet(UInt8(truncatingIfNeeded: value), p + 1)
+            return p - start
+        }
     }
     @inlinable public static func < (l: Self, r: Self) -> Bool { l.value < r.value }
 }
@@ -246,15 +257,16 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
     @inlinable public var isMulticast: Bool { (value >> 40) & 1 == 1 }
 
     public var description: String {
-        let hex = Array("0123456789abcdef")
-        var s = ""
-        s.reserveCapacity(17)
-        for i in (0..<6).reversed() {
-            let b = Int((value >> UInt64(i * 8)) & 0xFF)
-            s.append(hex[b >> 4]); s.append(hex[b & 0xF])
-            if i > 0 { s.append(":") }
+        String(unsafeUninitializedCapacity: 17) { b in
+            let p = b.baseAddress!
+            for i in 0..<6 {
+                let v = UInt8(truncatingIfNeeded: value >> UInt64(40 - i * 8))
+                p[i * 3] = ByteWriter.hexDigit(v >> 4)
+                p[i * 3 + 1] = ByteWriter.hexDigit(v & 15)
+                if i < 5 { p[i * 3 + 2] = 58 }
+            }
+            return 17
         }
-        return s
     }
 }
 

@@ -177,7 +177,10 @@ extension Kernel {
         var c = TCPConn(state: .synRecv, listener: li, irs: tcp.seq, rcvNxt: tcp.seq &+ 1, iss: nil, created: now)
         c.tsRecent = tcp.tsval
         tcpState.conns[key] = c
-        r.record(.tcpRcvStateProcess, .deliver, "SYN to \(name): request socket (SYN queue \(q.synQueue)), SYN-ACK")
+        r.record(.tcpRcvStateProcess, .deliver) { w in
+            w.ascii("SYN to "); writeSocket(l, to: &w)
+            w.ascii(": request socket (SYN queue "); w.decimal(q.synQueue); w.ascii("), SYN-ACK")
+        }
     }
 
     /// The SYN-ACK `tcp_v4_send_synack` sends: options answer the SYN's (MSS, SACK, window
@@ -221,7 +224,16 @@ extension Kernel {
         tcpState.listeners[li] = q
         tcpState.conns[key] = c
         r.fate = .delivered
-        r.record(stage, .deliver, "\(via): child socket ESTABLISHED" + (accepts ? " (accepted by the application)" : " in the accept queue of \(socketText(l)) (\(q.acceptQueue)/\(backlog); the application does not accept)"))
+        r.record(stage, .deliver) { w in
+            w.string(via); w.ascii(": child socket ESTABLISHED")
+            if accepts {
+                w.ascii(" (accepted by the application)")
+            } else {
+                w.ascii(" in the accept queue of "); writeSocket(l, to: &w)
+                w.ascii(" ("); w.decimal(q.acceptQueue); w.byte(47); w.decimal(backlog)
+                w.ascii("; the application does not accept)")
+            }
+        }
         if !fastOpen && tcp.payload > 0 {
             // tcp_child_process: data on the third ACK is queued on the child.
             var child = tcpState.conns[key]!
