@@ -149,15 +149,30 @@ public struct RunSummary {
             if let reason = r.dropReason { reasonCounts[ordinals.of(reason)] += 1 } else { unnamedDrops += 1 }
             if let st = r.dropStage ?? r.silentDropStage { countStage(st) }
         }
-        for rep in r.replies { countReply(rep.kindName) }
-        for (m, d) in r.counters {
-            let i = ordinals.of(m)
-            counterTotals[i] += d
-            if !counterSeen[i] { counterSeen[i] = true; counterCount += 1 }
+        if !r.replies.isEmpty { for rep in r.replies { countReply(rep.kindName) } }
+        if !r.counters.isEmpty {
+            // Through the buffers: one uniqueness check per array for the frame, not one per counter.
+            var added = 0
+            counterTotals.withUnsafeMutableBufferPointer { totals in
+                counterSeen.withUnsafeMutableBufferPointer { seen in
+                    r.counters.withUnsafeBufferPointer { moved in
+                        for k in moved.indices {
+                            // `MIB.ordinal` is the declaration-order index, as `Ordinals.of` (HotPathTests).
+                            let i = moved[k].0.ordinal
+                            totals[i] += moved[k].1
+                            if !seen[i] { seen[i] = true; added += 1 }
+                        }
+                    }
+                }
+            }
+            counterCount += added
         }
-        for s in r.stages where s.stage == .devGroReceive {
-            groCounts[Int(s.verdict.rawValue) & 7] += 1
-            break
+        // A tag test (`==` on `Stage`, an enum with payloads, is a call per record).
+        for s in r.stages {
+            if case .devGroReceive = s.stage {
+                groCounts[Int(s.verdict.rawValue) & 7] += 1
+                break
+            }
         }
     }
 

@@ -205,8 +205,12 @@ struct Analyze: ParsableCommand {
             if let c = countLimit, selectedCount >= c { stop = true }
         }
 
+        // Nothing per frame but the summary's counts is wanted (no printed frames, no --write,
+        // no --report, no -c): no frame metadata is made and no held frame is remembered.
+        let countsOnly = summaryOnly && writePath == nil && reportPath == nil && countLimit == nil
         func emit(_ r: FrameResult) {
             summary.add(r)
+            if countsOnly { return }
             out.report?.addPath(r)
             if currentIndex == r.frame {
                 currentEmitted = true
@@ -229,6 +233,18 @@ struct Analyze: ParsableCommand {
                     do { selected = try source.selected(frame) } catch { throw fail(error.description) }
                 }
                 summary.note(timestamp: frame.timestampNanoseconds)
+                if countsOnly {
+                    let input = FrameInput(index: frame.index, timestampNs: frame.timestampNanoseconds, bytes: frame.bytes,
+                                           linkType: frame.linkType, wireLength: frame.wireLength,
+                                           interfaceName: frame.interfaceName,
+                                           direction: FrameInput.Direction(rawValue: frame.direction.rawValue) ?? .unknown)
+                    analyzer.process(input, emit: emit)
+                    if let p = progress {
+                        offset += Self.recordBytes(reader.format, captureLength: frame.captureLength, comment: frame.comment)
+                        p.update(frames: frame.index, offset: offset)
+                    }
+                    continue
+                }
                 let meta = FrameMeta(index: frame.index, timestampNanoseconds: frame.timestampNanoseconds,
                                      captureLength: frame.captureLength, wireLength: frame.wireLength,
                                      linkType: frame.linkType, captureInterface: frame.interfaceName,

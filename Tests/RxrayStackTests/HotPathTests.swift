@@ -110,8 +110,7 @@ final class HotPathTests: XCTestCase {
 
     func hash(_ k: Kernel, _ packet: [UInt8], proto: UInt16) -> UInt32 {
         packet.withUnsafeBytes { buf in
-            let skb = SKB(buf: buf, len: buf.count, dev: 1, origDev: 1, pktType: .host, proto: proto, frame: 1, time: 0)
-            return k.rssQueue(skb).hash
+            k.rssQueue(dev: 1, buf: buf, proto: proto).hash
         }
     }
 

@@ -267,53 +267,75 @@ public final class Analyzer {
     }
 
     private func account(_ r: FrameResult) {
-        for (m, d) in r.counters {
-            let o = m.ordinal
-            totalValues[o] += d
-            totalSet.insert(o)
+        if r.counters.isEmpty { return }
+        var set = totalSet
+        // One uniqueness check for the frame, not one per counter.
+        totalValues.withUnsafeMutableBufferPointer { totals in
+            r.counters.withUnsafeBufferPointer { moved in
+                for k in moved.indices {
+                    let o = moved[k].0.ordinal
+                    totals[o] += moved[k].1
+                    set.insert(o)
+                }
+            }
         }
+        totalSet = set
     }
 
     private func applyResolutions() {
         let kernel = self.kernel
         guard !kernel.resolutions.isEmpty else { return }
-        // By index: the resolutions are read in place, not copied out one by one.
-        for ri in kernel.resolutions.indices {
-            for fi in kernel.resolutions[ri].frames.indices {
-                let f = kernel.resolutions[ri].frames[fi]
-                guard let i = pendingIndex(f) else { continue }
-                if pending[i].full < 0 { unpackToFull(i) }
-                pending[i].open = false
-                Self.apply(kernel.resolutions[ri], frame: f, to: &fullResults[Int(pending[i].full)])
-                settledThisRound.append(f)
+        // The list is moved out of the kernel for the loop and read through its buffer: each
+        // resolution is borrowed in place (reading `kernel.resolutions[ri]` copied it, retaining
+        // every array and string it holds, and destroyed the copy).
+        var list: [HoldResolution] = []
+        swap(&list, &kernel.resolutions)
+        list.withUnsafeBufferPointer { all in
+            for ri in all.indices {
+                all[ri].frames.withUnsafeBufferPointer { frames in
+                    for f in frames {
+                        guard let i = pendingIndex(f) else { continue }
+                        if pending[i].full < 0 { unpackToFull(i) }
+                        pending[i].open = false
+                        Self.apply(all.baseAddress! + ri, frame: f, to: &fullResults[Int(pending[i].full)])
+                        settledThisRound.append(f)
+                    }
+                }
             }
         }
+        swap(&list, &kernel.resolutions)
         kernel.clearResolutions()
     }
 
     /// Writes a held frame's settled fate into its (pending) result, in place.
-    private static func apply(_ res: HoldResolution, frame f: Int, to r: inout FrameResult) {
-        r.fate = res.fate
-        r.dropReason = res.reason
-        r.dropStage = res.stage
-        r.egress = res.egress
-        r.nextHop = res.nextHop
-        if res.noteCount > 0, let d = res.stageDetails {
-            let st = Int(res.noteStart), n = Int(res.noteCount)
-            r.record(res.noteStage, .note) { $0.bytes(UnsafeBufferPointer(rebasing: d.writer.bytes[st..<(st + n)])) }
+    ///
+    /// The resolution is read through a pointer, field by field: passed by value it was
+    /// copied (every array and string in it retained, then released) for each frame.
+    private static func apply(_ res: UnsafePointer<HoldResolution>, frame f: Int, to r: inout FrameResult) {
+        r.fate = res.pointee.fate
+        r.dropReason = res.pointee.reason
+        r.dropStage = res.pointee.stage
+        r.egress = res.pointee.egress
+        r.nextHop = res.pointee.nextHop
+        let noteStage = res.pointee.noteStage
+        if res.pointee.noteCount > 0, let d = res.pointee.stageDetails {
+            let st = Int(res.pointee.noteStart), n = Int(res.pointee.noteCount)
+            r.record(noteStage, .note) { $0.bytes(UnsafeBufferPointer(rebasing: d.writer.bytes[st..<(st + n)])) }
         } else {
-            r.record(res.noteStage, .note, res.detail)
+            r.record(noteStage, .note, res.pointee.detail)
         }
-        if let d = res.stageDetails {
-            r.appendStages(res.stages, detailBytes: d.writer.bytes)
+        if let d = res.pointee.stageDetails {
+            r.appendStages(res.pointee.stages, detailBytes: d.writer.bytes)
         } else {
-            r.appendStages(res.stages, detailBytes: UnsafeBufferPointer(start: nil, count: 0))
+            r.appendStages(res.pointee.stages, detailBytes: UnsafeBufferPointer(start: nil, count: 0))
         }
-        if res.accountedOn == nil || res.accountedOn == f {
-            for (m, d) in res.counters { r.count(m, d) }
-            r.replies.append(contentsOf: res.replies)
+        if res.pointee.accountedOn == nil || res.pointee.accountedOn == f {
+            res.pointee.counters.withUnsafeBufferPointer { moved in
+                for k in moved.indices { r.count(moved[k].0, moved[k].1) }
+            }
+            if !res.pointee.replies.isEmpty { r.replies.append(contentsOf: res.pointee.replies) }
         }
-        if let g = res.gro, var mine = r.gro {
+        if let g = res.pointee.gro, var mine = r.gro {
             mine.segments = g.segments
             mine.flush = g.flush
             mine.packet = g.packet

@@ -29,6 +29,8 @@ final class Kernel {
     var now: Int64 = 0
     /// The netfilter engine attached to this kernel, if any (netfilter/Core.swift).
     var netfilter: NFAttachment?
+    /// How objects this kernel owns refer back to it without keeping it alive (see `KernelHandle`).
+    let handle = KernelHandle()
 
     /// IPv4 policy-routing results by flow (ipv4/FibRules.swift).
     var fibCache4: FibCache4
@@ -75,9 +77,21 @@ final class Kernel {
         fibCache4 = FibCache4(ns)
         icmpGlobal.credit = ns.sysctl.icmpMsgsBurst
         icmp6Global.credit = ns.sysctl.icmpMsgsBurst
+        handle.kernel = self
     }
 
+    deinit { handle.kernel = nil }
+
     func devName(_ i: Int) -> String { ns.devices[i].name }
+}
+
+/// A reference back to a `Kernel` that does not keep it alive: the kernel sets it when it is
+/// made and clears it in its `deinit`, so it reads nil once the kernel is gone, as a `weak`
+/// reference would. A `weak` reference to the kernel itself would give the kernel a side
+/// table, and every retain and release of the kernel (several per frame) would then take
+/// the runtime's slow path.
+final class KernelHandle {
+    unowned(unsafe) var kernel: Kernel? = nil
 }
 
 /// ARPHRD / link kinds the ingress can be.

@@ -245,12 +245,14 @@ extension Kernel {
     ///
     /// Mirrors the NIC's Toeplitz hash with the default indirection table
     /// (`ethtool_rxfh_indir_default`: entry i → queue i mod n, 128 entries).
-    func rssQueue(_ skb: SKB) -> (queue: Int, hash: UInt32) {
-        let d = devGRO[skb.dev]
+    ///
+    /// Takes the packet's fields, not the `SKB`: a by-value `SKB` (280 bytes) was copied at
+    /// every call.
+    func rssQueue(dev: Int, buf b: UnsafeRawBufferPointer, proto: UInt16) -> (queue: Int, hash: UInt32) {
+        let d = devGRO[dev]
         if d.virtual { return (0, 0) }
-        let b = skb.buf
         var h: UInt32 = 0
-        if skb.proto == 0x0800, b.count >= 20 {
+        if proto == 0x0800, b.count >= 20 {
             let ihl = Int(b.u8(0) & 0x0F) * 4
             let p = b.u8(9)
             // Addresses (input bytes 0..<8), then the ports (8..<12) for unfragmented TCP.
@@ -258,7 +260,7 @@ extension Kernel {
             if (p == 6) && b.u16(6) & 0x3FFF == 0 && b.count >= ihl + 4 {
                 h ^= toeplitz(b, from: ihl, count: 4, position: 8)
             }
-        } else if skb.proto == 0x86DD, b.count >= 40 {
+        } else if proto == 0x86DD, b.count >= 40 {
             // IPv6: 32 bytes of addresses, then 4 of ports for TCP.
             h = toeplitz(b, from: 8, count: 32, position: 0)
             if b.u8(6) == 6, b.count >= 44 { h ^= toeplitz(b, from: 40, count: 4, position: 32) }
@@ -325,6 +327,17 @@ extension Kernel {
     /// timer fires.
     func napiAdvance(now t: Int64) {
         guard !napis.isEmpty else { return }
+        // Most frames end no poll: find that out before taking the scratch list (putting it
+        // back cleared cost a generic remove-all on every frame).
+        var anyDue = false
+        for i in napis.states.indices {
+            let inPoll = napis.states[i].inPoll
+            if (inPoll && t &- napis.states[i].lastTime > napiOptions.batchIntervalNs) || (!inPoll && !napis.states[i].held.isEmpty) {
+                anyDue = true
+                break
+            }
+        }
+        if !anyDue { return }
         var due = napiDueScratch
         napiDueScratch = []
         defer { due.removeAll(keepingCapacity: true); napiDueScratch = due }
@@ -402,7 +415,7 @@ extension Kernel {
     /// Mirrors `napi_gro_receive()` → `dev_gro_receive()` in net/core/gro.c.
     func napiGroReceive(_ skb: inout SKB, _ r: inout FrameResult) -> Bool {
         let dev = devGRO[skb.dev]
-        let (queue, hash) = rssQueue(skb)
+        let (queue, hash) = rssQueue(dev: skb.dev, buf: skb.buf, proto: skb.proto)
         let key = NAPIKey(dev: skb.dev, queue: queue)
         // The poll this frame belongs to.
         // (Mutated in place: a copy of the state would share, and so copy, its held list.)
@@ -422,7 +435,7 @@ extension Kernel {
             return false
         }
         var seg = GROSegment()
-        if let why = groParse(skb, &seg) {
+        if let why = groParse(skb.buf, len: skb.len, proto: skb.proto, &seg) {
             r.gro = GROInfo(action: .normal, packet: skb.frame, segments: 1, flush: why, queue: queue)
             r.record(.devGroReceive, .pass) { w in
                 w.ascii("passed up alone (queue "); w.decimal(queue); w.ascii("): "); w.string(why.rawValue)
@@ -460,7 +473,7 @@ extension Kernel {
             } else {
                 merged = true
                 mss = napis.states[n].held[fi].mss
-                groAppend(&napis.states[n].held[fi], skb, seg)
+                groAppend(&napis.states[n].held[fi], skb.buf, frame: skb.frame, time: skb.time, seg)
             }
         }
         // Flush after: a short segment or a flag that ends the burst. CWR is among them on
@@ -535,16 +548,16 @@ extension Kernel {
     }
 
     /// Adds a segment to a held packet (`skb_gro_receive`) and carries FIN/PSH into its header.
-    private func groAppend(_ p: inout GROHeld, _ skb: SKB, _ seg: GROSegment) {
-        p.frames.append(skb.frame)
+    private func groAppend(_ p: inout GROHeld, _ buf: UnsafeRawBufferPointer, frame: Int, time: Int64, _ seg: GROSegment) {
+        p.frames.append(frame)
         p.count += 1
         p.payload += seg.l4.len
         p.len += seg.l4.len
-        p.lastTime = skb.time
+        p.lastTime = time
         p.l4.flags |= seg.l4.flags & 0x09
         let start = seg.l3.hlen + seg.l4.doff
-        if p.complete && skb.buf.count >= start + seg.l4.len {
-            p.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: skb.buf[start..<(start + seg.l4.len)]))
+        if p.complete && buf.count >= start + seg.l4.len {
+            p.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[start..<(start + seg.l4.len)]))
         } else {
             p.complete = false
         }

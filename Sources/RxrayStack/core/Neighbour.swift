@@ -210,13 +210,12 @@ extension Kernel {
         neighLoad()
         let key = NeighKey(address: nexthop, dev: dev)
         if let i = neigh.entries.index(forKey: key) {
-            // The common case reads the entry in place and writes only the use time.
-            let state = neigh.entries.values[i].state
-            if state == .permanent || state == .noarp { return .sent }
-            if state.isConnected || state == .delay || state == .probe {
-                if neigh.entries.values[i].used != now { neigh.entries.values[i].used = now }
-                return .sent
-            }
+            // The common case reads the entry in place (through the values' modify accessor:
+            // their getter copied the entry, retaining and releasing its queue) and writes only
+            // the use time.
+            let now = self.now
+            let sent = Self.touchIfSendable(&neigh.entries.values[i], now: now)
+            if sent { return .sent }
             let p = neighParms(dev, v6: !nexthop.isV4)
             var e = neigh.entries.values[i]
             e.used = now
@@ -239,6 +238,18 @@ extension Kernel {
                                 used: now, serial: neigh.serial)
         neigh.serial += 1
         return neighStartOrQueue(key, &e, p, packet: makePacket(), &r)
+    }
+
+    /// Whether a packet to `e`'s neighbour goes out at once (PERMANENT, NOARP, a connected
+    /// state, DELAY or PROBE); for a connected, DELAY or PROBE entry the use time moves to `now`.
+    @inline(__always) private static func touchIfSendable(_ e: inout NeighEntryState, now: Int64) -> Bool {
+        let state = e.state
+        if state == .permanent || state == .noarp { return true }
+        if state.isConnected || state == .delay || state == .probe {
+            if e.used != now { e.used = now }
+            return true
+        }
+        return false
     }
 
     /// Room for one more entry: at `gc_thresh2` (and 5 s after the last flush) or at
@@ -714,19 +725,21 @@ extension Kernel {
     /// Hands a forwarded packet (IPv4 or IPv6) to its next hop: the frame is forwarded out of
     /// `dev` at once when the neighbour is resolved, waits on it while resolution runs, or is
     /// dropped when it cannot be resolved. `stage` is the stage that records the transmission.
-    func neighForward(to nexthop: IPAddress, dev out: Int, _ skb: SKB, stage: Stage, _ r: inout FrameResult) {
+    ///
+    /// Takes the packet's source, length and input device, not the `SKB` (a by-value `SKB`,
+    /// 280 bytes, was copied at every call).
+    func neighForward(to nexthop: IPAddress, dev out: Int, source: IPAddress, len: Int, inDev: Int, stage: Stage,
+                      _ r: inout FrameResult) {
         let egress = devName(out)
         r.fate = .forwarded
         r.egress = egress
         r.nextHop = nexthop
-        let source: IPAddress
-        if case .v6 = nexthop { source = .v6(skb.v6Saddr) } else { source = .v4(skb.v4Saddr) }
         // Built only if the packet must wait for the neighbour (the argument is an autoclosure):
         // a reachable next hop, almost every forwarded packet, makes no queue entry.
         let frame = r.frame
         switch neighOutput(nexthop, dev: out, packet: QueuedPacket(
-            frame: frame, what: .forward(egress: egress), truesize: Kernel.truesize(skb.len),
-            source: source, inDev: skb.dev, fate: .forwarded, reason: nil, stage: nil,
+            frame: frame, what: .forward(egress: egress), truesize: Kernel.truesize(len),
+            source: source, inDev: inDev, fate: .forwarded, reason: nil, stage: nil,
             egress: egress, nextHop: nexthop, holdsFrame: true), &r) {
         case .sent:
             r.record(stage, .forward) { w in
@@ -756,10 +769,13 @@ extension Kernel {
             let rep = r.replies[i]
             guard let (dev, nexthop) = replyNextHop(rep) else { i += 1; continue }
             let src: IPAddress = rep.source ?? (nexthop.isV4 ? .v4(IPv4Address(0)) : .v6(IPv6Address(high: 0, low: 0)))
-            let q = QueuedPacket(frame: r.frame, what: .reply(rep), truesize: Kernel.truesize(64), source: src, inDev: dev,
-                                 fate: r.fate, reason: r.dropReason, stage: r.dropStage, egress: r.egress, nextHop: r.nextHop,
-                                 holdsFrame: true)
-            switch neighOutput(nexthop, dev: dev, packet: q, &r) {
+            // The queue entry is built only if the reply must wait (the argument is an
+            // autoclosure): a resolved next hop, almost every reply, makes none.
+            let frame = r.frame, fate = r.fate, reason = r.dropReason, stage = r.dropStage
+            let egress = r.egress, hop = r.nextHop
+            switch neighOutput(nexthop, dev: dev, packet: QueuedPacket(
+                frame: frame, what: .reply(rep), truesize: Kernel.truesize(64), source: src, inDev: dev,
+                fate: fate, reason: reason, stage: stage, egress: egress, nextHop: hop, holdsFrame: true), &r) {
             case .sent:
                 i += 1
             case .queued:
@@ -782,11 +798,13 @@ extension Kernel {
         switch dst {
         case .v4(let a):
             if a.isMulticast || a.isLimitedBroadcast { return nil }
-            let lk = ns.fibLookup(Flow4(daddr: a, saddr: IPv4Address(0), iif: ns.loopback, oif: nil))
+            // Through the route cache; the next hop read in place (a copy of the route retained
+            // its next hops).
+            let lk = fibLookupCached(Flow4(daddr: a, saddr: IPv4Address(0), iif: ns.loopback, oif: nil))
             guard let res = lk.result else { return (dev, dst) }
             if res.type != .unicast { return nil }
-            let route = ns.routes4[res.route]
-            let hop = res.nexthop < route.nexthops.count ? route.nexthops[res.nexthop] : route.nexthops.first
+            let hops = ns.routes4[res.route].nexthops.count
+            let hop = res.nexthop < hops ? ns.routes4[res.route].nexthops[res.nexthop] : ns.routes4[res.route].nexthops.first
             return (hop?.dev ?? dev, .v4(hop?.gateway ?? a))
         case .v6(let a):
             if a.isMulticast { return nil }

@@ -8,9 +8,11 @@ extension Kernel {
     /// Mirrors `fib_validate_source()` / `__fib_validate_source()` in net/ipv4/fib_frontend.c
     /// and 6.18's `fib_validate_source_reason()` (-EXDEV → IP_RPFILTER, other errors →
     /// IP_LOCAL_SOURCE).
-    func fibValidateSource(_ skb: SKB, saddr: IPv4Address, daddr: IPv4Address, oif: Int?,
+    ///
+    /// Takes the packet's device, mark and TOS, not the `SKB` (a by-value `SKB`, 280 bytes,
+    /// was copied at every call).
+    func fibValidateSource(dev: Int, mark: UInt32, tos: UInt8, saddr: IPv4Address, daddr: IPv4Address, oif: Int?,
                            _ r: inout FrameResult) -> (DropReason?, Bool) {
-        let dev = skb.dev
         let conf = ns.devices[dev].conf4
         let rpf = conf.rpFilter
         let customRules = customRules4
@@ -26,7 +28,7 @@ extension Kernel {
         }
         // Full check: reverse lookup toward the source.
         let fl = Flow4(daddr: saddr, saddr: daddr, iif: oif ?? ns.loopback, oif: nil,
-                       mark: conf.srcValidMark ? skb.mark : 0, tos: skb.v4TOS & 0x1C)
+                       mark: conf.srcValidMark ? mark : 0, tos: tos & 0x1C)
         let lk = fibLookupCached(fl)
         let noAddr = ns.devices[dev].v4.isEmpty
         let rpfName = rpf == 1 ? "strict" : "loose"
@@ -37,20 +39,24 @@ extension Kernel {
             }
             return (nil, false)
         }
-        let route = ns.routes4[res.route]
+        // The route's fields are read in place (a copy of the route retained its next hops).
         if res.type != .unicast && !(res.type == .local && conf.acceptLocal) {
             r.record(.fibValidateSource, .drop, "martian source \(saddr): reverse route is \(res.type)")
             return (.ipLocalSource, false)
         }
-        let devMatch = route.nexthops.contains { $0.dev == dev } || (res.type == .local && ns.devices[dev].kind == .loopback)
+        var devMatch = false
+        let hopCount = ns.routes4[res.route].nexthops.count
+        for k in 0..<hopCount where ns.routes4[res.route].nexthops[k].dev == dev {
+            devMatch = true
+            break
+        }
+        if !devMatch { devMatch = res.type == .local && ns.devices[dev].kind == .loopback }
         if devMatch {
-            let nh = route.nexthops.isEmpty ? nil : route.nexthops[res.nexthop]
-            let onLink = nh?.gateway == nil
-            let name = devName(dev)
+            let onLink = hopCount == 0 || ns.routes4[res.route].nexthops[res.nexthop].gateway == nil
             r.record(.fibValidateSource, .pass) { w in
                 if rpf != 0 {
                     w.ascii("rp_filter "); w.string(rpfName); w.ascii(": "); saddr.write(to: &w)
-                    w.ascii(" routed back via "); w.string(name)
+                    w.ascii(" routed back via "); w.string(ns.devices[dev].name)
                 } else {
                     w.ascii("source "); saddr.write(to: &w); w.ascii(" valid")
                 }
@@ -65,7 +71,7 @@ extension Kernel {
             return (nil, false)
         }
         if rpf == 1 {
-            let via = route.nexthops.first?.dev.map { devName($0) } ?? "?"
+            let via = ns.routes4[res.route].nexthops.first?.dev.map { devName($0) } ?? "?"
             r.record(.fibValidateSource, .drop, "rp_filter strict: route back to \(saddr) leaves via \(via), not \(devName(dev))")
             return (.ipRpfilter, false)
         }

@@ -106,27 +106,32 @@ extension Netns {
     /// rule; `goto` jumps to the first rule at or after its target priority; when no rule
     /// yields a route the result is `ENETUNREACH`.
     func fibLookup(_ fl: Flow4) -> FibLookup4 {
+        rules4.withUnsafeBufferPointer { fibLookup(fl, rules: $0) }
+    }
+
+    /// `fibLookup` over the rules' storage: each rule is read in place (a copy of a rule
+    /// retained its selectors' strings and ranges).
+    private func fibLookup(_ fl: Flow4, rules: UnsafeBufferPointer<FibRule4>) -> FibLookup4 {
         var i = 0
         var lastRule: Int? = nil
-        while i < rules4.count {
-            let r = rules4[i]
+        while i < rules.count {
             var match = true
-            if let f = r.from, !(f.1 == 0 || (fl.saddr.value ^ f.0.value) & IfAddr4.mask(f.1) == 0) { match = false }
-            if match, let t = r.to, !(t.1 == 0 || (fl.daddr.value ^ t.0.value) & IfAddr4.mask(t.1) == 0) { match = false }
+            if let f = rules[i].from, !(f.1 == 0 || (fl.saddr.value ^ f.0.value) & IfAddr4.mask(f.1) == 0) { match = false }
+            if match, let t = rules[i].to, !(t.1 == 0 || (fl.daddr.value ^ t.0.value) & IfAddr4.mask(t.1) == 0) { match = false }
             if match {
-                match = r.sel.matchesCommon(self, iif: fl.iif, oif: fl.oif, mark: fl.mark, tos: fl.tos,
+                match = rules[i].sel.matchesCommon(self, iif: fl.iif, oif: fl.oif, mark: fl.mark, tos: fl.tos,
                                             proto: fl.proto, sport: fl.sport, dport: fl.dport)
             }
-            if r.sel.invert { match.toggle() }
+            if rules[i].sel.invert { match.toggle() }
             if !match { i += 1; continue }
             lastRule = i
-            switch r.action {
+            switch rules[i].action {
             case .nop:
                 i += 1
                 continue
             case .goto(let target):
                 var j = i + 1
-                while j < rules4.count && rules4[j].priority < target { j += 1 }
+                while j < rules.count && rules[j].priority < target { j += 1 }
                 i = j
                 continue
             case .blackhole: return FibLookup4(error: .inval, rule: i)
@@ -140,7 +145,7 @@ extension Netns {
                 }
                 guard let rt = route else { i += 1; continue }
                 // suppress_prefixlength: a result this unspecific is not accepted.
-                if let sp = r.sel.suppressPrefixLength, routes4[rt].length <= sp { i += 1; continue }
+                if let sp = rules[i].sel.suppressPrefixLength, routes4[rt].length <= sp { i += 1; continue }
                 return FibLookup4(result: FibResult4(route: rt, type: routes4[rt].type, table: t,
                                                      prefixLength: routes4[rt].length, nexthop: nh, rule: i),
                                   rule: i, route: rt)

@@ -14,11 +14,12 @@ extension Kernel {
     /// Reads the L3 and TCP headers GRO compares. Returns why the frame goes up alone at
     /// once, without looking for a held packet of its flow (the `goto out` exits of
     /// `inet_gro_receive`, `ipv6_gro_receive`, `tcp4_gro_receive` and `udp_gro_receive`).
-    func groParse(_ skb: SKB, _ seg: inout GROSegment) -> GROFlush? {
-        let b = skb.buf
-        let frameLen = skb.len
+    ///
+    /// Takes the packet's bytes, length and protocol, not the `SKB` (a by-value `SKB` was
+    /// copied at every call).
+    func groParse(_ b: UnsafeRawBufferPointer, len frameLen: Int, proto ethProto: UInt16, _ seg: inout GROSegment) -> GROFlush? {
         var proto: UInt8
-        switch skb.proto {
+        switch ethProto {
         case 0x0800:
             guard frameLen >= 20 else { return .ipOptions }
             guard b.count >= 20 else { return .truncated }

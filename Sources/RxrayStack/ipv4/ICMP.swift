@@ -128,20 +128,21 @@ extension Kernel {
     /// Mirrors `ip_route_output_key` as `icmp_send`/`icmp_reply` use it.
     func outputRoute(to dst: IPv4Address, preferredSource: IPv4Address?, inbound: Int) -> (Int, IPv4Address)? {
         let fl = Flow4(daddr: dst, saddr: preferredSource ?? IPv4Address(0), iif: ns.loopback, oif: nil)
-        let lk = ns.fibLookup(fl)
+        // Through the route cache (a reply's route is looked up per reply: every RST and
+        // SYN-ACK), and the route's fields read in place (a copy retained its next hops).
+        let lk = fibLookupCached(fl)
         guard let res = lk.result else { return nil }
-        let route = ns.routes4[res.route]
         let out: Int
         if res.type == .local {
             out = ns.loopback ?? inbound
         } else {
-            guard let d = route.nexthops.first?.dev else { return nil }
+            guard let d = ns.routes4[res.route].nexthops.first?.dev else { return nil }
             out = d
         }
         if let s = preferredSource { return (out, s) }
         if ns.sysctl.icmpErrorsUseInboundIfaddr, let a = ns.devices[inbound].v4.first { return (out, a.address) }
-        if let p = route.prefsrc { return (out, p) }
-        let gw = route.nexthops.first?.gateway ?? dst
+        if let p = ns.routes4[res.route].prefsrc { return (out, p) }
+        let gw = ns.routes4[res.route].nexthops.first?.gateway ?? dst
         let src = ns.devices[out].v4.first { $0.contains(gw) }?.address ?? ns.devices[out].v4.first?.address
             ?? ns.devices.lazy.flatMap { $0.v4 }.first?.address ?? IPv4Address(0)
         return (out, src)

@@ -86,7 +86,8 @@ extension Kernel {
             n = k
         }
         r.count(.ipOutTransmits, n)
-        neighForward(to: .v4(gateway ?? skb.v4Daddr), dev: out, skb, stage: .ipOutput, &r)
+        neighForward(to: .v4(gateway ?? skb.v4Daddr), dev: out, source: .v4(skb.v4Saddr), len: skb.len, inDev: skb.dev,
+                     stage: .ipOutput, &r)
     }
 
     /// How many fragments a packet longer than the MTU, or rebuilt from fragments, leaves in;

@@ -108,17 +108,22 @@ extension Kernel {
         let mf = skb.v4MF
         var end = offset + skb.len - ihl
         let truesize = skb.len + 640
-        if frag4[key] == nil {
+        // The queue is taken out of the table while this fragment works on it, and every exit
+        // below puts it back or ends it: a copy left in the table shared the queue's arrays,
+        // so appending a fragment copied the whole fragment list (retaining every payload).
+        var q: FragQueue
+        if let existing = frag4.removeValue(forKey: key) {
+            q = existing
+        } else {
             if fragMemory + truesize > ns.sysctl.ipfragHighThresh {
                 r.count(.ipReasmFails)
                 r.drop(.notSpecified, at: .ipDefrag, "fragment memory above ipfrag_high_thresh: no new queue")
                 return
             }
             fragSerial += 1
-            frag4[key] = FragQueue(serial: fragSerial, created: now)
+            q = FragQueue(serial: fragSerial, created: now)
             frag4Earliest = min(frag4Earliest, now)
         }
-        var q = frag4[key]!
         func ident() -> String { "id 0x\(String(key.id, radix: 16)) \(skb.v4Saddr) → \(skb.v4Daddr)" }
         /// `ident()`, written as bytes.
         func writeIdent(_ w: inout ByteWriter) {
@@ -163,13 +168,13 @@ extension Kernel {
         case .ok: break
         }
         q.fragments.append(.init(offset: offset, end: end, frame: skb.frame,
-                                 payload: Array(skb.buf[ihl..<(ihl + end - offset)])))
+                                 payload: Self.copyBytes(skb.buf, from: ihl, count: end - offset)))
         q.meat += end - offset
         q.memory += truesize
         fragMemory += truesize
         if offset == 0 {
             q.firstIn = true
-            q.head = Array(skb.buf[0..<ihl])
+            q.head = Self.copyBytes(skb.buf, from: 0, count: ihl)
             q.headDev = skb.dev
             q.headPktType = skb.pktType
             q.headRoute = skb.route4
@@ -239,6 +244,18 @@ extension Kernel {
         }
         resolveHeld(q.held, fate: r.fate, reason: r.dropReason, stage: r.dropStage, egress: r.egress, nextHop: r.nextHop,
                     detail: wantsDetail ? "joined into the datagram completed at frame \(frameNo): \(r.fate.rawValue)" : "")
+    }
+
+    /// `count` bytes of `b` from `from`, as an array (one block copy; `Array(slice)` went
+    /// through the generic collection copy).
+    static func copyBytes(_ b: UnsafeRawBufferPointer, from: Int, count: Int) -> [UInt8] {
+        precondition(from >= 0 && count >= 0 && from + count <= b.count, "copyBytes out of bounds")
+        return [UInt8](unsafeUninitializedCapacity: count) { out, n in
+            if count > 0, let dst = out.baseAddress, let src = b.baseAddress {
+                UnsafeMutableRawPointer(dst).copyMemory(from: src + from, byteCount: count)
+            }
+            n = count
+        }
     }
 
     /// Records the fate of held frames (the analyzer applies it to their results).

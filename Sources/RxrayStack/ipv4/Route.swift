@@ -26,7 +26,7 @@ extension Kernel {
                 return .ipInvalidSource
             }
             if saddr.value != 0 {
-                let (reason, _) = fibValidateSource(skb, saddr: saddr, daddr: IPv4Address(0), oif: nil, &r)
+                let (reason, _) = fibValidateSource(dev: skb.dev, mark: skb.mark, tos: skb.v4TOS, saddr: saddr, daddr: IPv4Address(0), oif: nil, &r)
                 if let reason = reason { return reason }
             }
             skb.route4 = InputRoute4(input: .multicastLocal, type: .multicast)
@@ -86,7 +86,6 @@ extension Kernel {
             skb.route4 = InputRoute4(input: .error(err), type: .unreachable, route: lk.route, rule: lk.rule)
             return nil
         }
-        let route = ns.routes4[res.route]
         if res.type == .broadcast {
             if conf.bcForwarding {
                 return mkrouteInput(&skb, res, fl, &r)
@@ -94,7 +93,7 @@ extension Kernel {
             return brdInput(&skb, &r, route: res.route, rule: res.rule)
         }
         if res.type == .local {
-            let (reason, _) = fibValidateSource(skb, saddr: saddr, daddr: daddr, oif: nil, &r)
+            let (reason, _) = fibValidateSource(dev: skb.dev, mark: skb.mark, tos: skb.v4TOS, saddr: saddr, daddr: daddr, oif: nil, &r)
             if let reason = reason { return reason }
             skb.route4 = InputRoute4(input: .localDeliver, type: .local, route: res.route, rule: res.rule,
                                      outDev: ns.loopback)
@@ -112,8 +111,9 @@ extension Kernel {
             skb.route4 = InputRoute4(input: .error(.hostUnreach), type: .unreachable, route: res.route, rule: res.rule)
             return nil
         }
-        if route.type != .unicast {
-            r.record(.ipRouteInput, .drop, "martian destination: route type \(route.type)")
+        let routeType = ns.routes4[res.route].type
+        if routeType != .unicast {
+            r.record(.ipRouteInput, .drop, "martian destination: route type \(routeType)")
             return .ipInvalidDest
         }
         return mkrouteInput(&skb, res, fl, &r)
@@ -123,7 +123,7 @@ extension Kernel {
     private func brdInput(_ skb: inout SKB, _ r: inout FrameResult, route: Int?, rule: Int?) -> DropReason? {
         let saddr = skb.v4Saddr
         if saddr.value != 0 {
-            let (reason, _) = fibValidateSource(skb, saddr: saddr, daddr: IPv4Address(0), oif: nil, &r)
+            let (reason, _) = fibValidateSource(dev: skb.dev, mark: skb.mark, tos: skb.v4TOS, saddr: saddr, daddr: IPv4Address(0), oif: nil, &r)
             if let reason = reason { return reason }
         }
         skb.route4 = InputRoute4(input: .localDeliver, type: .broadcast, route: route, rule: rule)
@@ -134,17 +134,17 @@ extension Kernel {
     /// Builds the forwarding route: source validation against the egress device, redirect
     /// marking, MTU. Mirrors `__mkroute_input()` in net/ipv4/route.c.
     private func mkrouteInput(_ skb: inout SKB, _ res: FibResult4, _ fl: Flow4, _ r: inout FrameResult) -> DropReason? {
-        let route = ns.routes4[res.route]
-        let nh = route.nexthops.isEmpty ? NextHop4(dev: nil, gateway: nil) : route.nexthops[res.nexthop]
+        // Fields read in place: a copy of the route retained its next hops.
+        let nh = ns.routes4[res.route].nexthops.isEmpty ? NextHop4(dev: nil, gateway: nil) : ns.routes4[res.route].nexthops[res.nexthop]
         guard let out = nh.dev else {
             r.record(.ipRouteInput, .drop, "\(routeText(res)) has no output device")
             return .ipInvalidDest
         }
-        let (reason, onLink) = fibValidateSource(skb, saddr: skb.v4Saddr, daddr: skb.v4Daddr, oif: out, &r)
+        let (reason, onLink) = fibValidateSource(dev: skb.dev, mark: skb.mark, tos: skb.v4TOS, saddr: skb.v4Saddr, daddr: skb.v4Daddr, oif: out, &r)
         if let reason = reason { return reason }
-        var rt = InputRoute4(input: .forward, type: route.type, route: res.route, rule: res.rule, outDev: out,
+        var rt = InputRoute4(input: .forward, type: ns.routes4[res.route].type, route: res.route, rule: res.rule, outDev: out,
                              gateway: nh.gateway)
-        rt.mtu = route.mtu ?? ns.devices[out].mtu
+        rt.mtu = ns.routes4[res.route].mtu ?? ns.devices[out].mtu
         let conf = ns.devices[skb.dev].conf4
         if out == skb.dev && onLink && conf.sendRedirects {
             if conf.sharedMedia || (nh.gateway.map { g in ns.devices[out].v4.contains { $0.contains(g) && $0.contains(skb.v4Saddr) } } ?? false) {

@@ -62,7 +62,8 @@ extension Kernel {
         guard nfHook(.forward, ipv6: true, &skb, &r) else { return }
         guard nfHook(.postrouting, ipv6: true, &skb, &r) else { return }
         ip6RefragmentNote(skb, mtu: mtu, &r)
-        neighForward(to: .v6(rt.gateway ?? skb.v6Daddr), dev: out, skb, stage: .ip6Forward, &r)
+        neighForward(to: .v6(rt.gateway ?? skb.v6Daddr), dev: out, source: .v6(skb.v6Saddr), len: skb.len, inDev: skb.dev,
+                     stage: .ip6Forward, &r)
     }
 
     /// `ip6_finish_output` → `ip6_fragment` for a datagram conntrack defrag rebuilt: longer than

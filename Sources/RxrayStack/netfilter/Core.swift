@@ -10,7 +10,10 @@ import RxrayNetfilter
 
 /// The engine and the current packet's netfilter state (`skb->_nfct`), per kernel.
 final class NFAttachment {
-    weak var kernel: Kernel?
+    /// The kernel this attachment belongs to (nil once it is gone). Not `weak`: a weak
+    /// reference gives the kernel a side table, which slows every retain of it.
+    let kernelHandle: KernelHandle
+    var kernel: Kernel? { kernelHandle.kernel }
     let engine: NetfilterEngine
     /// Frame number `state` belongs to.
     var frame = -1
@@ -35,7 +38,7 @@ final class NFAttachment {
     /// A copy of the answered packet's first bytes (the engine's NAT buffer is reused by replies).
     let answeredBuf: UnsafeMutableRawBufferPointer
     init(kernel: Kernel, engine: NetfilterEngine) {
-        self.kernel = kernel; self.engine = engine
+        self.kernelHandle = kernel.handle; self.engine = engine
         replyBuf = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.replyCapacity, alignment: 8)
         answeredBuf = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.replyCapacity, alignment: 8)
         lastBytes = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.lastCapacity, alignment: 8)
@@ -67,8 +70,10 @@ extension Analyzer {
     /// Runs every hook of this analyzer through `engine` from now on.
     public func attachNetfilter(_ engine: NetfilterEngine) {
         kernel.netfilter = NFAttachment(kernel: kernel, engine: engine)
-        engine.fibOif = { [weak kernel] addr, v6, iif, _ in
-            guard let k = kernel else { return 0 }
+        // Through the kernel's handle, not `[weak kernel]` (a weak reference gives the kernel a
+        // side table, which slows every retain of it): nil once the kernel is gone.
+        engine.fibOif = { [handle = kernel.handle] addr, v6, iif, _ in
+            guard let k = handle.kernel else { return 0 }
             let inbound = k.ns.devices.firstIndex { $0.ifindex == iif } ?? 0
             if v6 {
                 guard let out = k.outputRoute6(to: IPv6Address(high: addr.high, low: addr.low), inbound: inbound) else { return 0 }
