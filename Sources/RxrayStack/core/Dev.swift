@@ -255,8 +255,9 @@ extension Kernel {
     /// Mirrors `eth_type_trans()` in net/ethernet/eth.c (`eth_skb_pkt_type`).
     func ethTypeTrans(_ skb: inout SKB, _ r: inout FrameResult) {
         guard let dst = skb.dstMAC else { return }
-        let d = ns.devices[skb.dev]
-        if dst == d.mac {
+        // The device's fields are read in place (a copy of the device retained its name and
+        // address lists every frame).
+        if dst == ns.devices[skb.dev].mac {
             skb.pktType = .host
         } else if dst.isMulticast {
             skb.pktType = dst.isBroadcast ? .broadcast : .multicast
@@ -264,6 +265,7 @@ extension Kernel {
             skb.pktType = .otherhost
         }
         if r.wantsDetail {
+            let d = ns.devices[skb.dev]
             let pkt = skb.pktType
             let filtered = pkt == .otherhost && !d.promisc && d.kind == .ethernet && !d.isVirtual
             r.record(.ethTypeTrans, .pass) { w in

@@ -390,16 +390,22 @@ extension Kernel {
         var done = groDoneScratch
         groDoneScratch = []
         var kept = 0
-        for i in list.indices {
-            if oldOnly && list[i].ageJiffy >= j {
-                if kept != i { list.swapAt(kept, i) }
-                kept += 1
-            } else {
-                done.append(GROHeld.empty)
-                swap(&done[done.count - 1], &list[i])
+        if !oldOnly {
+            // Everything goes, in order: the lists trade places (the empty scratch list becomes
+            // the instance's held list), no packet is copied.
+            swap(&list, &done)
+        } else {
+            for i in list.indices {
+                if list[i].ageJiffy >= j {
+                    if kept != i { list.swapAt(kept, i) }
+                    kept += 1
+                } else {
+                    done.append(GROHeld.empty)
+                    swap(&done[done.count - 1], &list[i])
+                }
             }
         }
-        list.removeLast(list.count - kept)
+        if kept < list.count { list.removeLast(list.count - kept) }
         swap(&list, &napis.states[s].held)
         let saved = now
         now = max(now, at)
