@@ -266,7 +266,7 @@ public final class LiveTopology {
 
     /// The `*NAME` ... `COMMIT` blocks of an iptables-save file, minus the tables in
     /// `excluding` (`"ip filter"`) of `family` ("ip" or "ip6").
-    static func iptablesTables(_ text: String, excluding: Set<String>, family: String) -> String {
+    public static func iptablesTables(_ text: String, excluding: Set<String>, family: String) -> String {
         var out = ""
         var keep = true
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {

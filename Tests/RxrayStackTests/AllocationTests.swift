@@ -167,7 +167,9 @@ final class AllocationTests: XCTestCase {
         throw XCTSkip("the LD_PRELOAD allocation counter is Linux-only")
         #else
         let counter = try buildCounter()
-        let n = 20_000
+        // 40k frames a step: a per-frame rate of 0.001 is 40 allocations, well above the few
+        // reallocations by which two doubling steps of geometric growth may differ.
+        let n = 40_000
         // Warm-up amounts differ by geometric growth only; compare N and 2N frames.
         let a1 = try child(frames: n, stuck: stuck, counter: counter)
         let a2 = try child(frames: 2 * n, stuck: stuck, counter: counter)

@@ -1,5 +1,5 @@
 import XCTest
-@testable import RxrayVerify
+import RxrayVerify
 
 /// `rxray verify` tells the kernel's forwards of an injected frame from its replies: a forward
 /// is the same datagram with its TTL one lower, addresses and ports possibly rewritten by NAT.
