@@ -110,12 +110,17 @@ public final class NetfilterEngine {
     /// `Int.max` walks every rule. Takes effect at `finishLoad`. The environment variable
     /// `RXRAY_RULE_INDEX=0` turns the index off (to measure it, or to rule it out).
     var ruleIndexMinRules = NetfilterEngine.defaultIndexMinRules
+    /// Whether the walk runs the common ops in their specialised form (`FastOp`); false runs
+    /// every op through the general switch (to compare the two). Takes effect at `finishLoad`.
+    var specializeOps = true
     static let defaultIndexMinRules: Int = {
         if let v = ProcessInfo.processInfo.environment["RXRAY_RULE_INDEX"], v == "0" { return .max }
         return 8
     }()
-    /// Base chains the last `hook` call went through.
+    /// Base chains the last `hook` call went through (recorded when it traced).
     public private(set) var visits: [NFChainVisit] = []
+    /// The base chain the last `hook` call ended in (-1 when it ran none), traced or not.
+    public private(set) var lastVisitChain: Int32 = -1
     public private(set) var traceSteps: [NFTraceStep] = []
     /// Chain and rule trace text, made at the first traced visit (ConntrackText.swift).
     lazy var traceText = NFTraceText(chains: chains, rules: ruleInfo)
@@ -253,7 +258,8 @@ public final class NetfilterEngine {
         }
         run = RunProgram(ops: ops, loads: loadLists, multiports: multiports, u32s: u32s, ipsetDirs: ipsetDirs,
                          rules: rules, chains: chains, ruleCount: ruleInfo.count,
-                         entries: (0..<15).map { entries[$0 / 5][$0 % 5].map { $0.1 } }, indexMinRules: ruleIndexMinRules)
+                         entries: (0..<15).map { entries[$0 / 5][$0 % 5].map { $0.1 } }, indexMinRules: ruleIndexMinRules,
+                         specialize: specializeOps)
         visits.reserveCapacity(16)
         traceSteps.reserveCapacity(64)
     }
@@ -304,9 +310,16 @@ public final class NetfilterEngine {
     ///
     /// Mirrors `nf_hook_slow()` in net/netfilter/core.c.
     public func hook(_ p: inout NFPacket, _ st: inout NFPacketState, trace: Bool) -> NFHookOutcome {
+        // The program stays alive until the next load (never during a hook): the walk borrows it,
+        // with no reference counting per hook or per access.
+        Unmanaged.passUnretained(run)._withUnsafeGuaranteedRef { hook($0, &p, &st, trace: trace) }
+    }
+
+    private func hook(_ prog: RunProgram, _ p: inout NFPacket, _ st: inout NFPacketState, trace: Bool) -> NFHookOutcome {
         var out = NFHookOutcome()
         if !visits.isEmpty { visits.removeAll(keepingCapacity: true) }
         if !traceSteps.isEmpty { traceSteps.removeAll(keepingCapacity: true) }
+        lastVisitChain = -1
         if !firstPacketSeen {
             firstPacketSeen = true
             if startTableLoaded {
@@ -317,9 +330,13 @@ public final class NetfilterEngine {
         }
         let f: Int
         switch p.family { case .ipv4: f = 0; case .ipv6: f = 1; case .arp: f = 2; case .bridge: return out }
-        let prog = run
-        for e in prog.entries[f * 5 + Int(p.hook.rawValue)] {
-            switch e {
+        let hi = f * 5 + Int(p.hook.rawValue)
+        var ei = Int(prog.entryStart[hi])
+        let eEnd = Int(prog.entryStart[hi + 1])
+        while ei < eEnd {
+            let e = prog.hookEntries[ei]
+            ei += 1
+            switch e.kind {
             case .conntrackIn:
                 guard !st.ctDone else { continue }
                 st.ctDone = true
@@ -334,11 +351,23 @@ public final class NetfilterEngine {
                     conntrack.confirm(st.ct.slot)
                     st.ct.created = false
                 }
-            case .natCore(let list, let dst):
-                natCore(list, dst: dst, &p, &st, &out, trace: trace)
+            case .natCore:
+                natCore(prog, first: Int(e.index), count: Int(e.count), dst: e.dst, &p, &st, &out, trace: trace)
                 if out.verdict == .drop { return out }
-            case .chain(let c):
-                let v = runChain(c, &p, &st, &out, trace: trace, nat: nil)
+            case .chain:
+                let ci = Int(e.index)
+                if prog.chainsBase[ci].ruleCount == 0 {
+                    // An empty base chain: its policy decides, no walk needed.
+                    let v: NFVerdict = prog.chainsBase[ci].policyDrop ? .drop : .accept
+                    noteVisit(ci, -1, v, traceSteps.count, trace)
+                    if v == .drop {
+                        out.cause = .policy(Int32(ci))
+                        out.verdict = .drop
+                        return out
+                    }
+                    continue
+                }
+                let v = runChain(prog, ci, &p, &st, &out, trace: trace, nat: nil)
                 if v == .drop {
                     out.verdict = .drop
                     return out
@@ -364,19 +393,18 @@ public final class NetfilterEngine {
     }
 
     /// Runs a base chain with its jump stack. Returns accept or drop (policy included).
-    func runChain(_ base: Int, _ p: inout NFPacket, _ st: inout NFPacketState, _ out: inout NFHookOutcome,
+    func runChain(_ prog: RunProgram, _ base: Int, _ p: inout NFPacket, _ st: inout NFPacketState, _ out: inout NFHookOutcome,
                   trace: Bool, nat: UnsafeMutablePointer<Bool>?) -> NFVerdict {
-        let prog = run
         let traceStart = trace ? traceSteps.count : 0
         var depth = 0
         var chain = Int32(base)
         var ri = Int32(0)
-        let baseChain = prog.chains[base]
+        let baseChain = prog.chainsBase[base]
         let isNft = baseChain.isNft
         // The chain whose classes `prog.clsOff` holds.
         var clsChain: Int32 = -1
         while true {
-            let c = prog.chains[Int(chain)]
+            let c = prog.chainsBase[Int(chain)]
             if c.dimCount > 0 && ri < c.ruleCount {
                 // Skip the rules whose guards the packet fails (RuleIndex.swift).
                 if clsChain != chain { selectClasses(prog, c, p, st); clsChain = chain }
@@ -387,16 +415,16 @@ public final class NetfilterEngine {
                 if depth > 0 { depth -= 1; chain = jumpStack[depth].chain; ri = jumpStack[depth].next; continue }
                 let v: NFVerdict = c.isBase && c.policyDrop ? .drop : (baseChain.policyDrop ? .drop : .accept)
                 if v == .drop { out.cause = .policy(Int32(base)) }
-                visits.append(NFChainVisit(chain: Int32(base), rule: -1, verdict: v, traceRange: traceStart..<(trace ? traceSteps.count : 0)))
+                noteVisit(base, -1, v, traceStart, trace)
                 return v
             }
-            let r = prog.rules[Int(c.firstRule) + Int(ri)]
+            let r = prog.rulesBase[Int(c.firstRule) + Int(ri)]
             ri += 1
             let res = runRule(r, prog, &p, &st, &out, nat: nat)
             guard let vc = res else {
                 // A rule rxray does not model (loaded with --lenient) never matches; the trace
                 // says the packet passed it, so the verdict is known to rest on that guess.
-                if trace, r.count > 0, case .never = prog.ops[Int(r.first)] {
+                if trace, r.count > 0, case .never = prog.opsBase[Int(r.first)] {
                     traceSteps.append(NFTraceStep(rule: r.info, verdict: "not modelled (--lenient: treated as never matching)"))
                 }
                 continue
@@ -408,29 +436,29 @@ public final class NetfilterEngine {
             case .continue:
                 continue
             case .accept:
-                visits.append(NFChainVisit(chain: Int32(base), rule: r.info, verdict: .accept, traceRange: traceStart..<(trace ? traceSteps.count : 0)))
+                noteVisit(base, r.info, .accept, traceStart, trace)
                 return .accept
             case .drop:
                 out.cause = .rule(r.info)
-                visits.append(NFChainVisit(chain: Int32(base), rule: r.info, verdict: .drop, traceRange: traceStart..<(trace ? traceSteps.count : 0)))
+                noteVisit(base, r.info, .drop, traceStart, trace)
                 return .drop
             case .queue(let bypass):
                 // No userspace listener in an analysis: bypass continues, otherwise dropped.
                 if bypass { continue }
                 out.cause = .queueNoListener(r.info)
-                visits.append(NFChainVisit(chain: Int32(base), rule: r.info, verdict: .drop, traceRange: traceStart..<(trace ? traceSteps.count : 0)))
+                noteVisit(base, r.info, .drop, traceStart, trace)
                 return .drop
             case .return:
                 if depth > 0 { depth -= 1; chain = jumpStack[depth].chain; ri = jumpStack[depth].next; continue }
                 let v: NFVerdict = baseChain.policyDrop ? .drop : .accept
                 if v == .drop { out.cause = .policy(Int32(base)) }
-                visits.append(NFChainVisit(chain: Int32(base), rule: -1, verdict: v, traceRange: traceStart..<(trace ? traceSteps.count : 0)))
+                noteVisit(base, -1, v, traceStart, trace)
                 return v
             case .jump(let target):
                 if isNft && depth >= 16 {
                     // NFT_JUMP_STACK_SIZE: the kernel refuses such rulesets at load; treat as a drop.
                     out.cause = .rule(r.info)
-                    visits.append(NFChainVisit(chain: Int32(base), rule: r.info, verdict: .drop, traceRange: traceStart..<(trace ? traceSteps.count : 0)))
+                    noteVisit(base, r.info, .drop, traceStart, trace)
                     return .drop
                 }
                 if depth == jumpCapacity { growJumpStack() }
@@ -443,13 +471,19 @@ public final class NetfilterEngine {
         }
     }
 
+    /// Ends a base chain's walk: remembers the chain, and records the visit when tracing.
+    @inline(__always) private func noteVisit(_ base: Int, _ rule: Int32, _ verdict: NFVerdict, _ traceStart: Int, _ trace: Bool) {
+        lastVisitChain = Int32(base)
+        if trace { visits.append(NFChainVisit(chain: Int32(base), rule: rule, verdict: verdict, traceRange: traceStart..<traceSteps.count)) }
+    }
+
     /// Picks, per indexed dimension of chain `c`, the class holding the packet's value.
     /// The values are fixed for the whole walk (RuleIndexBuilder.isIndexable).
     func selectClasses(_ prog: RunProgram, _ c: RunProgram.Chain, _ p: NFPacket, _ st: NFPacketState) {
         for d in 0..<Int(c.dimCount) {
-            let dim = prog.idxDims[Int(c.dimFirst) + d]
+            let dim = prog.dimsBase[Int(c.dimFirst) + d]
             var cls = dim.pointsCount + 1
-            if let x = value(dim.load, p, st) {
+            if let x = dim.fast != .other ? dim.fast.read(p, st) : value(dim.load, p, st) {
                 let pts = prog.idxPoints + dim.pointsFirst
                 var lo = 0, hi = dim.pointsCount
                 while lo < hi {
@@ -481,25 +515,34 @@ public final class NetfilterEngine {
         var k = Int(r.first)
         let end = k + Int(r.count)
         let ops = prog.opsBase
+        let fast = prog.fast
         while k < end {
+            let f = fast + k
+            switch f.pointee.code {
+            case .cmp:
+                k += 1
+                guard depOK(f.pointee.dep, p), let x = f.pointee.load.read(p, st) else { return nil }
+                if !f.pointee.cmp.holds(x.and(f.pointee.mask), f.pointee.value) { return nil }
+                continue
+            case .range:
+                k += 1
+                guard depOK(f.pointee.dep, p), let x = f.pointee.load.read(p, st) else { return nil }
+                if (!(x < f.pointee.value) && !(f.pointee.mask < x)) == f.pointee.negated { return nil }
+                continue
+            case .nop:
+                k += 1
+                continue
+            case .verdict:
+                return f.pointee.verdict
+            case .general:
+                break
+            }
             let op = ops[k]
             k += 1
             switch op {
             case .cmp(let l, let c, let v, let mask, let dep):
                 guard depOK(dep, p), let x = value(l, p, st) else { return nil }
-                let m = x.and(mask)
-                let ok: Bool
-                switch c {
-                case .eq: ok = m == v
-                case .ne: ok = m != v
-                case .lt: ok = m < v
-                case .gt: ok = v < m
-                case .le: ok = !(v < m)
-                case .ge: ok = !(m < v)
-                case .bitsAny: ok = !m.and(v).isZero
-                case .bitsNone: ok = m.and(v).isZero
-                }
-                if !ok { return nil }
+                if !c.holds(x.and(mask), v) { return nil }
             case .range(let l, let lo, let hi, let neg, let dep):
                 guard depOK(dep, p), let x = value(l, p, st) else { return nil }
                 if (!(x < lo) && !(hi < x)) == neg { return nil }
@@ -588,7 +631,7 @@ public final class NetfilterEngine {
         var key = SetKey()
         let n = min(Int(keys.count), 4), first = Int(keys.first)
         for i in 0..<n {
-            guard let x = value(prog.loads[first + i], p, st) else { return nil }
+            guard let x = value(prog.loadsBase[first + i], p, st) else { return nil }
             key[i] = x
         }
         return key
@@ -792,6 +835,7 @@ final class RunProgram {
     /// `idxBits[bitsFirst + class * words...]`.
     struct IndexDim {
         var load: Load
+        var fast: FastLoad
         var pointsFirst: Int
         var pointsCount: Int
         var bitsFirst: Int
@@ -799,14 +843,27 @@ final class RunProgram {
     let ops: ContiguousArray<Op>
     /// `ops` as a raw pointer for the per-rule loop (`Op` is plain data).
     let opsBase: UnsafeMutablePointer<Op>
+    /// The specialised form of each op, at the same index (`FastOp`).
+    let fast: UnsafeMutablePointer<FastOp>
     let loads: ContiguousArray<Load>
     let multiports: [[UInt16Range]]
     let u32s: [U32Match]
     let ipsetDirs: [[Bool]]
     let rules: ContiguousArray<CRule>
     let chains: ContiguousArray<Chain>
-    /// Hook functions in priority order, at `family * 5 + hook` (ipv4 0, ipv6 1, arp 2).
-    let entries: ContiguousArray<ContiguousArray<HookEntry>>
+    /// Hook functions in priority order: those of `family * 5 + hook` (ipv4 0, ipv6 1, arp 2)
+    /// are `hookEntries[entryStart[i]..<entryStart[i + 1]]`.
+    let hookEntries: UnsafeMutablePointer<RunHookEntry>
+    let entryStart: UnsafeMutablePointer<Int32>
+    let hookEntryCount: Int
+    /// The NAT cores' chain lists (`RunHookEntry.index`, `count`).
+    let natChains: UnsafeMutablePointer<Int32>
+    /// `chains`, `rules`, `idxDims` and `loads` as raw pointers for the walk (plain data; no
+    /// reference counting or bounds check per access).
+    let chainsBase: UnsafeMutablePointer<Chain>
+    let rulesBase: UnsafeMutablePointer<CRule>
+    let dimsBase: UnsafeMutablePointer<IndexDim>
+    let loadsBase: UnsafeMutablePointer<Load>
     let ruleCount: Int
     /// Matches per rule, then the total (which tells readers whether any count changed).
     let hits: UnsafeMutablePointer<UInt64>
@@ -820,10 +877,12 @@ final class RunProgram {
     /// - Parameter indexMinRules: chains with at least this many rules get a candidate index.
     init(ops: [Op] = [], loads: [Load] = [], multiports: [[UInt16Range]] = [], u32s: [U32Match] = [], ipsetDirs: [[Bool]] = [],
          rules: [CRule] = [], chains: [CChain] = [], ruleCount: Int = 0, entries: [[HookEntry]] = [],
-         indexMinRules: Int = .max) {
+         indexMinRules: Int = .max, specialize: Bool = true) {
         self.ops = ContiguousArray(ops)
         opsBase = UnsafeMutablePointer<Op>.allocate(capacity: max(1, ops.count))
         opsBase.initialize(from: ops, count: ops.count)
+        fast = UnsafeMutablePointer<FastOp>.allocate(capacity: max(1, ops.count))
+        fast.initialize(from: ops.map { FastOp($0, specialize: specialize) }, count: ops.count)
         opsCount = ops.count
         self.loads = ContiguousArray(loads)
         self.multiports = multiports
@@ -844,22 +903,49 @@ final class RunProgram {
             runChains[i].dimCount = Int32(b.dims.count)
             runChains[i].words = Int32(b.words)
             for d in b.dims {
-                dims.append(IndexDim(load: d.load, pointsFirst: points.count, pointsCount: d.points.count, bitsFirst: bits.count))
+                dims.append(IndexDim(load: d.load, fast: specialize ? FastLoad(d.load) : .other, pointsFirst: points.count, pointsCount: d.points.count, bitsFirst: bits.count))
                 points += d.points
                 bits += d.bits
             }
         }
         self.chains = runChains
         idxDims = dims
+        chainsBase = UnsafeMutablePointer<Chain>.allocate(capacity: max(1, runChains.count))
+        chainsBase.initialize(from: Array(runChains), count: runChains.count)
+        rulesBase = UnsafeMutablePointer<CRule>.allocate(capacity: max(1, rules.count))
+        rulesBase.initialize(from: rules, count: rules.count)
+        dimsBase = UnsafeMutablePointer<IndexDim>.allocate(capacity: max(1, dims.count))
+        dimsBase.initialize(from: Array(dims), count: dims.count)
+        loadsBase = UnsafeMutablePointer<Load>.allocate(capacity: max(1, loads.count))
+        loadsBase.initialize(from: loads, count: loads.count)
         idxPoints = UnsafeMutablePointer<NFValue>.allocate(capacity: max(1, points.count))
         idxPoints.initialize(from: points, count: points.count)
         idxBits = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, bits.count))
         idxBits.initialize(from: bits, count: bits.count)
         clsOff = UnsafeMutablePointer<Int>.allocate(capacity: RuleIndexBuilder.maxDims)
         clsOff.initialize(repeating: 0, count: RuleIndexBuilder.maxDims)
-        var e = ContiguousArray(entries.map { ContiguousArray($0) })
-        while e.count < 15 { e.append([]) }
-        self.entries = e
+        var flat: [RunHookEntry] = [], starts: [Int32] = [], nat: [Int32] = []
+        for i in 0..<15 {
+            starts.append(Int32(flat.count))
+            for e in i < entries.count ? entries[i] : [] {
+                switch e {
+                case .chain(let c): flat.append(RunHookEntry(kind: .chain, index: Int32(c)))
+                case .conntrackIn: flat.append(RunHookEntry(kind: .conntrackIn))
+                case .conntrackConfirm: flat.append(RunHookEntry(kind: .conntrackConfirm))
+                case .natCore(let list, let dst):
+                    flat.append(RunHookEntry(kind: .natCore, dst: dst, index: Int32(nat.count), count: Int32(list.count)))
+                    nat += list.map { Int32($0) }
+                }
+            }
+        }
+        starts.append(Int32(flat.count))
+        hookEntryCount = flat.count
+        hookEntries = UnsafeMutablePointer<RunHookEntry>.allocate(capacity: max(1, flat.count))
+        hookEntries.initialize(from: flat, count: flat.count)
+        entryStart = UnsafeMutablePointer<Int32>.allocate(capacity: starts.count)
+        entryStart.initialize(from: starts, count: starts.count)
+        natChains = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, nat.count))
+        natChains.initialize(from: nat, count: nat.count)
         self.ruleCount = ruleCount
         hits = UnsafeMutablePointer<UInt64>.allocate(capacity: ruleCount + 1)
         hits.initialize(repeating: 0, count: ruleCount + 1)
@@ -870,10 +956,18 @@ final class RunProgram {
     deinit {
         opsBase.deinitialize(count: opsCount)
         opsBase.deallocate()
+        fast.deallocate()
         hits.deallocate()
         idxPoints.deallocate()
         idxBits.deallocate()
         clsOff.deallocate()
+        hookEntries.deallocate()
+        chainsBase.deallocate()
+        rulesBase.deallocate()
+        dimsBase.deallocate()
+        loadsBase.deallocate()
+        entryStart.deallocate()
+        natChains.deallocate()
     }
 
     /// The first rule at or after `ri` of chain `c` that the chosen classes admit (`c.ruleCount`

@@ -7,7 +7,7 @@ import RxrayDecode
 extension NetfilterEngine {
     /// The NAT hook function at one hook: nat-type chains for a new connection with no binding
     /// of this manip type yet, then the packet's rewrite per the connection's bindings.
-    func natCore(_ list: [Int], dst: Bool, _ p: inout NFPacket, _ st: inout NFPacketState, _ out: inout NFHookOutcome, trace: Bool) {
+    func natCore(_ prog: RunProgram, first: Int, count: Int, dst: Bool, _ p: inout NFPacket, _ st: inout NFPacketState, _ out: inout NFHookOutcome, trace: Bool) {
         guard st.ct.slot >= 0, !st.ct.untracked else { return }
         let slot = Int(st.ct.slot)
         guard conntrack.slots[slot].inUse else { return }
@@ -20,8 +20,9 @@ extension NetfilterEngine {
         let doneBit = dst ? CTStatus.dstNATDone : CTStatus.srcNATDone
         if (st.ct.info == .new || st.ct.info == .related) && conntrack.slots[slot].status & doneBit == 0 {
             var bound = false
-            for c in list {
-                let v = withUnsafeMutablePointer(to: &bound) { runChain(c, &p, &st, &out, trace: trace, nat: $0) }
+            for i in first..<first + count {
+                let c = Int(prog.natChains[i])
+                let v = withUnsafeMutablePointer(to: &bound) { runChain(prog, c, &p, &st, &out, trace: trace, nat: $0) }
                 if v == .drop { out.verdict = .drop; return }
                 if bound { break }
             }

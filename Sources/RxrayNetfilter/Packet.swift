@@ -238,6 +238,10 @@ extension UnsafeRawBufferPointer {
     @inline(__always) func u16(_ o: Int) -> UInt16 { UInt16(self[o]) << 8 | UInt16(self[o + 1]) }
     @inline(__always) func u32(_ o: Int) -> UInt32 { UInt32(u16(o)) << 16 | UInt32(u16(o + 2)) }
     @inline(__always) func u64(_ o: Int) -> UInt64 { UInt64(u32(o)) << 32 | UInt64(u32(o + 4)) }
+    /// Big-endian loads in one unaligned read each; the caller has checked the bytes are there.
+    @inline(__always) func be16(_ o: Int) -> UInt16 { UInt16(bigEndian: loadUnaligned(fromByteOffset: o, as: UInt16.self)) }
+    @inline(__always) func be32(_ o: Int) -> UInt32 { UInt32(bigEndian: loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
+    @inline(__always) func be64(_ o: Int) -> UInt64 { UInt64(bigEndian: loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
     /// Reads `bits` bits (≤ 64) starting `bitOffset` bits into the buffer from `base`; nil when not captured.
     func bits(base: Int, bitOffset: Int, bits: Int) -> UInt64? {
         let first = base + bitOffset / 8

@@ -166,6 +166,19 @@ enum HookEntry {
     case natCore([Int], dst: Bool)
 }
 
+/// A `HookEntry` as the per-packet walk reads it: plain data (the NAT core's chain list lives
+/// in `RunProgram.natChains`), so reading one costs no reference counting.
+struct RunHookEntry {
+    enum Kind: UInt8 { case chain, conntrackIn, conntrackConfirm, natCore }
+    var kind: Kind
+    /// NAT core: destination manipulation (PRE_ROUTING, LOCAL_OUT).
+    var dst: Bool = false
+    /// The chain (`chain`), or the first of the NAT core's chains in `natChains`.
+    var index: Int32 = 0
+    /// Number of the NAT core's chains.
+    var count: Int32 = 0
+}
+
 /// A set or map, by key. Exact keys hash; single-field intervals binary-search.
 final class NFSetStore {
     let name: String
@@ -290,5 +303,125 @@ struct ExactTable {
         mask = cap - 1
         count = 0
         for i in oldVals.indices where oldVals[i] >= 0 { insert(oldKeys[i], oldVals[i]) }
+    }
+}
+
+/// The loads nearly every rule tests, read by the walk inline (`NetfilterEngine.fastValue`)
+/// instead of through the general `value` switch; `other` is every other load.
+enum FastLoad: UInt8 {
+    case saddr, daddr, sport, dport, l4proto, iifName, oifName, mark, ctState
+    /// nft `tcp sport` / `th dport` style: the transport header's first or second 16 bits
+    /// (`payload(base: 2, bitOffset: 0 or 16, bits: 16)`; the protocol is the op's dependency).
+    case thSport, thDport
+    case other
+
+    init(_ l: Load) {
+        switch l {
+        case .saddr: self = .saddr
+        case .daddr: self = .daddr
+        case .sport: self = .sport
+        case .dport: self = .dport
+        case .l4proto: self = .l4proto
+        case .iifName: self = .iifName
+        case .oifName: self = .oifName
+        case .mark: self = .mark
+        case .ctState: self = .ctState
+        case .payload(2, 0, 16): self = .thSport
+        case .payload(2, 16, 16): self = .thDport
+        default: self = .other
+        }
+    }
+}
+
+/// An op as the per-rule loop runs it: comparisons and ranges on a `FastLoad`, no-op actions
+/// and verdicts in a small fixed form; everything else `general` (the loop runs `Op` itself).
+/// Built once per op at load (`init(_:)`); the walk reads it by index beside `ops`.
+struct FastOp {
+    enum Code: UInt8 {
+        /// Run the general `Op` at the same index.
+        case general
+        /// `(load & mask) cmp value`, after the dependency check.
+        case cmp
+        /// `value <= load <= mask` (`negated`: outside), after the dependency check.
+        case range
+        /// An action with no effect on the walk (`counter`, `log`).
+        case nop
+        case verdict
+    }
+    var code: Code
+    var load: FastLoad = .other
+    var cmp: CmpOp = .eq
+    var negated = false
+    var dep: Dep = .none
+    var verdict: VerdictCode = .continue
+    /// Compared value, or the range's low end.
+    var value: NFValue = .zero
+    /// Mask, or the range's high end.
+    var mask: NFValue = .zero
+
+    /// The specialised form of `op`, or `general`.
+    init(_ op: Op, specialize: Bool = true) {
+        code = .general
+        guard specialize else { return }
+        switch op {
+        case .cmp(let l, let c, let v, let m, let d):
+            let f = FastLoad(l)
+            guard f != .other else { return }
+            code = .cmp; load = f; cmp = c; dep = d; value = v; mask = m
+        case .range(let l, let lo, let hi, let neg, let d):
+            let f = FastLoad(l)
+            guard f != .other else { return }
+            code = .range; load = f; negated = neg; dep = d; value = lo; mask = hi
+        case .counter, .log:
+            code = .nop
+        case .verdict(let v):
+            code = .verdict; verdict = v
+        default:
+            return
+        }
+    }
+}
+
+extension FastLoad {
+    /// `NetfilterEngine.value` for this load (nil for `other`): the same answers, inline.
+    /// Transparent (always inlined), so the packet and state are read where they are: an
+    /// out-of-line call copied both for each test.
+    @_transparent func read(_ p: NFPacket, _ st: NFPacketState) -> NFValue? {
+        switch self {
+        case .saddr:
+            if p.family == .ipv4 { return p.bytes.count >= 20 ? NFValue(UInt64(p.bytes.be32(12))) : nil }
+            if p.family == .ipv6 { return p.bytes.count >= 40 ? NFValue(high: p.bytes.be64(8), low: p.bytes.be64(16)) : nil }
+            return nil
+        case .daddr:
+            if p.family == .ipv4 { return p.bytes.count >= 20 ? NFValue(UInt64(p.bytes.be32(16))) : nil }
+            if p.family == .ipv6 { return p.bytes.count >= 40 ? NFValue(high: p.bytes.be64(24), low: p.bytes.be64(32)) : nil }
+            return nil
+        case .sport: return p.isPortProto && p.has(p.thoff, 4) ? NFValue(UInt64(p.bytes.be16(p.thoff))) : nil
+        case .dport: return p.isPortProto && p.has(p.thoff, 4) ? NFValue(UInt64(p.bytes.be16(p.thoff + 2))) : nil
+        case .l4proto: return p.family == .arp ? nil : NFValue(UInt64(p.l4proto))
+        case .iifName: return p.iifName.isEmpty ? (p.hook == .output || p.hook == .postrouting ? nil : NFValue.zero) : NFValue(p.iifName)
+        case .oifName: return p.oifName.isEmpty ? (p.hook == .prerouting || p.hook == .input ? nil : NFValue.zero) : NFValue(p.oifName)
+        case .mark: return NFValue(UInt64(p.mark))
+        case .ctState: return NFValue(UInt64(st.ct.stateBit))
+        case .thSport: return p.thoff >= 0 && p.thoff + 2 <= p.bytes.count ? NFValue(UInt64(p.bytes.be16(p.thoff))) : nil
+        case .thDport: return p.thoff >= 0 && p.thoff + 4 <= p.bytes.count ? NFValue(UInt64(p.bytes.be16(p.thoff + 2))) : nil
+        case .other: return nil
+        }
+    }
+}
+
+extension CmpOp {
+    /// Whether `m cmp v` holds (`m` already masked).
+    @_transparent func holds(_ m: NFValue, _ v: NFValue) -> Bool {
+        switch self {
+        case .eq: return m == v
+        case .ne: return m != v
+        case .lt: return m < v
+        case .gt: return v < m
+        case .le: return !(v < m)
+        case .ge: return !(m < v)
+        case .bitsAny: return !m.and(v).isZero
+        case .bitsNone: return m.and(v).isZero
+        }
     }
 }

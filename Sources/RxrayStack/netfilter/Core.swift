@@ -164,7 +164,7 @@ extension Kernel {
             r.stages.removeLast()
         }
         // Taken before a REJECT's reply runs its own hooks (the engine's visits are reused).
-        let table = engine.visits.last.map { UInt16(truncatingIfNeeded: $0.chain) } ?? 0
+        let table = engine.lastVisitChain >= 0 ? UInt16(truncatingIfNeeded: engine.lastVisitChain) : 0
         let why: String
         switch out.cause {
         case .conntrackTableFull: why = "nf_conntrack: table full, dropping packet"
@@ -339,7 +339,7 @@ extension Kernel {
             if out.verdict == .drop {
                 engine.packetDone(&st)
                 r.replies.remove(at: index)
-                let table = engine.visits.last.map { UInt16(truncatingIfNeeded: $0.chain) } ?? 0
+                let table = engine.lastVisitChain >= 0 ? UInt16(truncatingIfNeeded: engine.lastVisitChain) : 0
                 let why = out.cause == .conntrackTableFull ? "nf_conntrack: table full, dropping packet" : "dropped by a rule"
                 let frameFate = !r.wantsDetail ? "" : r.fate == .forwarded ? "forwarded" : (r.fate == .delivered ? "delivered" : "dropped, \(r.dropReason?.name ?? "")")
                 if r.fate != .forwarded {
