@@ -510,6 +510,7 @@ public final class NetfilterEngine {
 
     /// Runs one rule. Nil when a test failed (the rule did not match); otherwise its verdict
     /// (`continue` when it only acted).
+    @inline(__always)
     func runRule(_ r: CRule, _ prog: RunProgram, _ p: inout NFPacket, _ st: inout NFPacketState, _ out: inout NFHookOutcome,
                  nat: UnsafeMutablePointer<Bool>?) -> VerdictCode? {
         var k = Int(r.first)
@@ -535,95 +536,108 @@ public final class NetfilterEngine {
             case .verdict:
                 return f.pointee.verdict
             case .general:
-                break
-            }
-            let op = ops[k]
-            k += 1
-            switch op {
-            case .cmp(let l, let c, let v, let mask, let dep):
-                guard depOK(dep, p), let x = value(l, p, st) else { return nil }
-                if !c.holds(x.and(mask), v) { return nil }
-            case .range(let l, let lo, let hi, let neg, let dep):
-                guard depOK(dep, p), let x = value(l, p, st) else { return nil }
-                if (!(x < lo) && !(hi < x)) == neg { return nil }
-            case .set(let keys, let s, let neg, let dep):
-                guard depOK(dep, p), let key = setKey(keys, prog, p, st) else { return nil }
-                if (sets[Int(s)].lookup(key) != nil) == neg { return nil }
-            case .multiport(let ranges, let which, let neg):
-                guard let sp = p.sport, let dp = p.dport else { return nil }
-                var hit = false
-                for rg in prog.multiports[Int(ranges)] where (which != 1 && rg.contains(sp)) || (which != 0 && rg.contains(dp)) { hit = true; break }
-                if hit == neg { return nil }
-            case .iprange(let src, let lo, let hi, let neg):
-                guard p.family != .arp else { return nil }
-                let x = src ? p.saddr : p.daddr
-                if (!(x < lo) && !(hi < x)) == neg { return nil }
-            case .addrtype(let src, let mask, let neg, _, _):
-                guard p.family != .arp else { return nil }
-                let t = addrType(src ? p.saddr : p.daddr, v6: p.family == .ipv6)
-                if (mask & (1 << t) != 0) == neg { return nil }
-            case .limit(let b, let over):
-                let ok = buckets[b].take(now: p.timeNs, cost: UInt64(p.length))
-                if ok == over { return nil }
-            case .hashlimit(let h):
-                if !hashlimits[h].match(p, now: p.timeNs) { return nil }
-            case .recent(let i):
-                if !recentMatch(i, p) { return nil }
-            case .statistic(let i):
-                if !statisticMatch(i) { return nil }
-            case .u32(let ui):
-                let u = prog.u32s[Int(ui)]
-                if u32Match(u, p) == u.negated { return nil }
-            case .ipsetMatch(let s, let dirs, let neg):
-                var key = SetKey()
-                for (i, src) in prog.ipsetDirs[Int(dirs)].enumerated() where i < 4 {
-                    if i == 0 { key[0] = src ? p.saddr : p.daddr }
-                    else { key[i] = NFValue(UInt64((src ? p.sport : p.dport) ?? 0)) }
+                switch runGeneral(ops[k], prog, &p, &st, &out, nat: nat) {
+                case .next: k += 1
+                case .fail: return nil
+                case .verdict(let v): return v
                 }
-                if (sets[Int(s)].lookup(key) != nil) == neg { return nil }
-            case .fragment(let neg):
-                guard p.family == .ipv4 else { return nil }
-                if p.laterFragment == neg { return nil }
-            case .never, .ownerNeverOnInput:
-                return nil
-            case .counter, .log:
-                break
-            case .setMark(let v, let m):
-                p.mark = (p.mark & ~m) ^ v
-            case .setMarkLoad(let l):
-                if let x = value(l, p, st) { p.mark = UInt32(truncatingIfNeeded: x.low) }
-            case .connmarkSet(let v, let m):
-                if st.ct.slot >= 0 { let cm = conntrack.slots[Int(st.ct.slot)].mark; conntrack.slots[Int(st.ct.slot)].mark = (cm & ~m) ^ v }
-            case .connmarkSave(let nfm, let ctm):
-                if st.ct.slot >= 0 { let cm = conntrack.slots[Int(st.ct.slot)].mark; conntrack.slots[Int(st.ct.slot)].mark = (cm & ~ctm) ^ (p.mark & nfm) }
-            case .connmarkRestore(let nfm, let ctm):
-                if st.ct.slot >= 0 { p.mark = (p.mark & ~nfm) ^ (conntrack.slots[Int(st.ct.slot)].mark & ctm) }
-            case .ctMarkLoad(let l):
-                if st.ct.slot >= 0, let x = value(l, p, st) { conntrack.slots[Int(st.ct.slot)].mark = UInt32(truncatingIfNeeded: x.low) }
-            case .notrack:
-                if !st.ctDone { st.ct = CTResult(); st.ct.untracked = true; st.ct.info = .untracked }
-            case .nftrace:
-                st.nftrace = true
-            case .nat(let n):
-                if let nat, !nat.pointee, st.ct.slot >= 0 {
-                    if bind(nats[n], &p, st) { nat.pointee = true }
-                }
-            case .reject(let kind):
-                out.reject = kind
-            case .verdict(let v):
-                return v
-            case .vmap(let keys, let si):
-                guard let key = setKey(keys, prog, p, st) else { return nil }
-                let s = Int(si)
-                guard let vi = sets[s].lookup(key), case .verdict(let v) = sets[s].values[Int(vi)] else { return nil }
-                return v
-            case .setAdd(let si, let keys):
-                guard let key = setKey(keys, prog, p, st) else { return nil }
-                let s = Int(si)
-                if sets[s].exact[key] == nil { sets[s].values.append(.none); sets[s].exact.insert(key, Int32(sets[s].values.count - 1)) }
             }
         }
         return .continue
+    }
+
+    /// What a general op did: go on with the next op, fail the rule, or end it with a verdict.
+    enum OpResult { case next, fail, verdict(VerdictCode) }
+
+    /// Runs an op that has no specialised form (`FastOp.Code.general`). Out of line, so the
+    /// per-rule loop stays small (its frame and register saves cost every rule otherwise).
+    @inline(never)
+    func runGeneral(_ op: Op, _ prog: RunProgram, _ p: inout NFPacket, _ st: inout NFPacketState, _ out: inout NFHookOutcome,
+                    nat: UnsafeMutablePointer<Bool>?) -> OpResult {
+        switch op {
+        case .cmp(let l, let c, let v, let mask, let dep):
+            guard depOK(dep, p), let x = value(l, p, st) else { return .fail }
+            if !c.holds(x.and(mask), v) { return .fail }
+        case .range(let l, let lo, let hi, let neg, let dep):
+            guard depOK(dep, p), let x = value(l, p, st) else { return .fail }
+            if (!(x < lo) && !(hi < x)) == neg { return .fail }
+        case .set(let keys, let s, let neg, let dep):
+            guard depOK(dep, p), let key = setKey(keys, prog, p, st) else { return .fail }
+            if (sets[Int(s)].lookup(key) != nil) == neg { return .fail }
+        case .multiport(let ranges, let which, let neg):
+            guard let sp = p.sport, let dp = p.dport else { return .fail }
+            var hit = false
+            for rg in prog.multiports[Int(ranges)] where (which != 1 && rg.contains(sp)) || (which != 0 && rg.contains(dp)) { hit = true; break }
+            if hit == neg { return .fail }
+        case .iprange(let src, let lo, let hi, let neg):
+            guard p.family != .arp else { return .fail }
+            let x = src ? p.saddr : p.daddr
+            if (!(x < lo) && !(hi < x)) == neg { return .fail }
+        case .addrtype(let src, let mask, let neg, _, _):
+            guard p.family != .arp else { return .fail }
+            let t = addrType(src ? p.saddr : p.daddr, v6: p.family == .ipv6)
+            if (mask & (1 << t) != 0) == neg { return .fail }
+        case .limit(let b, let over):
+            let ok = buckets[b].take(now: p.timeNs, cost: UInt64(p.length))
+            if ok == over { return .fail }
+        case .hashlimit(let h):
+            if !hashlimits[h].match(p, now: p.timeNs) { return .fail }
+        case .recent(let i):
+            if !recentMatch(i, p) { return .fail }
+        case .statistic(let i):
+            if !statisticMatch(i) { return .fail }
+        case .u32(let ui):
+            let u = prog.u32s[Int(ui)]
+            if u32Match(u, p) == u.negated { return .fail }
+        case .ipsetMatch(let s, let dirs, let neg):
+            var key = SetKey()
+            for (i, src) in prog.ipsetDirs[Int(dirs)].enumerated() where i < 4 {
+                if i == 0 { key[0] = src ? p.saddr : p.daddr }
+                else { key[i] = NFValue(UInt64((src ? p.sport : p.dport) ?? 0)) }
+            }
+            if (sets[Int(s)].lookup(key) != nil) == neg { return .fail }
+        case .fragment(let neg):
+            guard p.family == .ipv4 else { return .fail }
+            if p.laterFragment == neg { return .fail }
+        case .never, .ownerNeverOnInput:
+            return .fail
+        case .counter, .log:
+            break
+        case .setMark(let v, let m):
+            p.mark = (p.mark & ~m) ^ v
+        case .setMarkLoad(let l):
+            if let x = value(l, p, st) { p.mark = UInt32(truncatingIfNeeded: x.low) }
+        case .connmarkSet(let v, let m):
+            if st.ct.slot >= 0 { let cm = conntrack.slots[Int(st.ct.slot)].mark; conntrack.slots[Int(st.ct.slot)].mark = (cm & ~m) ^ v }
+        case .connmarkSave(let nfm, let ctm):
+            if st.ct.slot >= 0 { let cm = conntrack.slots[Int(st.ct.slot)].mark; conntrack.slots[Int(st.ct.slot)].mark = (cm & ~ctm) ^ (p.mark & nfm) }
+        case .connmarkRestore(let nfm, let ctm):
+            if st.ct.slot >= 0 { p.mark = (p.mark & ~nfm) ^ (conntrack.slots[Int(st.ct.slot)].mark & ctm) }
+        case .ctMarkLoad(let l):
+            if st.ct.slot >= 0, let x = value(l, p, st) { conntrack.slots[Int(st.ct.slot)].mark = UInt32(truncatingIfNeeded: x.low) }
+        case .notrack:
+            if !st.ctDone { st.ct = CTResult(); st.ct.untracked = true; st.ct.info = .untracked }
+        case .nftrace:
+            st.nftrace = true
+        case .nat(let n):
+            if let nat, !nat.pointee, st.ct.slot >= 0 {
+                if bind(nats[n], &p, st) { nat.pointee = true }
+            }
+        case .reject(let kind):
+            out.reject = kind
+        case .verdict(let v):
+            return .verdict(v)
+        case .vmap(let keys, let si):
+            guard let key = setKey(keys, prog, p, st) else { return .fail }
+            let s = Int(si)
+            guard let vi = sets[s].lookup(key), case .verdict(let v) = sets[s].values[Int(vi)] else { return .fail }
+            return .verdict(v)
+        case .setAdd(let si, let keys):
+            guard let key = setKey(keys, prog, p, st) else { return .fail }
+            let s = Int(si)
+            if sets[s].exact[key] == nil { sets[s].values.append(.none); sets[s].exact.insert(key, Int32(sets[s].values.count - 1)) }
+        }
+        return .next
     }
 
     /// The key of a set lookup from `keys` (at most four parts); nil when the packet lacks one.
