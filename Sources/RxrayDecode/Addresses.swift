@@ -44,14 +44,7 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
         // At most 15 bytes: a small String, made without allocating.
         String(unsafeUninitializedCapacity: 15) { b in
             let start = b.baseAddress!
-            var p = ByteWriter.putOctet(UInt8(truncatingIfNeeded: value >> 24), start)
-            p.pointee = 46
-            p = ByteWriter.putOctet(UInt8(truncatingIfNeeded: value >> 16), p + 1)
-            p.pointee = 46
-            p = ByteWriter.putOctet(UInt8(truncatingIfNeeded: value >> 8), p + 1)
-            p.pointee = 46
-            p = ByteWriter.putOctet(UInt8(truncatingIfNeeded: value), p + 1)
-            return p - start
+            return ByteWriter.putIPv4(value, start) - start
         }
     }
     @inlinable public static func < (l: Self, r: Self) -> Bool { l.value < r.value }

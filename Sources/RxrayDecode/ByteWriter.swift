@@ -200,15 +200,18 @@ public struct ByteWriter {
     /// (`192.0.2.1`): one capacity check, each octet from the pair table.
     @inlinable public mutating func ipv4(_ value: UInt32) {
         reserve(15)
-        var p = base + used
-        p = ByteWriter.putOctet(UInt8(truncatingIfNeeded: value >> 24), p)
-        p.pointee = 46
-        p = ByteWriter.putOctet(UInt8(truncatingIfNeeded: value >> 16), p + 1)
-        p.pointee = 46
-        p = ByteWriter.putOctet(UInt8(truncatingIfNeeded: value >> 8), p + 1)
-        p.pointee = 46
-        p = ByteWriter.putOctet(UInt8(truncatingIfNeeded: value), p + 1)
-        used = p - base
+        used = ByteWriter.putIPv4(value, base + used) - base
+    }
+
+    /// Writes `value` as a dotted quad at `p` (room for 15 bytes); returns the end.
+    @inlinable @inline(__always) static func putIPv4(_ value: UInt32, _ p: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        var q = putOctet(UInt8(truncatingIfNeeded: value >> 24), p)
+        q.pointee = 46
+        q = putOctet(UInt8(truncatingIfNeeded: value >> 16), q + 1)
+        q.pointee = 46
+        q = putOctet(UInt8(truncatingIfNeeded: value >> 8), q + 1)
+        q.pointee = 46
+        return putOctet(UInt8(truncatingIfNeeded: value), q + 1)
     }
 
     /// Appends a MAC address held in the low 48 bits of `value` as `aa:bb:cc:dd:ee:ff`:
