@@ -167,12 +167,33 @@ public struct ByteWriter {
 
     /// The general case of `decimal`: any value, any padding (up to 32 digits).
     @usableFromInline mutating func decimalLong(_ v: UInt64, minimumDigits: Int) {
-        var digits = 1
-        var t: UInt64 = 10
-        while digits < 20 && v >= t { digits &+= 1; t = t &* 10 }
+        let digits = ByteWriter.digitCount(v)
         let n = max(digits, min(minimumDigits, 32))
         reserve(n)
-        var p = base + used + n
+        let start = base + used
+        var z = start
+        let digitsStart = start + (n &- digits)
+        while z < digitsStart { z.pointee = 48; z += 1 }
+        ByteWriter.putDigits(v, end: start + n)
+        used &+= n
+    }
+
+    /// How many decimal digits `v` has (1 for 0). Three to five digits — ports, lengths,
+    /// identifiers — are decided by the first comparisons.
+    @inlinable @inline(__always) static func digitCount(_ v: UInt64) -> Int {
+        if v < 100 { return v < 10 ? 1 : 2 }
+        if v < 10_000 { return v < 1_000 ? 3 : 4 }
+        if v < 1_000_000 { return v < 100_000 ? 5 : 6 }
+        var digits = 7
+        var t: UInt64 = 10_000_000
+        while digits < 20 && v >= t { digits &+= 1; t = t &* 10 }
+        return digits
+    }
+
+    /// Writes the decimal digits of `v` (all of them, no padding) so that they end at `end`,
+    /// two per step from the pair table.
+    @inlinable @inline(__always) static func putDigits(_ v: UInt64, end: UnsafeMutablePointer<UInt8>) {
+        var p = end
         var x = v
         let pairs = ByteWriter.digitPairs.utf8Start
         while x >= 100 {
@@ -185,15 +206,31 @@ public struct ByteWriter {
         }
         if x >= 10 {
             let r = Int(truncatingIfNeeded: x) &* 2
-            p -= 2
-            p[0] = pairs[r]
-            p[1] = pairs[r &+ 1]
+            p[-2] = pairs[r]
+            p[-1] = pairs[r &+ 1]
         } else {
-            p -= 1
-            p[0] = 48 &+ UInt8(truncatingIfNeeded: x)
+            p[-1] = 48 &+ UInt8(truncatingIfNeeded: x)
         }
-        while p > base + used { p -= 1; p.pointee = 48 }
-        used &+= n
+    }
+
+    /// Appends exactly nine digits of `v` (`v` < 10⁹, zero-padded): the nanoseconds of a
+    /// timestamp, one capacity check, a 32-bit division per pair.
+    @inlinable public mutating func nineDigits(_ v: UInt32) {
+        reserve(9)
+        let p = base + used
+        let pairs = ByteWriter.digitPairs.utf8Start
+        var x = v % 1_000_000_000
+        var k = 7
+        while k > 0 {
+            let q = x / 100
+            let r = Int(truncatingIfNeeded: x &- q &* 100) &* 2
+            p[k] = pairs[r]
+            p[k &+ 1] = pairs[r &+ 1]
+            x = q
+            k &-= 2
+        }
+        p[0] = 48 &+ UInt8(truncatingIfNeeded: x)
+        used &+= 9
     }
 
     /// Appends the dotted-quad text of an IPv4 address held host-order in `value`
@@ -308,16 +345,18 @@ public struct ByteWriter {
         byte(34)
     }
 
-    /// Appends UTF-8 bytes JSON-escaped (no quotes around them). Clean runs are found sixteen
-    /// bytes at a time (`rxray_json_clean_prefix`) and copied at once.
+    /// Appends UTF-8 bytes JSON-escaped (no quotes around them). Clean runs are scanned and
+    /// copied in one pass, sixteen bytes at a time (`rxray_json_copy_clean`): room for the
+    /// rest of the text is reserved before each run, so the copy stores straight into it.
     public mutating func jsonEscaped(_ utf8: UnsafeBufferPointer<UInt8>, escapeDEL: Bool = true) {
         guard let p = utf8.baseAddress else { return }
         let n = utf8.count
         let del: Int32 = escapeDEL ? 1 : 0
         var i = 0
         while true {
-            let clean = rxray_json_clean_prefix(p + i, n &- i, del)
-            if clean > 0 { bytes(UnsafeRawBufferPointer(start: p + i, count: clean)) }
+            reserve(n &- i)
+            let clean = rxray_json_copy_clean(base + used, p + i, n &- i, del)
+            used &+= clean
             i &+= clean
             guard i < n else { return }
             escape(p[i])

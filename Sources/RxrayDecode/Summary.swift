@@ -328,7 +328,7 @@ extension DecodedFrame {
     /// Writes the members `appendJSONFields` appends, into `w`.
     public func writeJSONFields(_ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter) {
         w.ascii("\"link\":")
-        w.jsonString(linkType.name, escapeDEL: false)
+        linkType.writeJSONName(to: &w)
         if let p = linkPacketType { w.ascii(",\"packet_type\":"); w.decimal(p) }
         if let i = interfaceIndex { w.ascii(",\"ifindex\":"); w.decimal(i) }
         if !vlanTags.isEmpty {
@@ -373,7 +373,7 @@ extension DecodedFrame {
                 w.ascii(",\"ip_len\":"); w.decimal(h.totalLength)
                 if h.tos != 0 { w.ascii(",\"tos\":"); w.decimal(h.tos) }
             }
-            w.ascii(",\"ip_cksum\":"); w.jsonString(ipChecksum.description, escapeDEL: false)
+            w.ascii(",\"ip_cksum\":"); ipChecksum.writeJSON(to: &w)
             if !ipv4Options.isEmpty {
                 w.ascii(",\"ip_options\":[")
                 for (k, o) in ipv4Options.enumerated() {
@@ -449,7 +449,7 @@ extension DecodedFrame {
             }
             w.byte(125)
         }
-        if transport != .none { w.ascii(",\"l4_cksum\":"); w.jsonString(transportChecksum.description, escapeDEL: false) }
+        if transport != .none { w.ascii(",\"l4_cksum\":"); transportChecksum.writeJSON(to: &w) }
         if network != .none { w.ascii(",\"payload_len\":"); w.decimal(payloadLength) }
         if paddingLength > 0 { w.ascii(",\"padding\":"); w.decimal(paddingLength) }
         w.ascii(",\"outcome\":")
@@ -500,4 +500,34 @@ public func jsonQuoted(_ text: String) -> String {
         }
     }
     return s + "\""
+}
+
+extension LinkType {
+    /// Appends `name` as a JSON string (`"EN10MB"`): the known names from literals.
+    public func writeJSONName(to w: inout ByteWriter) {
+        switch rawValue {
+        case 0: w.ascii("\"NULL\"")
+        case 1: w.ascii("\"EN10MB\"")
+        case 101: w.ascii("\"RAW\"")
+        case 108: w.ascii("\"LOOP\"")
+        case 113: w.ascii("\"LINUX_SLL\"")
+        case 228: w.ascii("\"IPV4\"")
+        case 229: w.ascii("\"IPV6\"")
+        case 276: w.ascii("\"LINUX_SLL2\"")
+        default: w.jsonString(name, escapeDEL: false)
+        }
+    }
+}
+
+extension ChecksumStatus {
+    /// Appends `description` as a JSON string (`"good"`), from literals.
+    public func writeJSON(to w: inout ByteWriter) {
+        switch self {
+        case .notApplicable: w.ascii("\"n/a\"")
+        case .good: w.ascii("\"good\"")
+        case .bad: w.ascii("\"bad\"")
+        case .notVerifiable: w.ascii("\"unverified\"")
+        case .absent: w.ascii("\"absent\"")
+        }
+    }
 }

@@ -46,8 +46,13 @@ final class NFTraceText {
     let ruleBytes: UnsafeMutablePointer<UInt8>
     /// Where rule `i`'s prefix starts in `ruleBytes` (index as `ruleInfo`; one more at the end).
     let ruleStarts: UnsafeMutablePointer<Int>
+    /// Each chain's `jump NAME` and `goto NAME` verdict text (index as `chains`).
+    let jumpVerdicts: [String]
+    let gotoVerdicts: [String]
 
     init(chains: [CChain], rules: [NFRuleInfo]) {
+        jumpVerdicts = chains.map { "jump \($0.name)" }
+        gotoVerdicts = chains.map { "goto \($0.name)" }
         var w = ByteWriter(capacity: 4096)
         defer { w.deallocate() }
         var starts: [Int] = []

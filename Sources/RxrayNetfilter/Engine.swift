@@ -503,8 +503,10 @@ public final class NetfilterEngine {
         case .continue: return "continue"
         case .return: return "return"
         case .queue: return "queue"
-        case .jump(let c): return "jump \(chains[c].name)"
-        case .goto(let c): return "goto \(chains[c].name)"
+        // Made once per chain with the other trace text: interpolating them here cost a String
+        // build for every traced jump.
+        case .jump(let c): return traceText.jumpVerdicts[c]
+        case .goto(let c): return traceText.gotoVerdicts[c]
         }
     }
 

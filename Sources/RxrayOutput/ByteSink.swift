@@ -172,7 +172,7 @@ extension ByteWriter {
         if sec < 0 { byte(45) }
         decimal(UInt64(sec.magnitude))
         byte(46)
-        decimal(UInt64(frac), minimumDigits: 9)
+        nineDigits(UInt32(truncatingIfNeeded: frac))
     }
 
     /// Appends the UTC time of day of a capture timestamp (`12:34:56.123456789`).
@@ -186,7 +186,7 @@ extension ByteWriter {
         byte(58)
         decimal(UInt64(day % 60), minimumDigits: 2)
         byte(46)
-        decimal(UInt64(frac), minimumDigits: 9)
+        nineDigits(UInt32(truncatingIfNeeded: frac))
     }
 
     /// Starts an ANSI colour (SGR `code`).

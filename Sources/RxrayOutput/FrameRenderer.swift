@@ -312,10 +312,34 @@ public struct FrameRenderer {
 
     public func frame(_ meta: FrameMeta, decoded: DecodedFrame, bytes: UnsafeRawBufferPointer,
                       result: FrameResult?, to sink: ByteSink) {
+        if let r = result {
+            frame(meta, decoded: decoded, bytes: bytes, result: r, to: sink)
+            return
+        }
         sink.withWriter { w in
             switch format {
-            case .jsonl: json(meta, decoded: decoded, bytes: bytes, result: result, to: &w)
-            case .text: text(meta, decoded: decoded, bytes: bytes, result: result, to: &w)
+            case .jsonl:
+                jsonHead(meta, decoded: decoded, bytes: bytes, to: &w)
+                w.byte(125)
+            case .text: textHead(meta, decoded: decoded, bytes: bytes, to: &w)
+            }
+        }
+        sink.endLine()
+    }
+
+    /// A frame with its result. The result is borrowed all the way down: passed as an
+    /// optional it was copied (every array and string in it retained, then released).
+    public func frame(_ meta: FrameMeta, decoded: DecodedFrame, bytes: UnsafeRawBufferPointer,
+                      result: FrameResult, to sink: ByteSink) {
+        sink.withWriter { w in
+            switch format {
+            case .jsonl:
+                jsonHead(meta, decoded: decoded, bytes: bytes, to: &w)
+                jsonResult(result, to: &w)
+                w.byte(125)
+            case .text:
+                textHead(meta, decoded: decoded, bytes: bytes, to: &w)
+                textResult(result, to: &w)
             }
         }
         // The last line's end goes through the sink, which flushes when line-buffered.
@@ -332,14 +356,16 @@ public struct FrameRenderer {
         if let v { w.jsonString(v) } else { w.ascii("null") }
     }
 
-    /// One JSON object per frame (docs/schema/frame.schema.json), without the newline.
-    private func json(_ meta: FrameMeta, decoded: DecodedFrame, bytes: UnsafeRawBufferPointer,
-                      result: FrameResult?, to w: inout ByteWriter) {
+    /// One JSON object per frame (docs/schema/frame.schema.json), without the newline: this
+    /// is its start (frame, capture fields, summary, decode); `jsonResult` adds the result's
+    /// members, the caller the closing brace.
+    private func jsonHead(_ meta: FrameMeta, decoded: DecodedFrame, bytes: UnsafeRawBufferPointer,
+                          to w: inout ByteWriter) {
         w.ascii("{\"frame\":"); w.decimal(meta.index)
         w.ascii(",\"ts\":\""); w.epoch(meta.timestampNanoseconds)
         w.ascii("\",\"interface\":"); stringOrNull(meta.captureInterface, &w)
         if let i = meta.ingress { w.ascii(",\"ingress\":"); w.jsonString(i) }
-        w.ascii(",\"linktype\":"); w.jsonString(meta.linkType.name)
+        w.ascii(",\"linktype\":"); meta.linkType.writeJSONName(to: &w)
         w.ascii(",\"caplen\":"); w.decimal(meta.captureLength)
         w.ascii(",\"len\":"); w.decimal(meta.wireLength)
         if let c = meta.comment { w.ascii(",\"comment\":"); w.jsonString(c) }
@@ -350,39 +376,48 @@ public struct FrameRenderer {
         w.ascii("\",\"decode\":{")
         decoded.writeJSONFields(bytes, to: &w)
         w.byte(125)
-        if let r = result {
-            w.ascii(",\"fate\":"); w.jsonString(r.fate.rawValue)
-            w.ascii(",\"drop_reason\":")
-            if let d = r.dropReason { w.jsonString(d.name) } else { w.ascii("null") }
-            w.ascii(",\"drop_stage\":")
-            if let st = r.dropStage { w.byte(34); st.writeSymbol(to: &w); w.byte(34) } else { w.ascii("null") }
-            w.ascii(",\"egress\":"); stringOrNull(r.egress, &w)
-            w.ascii(",\"next_hop\":")
-            if let nh = r.nextHop { w.byte(34); nh.write(to: &w); w.byte(34) } else { w.ascii("null") }
-            w.ascii(",\"replies\":[")
-            var first = true
-            for rep in r.replies {
-                if !first { w.byte(44) }
-                first = false
-                w.ascii("{\"kind\":"); w.jsonString(rep.kindName)
-                switch rep.kind {
-                case .icmp(let t, let c), .icmpv6(let t, let c):
-                    w.ascii(",\"type\":"); w.decimal(t); w.ascii(",\"code\":"); w.decimal(c)
-                default: break
-                }
-                w.ascii(",\"interface\":"); w.jsonString(rep.interface)
-                w.ascii(",\"src\":")
-                if let a = rep.source { w.byte(34); a.write(to: &w); w.byte(34) } else { w.ascii("null") }
-                w.ascii(",\"dst\":")
-                if let a = rep.destination { w.byte(34); a.write(to: &w); w.byte(34) } else { w.ascii("null") }
-                w.ascii(",\"summary\":"); w.jsonString(rep.summary)
-                w.byte(125)
+    }
+
+    /// The result's members of a frame's JSON object (`,"fate":...` to the counters).
+    private func jsonResult(_ r: FrameResult, to w: inout ByteWriter) {
+        switch r.fate {
+        case .delivered: w.ascii(",\"fate\":\"delivered\"")
+        case .forwarded: w.ascii(",\"fate\":\"forwarded\"")
+        case .dropped: w.ascii(",\"fate\":\"dropped\"")
+        }
+        w.ascii(",\"drop_reason\":")
+        if let d = r.dropReason { w.jsonString(d.name) } else { w.ascii("null") }
+        w.ascii(",\"drop_stage\":")
+        if let st = r.dropStage { w.byte(34); st.writeSymbol(to: &w); w.byte(34) } else { w.ascii("null") }
+        w.ascii(",\"egress\":"); stringOrNull(r.egress, &w)
+        w.ascii(",\"next_hop\":")
+        if let nh = r.nextHop { w.byte(34); nh.write(to: &w); w.byte(34) } else { w.ascii("null") }
+        w.ascii(",\"replies\":[")
+        var first = true
+        for rep in r.replies {
+            if !first { w.byte(44) }
+            first = false
+            w.ascii("{\"kind\":"); w.jsonString(rep.kindName)
+            switch rep.kind {
+            case .icmp(let t, let c), .icmpv6(let t, let c):
+                w.ascii(",\"type\":"); w.decimal(t); w.ascii(",\"code\":"); w.decimal(c)
+            default: break
             }
-            w.ascii("],\"stages\":[")
-            first = true
-            // GRO and conntrack: the decision of the last record of their stage, if any.
-            var gro: Int?
-            var conntrack: Int?
+            w.ascii(",\"interface\":"); w.jsonString(rep.interface)
+            w.ascii(",\"src\":")
+            if let a = rep.source { w.byte(34); a.write(to: &w); w.byte(34) } else { w.ascii("null") }
+            w.ascii(",\"dst\":")
+            if let a = rep.destination { w.byte(34); a.write(to: &w); w.byte(34) } else { w.ascii("null") }
+            w.ascii(",\"summary\":"); w.jsonString(rep.summary)
+            w.byte(125)
+        }
+        w.ascii("],\"stages\":[")
+        first = true
+        // GRO and conntrack: the decision of the last record of their stage, if any.
+        var gro: Int?
+        var conntrack: Int?
+        // The detail bytes are looked up once for all records, not once per record.
+        r.withDetailBytes { all in
             for (i, s) in r.stages.enumerated() {
                 switch s.stage {
                 case .devGroReceive: gro = i
@@ -395,21 +430,25 @@ public struct FrameRenderer {
                 s.stage.writeSymbol(to: &w)
                 w.ascii("\",\"decision\":\"")
                 s.verdict.writeDecisionAndDetailKey(to: &w)
-                r.withDetail(of: s) { w.jsonEscaped($0) }
+                let n = Int(s.detailCount)
+                if n > 0, let p = all.baseAddress {
+                    let st = Int(s.detailStart)
+                    precondition(st >= 0 && st + n <= all.count, "stage detail range outside the result's detail bytes")
+                    w.jsonEscaped(UnsafeBufferPointer(start: p + st, count: n))
+                }
                 w.ascii("\"}")
             }
-            w.ascii("],\"gro\":")
-            stageObject(r, gro, &w)
-            w.ascii(",\"conntrack\":")
-            stageObject(r, conntrack, &w)
-            w.ascii(",\"counters\":{")
-            first = true
-            for (mib, delta) in r.counters {
-                if !first { w.byte(44) }
-                first = false
-                MIBKeys.write(mib, to: &w); w.decimal(delta)
-            }
-            w.byte(125)
+        }
+        w.ascii("],\"gro\":")
+        stageObject(r, gro, &w)
+        w.ascii(",\"conntrack\":")
+        stageObject(r, conntrack, &w)
+        w.ascii(",\"counters\":{")
+        first = true
+        for (mib, delta) in r.counters {
+            if !first { w.byte(44) }
+            first = false
+            MIBKeys.write(mib, to: &w); w.decimal(delta)
         }
         w.byte(125)
     }
@@ -433,9 +472,10 @@ public struct FrameRenderer {
         if color { w.resetColor() }
     }
 
-    /// The text lines of one frame, without the last newline.
-    private func text(_ meta: FrameMeta, decoded: DecodedFrame, bytes: UnsafeRawBufferPointer,
-                      result: FrameResult?, to w: inout ByteWriter) {
+    /// The text lines of one frame, without the last newline: the frame line (and, with -vv,
+    /// the decode line); `textResult` adds the stages, replies, counters and fate.
+    private func textHead(_ meta: FrameMeta, decoded: DecodedFrame, bytes: UnsafeRawBufferPointer,
+                          to w: inout ByteWriter) {
         color("1", &w)
         w.decimal(meta.index)
         w.byte(32)
@@ -445,7 +485,9 @@ public struct FrameRenderer {
         decoded.writeSummaryLine(bytes, to: &w)
         resetColor(&w)
         if verbosity >= 2 { w.byte(10); decodeDetail(decoded, bytes: bytes, to: &w) }
-        guard let r = result else { return }
+    }
+
+    private func textResult(_ r: FrameResult, to w: inout ByteWriter) {
         if verbosity >= 1 {
             for s in r.stages where shows(s.stage) {
                 w.byte(10)

@@ -86,13 +86,23 @@ final class HeldFrameQueue {
             if k < 0 { return false }
         }
         let i = (head + k) % entries.count
-        if entries[i].taken { return false }
-        if let meta = entries[i].meta {
-            let e = entries[i]
-            body(meta, UnsafeRawBufferPointer(start: arena.baseAddress! + e.offset, count: e.length), e.selected)
+        // The entry is read in place and its meta moved out (reading `entries[i]` copied the
+        // entry, its meta's strings retained, twice per frame).
+        var meta: FrameMeta?
+        var offset = 0, length = 0, selected = false
+        let wasTaken = entries.withUnsafeMutableBufferPointer { es -> Bool in
+            if es[i].taken { return true }
+            es[i].taken = true
+            swap(&meta, &es[i].meta)
+            offset = es[i].offset
+            length = es[i].length
+            selected = es[i].selected
+            return false
         }
-        entries[i].taken = true
-        entries[i].meta = nil
+        if wasTaken { return false }
+        if let m = meta {
+            body(m, UnsafeRawBufferPointer(start: arena.baseAddress! + offset, count: length), selected)
+        }
         takenBehind += 1
         // Release the taken entries at the front.
         while used > 0 && entries[head].taken {

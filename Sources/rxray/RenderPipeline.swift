@@ -143,8 +143,10 @@ final class RenderBatch {
 
     /// Calls `body` with slot `i`'s frame.
     func withItem(_ i: Int, _ body: (FrameMeta, UnsafeRawBufferPointer, FrameResult) -> Void) {
-        let s = slots[i]
-        body(s.meta, UnsafeRawBufferPointer(start: arena.baseAddress! + s.offset, count: s.length), s.result)
+        // Borrowed through the buffer: `slots[i]` copied the slot (its result's arrays retained).
+        slots.withUnsafeBufferPointer { all in
+            body(all[i].meta, UnsafeRawBufferPointer(start: arena.baseAddress! + all[i].offset, count: all[i].length), all[i].result)
+        }
     }
 
     /// Empties the batch for reuse. Results are cleared here, on the render thread, so the

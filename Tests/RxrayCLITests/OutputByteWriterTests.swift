@@ -235,6 +235,56 @@ final class OutputByteWriterTests: XCTestCase {
         }
     }
 
+    func testEscapingAfterOtherTextIntoAFullWriterKeepsBoth() {
+        // The escaper reserves room for the rest of the text and stores sixteen-byte blocks
+        // straight into it: written after other text, into a writer at every fill level of
+        // its capacity, nothing before it changes and the result is the reference's.
+        var rng = Rng(state: 7)
+        for round in 0..<3000 {
+            let prefixCount = rng.below(200)
+            let n = rng.below(120)
+            let density = 1 + round % 30
+            let s: [UInt8] = (0..<n).map { _ in rng.below(density) == 0 ? UInt8(rng.below(256)) : UInt8(32 + rng.below(95)) }
+            let prefix: [UInt8] = (0..<prefixCount).map { _ in UInt8(33 + rng.below(90)) }
+            var w = ByteWriter(capacity: 64)
+            defer { w.deallocate() }
+            prefix.withUnsafeBufferPointer { w.bytes($0) }
+            s.withUnsafeBufferPointer { w.jsonEscaped($0) }
+            w.ascii("!")
+            XCTAssertEqual(Array(w.bytes), prefix + referenceEscaped(s, escapeDEL: true) + [33], "\(prefix) \(s)")
+        }
+    }
+
+    func testNineDigitsAndDigitCountsAtEveryBoundary() {
+        var rng = Rng(state: 11)
+        var values: [UInt32] = [0, 1, 9, 10, 99, 100, 999_999_999, 123_456_789, 100_000_000, 99_999_999]
+        for _ in 0..<3000 { values.append(UInt32(rng.next() % 1_000_000_000)) }
+        for v in values {
+            let plain = String(v)
+            XCTAssertEqual(text { $0.nineDigits(v) }, String(repeating: "0", count: 9 - plain.count) + plain)
+        }
+        var p: UInt64 = 1
+        for digits in 1...19 {
+            for v in [p, p &* 10 &- 1] {
+                XCTAssertEqual(String(v).count, digits)
+                XCTAssertEqual(text { $0.decimal(v, minimumDigits: 2) }, String(repeating: "0", count: max(0, 2 - digits)) + String(v))
+                XCTAssertEqual(text { $0.decimal(v, minimumDigits: 21) }, String(repeating: "0", count: 21 - String(v).count) + String(v))
+            }
+            p *= 10
+        }
+        XCTAssertEqual(text { $0.decimal(UInt64.max, minimumDigits: 3) }, String(UInt64.max))
+    }
+
+    func testLiteralNamesMatchTheStringNames() {
+        for raw: UInt32 in [0, 1, 2, 101, 108, 113, 147, 228, 229, 276, 9999] {
+            let t = LinkType(rawValue: raw)
+            XCTAssertEqual(text { t.writeJSONName(to: &$0) }, text { $0.jsonString(t.name) })
+        }
+        for c: ChecksumStatus in [.notApplicable, .good, .bad, .notVerifiable, .absent] {
+            XCTAssertEqual(text { c.writeJSON(to: &$0) }, text { $0.jsonString(c.description) })
+        }
+    }
+
     func testEveryOctetAndShortNumberIsWrittenAsSwiftDoes() {
         for v in 0..<256 {
             let a = IPv4Address(UInt32(v) << 24 | UInt32(255 - v) << 16 | UInt32(v / 3) << 8 | UInt32(v % 7))

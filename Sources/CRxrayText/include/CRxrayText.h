@@ -49,4 +49,42 @@ static inline ptrdiff_t rxray_json_clean_prefix(const uint8_t *p, ptrdiff_t n, i
     return n;
 }
 
+/// Copies the longest prefix of `src[0 ..< n]` that JSON text holds unescaped (the bytes
+/// `rxray_json_clean_prefix` accepts) to `dst` and returns its length. `dst` must have room
+/// for `n` bytes: with SSE2 whole sixteen-byte blocks are stored as they are scanned (a block
+/// holding the first byte needing an escape is stored whole, so bytes after the returned
+/// length up to the block's end may be overwritten, never beyond `dst + n`). The scan and
+/// the copy are one pass: no separate memcpy call per clean run.
+static inline ptrdiff_t rxray_json_copy_clean(uint8_t *dst, const uint8_t *src, ptrdiff_t n, int escape_del) {
+    ptrdiff_t i = 0;
+#if defined(__SSE2__)
+    if (n >= 16) {
+        const __m128i ctl = _mm_set1_epi8(0x1F);
+        const __m128i quote = _mm_set1_epi8(0x22);
+        const __m128i bslash = _mm_set1_epi8(0x5C);
+        const __m128i del = _mm_set1_epi8(escape_del ? 0x7F : 0x22);
+        for (;;) {
+            ptrdiff_t at = i + 16 <= n ? i : n - 16;
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + at));
+            _mm_storeu_si128((__m128i *)(void *)(dst + at), v);
+            __m128i m = _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v);
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, quote));
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, bslash));
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, del));
+            unsigned bits = (unsigned)_mm_movemask_epi8(m);
+            bits &= 0xFFFFu << (unsigned)(i - at);
+            if (bits != 0) return at + (ptrdiff_t)__builtin_ctz(bits);
+            if (at + 16 >= n) return n;
+            i = at + 16;
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        uint8_t b = src[i];
+        if (b < 0x20 || b == 0x22 || b == 0x5C || (b == 0x7F && escape_del)) return i;
+        dst[i] = b;
+    }
+    return n;
+}
+
 #endif

@@ -85,6 +85,12 @@ public final class Analyzer {
     /// queued for a neighbour) and every frame behind the oldest of them (`EmitOrder.capture`).
     /// Every held frame has a slot here until it settles.
     private var pending: [PendingSlot] = []
+    /// The first waiting slot of `pending`: slots before it were emitted (capture order emits
+    /// from the front). They are dropped in bulk once they are most of the array, not on every
+    /// flush: removing the front moved every waiting slot down each time.
+    private var pendingHead = 0
+    /// Whether no result waits.
+    private var noneWaiting: Bool { pendingHead == pending.count }
     /// Results of held frames, which resolutions still change, by `PendingSlot.full`; a slot
     /// whose index is on `fullFree` is unused (its arrays keep their capacity).
     private var fullResults: [FrameResult] = []
@@ -194,7 +200,7 @@ public final class Analyzer {
         if ingressNote == nil { ingressNote = kernel.lastIngressNote }
         let held = kernel.heldThisFrame
         kernel.heldThisFrame = false
-        if !held && (pending.isEmpty || options.order == .settled) {
+        if !held && (noneWaiting || options.order == .settled) {
             // Handed over from a local (moved out and back): passing the stored property to
             // `emit` would copy it, as `emit` could reach this analyzer.
             var out = FrameResult()
@@ -217,8 +223,12 @@ public final class Analyzer {
             pending.append(PendingSlot(frame: fullResults[Int(idx)].frame, open: false, full: idx))
         } else {
             // Settled, but waiting behind a held frame among many: its contents are copied
-            // into the arenas.
-            pending.append(pack(current))
+            // into the arenas (from a local moved out and back: passing the stored property
+            // copied the whole result).
+            var r = FrameResult()
+            swap(&r, &current)
+            pending.append(pack(r))
+            swap(&r, &current)
         }
         applyResolutions()
         flush(emit)
@@ -246,8 +256,9 @@ public final class Analyzer {
         applyResolutions()
         flush(emit)
         // Anything still open has no resolution left to come: emit as recorded.
-        for k in pending.indices { emitSlot(k, emit) }
+        for k in pendingHead..<pending.count { emitSlot(k, emit) }
         pending.removeAll()
+        pendingHead = 0
         settledThisRound.removeAll(keepingCapacity: true)
         clearArenas()
     }
@@ -263,7 +274,7 @@ public final class Analyzer {
     /// How many results wait for a held frame, and how many of them are held frames' full
     /// results (the rest are packed); for tests.
     var pendingCounts: (waiting: Int, full: Int) {
-        (pending.count, pending.reduce(0) { $0 + ($1.full >= 0 ? 1 : 0) })
+        (pending.count - pendingHead, pending[pendingHead...].reduce(0) { $0 + ($1.full >= 0 ? 1 : 0) })
     }
 
     private func account(_ r: FrameResult) {
@@ -344,7 +355,7 @@ public final class Analyzer {
     }
 
     private func pendingIndex(_ frame: Int) -> Int? {
-        var lo = 0, hi = pending.count - 1
+        var lo = pendingHead, hi = pending.count - 1
         while lo <= hi {
             let mid = (lo + hi) / 2
             let f = pending[mid].frame
@@ -398,10 +409,19 @@ public final class Analyzer {
         r.nextHop = s.nextHop
         r.gro = s.gro
         let st = Int(s.stageStart), ct = Int(s.counterStart), rt = Int(s.replyStart)
-        let dt = Int(s.detailStart)
-        detailArena.withUnsafeBufferPointer { all in
-            r.appendStages(stageArena[st..<(st + Int(s.stageCount))],
-                           detailBytes: UnsafeBufferPointer(rebasing: all[dt..<(dt + Int(s.detailCount))]))
+        let dt = Int(s.detailStart), dn = Int(s.detailCount)
+        if r.wantsDetail && dn > 0 && s.stageCount > 0 {
+            // The result's detail bytes were packed whole, so its records' ranges index them
+            // from 0: copied back whole into the reset (empty) buffer, the records keep their
+            // ranges and move in one append (no copy per record).
+            let b = r.detailBuffer()
+            precondition(b.writer.count == 0, "unpack into a result whose detail bytes are not empty")
+            detailArena.withUnsafeBufferPointer { all in
+                b.writer.bytes(UnsafeBufferPointer(rebasing: all[dt..<(dt + dn)]))
+            }
+            r.stages.append(contentsOf: stageArena[st..<(st + Int(s.stageCount))])
+        } else {
+            r.appendStages(stageArena[st..<(st + Int(s.stageCount))], detailBytes: UnsafeBufferPointer(start: nil, count: 0))
         }
         for k in ct..<(ct + Int(s.counterCount)) { r.count(counterArena[k].0, counterArena[k].1) }
         r.replies.append(contentsOf: replyArena[rt..<(rt + Int(s.replyCount))])
@@ -449,7 +469,10 @@ public final class Analyzer {
             guard fullResults.count - fullFree.count > Analyzer.unpackedWaitingLimit else { break }
             guard let i = pendingIndex(f), !pending[i].open, pending[i].full >= 0 else { continue }
             let idx = pending[i].full
-            var s = pack(fullResults[Int(idx)])
+            var r = FrameResult()
+            swap(&r, &fullResults[Int(idx)])
+            var s = pack(r)
+            swap(&r, &fullResults[Int(idx)])
             s.frame = pending[i].frame
             pending[i] = s
             fullFree.append(idx)
@@ -469,7 +492,7 @@ public final class Analyzer {
     /// Reclaims the arena entries of emitted slots once they are at least half of the arenas:
     /// the live ranges move to the front, in pending order (amortised constant per entry).
     private func compactArenas() {
-        if pending.isEmpty {
+        if noneWaiting {
             if !stageArena.isEmpty || !counterArena.isEmpty || !replyArena.isEmpty || !detailArena.isEmpty { clearArenas() }
             return
         }
@@ -484,7 +507,7 @@ public final class Analyzer {
         counters.removeAll(keepingCapacity: true)
         replies.removeAll(keepingCapacity: true)
         details.removeAll(keepingCapacity: true)
-        for k in pending.indices where pending[k].full < 0 {
+        for k in pendingHead..<pending.count where pending[k].full < 0 {
             let st = Int(pending[k].stageStart), ct = Int(pending[k].counterStart), rt = Int(pending[k].replyStart)
             pending[k].stageStart = Int32(stages.count)
             stages.append(contentsOf: stageArena[st..<(st + Int(pending[k].stageCount))])
@@ -518,8 +541,8 @@ public final class Analyzer {
             // Only a resolution closes a pending slot here (nothing else waits), so with none
             // this round there is nothing to scan: held frames cost nothing per frame.
             guard !settledThisRound.isEmpty else { return }
-            var kept = 0
-            for k in pending.indices {
+            var kept = pendingHead
+            for k in pendingHead..<pending.count {
                 if pending[k].open {
                     // Swapped in place through the buffer: Array.swapAt copied both slots
                     // (retaining their strings) and destroyed the copies.
@@ -530,17 +553,25 @@ public final class Analyzer {
                 }
             }
             if kept < pending.count { pending.removeLast(pending.count - kept) }
-            if pending.isEmpty { clearArenas() }
+            if noneWaiting { clearArenas() }
             return
         }
-        var k = 0
+        var k = pendingHead
         while k < pending.count && !pending[k].open {
             emitSlot(k, emit)
             k += 1
         }
-        if k > 0 {
-            pending.removeFirst(k)
-            if pending.isEmpty { clearArenas() }
+        if k > pendingHead {
+            pendingHead = k
+            if noneWaiting {
+                pending.removeAll(keepingCapacity: true)
+                pendingHead = 0
+                clearArenas()
+            } else if pendingHead >= 1024 && pendingHead * 2 >= pending.count {
+                // Amortised: the emitted slots are at least half of the array.
+                pending.removeFirst(pendingHead)
+                pendingHead = 0
+            }
         }
     }
 }
