@@ -34,6 +34,10 @@ public final class CaptureReader {
     }
 
     private let backend: Backend
+    /// pcap: the libpcap handle and link type, outside `backend` so the per-frame read does
+    /// not switch over (and copy) the enum.
+    private let pcapHandle: OpaquePointer?
+    private let pcapLinkType: LinkType
     private let displayPath: String
     /// pcap: the interface; pcapng: unused (the reader holds them).
     private let pcapInterface: CaptureInterface?
@@ -92,6 +96,8 @@ public final class CaptureReader {
             closeOnFailure = false
             let reader = PcapngReader(path: display, source: source, acceptAnyLinkType: acceptAnyLinkType)
             backend = .pcapng(reader)
+            pcapHandle = nil
+            pcapLinkType = .ethernet
             pcapInterface = nil
             do { pending = .success(try reader.next()) } catch { pending = .failure(error) }
         } else if magicValue == 0xA1B2_C3D4 || magicValue == 0xD4C3_B2A1
@@ -130,6 +136,8 @@ public final class CaptureReader {
             pcapInterface = CaptureInterface(
                 id: 0, name: nil, description: nil, linkType: linkType, snaplen: UInt32(clamping: pcap_snapshot(handle)))
             backend = .pcap(handle)
+            pcapHandle = handle
+            pcapLinkType = linkType
         } else {
             // Show a few more bytes than the magic to make the message useful.
             var more = [UInt8](repeating: 0, count: 12)
@@ -172,6 +180,21 @@ public final class CaptureReader {
     /// return nil.
     public func next() throws(CaptureError) -> CapturedFrame? {
         if finished { return nil }
+        if let handle = pcapHandle {
+            while true {
+                let candidate: CapturedFrame?
+                do {
+                    candidate = try nextPcap(handle)
+                } catch {
+                    finished = true
+                    throw error
+                }
+                guard let frame = candidate else { finished = true; return nil }
+                framesRead = frame.index
+                if let filter, try !filter.matches(frame) { continue }
+                return frame
+            }
+        }
         while true {
             let candidate: CapturedFrame?
             do {
@@ -196,31 +219,40 @@ public final class CaptureReader {
             }
             return try reader.next()
         case .pcap(let handle):
-            var header: UnsafeMutablePointer<pcap_pkthdr>?
-            var data: UnsafePointer<UInt8>?
-            let status = pcap_next_ex(handle, &header, &data)
-            if status == PCAP_ERROR_BREAK { return nil }
-            if status != 1 {
-                let message = String(cString: pcap_geterr(handle))
-                if message.contains("truncated") {
-                    throw CaptureError.truncated(path: displayPath, frame: framesRead + 1, offset: pcapOffset, detail: message)
-                }
-                throw CaptureError.readFailed(
-                    path: displayPath, message: "frame \(framesRead + 1) at byte offset \(pcapOffset): \(message)")
-            }
-            guard let header, let data else { return nil }
-            let h = header.pointee
-            let captureLength = Int(h.caplen)
-            pcapOffset += 16 + Int64(captureLength)
-            let interface = pcapInterface!
-            // Opened with nanosecond precision: tv_usec holds nanoseconds.
-            let ns = Int64(h.ts.tv_sec) &* 1_000_000_000 &+ Int64(h.ts.tv_usec)
-            return CapturedFrame(
-                index: framesRead + 1, timestampNanoseconds: ns, captureLength: captureLength,
-                wireLength: Int(h.len), linkType: interface.linkType, interfaceID: 0, interfaceName: nil,
-                comment: nil, direction: .unknown,
-                bytes: UnsafeRawBufferPointer(start: UnsafeRawPointer(data), count: captureLength))
+            return try nextPcap(handle)
         }
+    }
+
+    /// The next record of a classic pcap file, read by libpcap (`pcap_next_ex`). A frame of
+    /// plain values (no interface name nor comment): nothing reference-counted is made.
+    @inline(__always)
+    private func nextPcap(_ handle: OpaquePointer) throws(CaptureError) -> CapturedFrame? {
+        var header: UnsafeMutablePointer<pcap_pkthdr>?
+        var data: UnsafePointer<UInt8>?
+        let status = pcap_next_ex(handle, &header, &data)
+        if status != 1 { return try pcapEnd(handle, status) }
+        guard let header, let data else { return nil }
+        let captureLength = Int(header.pointee.caplen)
+        pcapOffset += 16 + Int64(captureLength)
+        // Opened with nanosecond precision: tv_usec holds nanoseconds.
+        let ns = Int64(header.pointee.ts.tv_sec) &* 1_000_000_000 &+ Int64(header.pointee.ts.tv_usec)
+        return CapturedFrame(
+            index: framesRead + 1, timestampNanoseconds: ns, captureLength: captureLength,
+            wireLength: Int(header.pointee.len), linkType: pcapLinkType, interfaceID: 0, interfaceName: nil,
+            comment: nil, direction: .unknown,
+            bytes: UnsafeRawBufferPointer(start: UnsafeRawPointer(data), count: captureLength))
+    }
+
+    /// `pcap_next_ex` returned `status` (not 1): the end of the file, or the error it names.
+    @inline(never)
+    private func pcapEnd(_ handle: OpaquePointer, _ status: Int32) throws(CaptureError) -> CapturedFrame? {
+        if status == PCAP_ERROR_BREAK { return nil }
+        let message = String(cString: pcap_geterr(handle))
+        if message.contains("truncated") {
+            throw CaptureError.truncated(path: displayPath, frame: framesRead + 1, offset: pcapOffset, detail: message)
+        }
+        throw CaptureError.readFailed(
+            path: displayPath, message: "frame \(framesRead + 1) at byte offset \(pcapOffset): \(message)")
     }
 
     // MARK: Helpers

@@ -7,50 +7,61 @@ public struct InternetChecksum: Sendable {
     /// Adds `bytes` as big-endian 16-bit words (an odd tail byte is padded with zero).
     /// Call with an even-length buffer except for the last one.
     ///
-    /// The words are summed in the machine's byte order, 32 bytes a step into four 64-bit lanes
-    /// of 32-bit halves (no carry is lost below 2^29 steps, 16 GiB), folded to 16 bits and swapped to
-    /// network order once (RFC 1071: the ones'-complement sum is independent of byte order up
-    /// to that swap). The folded value is congruent to the big-endian word sum modulo 0xFFFF
-    /// and zero only for all-zero bytes, so `folded` and `checksum` are those of a 16-bit
-    /// word-at-a-time sum.
+    /// The bytes are summed by `foldedSum` (64-bit words with end-around carry). The folded
+    /// value is congruent to the big-endian word sum modulo 0xFFFF and zero only for all-zero
+    /// bytes, so `folded` and `checksum` are those of a 16-bit word-at-a-time sum.
     public mutating func add(_ bytes: UnsafeRawBufferPointer) {
         let n = bytes.count
         guard n > 0, let p = bytes.baseAddress else { return }
-        var a: UInt64 = 0, b: UInt64 = 0, c: UInt64 = 0, d: UInt64 = 0
+        accumulator &+= UInt64(Self.foldedSum(p, count: n))
+    }
+
+    /// The ones'-complement sum of the big-endian 16-bit words of `n` bytes at `p` (an odd last
+    /// byte is the high byte of a zero-padded word), folded to 16 bits: 0 only when every byte
+    /// is 0, else 1...0xFFFF (the one value of that range congruent to the word sum modulo 0xFFFF).
+    ///
+    /// 64-bit words are added in the machine's byte order with end-around carry (an add and an
+    /// add-with-carry per eight bytes), folded to 16 bits and swapped to network order once
+    /// (RFC 1071: the ones'-complement sum is independent of byte order up to that swap; the
+    /// end-around carry keeps the sum congruent modulo 0xFFFF, since 2^64 ≡ 1, and makes it zero
+    /// only when every word is).
+    public static func foldedSum(_ p: UnsafeRawPointer, count n: Int) -> UInt32 {
+        @inline(__always) func addc(_ a: inout UInt64, _ w: UInt64) {
+            let (s, o) = a.addingReportingOverflow(w)
+            // s ≤ 2^64 - 2 after an overflow: adding the carry cannot overflow again.
+            a = s &+ (o ? 1 : 0)
+        }
+        var a: UInt64 = 0, b: UInt64 = 0
         var i = 0
         while i + 32 <= n {
-            let w0 = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            let w1 = p.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
-            let w2 = p.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self)
-            let w3 = p.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self)
-            a &+= (w0 & 0xFFFF_FFFF) &+ (w0 >> 32)
-            b &+= (w1 & 0xFFFF_FFFF) &+ (w1 >> 32)
-            c &+= (w2 & 0xFFFF_FFFF) &+ (w2 >> 32)
-            d &+= (w3 & 0xFFFF_FFFF) &+ (w3 >> 32)
+            addc(&a, p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            addc(&b, p.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self))
+            addc(&a, p.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self))
+            addc(&b, p.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self))
             i += 32
         }
         while i + 8 <= n {
-            let w = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            a &+= (w & 0xFFFF_FFFF) &+ (w >> 32)
+            addc(&a, p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
             i += 8
         }
         if i + 4 <= n {
-            a &+= UInt64(p.loadUnaligned(fromByteOffset: i, as: UInt32.self))
+            addc(&b, UInt64(p.loadUnaligned(fromByteOffset: i, as: UInt32.self)))
             i += 4
         }
         if i + 2 <= n {
-            a &+= UInt64(p.loadUnaligned(fromByteOffset: i, as: UInt16.self))
+            addc(&b, UInt64(p.loadUnaligned(fromByteOffset: i, as: UInt16.self)))
             i += 2
         }
-        // Each lane is below 2^62 (see above): their sum cannot overflow.
-        var sum = (a &+ b) &+ (c &+ d)
-        sum = (sum & 0xFFFF_FFFF) &+ (sum >> 32)
+        if i < n {
+            // A last odd byte is the high byte of a zero-padded network-order word: in the
+            // machine's (little-endian) order, the low byte of the word.
+            addc(&b, UInt64(UInt16(bigEndian: UInt16(p.load(fromByteOffset: i, as: UInt8.self)) << 8)))
+        }
+        addc(&a, b)
+        var sum = (a & 0xFFFF_FFFF) &+ (a >> 32)
         sum = (sum & 0xFFFF_FFFF) &+ (sum >> 32)
         while sum > 0xFFFF { sum = (sum & 0xFFFF) &+ (sum >> 16) }
-        var acc = UInt64(UInt16(bigEndian: UInt16(truncatingIfNeeded: sum)))
-        // A last odd byte is the high byte of a zero-padded network-order word.
-        if i < n { acc &+= UInt64(p.load(fromByteOffset: i, as: UInt8.self)) << 8 }
-        accumulator &+= acc
+        return UInt32(UInt16(bigEndian: UInt16(truncatingIfNeeded: sum)))
     }
     public mutating func add(_ word: UInt16) { accumulator &+= UInt64(word) }
     public mutating func add(_ word: UInt32) { accumulator &+= UInt64(word >> 16) &+ UInt64(word & 0xFFFF) }

@@ -168,12 +168,12 @@ public struct RunSummary {
             counterCount += added
         }
         // A tag test (`==` on `Stage`, an enum with payloads, is a call per record).
-        for s in r.stages {
-            if case .devGroReceive = s.stage {
-                groCounts[Int(s.verdict.rawValue) & 7] += 1
-                break
-            }
+        // Through the buffer: a for-in over the array made an iterator (retaining it).
+        let gro: Int = r.stages.withUnsafeBufferPointer { st in
+            for k in st.indices { if case .devGroReceive = st[k].stage { return Int(st[k].verdict.rawValue) & 7 } }
+            return -1
         }
+        if gro >= 0 { groCounts[gro] += 1 }
     }
 
     private mutating func countStage(_ st: Stage) {

@@ -52,6 +52,34 @@ final class InternetChecksumTests: XCTestCase {
         }
     }
 
+    /// `foldedSum` (end-around carry on 64-bit words) over long buffers, where every add
+    /// carries (all 0xFF) or none does, at every start alignment: the folded word sum exactly,
+    /// 0 only for all-zero bytes.
+    func testFoldedSumOfLongBuffersAtEveryAlignment() {
+        var rng = SystemRandomNumberGenerator()
+        for length in [31, 32, 33, 63, 64, 65, 1499, 1500, 9001, 65_537, 200_000] {
+            for pattern in 0..<5 {
+                let bytes: [UInt8] = (0..<(length + 8)).map { i in
+                    switch pattern {
+                    case 0: return 0
+                    case 1: return 0xFF
+                    case 2: return i == length / 2 + 3 ? 1 : 0
+                    case 3: return i % 2 == 0 ? 0xFF : 0xFE
+                    default: return UInt8.random(in: 0...255, using: &rng)
+                    }
+                }
+                for offset in 0..<8 {
+                    let slice = Array(bytes[offset..<(offset + length)])
+                    let got = bytes.withUnsafeBytes { InternetChecksum.foldedSum($0.baseAddress! + offset, count: length) }
+                    let want = reference([slice])
+                    // The reference folds to 0...0xFFFF with 0 only for all-zero input, as foldedSum.
+                    XCTAssertEqual(got, UInt32(want), "length \(length) pattern \(pattern) offset \(offset)")
+                    XCTAssertEqual(got == 0, slice.allSatisfy { $0 == 0 }, "zero only for zero bytes")
+                }
+            }
+        }
+    }
+
     func testVerifiesAPacketWithItsOwnChecksum() {
         // An IPv4 header whose checksum field makes it sum to 0xFFFF.
         var h: [UInt8] = [0x45, 0, 0, 0x54, 0x12, 0x34, 0x40, 0, 0x40, 0x06, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]

@@ -171,6 +171,28 @@ final class HotPathTests: XCTestCase {
         XCTAssertEqual(q.assemble(), want)
     }
 
+    func testFragmentQueueCoveringEveryByteAssemblesWithoutZeroFill() {
+        // Payloads that add up to `len` (no gap): the buffer is not zeroed first, so every byte
+        // must come from the head or a fragment, wherever the allocator's memory came from.
+        for round in 0..<50 {
+            var q = FragQueue(serial: 1, created: 0)
+            q.head = (0..<20).map { UInt8(truncatingIfNeeded: $0 &+ round) }
+            let sizes = [8, 1480, 16, 8 * (round + 1), 3]
+            q.len = sizes.reduce(0, +)
+            var want = q.head
+            var off = 0
+            var frags: [FragQueue.Fragment] = []
+            for (i, n) in sizes.enumerated() {
+                let payload = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i &+ round) }
+                frags.append(.init(offset: off, end: off + n, frame: i + 1, payload: payload))
+                want += payload
+                off += n
+            }
+            q.fragments = frags.reversed()
+            XCTAssertEqual(q.assemble(), want, "round \(round)")
+        }
+    }
+
     // MARK: TCP timers
 
     func testRequestSocketTimersFireOnlyWhenDue() {

@@ -201,13 +201,10 @@ public final class Analyzer {
         let held = kernel.heldThisFrame
         kernel.heldThisFrame = false
         if !held && (noneWaiting || options.order == .settled) {
-            // Handed over from a local (moved out and back): passing the stored property to
-            // `emit` would copy it, as `emit` could reach this analyzer.
-            var out = FrameResult()
-            swap(&out, &current)
-            account(out)
-            emit(out)
-            swap(&out, &current)
+            // Handed over from a local the result is moved into and back out of (bitwise, no
+            // reference counting): passing the stored property to `emit` would copy it, as
+            // `emit` could reach this analyzer.
+            withUnsafeMutablePointer(to: &current) { emitMoved($0, emit) }
         } else if held {
             // The held result moves to a full slot; `current` continues with that slot's storage.
             let idx = takeFullSlot()
@@ -439,15 +436,12 @@ public final class Analyzer {
     private func emitSlot(_ k: Int, _ emit: (FrameResult) -> Void) {
         let idx = pending[k].full
         // Emitted from a local moved out of storage and back (see `process`).
-        var out = FrameResult()
         if idx >= 0 {
-            swap(&out, &fullResults[Int(idx)])
-            account(out)
-            emit(out)
-            swap(&out, &fullResults[Int(idx)])
+            fullResults.withUnsafeMutableBufferPointer { emitMoved($0.baseAddress! + Int(idx), emit) }
             fullFree.append(idx)
             pending[k].full = -1
         } else {
+            var out = FrameResult()
             swap(&out, &scratch)
             unpack(pending[k], into: &out)
             arenaDead += Int(pending[k].stageCount + pending[k].counterCount + pending[k].replyCount)
@@ -455,6 +449,17 @@ public final class Analyzer {
             emit(out)
             swap(&out, &scratch)
         }
+    }
+
+    /// Hands the result at `p` to `emit` from a local it is moved into (a bitwise take, no
+    /// copy, no reference counting), then moves it back: `p` keeps its storage for reuse.
+    /// `p` is the analyzer's own storage, under exclusive access for the call.
+    @inline(__always)
+    private func emitMoved(_ p: UnsafeMutablePointer<FrameResult>, _ emit: (FrameResult) -> Void) {
+        let out = p.move()
+        account(out)
+        emit(out)
+        p.initialize(to: consume out)
     }
 
     /// Packs the held results settled this round that still wait behind an open one, so a

@@ -18,51 +18,13 @@ extension UnsafeRawBufferPointer {
 
     /// The ones'-complement sum of `count` bytes from `offset`, folded to 16 bits, added to `initial`.
     ///
-    /// Eight bytes per step: the words are added in the machine's byte order as 32-bit halves
-    /// into a 64-bit accumulator (no carry can be lost below 2^31 steps, i.e. 16 GiB), folded,
-    /// and swapped to network order once at the end (RFC 1071: the ones'-complement sum is
-    /// independent of byte order up to that swap). Result and range are those of a 16-bit
+    /// The bytes are summed by `InternetChecksum.foldedSum` (64-bit words with end-around
+    /// carry, swapped to network order once). Result and range are those of a 16-bit
     /// word-at-a-time sum: 0 only when every byte and `initial` are 0, else 1...0xFFFF.
     func onesSum(_ offset: Int, _ count: Int, initial: UInt32 = 0) -> UInt32 {
         precondition(offset >= 0 && count >= 0 && offset + count <= self.count, "onesSum out of bounds")
-        var a: UInt64 = 0
-        guard count > 0, let base = baseAddress else {
-            var t = UInt64(initial)
-            while t > 0xFFFF { t = (t & 0xFFFF) + (t >> 16) }
-            return UInt32(t)
-        }
-        let p = base + offset
-        var b: UInt64 = 0
-        var i = 0
-        while i + 16 <= count {
-            let w0 = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            let w1 = p.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
-            a &+= (w0 & 0xFFFF_FFFF) &+ (w0 >> 32)
-            b &+= (w1 & 0xFFFF_FFFF) &+ (w1 >> 32)
-            i += 16
-        }
-        if i + 8 <= count {
-            let w = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            a &+= (w & 0xFFFF_FFFF) &+ (w >> 32)
-            i += 8
-        }
-        if i + 4 <= count {
-            a &+= UInt64(p.loadUnaligned(fromByteOffset: i, as: UInt32.self))
-            i += 4
-        }
-        if i + 2 <= count {
-            a &+= UInt64(p.loadUnaligned(fromByteOffset: i, as: UInt16.self))
-            i += 2
-        }
-        if i < count {
-            // A last odd byte is the high byte of a zero-padded network-order word.
-            a &+= UInt64(UInt16(bigEndian: UInt16(p.load(fromByteOffset: i, as: UInt8.self)) << 8))
-        }
-        var sum = a &+ b
-        sum = (sum & 0xFFFF_FFFF) &+ (sum >> 32)
-        sum = (sum & 0xFFFF_FFFF) &+ (sum >> 32)
-        while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
-        var total = UInt64(UInt16(bigEndian: UInt16(truncatingIfNeeded: sum))) + UInt64(initial)
+        var total = UInt64(initial)
+        if count > 0, let base = baseAddress { total &+= UInt64(InternetChecksum.foldedSum(base + offset, count: count)) }
         while total > 0xFFFF { total = (total & 0xFFFF) + (total >> 16) }
         return UInt32(total)
     }

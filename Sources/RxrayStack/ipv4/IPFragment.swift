@@ -79,18 +79,26 @@ extension FragQueue {
     /// The rebuilt datagram: `head`, then every fragment's payload at its offset (`head.count +
     /// len` bytes). Copied in blocks, not byte by byte. Every queued fragment ends within `len`
     /// (one past the end kills the queue before it is queued).
+    ///
+    /// The buffer is not zeroed first when the fragments' payloads add up to `len` exactly: queued
+    /// fragments never overlap (an overlap kills the queue, a duplicate is not queued), so they
+    /// then cover every byte. Otherwise (never for a completed queue) it is zeroed.
     func assemble() -> [UInt8] {
         let hl = head.count
-        var datagram = [UInt8](repeating: 0, count: hl + len)
-        datagram.withUnsafeMutableBytes { out in
-            guard let base = out.baseAddress else { return }
+        let total = hl + len
+        var covered = 0
+        for k in fragments.indices { covered += fragments[k].payload.count }
+        return [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
+            guard let base = UnsafeMutableRawPointer(out.baseAddress) else { initialized = 0; return }
+            if covered != len { base.initializeMemory(as: UInt8.self, repeating: 0, count: total) }
             head.withUnsafeBytes { if let h = $0.baseAddress { base.copyMemory(from: h, byteCount: hl) } }
-            for f in fragments {
-                precondition(f.offset >= 0 && f.offset + f.payload.count <= len, "fragment outside the datagram")
-                f.payload.withUnsafeBytes { if let p = $0.baseAddress { (base + hl + f.offset).copyMemory(from: p, byteCount: $0.count) } }
+            for k in fragments.indices {
+                let off = fragments[k].offset
+                precondition(off >= 0 && off + fragments[k].payload.count <= len, "fragment outside the datagram")
+                fragments[k].payload.withUnsafeBytes { if let p = $0.baseAddress { (base + hl + off).copyMemory(from: p, byteCount: $0.count) } }
             }
+            initialized = total
         }
-        return datagram
     }
 }
 
