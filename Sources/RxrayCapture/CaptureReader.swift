@@ -182,6 +182,8 @@ public final class CaptureReader {
         if finished { return nil }
         if let handle = pcapHandle {
             while true {
+                // The optional is returned as it is, not unwrapped into a second binding (which
+                // copied and destroyed the frame, strings and all, on every call).
                 let candidate: CapturedFrame?
                 do {
                     candidate = try nextPcap(handle)
@@ -189,10 +191,11 @@ public final class CaptureReader {
                     finished = true
                     throw error
                 }
-                guard let frame = candidate else { finished = true; return nil }
-                framesRead = frame.index
-                if let filter, try !filter.matches(frame) { continue }
-                return frame
+                if candidate == nil { finished = true; return nil }
+                // nextPcap numbers the frame framesRead + 1.
+                framesRead += 1
+                if let filter, try !filter.matches(candidate.unsafelyUnwrapped) { continue }
+                return candidate
             }
         }
         while true {

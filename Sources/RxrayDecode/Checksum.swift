@@ -21,7 +21,7 @@ public struct InternetChecksum: Sendable {
     /// is 0, else 1...0xFFFF (the one value of that range congruent to the word sum modulo 0xFFFF).
     ///
     /// 64-bit words are added in the machine's byte order with end-around carry (an add and an
-    /// add-with-carry per eight bytes), folded to 16 bits and swapped to network order once
+    /// add-with-carry per eight bytes, 64 bytes a loop step), folded to 16 bits and swapped to network order once
     /// (RFC 1071: the ones'-complement sum is independent of byte order up to that swap; the
     /// end-around carry keeps the sum congruent modulo 0xFFFF, since 2^64 ≡ 1, and makes it zero
     /// only when every word is).
@@ -33,16 +33,23 @@ public struct InternetChecksum: Sendable {
         }
         var a: UInt64 = 0, b: UInt64 = 0
         var i = 0
-        while i + 32 <= n {
+        // 64 bytes a step; `n` ≥ 0 is a buffer's count, so these index sums cannot overflow.
+        let end64 = n & ~63
+        while i < end64 {
             addc(&a, p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-            addc(&b, p.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self))
-            addc(&a, p.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self))
-            addc(&b, p.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self))
-            i += 32
+            addc(&b, p.loadUnaligned(fromByteOffset: i &+ 8, as: UInt64.self))
+            addc(&a, p.loadUnaligned(fromByteOffset: i &+ 16, as: UInt64.self))
+            addc(&b, p.loadUnaligned(fromByteOffset: i &+ 24, as: UInt64.self))
+            addc(&a, p.loadUnaligned(fromByteOffset: i &+ 32, as: UInt64.self))
+            addc(&b, p.loadUnaligned(fromByteOffset: i &+ 40, as: UInt64.self))
+            addc(&a, p.loadUnaligned(fromByteOffset: i &+ 48, as: UInt64.self))
+            addc(&b, p.loadUnaligned(fromByteOffset: i &+ 56, as: UInt64.self))
+            i &+= 64
         }
-        while i + 8 <= n {
+        let end8 = n & ~7
+        while i < end8 {
             addc(&a, p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-            i += 8
+            i &+= 8
         }
         if i + 4 <= n {
             addc(&b, UInt64(p.loadUnaligned(fromByteOffset: i, as: UInt32.self)))

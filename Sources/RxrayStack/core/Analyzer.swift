@@ -131,12 +131,27 @@ public final class Analyzer {
     static let unpackedWaitingLimit = 64
 
     /// A waiting result: either a held frame's full result (`full` ≥ 0, an index into
-    /// `fullResults`) or a settled one packed into the arenas (`full` = -1).
+    /// `fullResults`) or a settled one packed into the arenas (`full` = -1, `packed` an index
+    /// into `packedResults`). Plain values (24 bytes, nothing reference-counted): slots are
+    /// moved, swapped and removed on every flush, which for a 136-byte slot holding a String
+    /// cost three `memcpy` calls a swap.
     private struct PendingSlot {
         var frame: Int
         /// Whether the frame's own fate is still unknown.
         var open: Bool
         var full: Int32
+        var packed: Int32 = -1
+
+        init(frame: Int, open: Bool, full: Int32) {
+            self.frame = frame
+            self.open = open
+            self.full = full
+        }
+    }
+
+    /// A settled result packed into the arenas: its scalar fields, and the ranges of the
+    /// arenas that hold its stages, counters, replies and detail bytes.
+    private struct PackedResult {
         var fate: Fate = .dropped
         var dropReason: DropReason? = nil
         var dropStage: Stage? = nil
@@ -147,13 +162,10 @@ public final class Analyzer {
         var counterStart: Int32 = 0, counterCount: Int32 = 0
         var replyStart: Int32 = 0, replyCount: Int32 = 0
         var detailStart: Int32 = 0, detailCount: Int32 = 0
-
-        init(frame: Int, open: Bool, full: Int32) {
-            self.frame = frame
-            self.open = open
-            self.full = full
-        }
     }
+    /// Packed results of waiting slots (`PendingSlot.packed`); an index on `packedFree` is unused.
+    private var packedResults: [PackedResult] = []
+    private var packedFree: [Int32] = []
 
     /// Every counter moved so far (also those whose moves summed to zero).
     public var totals: [MIB: Int] {
@@ -224,7 +236,7 @@ public final class Analyzer {
             // copied the whole result).
             var r = FrameResult()
             swap(&r, &current)
-            pending.append(pack(r))
+            pending.append(packedSlot(r, frame: r.frame))
             swap(&r, &current)
         }
         applyResolutions()
@@ -371,9 +383,34 @@ public final class Analyzer {
         return Int32(fullResults.count - 1)
     }
 
+    /// A waiting slot for a settled result, packed into the arenas.
+    private func packedSlot(_ r: FrameResult, frame: Int) -> PendingSlot {
+        var slot = PendingSlot(frame: frame, open: false, full: -1)
+        let s = pack(r)
+        if let i = packedFree.popLast() {
+            packedResults[Int(i)] = s
+            slot.packed = i
+        } else {
+            packedResults.append(s)
+            slot.packed = Int32(packedResults.count - 1)
+        }
+        return slot
+    }
+
+    /// Releases slot `k`'s packed result (its arena entries become dead).
+    private func releasePacked(_ k: Int) {
+        let i = pending[k].packed
+        guard i >= 0 else { return }
+        let s = packedResults[Int(i)]
+        arenaDead += Int(s.stageCount + s.counterCount + s.replyCount)
+        packedResults[Int(i)] = PackedResult()
+        packedFree.append(i)
+        pending[k].packed = -1
+    }
+
     /// Copies a settled result into the arenas.
-    private func pack(_ r: FrameResult) -> PendingSlot {
-        var s = PendingSlot(frame: r.frame, open: false, full: -1)
+    private func pack(_ r: FrameResult) -> PackedResult {
+        var s = PackedResult()
         s.fate = r.fate
         s.dropReason = r.dropReason
         s.dropStage = r.dropStage
@@ -396,9 +433,10 @@ public final class Analyzer {
     }
 
     /// Rebuilds a packed slot's result into `r` (whose storage is reused).
-    private func unpack(_ s: PendingSlot, into r: inout FrameResult) {
+    private func unpack(_ slot: PendingSlot, into r: inout FrameResult) {
+        let s = packedResults[Int(slot.packed)]
         r.wantsDetail = options.wantsDetail
-        r.reset(frame: s.frame)
+        r.reset(frame: slot.frame)
         r.fate = s.fate
         r.dropReason = s.dropReason
         r.dropStage = s.dropStage
@@ -428,7 +466,7 @@ public final class Analyzer {
     private func unpackToFull(_ i: Int) {
         let idx = takeFullSlot()
         unpack(pending[i], into: &fullResults[Int(idx)])
-        arenaDead += Int(pending[i].stageCount + pending[i].counterCount + pending[i].replyCount)
+        releasePacked(i)
         pending[i].full = idx
     }
 
@@ -444,7 +482,7 @@ public final class Analyzer {
             var out = FrameResult()
             swap(&out, &scratch)
             unpack(pending[k], into: &out)
-            arenaDead += Int(pending[k].stageCount + pending[k].counterCount + pending[k].replyCount)
+            releasePacked(k)
             account(out)
             emit(out)
             swap(&out, &scratch)
@@ -476,10 +514,8 @@ public final class Analyzer {
             let idx = pending[i].full
             var r = FrameResult()
             swap(&r, &fullResults[Int(idx)])
-            var s = pack(r)
+            pending[i] = packedSlot(r, frame: pending[i].frame)
             swap(&r, &fullResults[Int(idx)])
-            s.frame = pending[i].frame
-            pending[i] = s
             fullFree.append(idx)
         }
         settledThisRound.removeAll(keepingCapacity: true)
@@ -487,6 +523,8 @@ public final class Analyzer {
     }
 
     private func clearArenas() {
+        if !packedResults.isEmpty { packedResults.removeAll(keepingCapacity: true) }
+        if !packedFree.isEmpty { packedFree.removeAll(keepingCapacity: true) }
         stageArena.removeAll(keepingCapacity: true)
         counterArena.removeAll(keepingCapacity: true)
         replyArena.removeAll(keepingCapacity: true)
@@ -512,17 +550,19 @@ public final class Analyzer {
         counters.removeAll(keepingCapacity: true)
         replies.removeAll(keepingCapacity: true)
         details.removeAll(keepingCapacity: true)
-        for k in pendingHead..<pending.count where pending[k].full < 0 {
-            let st = Int(pending[k].stageStart), ct = Int(pending[k].counterStart), rt = Int(pending[k].replyStart)
-            pending[k].stageStart = Int32(stages.count)
-            stages.append(contentsOf: stageArena[st..<(st + Int(pending[k].stageCount))])
-            pending[k].counterStart = Int32(counters.count)
-            counters.append(contentsOf: counterArena[ct..<(ct + Int(pending[k].counterCount))])
-            pending[k].replyStart = Int32(replies.count)
-            replies.append(contentsOf: replyArena[rt..<(rt + Int(pending[k].replyCount))])
-            let dt = Int(pending[k].detailStart)
-            pending[k].detailStart = Int32(details.count)
-            details.append(contentsOf: detailArena[dt..<(dt + Int(pending[k].detailCount))])
+        for k in pendingHead..<pending.count where pending[k].full < 0 && pending[k].packed >= 0 {
+            let p = Int(pending[k].packed)
+            let st = Int(packedResults[p].stageStart), ct = Int(packedResults[p].counterStart)
+            let rt = Int(packedResults[p].replyStart)
+            packedResults[p].stageStart = Int32(stages.count)
+            stages.append(contentsOf: stageArena[st..<(st + Int(packedResults[p].stageCount))])
+            packedResults[p].counterStart = Int32(counters.count)
+            counters.append(contentsOf: counterArena[ct..<(ct + Int(packedResults[p].counterCount))])
+            packedResults[p].replyStart = Int32(replies.count)
+            replies.append(contentsOf: replyArena[rt..<(rt + Int(packedResults[p].replyCount))])
+            let dt = Int(packedResults[p].detailStart)
+            packedResults[p].detailStart = Int32(details.count)
+            details.append(contentsOf: detailArena[dt..<(dt + Int(packedResults[p].detailCount))])
         }
         swap(&stageArena, &stages)
         swap(&counterArena, &counters)
