@@ -561,6 +561,124 @@ public struct FrameRenderer {
         resetColor(&w)
     }
 
+    // MARK: timer events
+
+    /// A timer the kernel fired between frames (`FrameResult.timer`): in JSON lines one object
+    /// with `"event":"timer"` (docs/schema/timer.schema.json), in text a `timer` line, its
+    /// stages (verbosity 1), replies, counters (verbosity 2). Not a frame: no frame number,
+    /// no decode, no fate.
+    public func timerEvent(_ r: FrameResult, to sink: ByteSink) {
+        guard let t = r.timer else { return }
+        sink.withWriter { w in
+            switch format {
+            case .jsonl: timerJSON(t, r, to: &w)
+            case .text: timerText(t, r, to: &w)
+            }
+        }
+        sink.endLine()
+    }
+
+    private func timerFlow(_ t: TimerEvent, to w: inout ByteWriter) {
+        w.ascii("{\"local\":\""); t.local.write(to: &w)
+        w.ascii("\",\"local_port\":"); w.decimal(Int(t.localPort))
+        w.ascii(",\"remote\":\""); t.remote.write(to: &w)
+        w.ascii("\",\"remote_port\":"); w.decimal(Int(t.remotePort))
+        w.byte(125)
+    }
+
+    private func timerJSON(_ t: TimerEvent, _ r: FrameResult, to w: inout ByteWriter) {
+        w.ascii("{\"event\":\"timer\",\"ts\":\""); w.epoch(t.time)
+        w.ascii("\",\"timer\":\""); w.string(TimerEvent.timerName)
+        w.ascii("\",\"action\":\""); w.string(t.action.name)
+        w.ascii("\",\"end_of_input\":"); w.ascii(t.endOfInput ? "true" : "false")
+        w.ascii(",\"flow\":"); timerFlow(t, to: &w)
+        w.ascii(",\"timeouts\":"); w.decimal(t.timeouts)
+        w.ascii(",\"max_retries\":"); w.decimal(t.maxRetries)
+        w.ascii(",\"retransmits\":"); w.decimal(t.retransmits)
+        w.ascii(",\"replies\":[")
+        var first = true
+        for rep in r.replies {
+            if !first { w.byte(44) }
+            first = false
+            w.ascii("{\"kind\":"); w.jsonString(rep.kindName)
+            w.ascii(",\"interface\":"); w.jsonString(rep.interface)
+            w.ascii(",\"src\":")
+            if let a = rep.source { w.byte(34); a.write(to: &w); w.byte(34) } else { w.ascii("null") }
+            w.ascii(",\"dst\":")
+            if let a = rep.destination { w.byte(34); a.write(to: &w); w.byte(34) } else { w.ascii("null") }
+            w.ascii(",\"summary\":"); w.jsonString(rep.summary)
+            w.byte(125)
+        }
+        w.ascii("],\"stages\":[")
+        first = true
+        for s in r.stages where shows(s.stage) || s.stage == .reqskTimerHandler {
+            w.ascii(first ? "{\"stage\":\"" : ",{\"stage\":\"")
+            first = false
+            s.stage.writeSymbol(to: &w)
+            w.ascii("\",\"decision\":\"")
+            s.verdict.writeDecisionAndDetailKey(to: &w)
+            r.withDetail(of: s) { w.jsonEscaped($0) }
+            w.ascii("\"}")
+        }
+        w.ascii("],\"counters\":{")
+        first = true
+        for (mib, delta) in r.counters {
+            if !first { w.byte(44) }
+            first = false
+            MIBKeys.write(mib, to: &w); w.decimal(delta)
+        }
+        w.ascii("}}")
+    }
+
+    private func timerText(_ t: TimerEvent, _ r: FrameResult, to w: inout ByteWriter) {
+        color("1;35", &w)
+        w.ascii("timer ")
+        w.timeOfDay(t.time)
+        w.ascii(t.endOfInput ? " (end of input) " : " ")
+        w.string(TimerEvent.timerName); w.byte(32); w.string(t.action.name)
+        w.ascii(" request "); w.string(t.local.description); w.byte(58); w.decimal(Int(t.localPort))
+        w.ascii(" <- "); w.string(t.remote.description); w.byte(58); w.decimal(Int(t.remotePort))
+        w.ascii(" (timeout "); w.decimal(t.timeouts); w.ascii(" of "); w.decimal(t.maxRetries); w.byte(41)
+        resetColor(&w)
+        if verbosity >= 1 {
+            for s in r.stages where shows(s.stage) || s.stage == .reqskTimerHandler {
+                w.byte(10)
+                let dropped = s.verdict == .drop
+                color(dropped ? "31" : "2", &w)
+                w.ascii("    ")
+                let start = w.count
+                s.stage.writeSymbol(to: &w)
+                w.pad(from: start, to: 26)
+                w.padded(s.verdict.name, 8)
+                r.withDetail(of: s) { w.bytes($0) }
+                resetColor(&w)
+            }
+        }
+        for rep in r.replies {
+            w.byte(10)
+            color("34", &w)
+            w.ascii("    reply ")
+            w.string(rep.kindName)
+            w.ascii(" on ")
+            w.string(rep.interface)
+            w.ascii(": ")
+            w.string(rep.summary)
+            resetColor(&w)
+        }
+        if verbosity >= 2 && !r.counters.isEmpty {
+            w.byte(10)
+            color("2", &w)
+            w.ascii("    counters:")
+            for (m, d) in r.counters {
+                w.byte(32)
+                w.string(m.name)
+                if d < 0 { w.byte(32) } else { w.bytes(32, 43) }
+                w.decimal(d)
+            }
+            resetColor(&w)
+        }
+    }
+
     /// `-vv`: the decoder's view: outcome, checksums, lengths, TTL, fragment (one line,
     /// newline included).
     private func decodeDetail(_ d: DecodedFrame, bytes: UnsafeRawBufferPointer, to w: inout ByteWriter) {
@@ -643,6 +761,7 @@ extension Stage {
         case .neighResolveOutput: w.ascii("neigh_resolve_output")
         case .neighUpdate: w.ascii("neigh_update")
         case .neighTimerHandler: w.ascii("neigh_timer_handler")
+        case .reqskTimerHandler: w.ascii("reqsk_timer_handler")
         case .nfHook(let hook, _):
             switch hook {
             case .prerouting: w.ascii("nf_hook PREROUTING")

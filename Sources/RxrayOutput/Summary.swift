@@ -140,6 +140,7 @@ public struct RunSummary {
 
     /// Adds one frame's result.
     public mutating func add(_ r: FrameResult) {
+        if let t = r.timer { addTimer(t, r); return }
         frames += 1
         switch r.fate {
         case .delivered: fateCounts.0 += 1
@@ -150,6 +151,28 @@ public struct RunSummary {
             if let st = r.dropStage ?? r.silentDropStage { countStage(st) }
         }
         if !r.replies.isEmpty { for rep in r.replies { countReply(rep.kindName) } }
+        addCounters(r)
+        // A tag test (`==` on `Stage`, an enum with payloads, is a call per record).
+        // Through the buffer: a for-in over the array made an iterator (retaining it).
+        let gro: Int = r.stages.withUnsafeBufferPointer { st in
+            for k in st.indices { if case .devGroReceive = st[k].stage { return Int(st[k].verdict.rawValue) & 7 } }
+            return -1
+        }
+        if gro >= 0 { groCounts[gro] += 1 }
+    }
+
+    /// Timer events (`FrameResult.timer`) by timer and action: `reqsk_timer_handler
+    /// synack_retransmit`. Counted apart from frames; their replies and counters are in
+    /// `repliesByKind` and `counters`.
+    public private(set) var timerEvents: [String: Int] = [:]
+
+    private mutating func addTimer(_ t: TimerEvent, _ r: FrameResult) {
+        timerEvents[TimerEvent.timerName + " " + t.action.name, default: 0] += 1
+        for rep in r.replies { countReply(rep.kindName) }
+        addCounters(r)
+    }
+
+    private mutating func addCounters(_ r: FrameResult) {
         if !r.counters.isEmpty {
             // Through the buffers: one uniqueness check per array for the frame, not one per counter.
             var added = 0
@@ -167,13 +190,6 @@ public struct RunSummary {
             }
             counterCount += added
         }
-        // A tag test (`==` on `Stage`, an enum with payloads, is a call per record).
-        // Through the buffer: a for-in over the array made an iterator (retaining it).
-        let gro: Int = r.stages.withUnsafeBufferPointer { st in
-            for k in st.indices { if case .devGroReceive = st[k].stage { return Int(st[k].verdict.rawValue) & 7 } }
-            return -1
-        }
-        if gro >= 0 { groCounts[gro] += 1 }
     }
 
     private mutating func countStage(_ st: Stage) {
@@ -320,6 +336,10 @@ public struct RunSummary {
                 put("  " + lpad(String(r.hits), 8) + "  " + pad(place, 34) + r.text + "\n")
             }
         }
+        if !timerEvents.isEmpty {
+            put("timer events:\n")
+            for (k, v) in Self.sorted(timerEvents) { put("  " + pad(k, 40) + lpad(String(v), 8) + "\n") }
+        }
         if !replyCounts.isEmpty {
             put("replies by kind:\n")
             for (k, v) in Self.sorted(repliesByKind) { put("  " + pad(k, 30) + lpad(String(v), 8) + "\n") }
@@ -377,6 +397,7 @@ public struct RunSummary {
             key("drops_by_reason", &w); object(dropsByReason, &w)
             key("drops_by_stage", &w); object(dropsByStage, &w)
             key("replies_by_kind", &w); object(repliesByKind, &w)
+            if !timerEvents.isEmpty { key("timer_events", &w); object(timerEvents, &w) }
             key("counters", &w); object(counters, &w)
             key("duration_ns", &w); w.decimal(Int(durationNanoseconds))
         }

@@ -133,7 +133,7 @@ struct Analyze: ParsableCommand {
             let order: EmitOrder = summaryOnly && writePath == nil && reportPath == nil && count == nil ? .settled : .capture
             analyzer = try Analyzer(host: loaded.host, options: .init(
                 capturePoint: point, defaultInterface: interface, wantsDetail: wantsDetail,
-                tcp: hostOptions.tcpOptions(), order: order), netfilter: true)
+                tcp: hostOptions.tcpOptions(), order: order, timerEvents: true), netfilter: true)
         } catch let e as InputError {
             throw fail(e.description)
         } catch {
@@ -208,9 +208,24 @@ struct Analyze: ParsableCommand {
         // Nothing per frame but the summary's counts is wanted (no printed frames, no --write,
         // no --report, no -c): no frame metadata is made and no held frame is remembered.
         let countsOnly = summaryOnly && writePath == nil && reportPath == nil && countLimit == nil
+        // A timer event (not a frame): rendered in its place in the stream, never written to
+        // --write or the report, and not counted by -c. --only-drops leaves them out.
+        func outputTimer(_ r: FrameResult) {
+            guard !stop, !summaryOnly, !onlyDrops else { return }
+            if let p = pipeline {
+                let meta = FrameMeta(index: 0, timestampNanoseconds: r.timer?.time ?? 0, captureLength: 0, wireLength: 0,
+                                     linkType: .ethernet, captureInterface: nil)
+                if !p.submit(meta, bytes: UnsafeRawBufferPointer(start: nil, count: 0), result: r) { stop = true }
+            } else {
+                renderer.timerEvent(r, to: sink)
+                if sink.error != nil { stop = true }
+            }
+        }
+
         func emit(_ r: FrameResult) {
             summary.add(r)
             if countsOnly { return }
+            if r.timer != nil { outputTimer(r); return }
             out.report?.addPath(r)
             if currentIndex == r.frame {
                 currentEmitted = true

@@ -181,7 +181,8 @@ enum CheckPipeline {
     }
 
     static func analyze(capture: String, host: RxrayHost.Host, hostPath: String, capturePoint: String, interface: String?,
-                        filters: [String] = [], timestamps: [Int: Int64]? = nil) throws -> AnalysisRun {
+                        filters: [String] = [], timestamps: [Int: Int64]? = nil,
+                        timerRepliesInWindows: Bool = false) throws -> AnalysisRun {
         // Compile the filters one by one first, so a bad one is named.
         if !filters.isEmpty {
             let linkTypes: [LinkType]
@@ -198,7 +199,8 @@ enum CheckPipeline {
                                        defaultInterface: interface, wantsDetail: true)
         do {
             return try AnalysisRun.analyze(capturePath: capture, host: host, hostPath: hostPath,
-                                           options: options, filters: filters, timestamps: timestamps)
+                                           options: options, filters: filters, timestamps: timestamps,
+                                           timerRepliesInWindows: timerRepliesInWindows)
         } catch let e as CaptureError {
             throw fail(e.description)
         } catch let e as VerifyInputError {

@@ -71,6 +71,7 @@ final class RenderPipeline {
             if sink.error == nil {
                 for i in 0..<b.count {
                     b.withItem(i) { meta, bytes, result in
+                        if result.timer != nil { renderer.timerEvent(result, to: sink); return }
                         let decoded = FrameDecoder.decode(bytes, linkType: meta.linkType, wireLength: meta.wireLength)
                         renderer.frame(meta, decoded: decoded, bytes: bytes, result: result, to: sink)
                     }
@@ -172,6 +173,7 @@ extension FrameResult {
         egress = r.egress
         nextHop = r.nextHop
         gro = r.gro
+        timer = r.timer
         replies.append(contentsOf: r.replies)
         appendStages(of: r)
         for (m, d) in r.counters { count(m, d) }

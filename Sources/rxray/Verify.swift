@@ -63,7 +63,7 @@ struct Verify: ParsableCommand {
         // Analyzed first at the capture's times: a bad capture or ruleset is reported before
         // any namespace is built.
         var analysis = try CheckPipeline.analyze(capture: capture, host: host, hostPath: hostPath,
-                                                 capturePoint: "wire", interface: interface)
+                                                 capturePoint: "wire", interface: interface, timerRepliesInWindows: true)
         if let why = LiveRequirements.missing() { throw fail(why) }
 
         LiveCleanup.installSignalHandlers()
@@ -82,12 +82,20 @@ struct Verify: ParsableCommand {
         if clock == .replay, let origin = try? CaptureReader(path: capture).next()?.timestampNanoseconds {
             analysis = try CheckPipeline.analyze(capture: capture, host: verifier.topology.reproduced(host), hostPath: hostPath,
                                                  capturePoint: "wire", interface: interface,
-                                                 timestamps: verifier.replayTimestamps(origin: origin))
+                                                 timestamps: verifier.replayTimestamps(origin: origin),
+                                                 timerRepliesInWindows: true)
         }
+        let verdicts = KernelVerdict.verdicts(live.observations, injected: live.injected)
+        // SYN-ACKs the request timers sent go to the window where the kernel sent them (within
+        // its timer wheel's slack after rxray's exact time).
+        var kernelReplies: [Int: [String]] = [:]
+        for o in live.observations {
+            kernelReplies[o.frame] = (verdicts[o.frame] ?? KernelVerdict(o, injected: live.injected[o.frame] ?? [])).replies
+        }
+        TimerReply.place(analysis.timerReplies, into: &analysis.outcomes, frameTimes: analysis.frameTimes, kernelReplies: kernelReplies)
         let ours = Dictionary(analysis.outcomes.map { ($0.frame, $0) }, uniquingKeysWith: { a, _ in a })
         struct Row { var obs: KernelObservation; var kernel: KernelVerdict; var rxray: FrameOutcome?; var problems: [String] }
         var rows: [Row] = []
-        let verdicts = KernelVerdict.verdicts(live.observations, injected: live.injected)
         for o in live.observations {
             let k = verdicts[o.frame] ?? KernelVerdict(o, injected: live.injected[o.frame] ?? [])
             let r = ours[o.frame]

@@ -8,6 +8,7 @@ final class OutputSchemaTests: XCTestCase {
     static let frameSchema = CLI.fixture("docs/schema/frame.schema.json")
     static let headerSchema = CLI.fixture("docs/schema/header.schema.json")
     static let summarySchema = CLI.fixture("docs/schema/summary.schema.json")
+    static let timerSchema = CLI.fixture("docs/schema/timer.schema.json")
 
     /// `(capture, host or nil)` for every fixture.
     static func fixtures() throws -> [(String, String?)] {
@@ -38,7 +39,9 @@ final class OutputSchemaTests: XCTestCase {
         let frame = try SchemaValidator(path: Self.frameSchema)
         let header = try SchemaValidator(path: Self.headerSchema)
         let summary = try SchemaValidator(path: Self.summarySchema)
+        let timer = try SchemaValidator(path: Self.timerSchema)
         let fixtures = try Self.fixtures()
+        var timers = 0
         XCTAssertGreaterThan(fixtures.count, 20, "the scenarios and captures are there")
         var frames = 0
         var allLines: [String] = []
@@ -54,7 +57,19 @@ final class OutputSchemaTests: XCTestCase {
                 XCTFail("\(capture): the last line is the summary"); continue
             }
             var expected = 1
+            var lastTs = ""
             for (k, o) in objs.dropFirst().dropLast().enumerated() {
+                if o["event"] != nil {
+                    // A timer event between frames: not a frame, in time order with them.
+                    for e in timer.validate(o).prefix(5) { XCTFail("\(capture) line \(k + 2): \(e)\n\(lines[k + 1])") }
+                    let ts = o["ts"] as? String ?? ""
+                    if o["end_of_input"] as? Bool == false {
+                        XCTAssertGreaterThanOrEqual(Double(ts) ?? 0, Double(lastTs) ?? 0, "\(capture) line \(k + 2): a timer event comes after the frames before it")
+                    }
+                    timers += 1
+                    continue
+                }
+                lastTs = o["ts"] as? String ?? ""
                 for e in frame.validate(o).prefix(5) { XCTFail("\(capture) line \(k + 2): \(e)\n\(lines[k + 1])") }
                 XCTAssertEqual(o["frame"] as? Int, expected, "\(capture): frames in capture order, each once")
                 expected += 1
@@ -67,7 +82,7 @@ final class OutputSchemaTests: XCTestCase {
                     XCTAssertTrue(o["drop_reason"] is NSNull, "\(capture) frame \(expected - 1): no reason without a drop")
                 }
             }
-            let frameCount = objs.count - 2
+            let frameCount = expected - 1
             frames += frameCount
             allLines += lines
             for e in summary.validate(last).prefix(5) { XCTFail("\(capture) summary: \(e)\n\(summaryLine)") }
@@ -83,6 +98,7 @@ final class OutputSchemaTests: XCTestCase {
         XCTAssertEqual(s.status, 0, s.stderr)
         XCTAssertEqual(s.lines, [full.lines.last ?? ""], "--summary --format jsonl prints only the summary line")
         XCTAssertGreaterThan(frames, 300)
+        XCTAssertGreaterThan(timers, 0, "tcp-synack-retrans reports its SYN-ACK timer")
         try secondOpinion(allLines)
     }
 
@@ -106,13 +122,13 @@ final class OutputSchemaTests: XCTestCase {
             except ImportError:
                 print("SKIP"); sys.exit(0)
             d = sys.argv[1]
-            S = {n: json.load(open(d + "/" + n + ".schema.json")) for n in ("frame", "header", "summary")}
+            S = {n: json.load(open(d + "/" + n + ".schema.json")) for n in ("frame", "header", "summary", "timer")}
             for n in S: jsonschema.Draft202012Validator.check_schema(S[n])
             V = {n: jsonschema.Draft202012Validator(S[n]) for n in S}
             bad = 0
             for i, line in enumerate(open(sys.argv[2])):
                 o = json.loads(line)
-                n = "header" if "rxray" in o else ("frame" if "frame" in o else "summary")
+                n = "header" if "rxray" in o else ("frame" if "frame" in o else ("timer" if "event" in o else "summary"))
                 for e in V[n].iter_errors(o):
                     bad += 1
                     if bad < 10: print("line %d (%s): %s" % (i + 1, n, e.message))

@@ -200,24 +200,37 @@ final class HotPathTests: XCTestCase {
         func key(_ p: UInt16) -> TCPConnKey {
             TCPConnKey(laddr: .v4(IPv4Address(192, 0, 2, 1)), lport: 80, raddr: .v4(IPv4Address(192, 0, 2, 2)), rport: p)
         }
-        let life: Int64 = 63_000_000_000, tw: Int64 = 60_000_000_000
-        table[key(1)] = TCPConn(state: .synRecv, listener: 0, irs: 1, rcvNxt: 2, iss: nil, created: 1_000)
-        table[key(2)] = TCPConn(state: .synRecv, listener: 0, irs: 1, rcvNxt: 2, iss: nil, created: 5_000)
-        var est = TCPConn(state: .synRecv, listener: 0, irs: 1, rcvNxt: 2, iss: nil, created: 2_000)
+        func request(due: Int64) -> TCPConn {
+            var c = TCPConn(state: .synRecv, listener: 0, irs: 1, rcvNxt: 2, iss: nil, created: due - 1_000)
+            c.timerDue = due
+            return c
+        }
+        let tw: Int64 = 60_000_000_000
+        table[key(1)] = request(due: 1_000)
+        table[key(2)] = request(due: 5_000)
+        var est = request(due: 2_000)
         table[key(3)] = est
         est.state = .established
         table[key(3)] = est  // left SYN_RECV: its timer entry is stale
+        var moved = request(due: 3_000)
+        table[key(5)] = moved
+        moved.timerDue = 6_000
+        table[key(5)] = moved  // re-armed: the entry for 3000 is stale
         var t = TCPConn(state: .established, listener: 0, irs: 1, rcvNxt: 2, iss: nil, created: 0)
         t.state = .timeWait
         t.timeWaitSince = 3_000
         table[key(4)] = t
         var gone: [TCPConnKey] = []
-        table.due(now: 1_000 + life - 1, life: life, timeWaitLife: tw, into: &gone)
-        XCTAssertEqual(gone, [key(4)], "TIME_WAIT since 3000 is due after 60 s; no request socket yet")
-        gone.removeAll()
-        table.removeValue(forKey: key(4))
-        table.due(now: 5_000 + life, life: life, timeWaitLife: tw, into: &gone)
-        XCTAssertEqual(Set(gone.map(\.rport)), [1, 2], "both request sockets due; the established one is not")
+        table.dueTimeWaits(now: 3_000 + tw - 1, timeWaitLife: tw, into: &gone)
+        XCTAssertEqual(gone, [], "TIME_WAIT since 3000 is due only after 60 s")
+        table.dueTimeWaits(now: 3_000 + tw, timeWaitLife: tw, into: &gone)
+        XCTAssertEqual(gone, [key(4)])
+        XCTAssertEqual(table.nextRequestTimer, 1_000)
+        XCTAssertNil(table.popDueRequest(notAfter: 999), "due at 1000: not yet at 999")
+        XCTAssertEqual(table.popDueRequest(notAfter: 5_000)?.key.rport, 1)
+        XCTAssertEqual(table.popDueRequest(notAfter: 5_000)?.key.rport, 2, "the established one and the moved timer's old entry are skipped")
+        XCTAssertNil(table.popDueRequest(notAfter: 5_000))
+        XCTAssertEqual(table.popDueRequest(notAfter: .max)?.due, 6_000)
         XCTAssertNotNil(table[key(3)])
     }
 }

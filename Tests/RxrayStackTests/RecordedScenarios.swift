@@ -18,6 +18,15 @@ struct RecordedScenario {
         FileManager.default.fileExists(atPath: truth.path) && FileManager.default.fileExists(atPath: capture.path)
     }
     var hasHost: Bool { FileManager.default.fileExists(atPath: host.path) }
+    /// Whether the capture's timestamps are the kernel's own clock (`TIMING = "paced"`), so
+    /// timers the kernel fired between frames happened when rxray fires them. With synthetic
+    /// timestamps (a window a second) the kernel's timers ran on the recording's real time.
+    var isPaced: Bool {
+        guard let d = try? Data(contentsOf: dir.appendingPathComponent("scenario.json")),
+              let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any],
+              let rec = o["recording"] as? [String: Any], let ts = rec["capture_timestamps"] as? String else { return false }
+        return ts.hasPrefix("paced")
+    }
 
     /// Every scenario directory, sorted by name; the calling test is skipped when the
     /// fixtures are not there.

@@ -66,14 +66,22 @@ public final class Analyzer {
         public var tcp: TCPOptions
         /// Order in which results are handed to `emit`.
         public var order: EmitOrder
+        /// Whether timers the kernel fires between frames (request sockets' SYN-ACK
+        /// retransmissions and expiry) are handed to `emit` as results with `timer` set, in time
+        /// order: each before the first frame at or after its time, those that fire after the last
+        /// frame from `finish` (`TimerEvent.endOfInput`). The timers run either way; without
+        /// this their events are not reported (and their counters not in `totals`).
+        public var timerEvents: Bool
         public init(capturePoint: CapturePoint = .wire, defaultInterface: String? = nil, wantsDetail: Bool = true,
-                    napi: NAPIOptions = NAPIOptions(), tcp: TCPOptions = TCPOptions(), order: EmitOrder = .capture) {
+                    napi: NAPIOptions = NAPIOptions(), tcp: TCPOptions = TCPOptions(), order: EmitOrder = .capture,
+                    timerEvents: Bool = false) {
             self.capturePoint = capturePoint
             self.defaultInterface = defaultInterface
             self.wantsDetail = wantsDetail
             self.napi = napi
             self.tcp = tcp
             self.order = order
+            self.timerEvents = timerEvents
         }
     }
 
@@ -121,6 +129,9 @@ public final class Analyzer {
     private var totalSet = MIBSet()
     /// How the ingress interface was chosen, for the output header (first frame's choice).
     public private(set) var ingressNote: String?
+    /// The number of the last frame processed (0 before the first): a timer event waiting
+    /// behind a held frame takes this number in `pending`, after that frame's slot.
+    private var lastFrame = 0
 
     /// How many waiting results keep their full storage (held ones and, while there are
     /// fewer than this, settled ones waiting behind them). A GRO hold keeps a few frames
@@ -141,11 +152,14 @@ public final class Analyzer {
         var open: Bool
         var full: Int32
         var packed: Int32 = -1
+        /// A timer event (always in a full slot), after frame `frame`'s own slot.
+        var timer = false
 
-        init(frame: Int, open: Bool, full: Int32) {
+        init(frame: Int, open: Bool, full: Int32, timer: Bool = false) {
             self.frame = frame
             self.open = open
             self.full = full
+            self.timer = timer
         }
     }
 
@@ -202,7 +216,9 @@ public final class Analyzer {
         if options.capturePoint == .wire { kernel.napiAdvance(now: input.timestampNs) }
         kernel.expire(now: input.timestampNs)
         kernel.neighTimers(now: input.timestampNs)
+        if kernel.nextRequestTimer <= input.timestampNs { fireRequestTimers(notAfter: input.timestampNs, endOfInput: false, emit) }
         applyResolutions()
+        lastFrame = input.index
         current.reset(frame: input.index)
         kernel.receive(input, options: options, into: &current)
         // The replies the frame made leave through LOCAL_OUT / POST_ROUTING (netfilter/Core.swift).
@@ -251,14 +267,48 @@ public final class Analyzer {
         if options.capturePoint == .wire { kernel.napiAdvance(now: nowNs) }
         kernel.expire(now: nowNs)
         kernel.neighTimers(now: nowNs)
+        if kernel.nextRequestTimer <= nowNs { fireRequestTimers(notAfter: nowNs, endOfInput: false, emit) }
         applyResolutions()
         flush(emit)
         packSettled()
     }
 
+    /// Fires the request-socket timers due at or before `t`, in time order, and hands each event to
+    /// `emit` (`Options.timerEvents`) — at once when nothing waits, else queued behind the
+    /// waiting results as a settled one is.
+    private func fireRequestTimers(notAfter t: Int64, endOfInput: Bool, _ emit: (FrameResult) -> Void) {
+        let kernel = self.kernel
+        while true {
+            current.reset(frame: 0)
+            guard kernel.reqskTimerFire(notAfter: t, endOfInput: endOfInput, &current) else { break }
+            guard options.timerEvents else { continue }
+            if noneWaiting || options.order == .settled {
+                var out = FrameResult()
+                swap(&out, &current)
+                account(out)
+                emit(out)
+                swap(&out, &current)
+            } else {
+                let idx = takeFullSlot()
+                swap(&current, &fullResults[Int(idx)])
+                current.wantsDetail = options.wantsDetail
+                pending.append(PendingSlot(frame: lastFrame, open: false, full: idx, timer: true))
+            }
+        }
+        current.reset(frame: 0)
+    }
+
     /// Settles everything still held (as if the capture were followed by enough quiet time for
     /// every reassembly timer to fire) and emits the remaining results.
     public func finish(emit: (FrameResult) -> Void) {
+        settleHeld(emit: emit)
+        // Request timers still running fire as if quiet time followed the capture.
+        fireRequestTimers(notAfter: .max, endOfInput: true, emit)
+    }
+
+    /// Settles every held frame and emits every waiting result (`finish` without the request
+    /// timers; a reload that changes devices settles this way and keeps the request sockets).
+    func settleHeld(emit: (FrameResult) -> Void) {
         kernel.napiFlushAll()
         kernel.expire(now: .max)
         kernel.neighFinish()
@@ -364,11 +414,12 @@ public final class Analyzer {
     }
 
     private func pendingIndex(_ frame: Int) -> Int? {
+        // Ordered by (frame, timer): a timer event's slot follows its frame's.
         var lo = pendingHead, hi = pending.count - 1
         while lo <= hi {
             let mid = (lo + hi) / 2
             let f = pending[mid].frame
-            if f == frame { return mid }
+            if f == frame && !pending[mid].timer { return mid }
             if f < frame { lo = mid + 1 } else { hi = mid - 1 }
         }
         return nil

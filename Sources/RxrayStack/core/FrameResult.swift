@@ -100,6 +100,11 @@ public enum MIB: String, Sendable, CaseIterable {
     /// A locally generated packet the output path dropped (netfilter at LOCAL_OUT, for ICMP
     /// and TCP RST/ACK replies).
     case ipOutDiscards = "IpOutDiscards"
+    /// A SYN-ACK sent again (by the request's timer or for a retransmitted SYN).
+    case tcpRetransSegs = "TcpRetransSegs"
+    case tcpExtTCPSynRetrans = "TcpExtTCPSynRetrans"
+    /// A TCP retransmission timer fired (for request sockets: every SYN-ACK timeout).
+    case tcpExtTCPTimeouts = "TcpExtTCPTimeouts"
 
     @inlinable public var name: String { rawValue }
 
@@ -264,6 +269,9 @@ public struct FrameResult: Sendable {
     public var wantsDetail: Bool = true
     /// Storage of the stage records' detail text (nil until the first detail is written).
     @usableFromInline var details: DetailBuffer?
+    /// Set when this is not a frame's result but a timer the kernel fired between frames
+    /// (`frame` is 0; replies, counters and stages are the timer's; `fate` means nothing).
+    public var timer: TimerEvent?
 
     public init() {}
 
@@ -275,6 +283,7 @@ public struct FrameResult: Sendable {
         egress = nil
         nextHop = nil
         gro = nil
+        if timer != nil { timer = nil }
         // Most frames make no reply: an empty array is left as it is (clearing one still costs a
         // generic replace-subrange call).
         if !replies.isEmpty { replies.removeAll(keepingCapacity: true) }

@@ -70,7 +70,7 @@ extension Analyzer {
             || old.ns.rules4 != ns.rules4 || old.ns.rules6 != ns.rules6
         if outcome.devicesChanged {
             var settled = 0
-            finish { settled += 1; emit($0) }
+            settleHeld { settled += 1; emit($0) }
             outcome.settledBeforeSwap = settled
         }
         // The last packet's netfilter state ends here (an entry it created but never confirmed

@@ -45,6 +45,8 @@ public enum Stage: Sendable, Hashable {
     case neighResolveOutput
     case neighUpdate
     case neighTimerHandler
+    /// The request socket's SYN-ACK timer (a timer event, not a frame's stage).
+    case reqskTimerHandler
 
     /// The kernel symbol printed in traces.
     public var symbol: String {
@@ -90,6 +92,7 @@ public enum Stage: Sendable, Hashable {
         case .neighResolveOutput: return "neigh_resolve_output"
         case .neighUpdate: return "neigh_update"
         case .neighTimerHandler: return "neigh_timer_handler"
+        case .reqskTimerHandler: return "reqsk_timer_handler"
         }
     }
 }

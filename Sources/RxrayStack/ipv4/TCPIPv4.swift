@@ -173,9 +173,15 @@ extension Kernel {
             return
         }
         q.synQueue += 1
+        q.synYoung += 1
         tcpState.listeners[li] = q
         var c = TCPConn(state: .synRecv, listener: li, irs: tcp.seq, rcvNxt: tcp.seq &+ 1, iss: nil, created: now)
         c.tsRecent = tcp.tsval
+        // inet_csk_reqsk_queue_hash_add: the SYN-ACK timer starts at TCP_TIMEOUT_INIT.
+        c.timerDue = now &+ Kernel.synAckTimeoutInit
+        c.synDev = Int32(truncatingIfNeeded: skb.dev)
+        c.synMSS = tcp.mss ?? 0
+        c.synOffers = synOfferBits(skb, tcp)
         tcpState.conns[key] = c
         r.record(.tcpRcvStateProcess, .deliver) { w in
             w.ascii("SYN to "); writeSocket(l, to: &w)
@@ -274,7 +280,15 @@ extension Kernel {
     func tcpCheckReq(_ skb: SKB, _ tcp: TCPSegment, _ key: TCPConnKey, _ c: TCPConn, v6: Bool, _ r: inout FrameResult) {
         let li = c.listener
         if tcp.syn && !tcp.rst && tcp.seq == c.irs {
+            // inet_rtx_syn_ack: the SYN-ACK again (TcpRetransSegs, TCPSynRetrans), and the
+            // timer restarts from now with the current timeout (mod_timer_pending).
             tcpSynAck(skb, tcp, ack: c.irs &+ 1, cookie: false, v6: v6, &r)
+            r.count(.tcpRetransSegs)
+            r.count(.tcpExtTCPSynRetrans)
+            var req = c
+            req.numRetrans &+= 1
+            req.timerDue = now &+ Kernel.synAckTimeout(afterTimeouts: req.numTimeout)
+            tcpState.conns[key] = req
             r.fate = .delivered
             r.record(.tcpCheckReq, .deliver, "retransmitted SYN: SYN-ACK sent again")
             return
@@ -311,11 +325,16 @@ extension Kernel {
             if ns.sysctl.tcpAbortOnOverflow {
                 sendReset(skb, tcp, v6: v6, &r)
                 tcpRemove(key)
+            } else {
+                // inet_rsk(req)->acked: the timer keeps retransmitting even if a SYN-ACK fails.
+                var req = c
+                req.acked = true
+                tcpState.conns[key] = req
             }
             r.drop(.tcpListenOverflow, at: .tcpCheckReq, "accept queue full (\(q.acceptQueue) > \(backlog)): third ACK dropped, request kept for the SYN-ACK retransmit")
             return
         }
-        q.synQueue = max(0, q.synQueue - 1)
+        requestLeft(c, &q)
         tcpState.listeners[li] = q
         tcpState.conns[key] = nil
         tcpCreateChild(skb, tcp, key, li, irs: c.irs, iss: c.iss ?? tcp.ack &- 1, v6: v6, via: "third ACK", &r)
@@ -620,19 +639,24 @@ extension Kernel {
     func tcpRemove(_ key: TCPConnKey) {
         guard let c = tcpState.conns.removeValue(forKey: key) else { return }
         if c.state == .synRecv, var q = tcpState.listeners[c.listener] {
-            q.synQueue = max(0, q.synQueue - 1)
+            requestLeft(c, &q)
             tcpState.listeners[c.listener] = q
         }
     }
 
-    /// Request sockets whose SYN-ACK retransmissions ran out (`tcp_synack_retries`: 1 s
-    /// doubling, then one more timeout) leave the SYN queue.
+    /// A request leaves the SYN queue (`reqsk_queue_removed`): one fewer, and one fewer young
+    /// one if its timer never fired.
+    func requestLeft(_ c: TCPConn, _ q: inout TCPListenerState) {
+        q.synQueue = max(0, q.synQueue - 1)
+        if c.numTimeout == 0 { q.synYoung = max(0, q.synYoung - 1) }
+    }
+
+    /// TIME_WAIT and orphaned FIN_WAIT2 sockets whose 60 s are over leave the table. (Request
+    /// sockets leave by their own timer: TCPReqskTimer.swift.)
     func tcpExpire() {
         guard !tcpState.conns.isEmpty else { return }
-        let n = ns.sysctl.tcpSynackRetries
-        let life = Int64((1 << (n + 1)) - 1) * 1_000_000_000
         tcpExpireScratch.removeAll(keepingCapacity: true)
-        tcpState.conns.due(now: now, life: life, timeWaitLife: 60_000_000_000, into: &tcpExpireScratch)
+        tcpState.conns.dueTimeWaits(now: now, timeWaitLife: 60_000_000_000, into: &tcpExpireScratch)
         if tcpExpireScratch.isEmpty { return }
         for k in tcpExpireScratch { tcpRemove(k) }
     }
@@ -775,6 +799,8 @@ struct TCPState {
 
 struct TCPListenerState {
     var synQueue = 0
+    /// Requests in the SYN queue whose timer has not fired yet (`young`).
+    var synYoung = 0
     var acceptQueue: Int
     /// When the last syncookie was sent (`tcp_synq_overflow`), or `.min`.
     var lastCookie: Int64 = .min
@@ -817,10 +843,11 @@ enum TCPConnState: String {
     case close = "CLOSE"
 }
 
-/// The connection hash table, with the timers of its request sockets (by creation time)
-/// and TIME_WAIT / FIN_WAIT2 sockets (by the time they entered the state) in two min-heaps,
-/// so `tcpExpire` touches only sockets that are due. Heap entries are checked against the
-/// table when they come due (a socket may have left the state or entered it again since).
+/// The connection hash table, with the timers of its request sockets (by when the SYN-ACK
+/// timer fires next, `TCPConn.timerDue`) and TIME_WAIT / FIN_WAIT2 sockets (by the time they
+/// entered the state) in two min-heaps, so timers touch only sockets that are due. Heap
+/// entries are checked against the table when they come due (a socket may have left the
+/// state, entered it again or had its timer moved since).
 struct TCPConnTable: Sequence {
     private(set) var storage = OpenTable<TCPConnKey, TCPConn>()
     private(set) var requests = TimerHeap()
@@ -836,7 +863,7 @@ struct TCPConnTable: Sequence {
             switch c.state {
             case .synRecv:
                 let old = storage.updateValue(c, forKey: key)
-                if old?.state != .synRecv || old?.created != c.created { requests.push(c.created, key) }
+                if old?.state != .synRecv || old?.timerDue != c.timerDue { requests.push(c.timerDue, key) }
             case .timeWait, .finWait2:
                 let old = storage.updateValue(c, forKey: key)
                 if !(old?.state == .timeWait || old?.state == .finWait2) || old?.timeWaitSince != c.timeWaitSince {
@@ -851,17 +878,27 @@ struct TCPConnTable: Sequence {
     @discardableResult
     mutating func removeValue(forKey key: TCPConnKey) -> TCPConn? { storage.removeValue(forKey: key) }
 
-    /// Keys of request sockets with `now - created >= life` and TIME_WAIT / FIN_WAIT2 sockets
-    /// with `now - timeWaitSince >= timeWaitLife`, taken off the heaps (the table keeps them).
-    mutating func due(now: Int64, life: Int64, timeWaitLife: Int64, into gone: inout [TCPConnKey]) {
-        while let (t, key) = requests.min, now &- t >= life {
-            requests.pop()
-            if let c = storage[key], c.state == .synRecv, c.created == t { gone.append(key) }
-        }
+    /// Keys of TIME_WAIT / FIN_WAIT2 sockets with `now - timeWaitSince >= timeWaitLife`,
+    /// taken off their heap (the table keeps them).
+    mutating func dueTimeWaits(now: Int64, timeWaitLife: Int64, into gone: inout [TCPConnKey]) {
         while let (t, key) = timeWaits.min, now &- t >= timeWaitLife {
             timeWaits.pop()
             if let c = storage[key], c.state == .timeWait || c.state == .finWait2, c.timeWaitSince == t { gone.append(key) }
         }
+    }
+
+    /// When the earliest request socket's SYN-ACK timer is due (`.max`: none). An entry may
+    /// be stale (the request completed or its timer moved): `popDueRequest` skips those.
+    var nextRequestTimer: Int64 { requests.min?.0 ?? .max }
+
+    /// The request socket whose timer is due first, if it is due at or before `t`, taken off
+    /// the heap (stale entries are dropped on the way).
+    mutating func popDueRequest(notAfter t: Int64) -> (due: Int64, key: TCPConnKey)? {
+        while let (due, key) = requests.min, due <= t {
+            requests.pop()
+            if let c = storage[key], c.state == .synRecv, c.timerDue == due { return (due, key) }
+        }
+        return nil
     }
 
     /// Every connection, in the table's bucket order (reloads only; nothing per frame).
@@ -927,6 +964,19 @@ struct TCPConn {
     /// When the socket entered FIN_WAIT2 (orphan) or TIME_WAIT: both last 60 s
     /// (TCP_TIMEWAIT_LEN; `tcp_fin_timeout` is 60 s by default).
     var timeWaitSince: Int64 = 0
+    /// Request sockets (`.synRecv`): when the SYN-ACK timer fires next (`rsk_timer`), how
+    /// often it has fired (`num_timeout`) and how many SYN-ACKs went out again (`num_retrans`),
+    /// and whether the handshake's ACK came while the accept queue was full (`acked`).
+    var timerDue: Int64 = 0
+    var numTimeout: UInt8 = 0
+    var numRetrans: UInt8 = 0
+    var acked = false
+    /// What a retransmitted SYN-ACK is built from: the device the SYN came in on, its MSS
+    /// option (0: none) and which of SACK-permitted (1), window scale (2) and timestamps (4)
+    /// it offered.
+    var synDev: Int32 = 0
+    var synMSS: UInt16 = 0
+    var synOffers: UInt8 = 0
     init(state: TCPConnState, listener: Int, irs: UInt32, rcvNxt: UInt32, iss: UInt32?, created: Int64) {
         self.state = state; self.listener = listener; self.irs = irs; self.rcvNxt = rcvNxt; self.iss = iss; self.created = created
     }
