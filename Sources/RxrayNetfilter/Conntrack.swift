@@ -126,6 +126,9 @@ struct TCPTrack {
         set { dirBits = dirBits & 1 | (newValue.0 ? 2 : 0) | (newValue.1 ? 4 : 0) }
     }
 
+    /// Where `seen` lies in the struct (the window check reads it through a pointer).
+    static let seenOffset = MemoryLayout<TCPTrack>.offset(of: \TCPTrack.seen)!
+
     subscript(dir: Int) -> TCPDirState {
         get { dir == 0 ? seen.0 : seen.1 }
         set { if dir == 0 { seen.0 = newValue } else { seen.1 = newValue } }
@@ -714,18 +717,14 @@ public struct ConntrackTable {
                 return r
             }
         case 17, 136:
-            var e = slots[Int(slot)]
-            if e.status & CTStatus.seenReply != 0 {
-                if now > e.udpStreamAt {
-                    e.timeoutAt = now + config.udpStream
-                    e.status |= CTStatus.assured
-                } else {
-                    e.timeoutAt = now + config.udp
-                }
+            // In place (a copy of the 168-byte entry out and back cost every datagram).
+            let i = Int(slot)
+            if slots[i].status & CTStatus.seenReply != 0 && now > slots[i].udpStreamAt {
+                slots[i].timeoutAt = now + config.udpStream
+                slots[i].status |= CTStatus.assured
             } else {
-                e.timeoutAt = now + config.udp
+                slots[i].timeoutAt = now + config.udp
             }
-            slots[Int(slot)] = e
         case 1:
             slots[Int(slot)].timeoutAt = now + config.icmp
         case 58:
@@ -866,10 +865,14 @@ public struct ConntrackTable {
         return nil
     }
 
-    /// Window check (`tcp_in_window`): 0 accept, 1 ignore, 2 invalid, with the reason.
-    mutating func tcpInWindow(_ slot: Int32, dir: Int, _ s: TCPSeg, state: TCPCTState) -> (Int, StaticString?) {
-        var t = slots[Int(slot)].tcp
-        var snd = t[dir], rcv = t[1 - dir]
+    /// Window check (`tcp_in_window`) on a connection's TCP state, updated in place: 0 accept,
+    /// 1 ignore, 2 invalid, with the reason. The direction states are written back whatever
+    /// the outcome (the kernel updates them as it goes).
+    static func tcpInWindow(_ t: UnsafeMutablePointer<TCPTrack>, dir: Int, _ s: TCPSeg, state: TCPCTState,
+                            beLiberal: Bool) -> (Int, StaticString?) {
+        // The two direction states as an array of two (a homogeneous tuple is laid out as one).
+        let seen = (UnsafeMutableRawPointer(t) + TCPTrack.seenOffset).assumingMemoryBound(to: TCPDirState.self)
+        var snd = seen[dir], rcv = seen[1 - dir]
         if rcv.flags & TCPDirState.isnUnknown != 0 && s.flags & fACK != 0 && s.flags & fRST == 0 {
             // The host's ISN, learnt from the peer's acknowledgment of it.
             let delta = s.ack &- rcv.end
@@ -913,7 +916,7 @@ public struct ConntrackTable {
         }
         if s.flags & fSYN == 0 { win = UInt32(s.win) << UInt32(snd.scale) }
         let maxAckWin = max(snd.maxwin, 66000)
-        let liberal = config.beLiberal || snd.flags & TCPDirState.beLiberal != 0
+        let liberal = beLiberal || snd.flags & TCPDirState.beLiberal != 0
         var outcome = 0
         var why: StaticString? = nil
         if !before(seq, snd.maxend &+ 1) {
@@ -941,96 +944,119 @@ public struct ConntrackTable {
             }
             if ack == rcv.end { rcv.flags &= ~TCPDirState.dataUnack }
             if ConntrackTable.flagIndex(s.flags) == 3 {
-                if t.lastDir == UInt8(dir) && t.lastSeq == seq && t.lastAck == ack && t.lastEnd == end && t.lastWin == UInt16(truncatingIfNeeded: win) {
-                    t.retrans &+= 1
+                if t.pointee.lastDir == UInt8(dir) && t.pointee.lastSeq == seq && t.pointee.lastAck == ack && t.pointee.lastEnd == end
+                    && t.pointee.lastWin == UInt16(truncatingIfNeeded: win) {
+                    t.pointee.retrans &+= 1
                 } else {
-                    t.lastDir = UInt8(dir); t.lastSeq = seq; t.lastAck = ack; t.lastEnd = end
-                    t.lastWin = UInt16(truncatingIfNeeded: win); t.retrans = 0
+                    t.pointee.lastDir = UInt8(dir); t.pointee.lastSeq = seq; t.pointee.lastAck = ack; t.pointee.lastEnd = end
+                    t.pointee.lastWin = UInt16(truncatingIfNeeded: win); t.pointee.retrans = 0
                 }
             }
         }
-        t[dir] = snd; t[1 - dir] = rcv
-        slots[Int(slot)].tcp = t
+        seen[dir] = snd; seen[1 - dir] = rcv
         return (outcome, why)
     }
+
+    /// The settings the TCP tracker reads, copied out of `config` before the slots are
+    /// borrowed (the tracker then runs on the entry in place, with no copy of the 168-byte
+    /// entry out and back and one uniqueness check of the slots per packet).
+    struct TCPSettings {
+        var beLiberal: Bool, ignoreInvalidRST: Bool, maxRetrans: Int
+        var tcpMaxRetrans: Int64, tcpUnack: Int64
+    }
+
+    /// What `tcpPacket` does after the in-place part: keep, or remove the never-answered
+    /// connection a RST closed.
+    private enum TCPAfter { case keep, remove }
 
     /// `nf_conntrack_tcp_packet`: returns (accepted, invalid reason, kill-and-repeat).
     mutating func tcpPacket(_ slot: Int32, dir: Int, _ p: NFPacket, now: Int64) -> (Bool, StaticString?, Bool) {
         let s = segment(p)
+        let set = TCPSettings(beLiberal: config.beLiberal, ignoreInvalidRST: config.ignoreInvalidRST, maxRetrans: config.maxRetrans,
+                              tcpMaxRetrans: config.tcpMaxRetrans, tcpUnack: config.tcpUnack)
+        let timeouts = config.tcpTimeouts
+        var after = TCPAfter.keep
+        let result: (Bool, StaticString?, Bool) = timeouts.withUnsafeBufferPointer { tmo in
+            slots.withUnsafeMutableBufferPointer { b in
+                precondition(slot >= 0 && Int(slot) < b.count, "conntrack slot out of range")
+                return Self.tcpPacket(b.baseAddress! + Int(slot), dir: dir, s, now: now, set, tmo, &after)
+            }
+        }
+        if after == .remove { remove(slot) }
+        return result
+    }
+
+    /// The body of `tcpPacket` on the entry `e` in place.
+    private static func tcpPacket(_ e: UnsafeMutablePointer<CTEntry>, dir: Int, _ s: TCPSeg, now: Int64, _ set: TCPSettings,
+                                  _ timeouts: UnsafeBufferPointer<Int64>, _ after: inout TCPAfter) -> (Bool, StaticString?, Bool) {
         let idx = ConntrackTable.flagIndex(s.flags)
-        var e = slots[Int(slot)]
-        let old = e.tcp.state
+        let old = e.pointee.tcp.state
         var new = tcpTransition(dir, idx, Int(old.rawValue))
-        if e.tcp.state == .none {
+        if old == .none {
             // The packet that created the ct: the table's NONE column gave SYN_SENT or ESTABLISHED.
             new = tcpTransition(0, idx, 0)
         }
         switch new {
         case .synSent:
             if old.rawValue >= TCPCTState.timeWait.rawValue && old != .none && old != .synSent2 {
-                let closeInit = e.tcp[0].flags & TCPDirState.closeInit != 0 || e.tcp[1].flags & TCPDirState.closeInit != 0
-                let lastRST = dir == 0 ? e.tcp.lastRST.0 : e.tcp.lastRST.1
+                let closeInit = e.pointee.tcp[0].flags & TCPDirState.closeInit != 0 || e.pointee.tcp[1].flags & TCPDirState.closeInit != 0
+                let lastRST = dir == 0 ? e.pointee.tcp.lastRST.0 : e.pointee.tcp.lastRST.1
                 if closeInit || lastRST { return (true, nil, true) }
                 return (true, nil, false)  // ignored
             }
         case .ignore:
             // Remember the packet; accept it without changing state.
-            e.tcp.lastDir = UInt8(dir); e.tcp.lastIndex = UInt8(idx)
-            e.tcp.lastSeq = s.seq; e.tcp.lastAck = s.ack
-            e.tcp.lastEnd = s.seq &+ s.dataLen &+ (s.flags & fSYN != 0 ? 1 : 0)
-            e.tcp.lastWin = s.win
-            slots[Int(slot)] = e
+            e.pointee.tcp.lastDir = UInt8(dir); e.pointee.tcp.lastIndex = UInt8(idx)
+            e.pointee.tcp.lastSeq = s.seq; e.pointee.tcp.lastAck = s.ack
+            e.pointee.tcp.lastEnd = s.seq &+ s.dataLen &+ (s.flags & fSYN != 0 ? 1 : 0)
+            e.pointee.tcp.lastWin = s.win
             return (true, nil, false)
         case .invalid:
             return (false, invalidStateReason(old), false)
         case .close:
-            if e.status & CTStatus.seenReply == 0 && dir == 0 && old != .none {
-                // A RST on a never-answered connection: it goes away at once.
-            }
-            let rcv = e.tcp[1 - dir]
-            if rcv.flags & TCPDirState.maxackSet != 0 && e.tcp.lastIndex != 0 && s.flags & fRST != 0 {
-                if before(s.seq, rcv.maxack) && !(s.seq == 0 && old != .established) && !config.ignoreInvalidRST {
+            let rcv = e.pointee.tcp[1 - dir]
+            if rcv.flags & TCPDirState.maxackSet != 0 && e.pointee.tcp.lastIndex != 0 && s.flags & fRST != 0 {
+                if before(s.seq, rcv.maxack) && !(s.seq == 0 && old != .established) && !set.ignoreInvalidRST {
                     return (false, "invalid RST (sequence before the peer's last ACK)", false)
                 }
             }
         default:
             break
         }
-        if e.tcp.state != .none || new != .none {
-            let (w, why) = tcpInWindow(slot, dir: dir, s, state: old)
-            e = slots[Int(slot)]
+        if old != .none || new != .none {
+            let (w, why) = withUnsafeMutablePointer(to: &e.pointee.tcp) {
+                tcpInWindow($0, dir: dir, s, state: old, beLiberal: set.beLiberal)
+            }
             if w == 2 { return (false, why, false) }
             if w == 1 { return (true, nil, false) }
         }
-        e.tcp.lastIndex = UInt8(idx)
-        e.tcp.lastDir = UInt8(dir)
-        if dir == 0 { e.tcp.lastRST.0 = s.flags & fRST != 0 } else { e.tcp.lastRST.1 = s.flags & fRST != 0 }
-        if idx == 2 { var d = e.tcp[dir]; d.flags |= TCPDirState.closeInit; e.tcp[dir] = d }
-        if old == .synSent2 && new == .synRecv { /* simultaneous open */ }
-        if new == .synSent2 { e.status |= 1 << 14 }
-        e.tcp.state = new
-        if new == .close && e.status & CTStatus.seenReply == 0 {
-            slots[Int(slot)] = e
-            remove(slot)
+        e.pointee.tcp.lastIndex = UInt8(idx)
+        e.pointee.tcp.lastDir = UInt8(dir)
+        if dir == 0 { e.pointee.tcp.lastRST.0 = s.flags & fRST != 0 } else { e.pointee.tcp.lastRST.1 = s.flags & fRST != 0 }
+        if idx == 2 { e.pointee.tcp[dir].flags |= TCPDirState.closeInit }
+        if new == .synSent2 { e.pointee.status |= 1 << 14 }
+        e.pointee.tcp.state = new
+        if new == .close && e.pointee.status & CTStatus.seenReply == 0 {
+            // A RST on a never-answered connection: it goes away at once.
+            after = .remove
             return (true, nil, false)
         }
         // Timeout selection.
-        var timeout = config.tcpTimeouts[Int(new.rawValue)]
-        if Int(e.tcp.retrans) >= config.maxRetrans && timeout > config.tcpMaxRetrans { timeout = config.tcpMaxRetrans }
-        else if s.flags & fRST != 0 { timeout = config.tcpTimeouts[Int(TCPCTState.close.rawValue)] }
-        else if (e.tcp[0].flags | e.tcp[1].flags) & TCPDirState.dataUnack != 0 && timeout > config.tcpUnack { timeout = config.tcpUnack }
-        else if s.win == 0 && s.flags & fSYN == 0 && timeout > config.tcpUnack { timeout = config.tcpUnack }
-        if e.status & CTStatus.seenReply == 0 && new == .established && timeout > config.tcpUnack { timeout = config.tcpUnack }
+        var timeout = timeouts[Int(new.rawValue)]
+        if Int(e.pointee.tcp.retrans) >= set.maxRetrans && timeout > set.tcpMaxRetrans { timeout = set.tcpMaxRetrans }
+        else if s.flags & fRST != 0 { timeout = timeouts[Int(TCPCTState.close.rawValue)] }
+        else if (e.pointee.tcp[0].flags | e.pointee.tcp[1].flags) & TCPDirState.dataUnack != 0 && timeout > set.tcpUnack { timeout = set.tcpUnack }
+        else if s.win == 0 && s.flags & fSYN == 0 && timeout > set.tcpUnack { timeout = set.tcpUnack }
+        if e.pointee.status & CTStatus.seenReply == 0 && new == .established && timeout > set.tcpUnack { timeout = set.tcpUnack }
         // A SYN retransmitted in SYN_SENT does not refresh the timeout.
-        if !(old == .synSent && new == .synSent && e.timeoutAt != 0) { e.timeoutAt = now + timeout }
-        if (old == .synRecv || old == .established) && new == .established && e.status & CTStatus.seenReply != 0 {
-            e.status |= CTStatus.assured
+        if !(old == .synSent && new == .synSent && e.pointee.timeoutAt != 0) { e.pointee.timeoutAt = now + timeout }
+        if (old == .synRecv || old == .established) && new == .established && e.pointee.status & CTStatus.seenReply != 0 {
+            e.pointee.status |= CTStatus.assured
         }
-        slots[Int(slot)] = e
         return (true, nil, false)
     }
 
-    func invalidStateReason(_ old: TCPCTState) -> StaticString {
+    static func invalidStateReason(_ old: TCPCTState) -> StaticString {
         switch old {
         case .none: return "invalid state NONE"
         case .synSent: return "invalid state SYN_SENT"

@@ -108,13 +108,17 @@ public final class NetfilterEngine {
     var run = RunProgram()
     /// Chains with at least this many rules get a candidate-rule index (RuleIndex.swift);
     /// `Int.max` walks every rule. Takes effect at `finishLoad`. The environment variable
-    /// `RXRAY_RULE_INDEX=0` turns the index off (to measure it, or to rule it out).
+    /// `RXRAY_RULE_INDEX=0` turns the index off (to measure it, or to rule it out); another
+    /// number sets the smallest chain indexed (to measure the threshold).
     var ruleIndexMinRules = NetfilterEngine.defaultIndexMinRules
     /// Whether the walk runs the common ops in their specialised form (`FastOp`); false runs
     /// every op through the general switch (to compare the two). Takes effect at `finishLoad`.
     var specializeOps = true
     static let defaultIndexMinRules: Int = {
-        if let v = ProcessInfo.processInfo.environment["RXRAY_RULE_INDEX"], v == "0" { return .max }
+        if let v = ProcessInfo.processInfo.environment["RXRAY_RULE_INDEX"] {
+            if v == "0" { return .max }
+            if let n = Int(v), n > 0 { return n }
+        }
         return 8
     }()
     /// Base chains the last `hook` call went through (recorded when it traced).
@@ -407,7 +411,7 @@ public final class NetfilterEngine {
             let c = prog.chainsBase[Int(chain)]
             if c.dimCount > 0 && ri < c.ruleCount {
                 // Skip the rules whose guards the packet fails (RuleIndex.swift).
-                if clsChain != chain { selectClasses(prog, c, p, st); clsChain = chain }
+                if clsChain != chain { selectClasses(prog, c, &p, &st); clsChain = chain }
                 ri = prog.nextCandidate(c, from: ri)
             }
             if ri >= Int32(c.ruleCount) {
@@ -478,21 +482,26 @@ public final class NetfilterEngine {
     }
 
     /// Picks, per indexed dimension of chain `c`, the class holding the packet's value.
-    /// The values are fixed for the whole walk (RuleIndexBuilder.isIndexable).
-    func selectClasses(_ prog: RunProgram, _ c: RunProgram.Chain, _ p: NFPacket, _ st: NFPacketState) {
+    /// The values are fixed for the whole walk (RuleIndexBuilder.isIndexable). The packet and
+    /// state are passed `inout` although only read: the walk holds them `inout`, and passing
+    /// them by value copied the packet at every call.
+    func selectClasses(_ prog: RunProgram, _ c: RunProgram.Chain, _ p: inout NFPacket, _ st: inout NFPacketState) {
         for d in 0..<Int(c.dimCount) {
-            let dim = prog.dimsBase[Int(c.dimFirst) + d]
-            var cls = dim.pointsCount + 1
-            if let x = dim.fast != .other ? dim.fast.read(p, st) : value(dim.load, p, st) {
-                let pts = prog.idxPoints + dim.pointsFirst
-                var lo = 0, hi = dim.pointsCount
+            // Through the pointer: a copy of the dimension copies its `Load` too.
+            let dim = prog.dimsBase + (Int(c.dimFirst) + d)
+            let n = dim.pointee.pointsCount
+            var cls = n + 1
+            let fast = dim.pointee.fast
+            if let x = fast != .other ? fast.read(p, st) : value(dim.pointee.load, p, st) {
+                let pts = prog.idxPoints + dim.pointee.pointsFirst
+                var lo = 0, hi = n
                 while lo < hi {
                     let mid = (lo + hi) >> 1
                     if x < pts[mid] { hi = mid } else { lo = mid + 1 }
                 }
                 cls = lo
             }
-            prog.clsOff[d] = dim.bitsFirst + cls * Int(c.words)
+            prog.clsOff[d] = dim.pointee.bitsFirst + cls * Int(c.words)
         }
     }
 
@@ -647,7 +656,10 @@ public final class NetfilterEngine {
         var key = SetKey()
         let n = min(Int(keys.count), 4), first = Int(keys.first)
         for i in 0..<n {
-            guard let x = value(prog.loadsBase[first + i], p, st) else { return nil }
+            // The common loads inline (`FastLoad.read` gives `value`'s answers): an out-of-line
+            // `value` call per key part copied the packet and state each time.
+            let f = prog.fastLoads[first + i]
+            guard let x = f != .other ? f.read(p, st) : value(prog.loadsBase[first + i], p, st) else { return nil }
             key[i] = x
         }
         return key
@@ -880,6 +892,9 @@ final class RunProgram {
     let rulesBase: UnsafeMutablePointer<CRule>
     let dimsBase: UnsafeMutablePointer<IndexDim>
     let loadsBase: UnsafeMutablePointer<Load>
+    /// The specialised form of each load at the same index (`other` when it has none, or when
+    /// not specialising): set keys and vmaps read the common fields inline.
+    let fastLoads: UnsafeMutablePointer<FastLoad>
     let ruleCount: Int
     /// Matches per rule, then the total (which tells readers whether any count changed).
     let hits: UnsafeMutablePointer<UInt64>
@@ -934,6 +949,8 @@ final class RunProgram {
         dimsBase.initialize(from: Array(dims), count: dims.count)
         loadsBase = UnsafeMutablePointer<Load>.allocate(capacity: max(1, loads.count))
         loadsBase.initialize(from: loads, count: loads.count)
+        fastLoads = UnsafeMutablePointer<FastLoad>.allocate(capacity: max(1, loads.count))
+        fastLoads.initialize(from: loads.map { specialize ? FastLoad($0) : .other }, count: loads.count)
         idxPoints = UnsafeMutablePointer<NFValue>.allocate(capacity: max(1, points.count))
         idxPoints.initialize(from: points, count: points.count)
         idxBits = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, bits.count))
@@ -982,6 +999,7 @@ final class RunProgram {
         rulesBase.deallocate()
         dimsBase.deallocate()
         loadsBase.deallocate()
+        fastLoads.deallocate()
         entryStart.deallocate()
         natChains.deallocate()
     }

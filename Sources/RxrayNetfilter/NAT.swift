@@ -96,11 +96,13 @@ extension NetfilterEngine {
     /// Rewrites the packet per the connection's bindings (`nf_nat_packet`).
     func manip(dst: Bool, _ p: inout NFPacket, _ st: NFPacketState, _ out: inout NFHookOutcome) {
         let slot = Int(st.ct.slot)
-        let e = conntrack.slots[slot]
         let dir = st.ct.direction
         var bit = dst ? CTStatus.dstNAT : CTStatus.srcNAT
         if dir == 1 { bit = dst ? CTStatus.srcNAT : CTStatus.dstNAT }
-        guard e.status & bit != 0, let target = ConntrackTable.invert(e.tuple(1 - dir)) else { return }
+        // The status first, the tuple only when bound (not a copy of the whole entry per hook).
+        guard conntrack.slots[slot].status & bit != 0 else { return }
+        let other = dir == 1 ? conntrack.slots[slot].original : conntrack.slots[slot].reply
+        guard let target = ConntrackTable.invert(other) else { return }
         let isICMP = target.proto == 1 || target.proto == 58
         if dst {
             rewrite(&p, src: nil, dst: target.dst, sport: isICMP ? nil : nil, dport: isICMP ? nil : target.dport, icmpID: nil, &out)

@@ -36,6 +36,17 @@ final class FastOpTests: XCTestCase {
             case 5: parts.append("meta length \(40 + r.below(40))-\(80 + r.below(40))")
             default: break
             }
+            // Set keys and verdict maps read their loads in the specialised form too.
+            switch r.below(10) {
+            case 0: parts.append("tcp dport \(neg()){ \(r.below(10) + 1), \(r.below(20) + 11), 22 }")
+            case 1: parts.append("ip saddr . th dport { 10.2.\(r.below(3)).\(r.below(4)) . \(r.below(30) + 1), 192.0.2.3 . 7 }")
+            case 2: parts.append("meta l4proto . th sport { tcp . \(r.below(30) + 1), udp . \(r.below(30) + 1) }")
+            case 3: parts.append("meta mark . ip daddr { \(r.below(3)) . 10.2.0.1, 1 . 192.0.2.\(r.below(4)) }")
+            case 4 where depth < 2:
+                parts.append("ip daddr . meta l4proto . th dport vmap { 10.2.0.\(r.below(4)) . tcp . \(r.below(30) + 1) : accept, 192.0.2.3 . udp . 7 : drop, 10.2.1.1 . tcp . 9 : jump c\(depth + 1) }")
+                return "\t\t" + parts.joined(separator: " ")
+            default: break
+            }
             if r.chance(15) { parts.append("ct state \(["new", "established", "established,related", "invalid", "new,untracked"][r.below(5)])") }
             if r.chance(10) { parts.append("meta mark \(neg())\(r.below(3))") }
             if r.chance(8) { parts.append("meta mark & 0x2 == 0x2") }

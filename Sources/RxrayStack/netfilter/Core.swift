@@ -20,12 +20,15 @@ final class NFAttachment {
     var state = NFPacketState()
     /// The packet as the last hook of `frame` left it: what the stack's replies answer. Its
     /// `buf` is a copy of the first `lastCapacity` bytes in `lastBytes` (a reassembled
-    /// datagram's bytes do not outlive the call that built it).
-    var last: SKB? { hasLast ? lastSKB : nil }
-    /// `last`'s storage: a plain stored SKB, written in place by `keep` (an optional stored
-    /// property was copied through a temporary twice per hook call).
-    private var lastSKB = SKB(buf: UnsafeRawBufferPointer(start: nil, count: 0), len: 0, dev: 0, origDev: 0,
-                              pktType: .host, proto: 0, frame: -1, time: 0)
+    /// datagram's bytes do not outlive the call that built it). Rebuilt from the few fields
+    /// replies read (`keep` stores only those: copying the whole SKB cost every hook).
+    var last: SKB? {
+        guard hasLast else { return nil }
+        return SKB(buf: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(lastBytes)[0..<lastCount]), len: lastLen,
+                   dev: lastDev, origDev: lastDev, pktType: .host, proto: 0, frame: lastFrame, time: lastTime)
+    }
+    private var lastCount = 0, lastLen = 0, lastDev = 0
+    private var lastTime: Int64 = 0
     private var hasLast = false
     let lastBytes: UnsafeMutableRawBufferPointer
     /// Enough for the IP and TCP headers with options, or an ICMP error's quote that rules and
@@ -45,14 +48,28 @@ final class NFAttachment {
     }
     deinit { replyBuf.deallocate(); answeredBuf.deallocate(); lastBytes.deallocate() }
 
-    /// Keeps `skb` (its first bytes copied) as the packet replies answer.
-    func keep(_ skb: SKB) {
+    /// Keeps `skb` (its first bytes copied) as the packet replies answer: what `nfLocalOut`
+    /// reads of it (bytes, length, device, time).
+    ///
+    /// The bytes are not copied again when the previous hook of the same frame kept the same
+    /// buffer and nothing rewrote it since (`rewritten`: NAT wrote the engine's buffer at this
+    /// hook). The stack never writes a packet's bytes in place; a frame's packet moves to
+    /// new bytes only when reassembled (a fresh buffer, always copied) or rewritten by NAT.
+    @inline(__always)
+    func keep(_ skb: borrowing SKB, rewritten: Bool) {
         let n = min(skb.buf.count, Self.lastCapacity)
-        if n > 0, let b = skb.buf.baseAddress { lastBytes.baseAddress!.copyMemory(from: b, byteCount: n) }
-        lastSKB = skb
-        lastSKB.buf = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(lastBytes)[0..<n])
+        let src = skb.buf.baseAddress
+        let frame = skb.frame, fresh = skb.reassembled
+        if rewritten || fresh || !hasLast || lastFrame != frame || lastSource != src || lastCount != n {
+            if n > 0, let b = src { lastBytes.baseAddress!.copyMemory(from: b, byteCount: n) }
+        }
+        lastSource = src; lastFrame = frame
+        lastCount = n; lastLen = skb.len; lastDev = skb.dev; lastTime = skb.time
         hasLast = true
     }
+    /// Where `keep` last copied from, and for which frame.
+    private var lastSource: UnsafeRawPointer? = nil
+    private var lastFrame = -1
     /// Enough for an IPv6 error quoting a minimum-MTU packet.
     static let replyCapacity = 1280
 }
@@ -108,7 +125,8 @@ extension Kernel {
     /// Mirrors `NF_HOOK()` / `nf_hook_slow()` in net/netfilter/core.c.
     func nfHook(_ hook: NFHook, ipv6: Bool, _ skb: inout SKB, _ r: inout FrameResult) -> Bool {
         guard let a = netfilter else { return nfHook(hook, ipv6: ipv6, &r) }
-        let engine = a.engine
+        // The attachment holds the engine for the kernel's life: no reference counting here.
+        unowned(unsafe) let engine = a.engine
         let family: NFFamily
         let point: NFHookPoint
         switch hook {
@@ -143,7 +161,7 @@ extension Kernel {
         let out = engine.hook(&p, &a.state, trace: r.wantsDetail)
         skb.mark = p.mark
         if out.rewritten { skb.buf = p.bytes }
-        a.keep(skb)
+        a.keep(skb, rewritten: out.rewritten)
         if r.wantsDetail {
             if !ctBefore && a.state.ctDone {
                 let st = a.state
