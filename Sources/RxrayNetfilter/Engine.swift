@@ -111,6 +111,11 @@ public final class NetfilterEngine {
     /// `RXRAY_RULE_INDEX=0` turns the index off (to measure it, or to rule it out); another
     /// number sets the smallest chain indexed (to measure the threshold).
     var ruleIndexMinRules = NetfilterEngine.defaultIndexMinRules
+    /// Smaller chains, from this many rules, get an index only when every rule's guard
+    /// constrains an indexed dimension (a rule the index cannot skip makes it cost more than
+    /// it saves there). Set with `ruleIndexMinRules` by `RXRAY_RULE_INDEX`; unused when
+    /// `ruleIndexMinRules` is `Int.max` (no index at all).
+    var ruleIndexSmallMinRules = NetfilterEngine.defaultIndexSmallMinRules
     /// Whether the walk runs the common ops in their specialised form (`FastOp`); false runs
     /// every op through the general switch (to compare the two). Takes effect at `finishLoad`.
     var specializeOps = true
@@ -120,6 +125,10 @@ public final class NetfilterEngine {
             if let n = Int(v), n > 0 { return n }
         }
         return 8
+    }()
+    static let defaultIndexSmallMinRules: Int = {
+        if ProcessInfo.processInfo.environment["RXRAY_RULE_INDEX"] != nil { return defaultIndexMinRules }
+        return 4
     }()
     /// Base chains the last `hook` call went through (recorded when it traced).
     public private(set) var visits: [NFChainVisit] = []
@@ -263,7 +272,7 @@ public final class NetfilterEngine {
         run = RunProgram(ops: ops, loads: loadLists, multiports: multiports, u32s: u32s, ipsetDirs: ipsetDirs,
                          rules: rules, chains: chains, ruleCount: ruleInfo.count,
                          entries: (0..<15).map { entries[$0 / 5][$0 % 5].map { $0.1 } }, indexMinRules: ruleIndexMinRules,
-                         specialize: specializeOps)
+                         indexSmallMinRules: ruleIndexMinRules == .max ? .max : ruleIndexSmallMinRules, specialize: specializeOps)
         visits.reserveCapacity(16)
         traceSteps.reserveCapacity(64)
     }
@@ -547,7 +556,7 @@ public final class NetfilterEngine {
             case .verdict:
                 return f.pointee.verdict
             case .general:
-                switch runGeneral(ops[k], prog, &p, &st, &out, nat: nat) {
+                switch runGeneral(ops + k, prog, &p, &st, &out, nat: nat) {
                 case .next: k += 1
                 case .fail: return nil
                 case .verdict(let v): return v
@@ -562,10 +571,11 @@ public final class NetfilterEngine {
 
     /// Runs an op that has no specialised form (`FastOp.Code.general`). Out of line, so the
     /// per-rule loop stays small (its frame and register saves cost every rule otherwise).
+    /// The op is read through its pointer (passing it by value copied the whole enum per call).
     @inline(never)
-    func runGeneral(_ op: Op, _ prog: RunProgram, _ p: inout NFPacket, _ st: inout NFPacketState, _ out: inout NFHookOutcome,
-                    nat: UnsafeMutablePointer<Bool>?) -> OpResult {
-        switch op {
+    func runGeneral(_ op: UnsafeMutablePointer<Op>, _ prog: RunProgram, _ p: inout NFPacket, _ st: inout NFPacketState,
+                    _ out: inout NFHookOutcome, nat: UnsafeMutablePointer<Bool>?) -> OpResult {
+        switch op.pointee {
         case .cmp(let l, let c, let v, let mask, let dep):
             guard depOK(dep, p), let x = value(l, p, st) else { return .fail }
             if !c.holds(x.and(mask), v) { return .fail }
@@ -905,10 +915,13 @@ final class RunProgram {
     /// (scratch of the walk, written when it enters an indexed chain).
     let clsOff: UnsafeMutablePointer<Int>
 
-    /// - Parameter indexMinRules: chains with at least this many rules get a candidate index.
+    /// - Parameters:
+    ///   - indexMinRules: chains with at least this many rules get a candidate index.
+    ///   - indexSmallMinRules: smaller chains, from this many rules, get one when every rule is
+    ///     guarded on an indexed dimension.
     init(ops: [Op] = [], loads: [Load] = [], multiports: [[UInt16Range]] = [], u32s: [U32Match] = [], ipsetDirs: [[Bool]] = [],
          rules: [CRule] = [], chains: [CChain] = [], ruleCount: Int = 0, entries: [[HookEntry]] = [],
-         indexMinRules: Int = .max, specialize: Bool = true) {
+         indexMinRules: Int = .max, indexSmallMinRules: Int = .max, specialize: Bool = true) {
         self.ops = ContiguousArray(ops)
         opsBase = UnsafeMutablePointer<Op>.allocate(capacity: max(1, ops.count))
         opsBase.initialize(from: ops, count: ops.count)
@@ -926,10 +939,12 @@ final class RunProgram {
         var dims = ContiguousArray<IndexDim>()
         var points: [NFValue] = []
         var bits: [UInt64] = []
-        for i in runChains.indices where runChains[i].ruleCount > 0 && Int(runChains[i].ruleCount) >= indexMinRules {
+        let smallest = min(indexMinRules, indexSmallMinRules)
+        for i in runChains.indices where runChains[i].ruleCount > 0 && Int(runChains[i].ruleCount) >= smallest {
             let c = runChains[i]
             let slice = self.rules[Int(c.firstRule)..<Int(c.firstRule + c.ruleCount)]
-            guard let b = RuleIndexBuilder.build(self.ops, loads: self.loads, rules: ArraySlice(slice)) else { continue }
+            guard let b = RuleIndexBuilder.build(self.ops, loads: self.loads, rules: ArraySlice(slice),
+                                                 everyRuleGuarded: Int(c.ruleCount) < indexMinRules) else { continue }
             runChains[i].dimFirst = Int32(dims.count)
             runChains[i].dimCount = Int32(b.dims.count)
             runChains[i].words = Int32(b.words)

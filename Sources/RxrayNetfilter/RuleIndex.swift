@@ -182,7 +182,10 @@ enum RuleIndexBuilder {
         var words = 0
     }
 
-    static func build(_ ops: ContiguousArray<Op>, loads: ContiguousArray<Load>, rules: ArraySlice<CRule>) -> Built? {
+    /// - Parameter everyRuleGuarded: build only when every rule's guard constrains one of the
+    ///   chosen dimensions (for small chains, where an unguarded rule leaves too little to skip).
+    static func build(_ ops: ContiguousArray<Op>, loads: ContiguousArray<Load>, rules: ArraySlice<CRule>,
+                      everyRuleGuarded: Bool = false) -> Built? {
         let n = rules.count
         guard n > 0 else { return nil }
         let guards = rules.map { guardOf(ops, loads: loads, first: Int($0.first), count: Int($0.count)) }
@@ -221,6 +224,10 @@ enum RuleIndexBuilder {
                 }
             }
             built.dims.append((load, points, bits))
+        }
+        if everyRuleGuarded {
+            let dims = built.dims.map(\.load)
+            guard guards.allSatisfy({ g in g.contains { dims.contains($0.0) } }) else { return nil }
         }
         return built.dims.isEmpty ? nil : built
     }

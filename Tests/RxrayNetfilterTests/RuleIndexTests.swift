@@ -86,6 +86,32 @@ final class RuleIndexTests: XCTestCase {
         XCTAssertEqual(engine.ruleHits.reduce(0, +), 1)
     }
 
+    /// Chains of 4 to 7 rules get an index only when every rule is guarded on an indexed
+    /// dimension (the mangle table's per-port MARK rules), and skip as the large ones do.
+    func testSmallChainIndexedOnlyWhenEveryRuleIsGuarded() throws {
+        let guarded = ["*mangle", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]",
+                       ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]"]
+            + [22, 53, 80, 443].enumerated().map { "-A PREROUTING -i eth0 -p tcp -m tcp --dport \($1) -j MARK --set-xmark 0x\($0 + 1)/0xffffffff" }
+        let engine = try NetfilterEngine(host: testHost(iptables: (guarded + ["COMMIT"]).joined(separator: "\n")))
+        XCTAssertEqual(engine.ruleIndexSmallMinRules, 4)
+        let c = try XCTUnwrap(engine.run.chains.first { $0.ruleCount == 4 })
+        XCTAssertGreaterThan(c.dimCount, 0)
+        let rig = Rig(engine)
+        let pkt = Pkt.v4(src: peer, dst: me, proto: 6, l4: Pkt.tcp(sport: 1000, dport: 80, flags: 0x02))
+        let hit = rig.run(pkt, hooks: [.prerouting])
+        XCTAssertEqual(hit.verdict, .accept)
+        XCTAssertEqual(hit.rules, ["-A PREROUTING -i eth0 -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x3/0xffffffff => continue"])
+        // One rule the index cannot skip (no test before its action): no index.
+        let unguarded = guarded + ["-A PREROUTING -j MARK --set-xmark 0x9/0xffffffff", "COMMIT"]
+        let plain = try NetfilterEngine(host: testHost(iptables: unguarded.joined(separator: "\n")))
+        let d = try XCTUnwrap(plain.run.chains.first { $0.ruleCount == 5 })
+        XCTAssertEqual(d.dimCount, 0)
+        // Three rules: below the small-chain threshold.
+        let three = Array(guarded.prefix(9)) + ["COMMIT"]
+        let small = try NetfilterEngine(host: testHost(iptables: three.joined(separator: "\n")))
+        XCTAssertEqual(try XCTUnwrap(small.run.chains.first { $0.ruleCount == 3 }).dimCount, 0)
+    }
+
     // MARK: - Randomized agreement
 
     func iptRuleset(_ r: inout LCG) -> String {

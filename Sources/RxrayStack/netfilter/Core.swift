@@ -34,6 +34,10 @@ final class NFAttachment {
     /// Enough for the IP and TCP headers with options, or an ICMP error's quote that rules and
     /// conntrack read (the quote's length is kept, its bytes beyond this are not).
     static let lastCapacity = 256
+    /// The packet as the engine left it at the last hook of `packetFrame`: the next hook of the
+    /// same frame on the same bytes starts from it instead of parsing them again.
+    var packet = NFPacket(family: .bridge, hook: .prerouting, bytes: UnsafeRawBufferPointer(start: nil, count: 0))
+    var packetFrame = -1
     /// Replies of `frame` already run through LOCAL_OUT (a REJECT's, at its hook).
     var repliesDone = 0
     /// The packet a reply is built in (IP header, transport header, quoted packet).
@@ -151,9 +155,20 @@ extension Kernel {
             let out = ipv6 ? skb.route6?.outDev : skb.route4?.outDev
             if let o = out { oif = nfIfindex[o]; oifName = nfIfName[o] }
         }
-        var p = NFPacket(family: family, hook: point, bytes: skb.buf, length: skb.len, iif: nfIfindex[skb.dev], oif: oif,
+        var p: NFPacket
+        if a.packetFrame == skb.frame && a.packet.family == family && a.packet.bytes.baseAddress == skb.buf.baseAddress
+            && a.packet.bytes.count == skb.buf.count && !skb.reassembled {
+            // The bytes the frame's previous hook saw (NAT rewrites addresses and ports, never
+            // the headers' layout): their parse still holds, only the hook's metadata changes.
+            p = a.packet
+            p.hook = point; p.length = skb.len
+            p.iif = nfIfindex[skb.dev]; p.oif = oif; p.iifName = nfIfName[skb.dev]; p.oifName = oifName
+            p.pktType = skb.pktType.rawValue; p.mark = skb.mark; p.timeNs = skb.time; p.sourceMAC = skb.srcMAC
+        } else {
+            p = NFPacket(family: family, hook: point, bytes: skb.buf, length: skb.len, iif: nfIfindex[skb.dev], oif: oif,
                          iifName: nfIfName[skb.dev], oifName: oifName, pktType: skb.pktType.rawValue, mark: skb.mark,
                          timeNs: skb.time, sourceMAC: skb.srcMAC)
+        }
         // GRO verified the checksum of a packet it completed alone, over these very bytes (its
         // header rewrite keeps them); a merged packet's payloads are summed again.
         p.l4ChecksumVerified = skb.csumVerified && skb.groSegs == 1
@@ -161,6 +176,7 @@ extension Kernel {
         let out = engine.hook(&p, &a.state, trace: r.wantsDetail)
         skb.mark = p.mark
         if out.rewritten { skb.buf = p.bytes }
+        a.packet = p; a.packetFrame = skb.frame
         a.keep(skb, rewritten: out.rewritten)
         if r.wantsDetail {
             if !ctBefore && a.state.ctDone {
