@@ -515,29 +515,7 @@ public struct FrameRenderer {
                 if code != nil { resetColor(&w) }
             }
         }
-        for rep in r.replies {
-            w.byte(10)
-            color("34", &w)
-            w.ascii("    reply ")
-            w.string(rep.kindName)
-            w.ascii(" on ")
-            w.string(rep.interface)
-            w.ascii(": ")
-            w.string(rep.summary)
-            resetColor(&w)
-        }
-        if verbosity >= 2 && !r.counters.isEmpty {
-            w.byte(10)
-            color("2", &w)
-            w.ascii("    counters:")
-            for (m, d) in r.counters {
-                w.byte(32)
-                w.string(m.name)
-                if d < 0 { w.byte(32) } else { w.bytes(32, 43) }
-                w.decimal(d)
-            }
-            resetColor(&w)
-        }
+        textRepliesAndCounters(r, to: &w)
         w.byte(10)
         switch r.fate {
         case .dropped: color("31;1", &w)
@@ -567,6 +545,34 @@ public struct FrameRenderer {
     /// with `"event":"timer"` (docs/schema/timer.schema.json), in text a `timer` line, its
     /// stages (verbosity 1), replies, counters (verbosity 2). Not a frame: no frame number,
     /// no decode, no fate.
+    /// Text: one `reply` line per reply, then (`-vv`) the counters line — shared by frames and
+    /// timer events.
+    private func textRepliesAndCounters(_ r: FrameResult, to w: inout ByteWriter) {
+        for rep in r.replies {
+            w.byte(10)
+            color("34", &w)
+            w.ascii("    reply ")
+            w.string(rep.kindName)
+            w.ascii(" on ")
+            w.string(rep.interface)
+            w.ascii(": ")
+            w.string(rep.summary)
+            resetColor(&w)
+        }
+        if verbosity >= 2 && !r.counters.isEmpty {
+            w.byte(10)
+            color("2", &w)
+            w.ascii("    counters:")
+            for (m, d) in r.counters {
+                w.byte(32)
+                w.string(m.name)
+                if d < 0 { w.byte(32) } else { w.bytes(32, 43) }
+                w.decimal(d)
+            }
+            resetColor(&w)
+        }
+    }
+
     public func timerEvent(_ r: FrameResult, to sink: ByteSink) {
         guard let t = r.timer else { return }
         sink.withWriter { w in
@@ -654,29 +660,7 @@ public struct FrameRenderer {
                 resetColor(&w)
             }
         }
-        for rep in r.replies {
-            w.byte(10)
-            color("34", &w)
-            w.ascii("    reply ")
-            w.string(rep.kindName)
-            w.ascii(" on ")
-            w.string(rep.interface)
-            w.ascii(": ")
-            w.string(rep.summary)
-            resetColor(&w)
-        }
-        if verbosity >= 2 && !r.counters.isEmpty {
-            w.byte(10)
-            color("2", &w)
-            w.ascii("    counters:")
-            for (m, d) in r.counters {
-                w.byte(32)
-                w.string(m.name)
-                if d < 0 { w.byte(32) } else { w.bytes(32, 43) }
-                w.decimal(d)
-            }
-            resetColor(&w)
-        }
+        textRepliesAndCounters(r, to: &w)
     }
 
     /// `-vv`: the decoder's view: outcome, checksums, lengths, TTL, fragment (one line,
