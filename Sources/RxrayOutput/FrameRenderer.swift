@@ -392,27 +392,10 @@ public struct FrameRenderer {
         w.ascii(",\"egress\":"); stringOrNull(r.egress, &w)
         w.ascii(",\"next_hop\":")
         if let nh = r.nextHop { w.byte(34); nh.write(to: &w); w.byte(34) } else { w.ascii("null") }
-        w.ascii(",\"replies\":[")
+        w.ascii(",\"replies\":")
+        jsonReplies(r, to: &w)
+        w.ascii(",\"stages\":[")
         var first = true
-        for rep in r.replies {
-            if !first { w.byte(44) }
-            first = false
-            w.ascii("{\"kind\":"); w.jsonString(rep.kindName)
-            switch rep.kind {
-            case .icmp(let t, let c), .icmpv6(let t, let c):
-                w.ascii(",\"type\":"); w.decimal(t); w.ascii(",\"code\":"); w.decimal(c)
-            default: break
-            }
-            w.ascii(",\"interface\":"); w.jsonString(rep.interface)
-            w.ascii(",\"src\":")
-            if let a = rep.source { w.byte(34); a.write(to: &w); w.byte(34) } else { w.ascii("null") }
-            w.ascii(",\"dst\":")
-            if let a = rep.destination { w.byte(34); a.write(to: &w); w.byte(34) } else { w.ascii("null") }
-            w.ascii(",\"summary\":"); w.jsonString(rep.summary)
-            w.byte(125)
-        }
-        w.ascii("],\"stages\":[")
-        first = true
         // GRO and conntrack: the decision of the last record of their stage, if any.
         var gro: Int?
         var conntrack: Int?
@@ -545,6 +528,31 @@ public struct FrameRenderer {
     /// with `"event":"timer"` (docs/schema/timer.schema.json), in text a `timer` line, its
     /// stages (verbosity 1), replies, counters (verbosity 2). Not a frame: no frame number,
     /// no decode, no fate.
+    /// JSON: the `replies` array (`[{"kind":…,"interface":…,"src":…,"dst":…,"summary":…}]`,
+    /// ICMP replies with their type and code) — shared by frames and timer events.
+    private func jsonReplies(_ r: FrameResult, to w: inout ByteWriter) {
+        w.byte(91)
+        var first = true
+        for rep in r.replies {
+            if !first { w.byte(44) }
+            first = false
+            w.ascii("{\"kind\":"); w.jsonString(rep.kindName)
+            switch rep.kind {
+            case .icmp(let t, let c), .icmpv6(let t, let c):
+                w.ascii(",\"type\":"); w.decimal(t); w.ascii(",\"code\":"); w.decimal(c)
+            default: break
+            }
+            w.ascii(",\"interface\":"); w.jsonString(rep.interface)
+            w.ascii(",\"src\":")
+            if let a = rep.source { w.byte(34); a.write(to: &w); w.byte(34) } else { w.ascii("null") }
+            w.ascii(",\"dst\":")
+            if let a = rep.destination { w.byte(34); a.write(to: &w); w.byte(34) } else { w.ascii("null") }
+            w.ascii(",\"summary\":"); w.jsonString(rep.summary)
+            w.byte(125)
+        }
+        w.byte(93)
+    }
+
     /// Text: one `reply` line per reply, then (`-vv`) the counters line — shared by frames and
     /// timer events.
     private func textRepliesAndCounters(_ r: FrameResult, to w: inout ByteWriter) {
@@ -601,22 +609,10 @@ public struct FrameRenderer {
         w.ascii(",\"timeouts\":"); w.decimal(t.timeouts)
         w.ascii(",\"max_retries\":"); w.decimal(t.maxRetries)
         w.ascii(",\"retransmits\":"); w.decimal(t.retransmits)
-        w.ascii(",\"replies\":[")
+        w.ascii(",\"replies\":")
+        jsonReplies(r, to: &w)
+        w.ascii(",\"stages\":[")
         var first = true
-        for rep in r.replies {
-            if !first { w.byte(44) }
-            first = false
-            w.ascii("{\"kind\":"); w.jsonString(rep.kindName)
-            w.ascii(",\"interface\":"); w.jsonString(rep.interface)
-            w.ascii(",\"src\":")
-            if let a = rep.source { w.byte(34); a.write(to: &w); w.byte(34) } else { w.ascii("null") }
-            w.ascii(",\"dst\":")
-            if let a = rep.destination { w.byte(34); a.write(to: &w); w.byte(34) } else { w.ascii("null") }
-            w.ascii(",\"summary\":"); w.jsonString(rep.summary)
-            w.byte(125)
-        }
-        w.ascii("],\"stages\":[")
-        first = true
         for s in r.stages where shows(s.stage) || s.stage == .reqskTimerHandler {
             w.ascii(first ? "{\"stage\":\"" : ",{\"stage\":\"")
             first = false
