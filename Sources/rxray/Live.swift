@@ -106,8 +106,11 @@ struct Live: ParsableCommand {
         // Stage detail text is built only when something shows it (the trace, --write comments).
         // Results come out as soon as each is final (a held fragment does not delay the frames
         // after it); --write restores capture order through a reorder buffer (LiveSession).
+        // Timers the kernel fires between frames (SYN-ACK retransmissions) come out as timer
+        // events when they fire on the capture clock (`tick` advances it on a quiet link).
         let analyzerOptions = Analyzer.Options(capturePoint: point, defaultInterface: interface == "any" ? nil : interface,
-                                               wantsDetail: !outputOptions.summary || writePath != nil, order: .settled)
+                                               wantsDetail: !outputOptions.summary || writePath != nil, order: .settled,
+                                               timerEvents: true)
         let source = try HostSource(host: host, netns: netns, keep: keepSnapshot, lenient: lenient, options: analyzerOptions)
         defer { source.removeTemporary() }
         let loaded = try source.load(announce: "start")
@@ -457,6 +460,12 @@ final class LiveSession: @unchecked Sendable {
 
     private func emit(_ r: FrameResult) {
         summary.add(r)
+        if r.timer != nil {
+            // A timer event, not a frame: printed where it fires, never written to --write,
+            // not counted by --count, left out by --only-drops (as `rxray analyze` does).
+            if !summaryOnly && !onlyDrops && !finished { renderer.timerEvent(r, to: sink) }
+            return
+        }
         if let c = current, c.meta.index == r.frame {
             currentEmitted = true
             output(r, meta: c.meta, bytes: c.bytes, selected: c.selected)
