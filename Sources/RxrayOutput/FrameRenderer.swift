@@ -346,6 +346,23 @@ public struct FrameRenderer {
         sink.endLine()
     }
 
+    /// A frame with its result, appended to `w` with its last newline: the same bytes
+    /// `frame(_:decoded:bytes:result:to:)` gives a sink, for output kept until the frames
+    /// before it are written (results that settle out of capture order).
+    public func frame(_ meta: FrameMeta, decoded: DecodedFrame, bytes: UnsafeRawBufferPointer,
+                      result: FrameResult, to w: inout ByteWriter) {
+        switch format {
+        case .jsonl:
+            jsonHead(meta, decoded: decoded, bytes: bytes, to: &w)
+            jsonResult(result, to: &w)
+            w.byte(125)
+        case .text:
+            textHead(meta, decoded: decoded, bytes: bytes, to: &w)
+            textResult(result, to: &w)
+        }
+        w.byte(10)
+    }
+
     @inline(__always) private func shows(_ s: Stage) -> Bool {
         guard let sel = stages else { return true }
         return sel.matches(s)
@@ -590,6 +607,17 @@ public struct FrameRenderer {
             }
         }
         sink.endLine()
+    }
+
+    /// A timer event appended to `w` with its last newline (the bytes `timerEvent(_:to:)`
+    /// gives a sink); nothing for a result that is not a timer event.
+    public func timerEvent(_ r: FrameResult, to w: inout ByteWriter) {
+        guard let t = r.timer else { return }
+        switch format {
+        case .jsonl: timerJSON(t, r, to: &w)
+        case .text: timerText(t, r, to: &w)
+        }
+        w.byte(10)
     }
 
     private func timerFlow(_ t: TimerEvent, to w: inout ByteWriter) {

@@ -122,6 +122,8 @@ struct Analyze: ParsableCommand {
         case .auto: point = .wire; pointSource = "assumed"
         }
         let summaryOnly = outputOptions.summary
+        let threadCount = threads ?? FrameSource.defaultThreads
+        let renderAsSettled = !summaryOnly && writePath == nil && reportPath == nil && threadCount == 1
         // Stage detail text is built only when something shows it.
         let wantsDetail = !summaryOnly || writePath != nil || reportPath != nil
         let analyzer: Analyzer
@@ -130,7 +132,12 @@ struct Analyze: ParsableCommand {
             // Only the summary is wanted: it counts, so the order results arrive in cannot change
             // it, and a fragment that never completes must not keep every later result waiting
             // (memory would grow with the capture). -c counts frames in capture order.
-            let order: EmitOrder = summaryOnly && writePath == nil && reportPath == nil && count == nil ? .settled : .capture
+            // Printed output on one thread, without --write or --report: results also come as they
+            // settle, and each frame is rendered then; `RenderedQueue` keeps the records of frames
+            // behind a held one and writes them in capture order (a wait costs a copy of the
+            // record, not a packed and unpacked result).
+            let order: EmitOrder = (summaryOnly && writePath == nil && reportPath == nil && count == nil) || renderAsSettled
+                ? .settled : .capture
             analyzer = try Analyzer(host: loaded.host, options: .init(
                 capturePoint: point, defaultInterface: interface, wantsDetail: wantsDetail,
                 tcp: hostOptions.tcpOptions(), order: order, timerEvents: true), netfilter: true)
@@ -167,7 +174,6 @@ struct Analyze: ParsableCommand {
         var currentSelected = false
         var currentEmitted = false
         var outputError: String?
-        let threadCount = threads ?? FrameSource.defaultThreads
         // --threads 2 and more: frames are rendered and written on a thread of their own.
         let pipeline = !summaryOnly && threadCount > 1 ? RenderPipeline(renderer: renderer, sink: sink) : nil
         defer { pipeline?.finish() }
@@ -222,9 +228,68 @@ struct Analyze: ParsableCommand {
             }
         }
 
+        // Output in capture order from results in settled order (`renderAsSettled`).
+        let rendered = renderAsSettled ? RenderedQueue() : nil
+        // The last frame handed to the analyzer (a timer event's slot carries its number).
+        var lastIndex = 0
+        // Writes a record rendered earlier, as `output` / `outputTimer` would have written it.
+        func release(_ slot: RenderedQueue.Slot, _ bytes: UnsafeRawBufferPointer) {
+            guard !stop else { return }
+            if bytes.count > 0 {
+                sink.write(bytes: bytes)
+                if sink.error != nil { stop = true }
+            }
+            if slot.counts {
+                selectedCount += 1
+                if let c = countLimit, selectedCount >= c { stop = true }
+            }
+        }
+        // Renders `r` for `RenderedQueue`; false when the frame prints nothing (unselected,
+        // left out by --only-drops, or output already stopped).
+        func render(_ r: FrameResult, _ meta: FrameMeta, _ bytes: UnsafeRawBufferPointer, _ selected: Bool,
+                    _ w: inout ByteWriter) -> Bool {
+            guard selected, !stop else { return false }
+            if onlyDrops && r.fate != .dropped { return false }
+            let decoded = FrameDecoder.decode(bytes, linkType: meta.linkType, wireLength: meta.wireLength)
+            renderer.frame(meta, decoded: decoded, bytes: bytes, result: r, to: &w)
+            return true
+        }
+        func emitSettled(_ r: FrameResult, _ queue: RenderedQueue) {
+            if r.timer != nil {
+                guard !stop, !onlyDrops else { return }
+                if queue.isEmpty { outputTimer(r); return }
+                queue.append(frame: lastIndex) { renderer.timerEvent(r, to: &$0); return false }
+                return
+            }
+            if currentIndex == r.frame {
+                currentEmitted = true
+                if queue.isEmpty {
+                    output(r, currentMeta, currentBytes, currentSelected)
+                } else if currentSelected && !stop {
+                    queue.append(frame: r.frame) { render(r, currentMeta, currentBytes, currentSelected, &$0) }
+                }
+                return
+            }
+            guard let k = queue.waitingSlot(r.frame) else {
+                // Not queued (cannot happen: every held frame has a slot): printed now.
+                held.take(r.frame) { meta, bytes, selected in output(r, meta, bytes, selected) }
+                return
+            }
+            held.take(r.frame) { meta, bytes, selected in
+                if queue.isFront(k) {
+                    output(r, meta, bytes, selected)
+                    queue.removeFront()
+                } else {
+                    queue.fill(k) { render(r, meta, bytes, selected, &$0) }
+                }
+            }
+            queue.drain(release)
+        }
+
         func emit(_ r: FrameResult) {
             summary.add(r)
             if countsOnly { return }
+            if let queue = rendered { emitSettled(r, queue); return }
             if r.timer != nil { outputTimer(r); return }
             out.report?.addPath(r)
             if currentIndex == r.frame {
@@ -275,7 +340,9 @@ struct Analyze: ParsableCommand {
                                        interfaceName: frame.interfaceName,
                                        direction: FrameInput.Direction(rawValue: frame.direction.rawValue) ?? .unknown)
                 analyzer.process(input, emit: emit)
+                lastIndex = frame.index
                 if !currentEmitted {
+                    rendered?.appendWaiting(frame: frame.index)
                     // Only a frame that will be printed, written or reported needs its bytes kept.
                     let keep = selected && (!summaryOnly || out.writer != nil || out.report != nil)
                     held.push(meta: meta, bytes: keep ? frame.bytes : nil, selected: selected)
@@ -291,6 +358,8 @@ struct Analyze: ParsableCommand {
         }
         progress?.finish()
         analyzer.finish(emit: emit)
+        // Every held frame's result came back in `finish`: nothing is left waiting.
+        rendered?.drainAll(release)
         // The render thread writes the last frames; the sink is this thread's again after.
         pipeline?.finish()
         if let engine = analyzer.netfilter {

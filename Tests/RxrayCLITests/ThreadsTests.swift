@@ -244,6 +244,13 @@ final class ThreadsTests: XCTestCase {
         // The far-apart fragments did reassemble (their datagram was delivered).
         XCTAssertTrue(lines.contains { $0.contains("\"fate\":\"delivered\"") && $0.contains("ip_defrag") })
         _ = try assertSameAsOneThread([url.path, "--host", Self.host, "-v"], others: [2], "deep hold text")
+        // One thread renders each frame as its result settles and keeps the records behind a
+        // held one (`RenderedQueue`): -c must stop after the same frame and --only-drops leave
+        // out the same ones as in capture order, with frames still waiting.
+        let counted = try assertSameAsOneThread([url.path, "--host", Self.host, "--format", "jsonl", "-c", "7001"], others: [2], "deep hold count")
+        XCTAssertEqual(String(decoding: counted.stdout, as: UTF8.self).split(separator: "\n").filter { $0.hasPrefix("{\"frame\":") }.count, 7001)
+        _ = try assertSameAsOneThread([url.path, "--host", Self.host, "--format", "jsonl", "--only-drops"], others: [2], "deep hold only drops")
+        _ = try assertSameAsOneThread([url.path, "--host", Self.host, "-v", "-c", "333", "udp"], others: [2], "deep hold filter and count")
     }
 
     /// `--summary` alone takes results as they settle (a held fragment does not keep later

@@ -1,0 +1,225 @@
+import RxrayDecode
+
+/// Printed records kept until every frame before them is printed: output in capture order
+/// from results handed over as they settle (`EmitOrder.settled`).
+///
+/// A capture whose fragment never completes keeps every later frame waiting for up to the
+/// reassembly timeout. Waiting in the analyzer (capture order) packed each such result into
+/// arenas and unpacked it again to render it; here the frame is rendered when its result
+/// settles, and waiting costs a copy of the finished record. The queue holds one slot per
+/// frame in capture order from the oldest held frame on: a held frame's slot waits for its
+/// result; the others hold their record (empty for a frame that prints nothing). `drain`
+/// hands the ready slots at the front over in order.
+///
+/// Records are rendered into one reused writer and copied into fixed-size chunks; a chunk is
+/// reused once every record in it was handed over. So memory follows the records actually
+/// waiting (a sliding window of up to the reassembly timeout), nothing is copied again as the
+/// window moves, and a wait allocates nothing once enough chunks exist. Spare chunks beyond
+/// `spareChunks` are given back.
+final class RenderedQueue {
+    struct Slot {
+        /// Frame number; a timer event carries the number of the last frame before it, so
+        /// slots are sorted by it, a frame's own slot first.
+        var frame: Int
+        /// A held frame whose result has not come back yet.
+        var waiting: Bool
+        /// A selected frame that was rendered (it counts towards `-c` when written).
+        var counts: Bool
+        /// The chunk holding the record (-1: no record) and the record's place in it.
+        var chunk: Int32
+        var start: Int
+        var length: Int
+    }
+
+    private struct Chunk {
+        var base: UnsafeMutablePointer<UInt8>
+        var capacity: Int
+        var used: Int
+        /// Records in the chunk not yet handed over.
+        var live: Int
+    }
+
+    static let chunkBytes = 1 << 20
+    /// Empty standard chunks kept for reuse.
+    static let spareChunks = 8
+
+    private var slots: [Slot] = []
+    /// The first slot not yet handed over.
+    private var head = 0
+    /// Chunks by index (nil: given back; the index is reused).
+    private var chunks: [Chunk?] = []
+    private var freeIndices: [Int32] = []
+    /// Standard-size memory of emptied chunks, for reuse.
+    private var spare: [UnsafeMutablePointer<UInt8>] = []
+    /// The chunk records are appended to (-1: none yet).
+    private var current: Int32 = -1
+    /// The writer a record is rendered into before it is copied to a chunk.
+    private var scratch = ByteWriter(capacity: 1 << 14)
+
+    deinit {
+        for c in chunks { c?.base.deallocate() }
+        for p in spare { p.deallocate() }
+        scratch.deallocate()
+    }
+
+    /// Whether no slot waits (a record can be written at once).
+    var isEmpty: Bool { head == slots.count }
+    /// Slots queued (for tests and diagnostics).
+    var count: Int { slots.count - head }
+    /// Bytes of chunk memory held, spares included (for diagnostics).
+    var chunkBytesHeld: Int {
+        chunks.reduce(0) { $0 + ($1?.capacity ?? 0) } + spare.count * Self.chunkBytes
+    }
+
+    /// Adds the slot of a held frame, after every slot already queued.
+    func appendWaiting(frame: Int) {
+        slots.append(Slot(frame: frame, waiting: true, counts: false, chunk: -1, start: 0, length: 0))
+    }
+
+    /// Adds a rendered record after every slot already queued: `render` appends it (nothing
+    /// for a frame that prints nothing) and returns whether it counts towards `-c`.
+    func append(frame: Int, render: (inout ByteWriter) -> Bool) {
+        var s = Slot(frame: frame, waiting: false, counts: false, chunk: -1, start: 0, length: 0)
+        s.counts = store(&s, render)
+        slots.append(s)
+    }
+
+    /// The position of held frame `frame`'s waiting slot, or nil if it has none.
+    func waitingSlot(_ frame: Int) -> Int? {
+        guard head < slots.count else { return nil }
+        if slots[head].frame == frame && slots[head].waiting { return head }
+        // Slots are sorted by frame number; a frame's own slot is the first with its number
+        // (timer events queued after it carry the same number).
+        var lo = head, hi = slots.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if slots[mid].frame < frame { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < slots.count, slots[lo].frame == frame, slots[lo].waiting else { return nil }
+        return lo
+    }
+
+    /// Whether slot `k` is the first one queued (its record can be written at once).
+    func isFront(_ k: Int) -> Bool { k == head }
+
+    /// Gives waiting slot `k` its rendered record (`render` as for `append`).
+    func fill(_ k: Int, render: (inout ByteWriter) -> Bool) {
+        var s = slots[k]
+        s.waiting = false
+        s.counts = store(&s, render)
+        slots[k] = s
+    }
+
+    /// Marks the front slot handed over (its record was written directly).
+    func removeFront() {
+        precondition(head < slots.count, "RenderedQueue.removeFront on an empty queue")
+        release(slots[head])
+        head += 1
+        settle()
+    }
+
+    /// Hands the ready slots at the front to `write`, in order, until a waiting one.
+    func drain(_ write: (Slot, UnsafeRawBufferPointer) -> Void) {
+        while head < slots.count && !slots[head].waiting {
+            let s = slots[head]
+            write(s, bytes(of: s))
+            release(s)
+            head += 1
+        }
+        settle()
+    }
+
+    /// Hands every remaining slot over in order; a slot still waiting (a result that never
+    /// came back) is handed over without bytes.
+    func drainAll(_ write: (Slot, UnsafeRawBufferPointer) -> Void) {
+        while head < slots.count {
+            let s = slots[head]
+            write(s, bytes(of: s))
+            release(s)
+            head += 1
+        }
+        settle()
+    }
+
+    // MARK: storage
+
+    /// Renders into the scratch writer and copies the record into a chunk; returns what
+    /// `render` returned.
+    private func store(_ s: inout Slot, _ render: (inout ByteWriter) -> Bool) -> Bool {
+        scratch.removeAll()
+        let counts = render(&scratch)
+        let n = scratch.count
+        guard n > 0 else { return counts }
+        let c = chunkWithRoom(n)
+        let start = chunks[Int(c)]!.used
+        (chunks[Int(c)]!.base + start).update(from: scratch.bytes.baseAddress!, count: n)
+        chunks[Int(c)]!.used += n
+        chunks[Int(c)]!.live += 1
+        s.chunk = c
+        s.start = start
+        s.length = n
+        return counts
+    }
+
+    /// A chunk with room for `n` more bytes: the current one, or a new current one (a record
+    /// larger than a standard chunk gets one of its own size).
+    private func chunkWithRoom(_ n: Int) -> Int32 {
+        if current >= 0, let c = chunks[Int(current)], c.capacity - c.used >= n { return current }
+        let capacity = max(n, Self.chunkBytes)
+        let base = capacity == Self.chunkBytes && !spare.isEmpty
+            ? spare.removeLast() : UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        let chunk = Chunk(base: base, capacity: capacity, used: 0, live: 0)
+        let previous = current
+        if let i = freeIndices.popLast() {
+            chunks[Int(i)] = chunk
+            current = i
+        } else {
+            chunks.append(chunk)
+            current = Int32(chunks.count - 1)
+        }
+        // The chunk written before is given back once nothing in it is live any more.
+        if previous >= 0, chunks[Int(previous)]!.live == 0 { giveBack(previous) }
+        return current
+    }
+
+    /// The record of slot `s` (empty when it has none).
+    private func bytes(of s: Slot) -> UnsafeRawBufferPointer {
+        guard s.chunk >= 0, s.length > 0, let c = chunks[Int(s.chunk)] else {
+            return UnsafeRawBufferPointer(start: nil, count: 0)
+        }
+        return UnsafeRawBufferPointer(start: c.base + s.start, count: s.length)
+    }
+
+    /// A record was handed over: its chunk is given back when it was the chunk's last live
+    /// record (the current chunk is only rewound).
+    private func release(_ s: Slot) {
+        guard s.chunk >= 0 else { return }
+        let i = Int(s.chunk)
+        chunks[i]!.live -= 1
+        guard chunks[i]!.live == 0 else { return }
+        if s.chunk == current { chunks[i]!.used = 0 } else { giveBack(s.chunk) }
+    }
+
+    private func giveBack(_ i: Int32) {
+        let c = chunks[Int(i)]!
+        if c.capacity == Self.chunkBytes && spare.count < Self.spareChunks {
+            spare.append(c.base)
+        } else {
+            c.base.deallocate()
+        }
+        chunks[Int(i)] = nil
+        freeIndices.append(i)
+    }
+
+    /// Drops handed-over slots (all of them when none is left; else in bulk once they are
+    /// at least half of the array).
+    private func settle() {
+        if head == slots.count {
+            slots.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 1024 && head * 2 >= slots.count {
+            slots.removeFirst(head)
+            head = 0
+        }
+    }
+}
