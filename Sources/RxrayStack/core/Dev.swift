@@ -33,7 +33,9 @@ final class Kernel {
     let handle = KernelHandle()
 
     /// IPv4 policy-routing results by flow (ipv4/FibRules.swift).
-    var fibCache4: FibCache4
+    let fibCache4: FibCache4
+    /// Input-route decisions by the packet fields they read (ipv4/RouteMemo.swift).
+    let routeMemo: RouteInputMemo
     /// Whether policy rules differ from the three defaults (`fib_has_custom_rules`).
     let customRules4: Bool
 
@@ -75,6 +77,7 @@ final class Kernel {
         nfIfName = ns.devices.map { IfName($0.name) }
         devGRO = ns.devices.map { ($0.isVirtual, $0.rxQueues, $0.groEnabled, $0.groMaxSize) }
         fibCache4 = FibCache4(ns)
+        routeMemo = RouteInputMemo(ns)
         icmpGlobal.credit = ns.sysctl.icmpMsgsBurst
         icmp6Global.credit = ns.sysctl.icmpMsgsBurst
         handle.kernel = self

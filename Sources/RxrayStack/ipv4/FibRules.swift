@@ -167,36 +167,41 @@ struct FibLookup4 {
 /// are processed, so a lookup is a pure function of the flow fields they read). The key holds
 /// only the fields some rule or route can look at, so flows that differ in nothing the FIB
 /// reads share an entry. Results are exactly `Netns.fibLookup`'s.
-struct FibCache4 {
+///
+/// Keys are packed into three words and kept apart from the results, so a probe compares
+/// three words and only a hit copies a result (an array of optional key-and-result entries
+/// copied the whole entry per probe). A class: the kernel reads it through a `let`.
+final class FibCache4 {
     struct Key: Equatable {
-        var daddr: UInt32
-        var saddr: UInt32
-        var mark: UInt32
-        var iif: Int32
-        var oif: Int32
-        var tos: UInt8
-        var proto: UInt8
-        var sport: UInt16
-        var dport: UInt16
+        /// daddr << 32 | saddr
+        var addrs: UInt64
+        /// mark << 32 | iif (32 bits; -1 none, -2 not read)
+        var markIif: UInt64
+        /// oif (32 bits; -1 none) | tos << 32 | proto << 40 | (sport << 16 | dport) packed above
+        var rest: UInt64
+        var ports: UInt32
     }
-    private struct Entry {
-        var key: Key
-        var value: FibLookup4
-    }
-    /// 8192 entries (about 1 MB): the reverse-path check looks up every distinct source, and
-    /// a realistic mix has thousands (1024 missed 38 % of lookups on the bench slice).
+    /// 8192 entries: the reverse-path check looks up every distinct source, and a realistic
+    /// mix has thousands (1024 missed 38 % of lookups on the bench slice).
     static let slots = 8192
-    private var entries: [Entry?]
+    /// `markIif` of an empty slot: an iif of -3 never occurs (`key(_:)` makes -1 or -2 at least).
+    private static let emptyMarkIif = UInt64(UInt32(bitPattern: -3))
+    private let keys: UnsafeMutablePointer<Key>
+    private let values: UnsafeMutablePointer<FibLookup4>
     private let usesSaddr: Bool
     private let usesIif: Bool
     private let usesMark: Bool
     private let usesTos: Bool
-    private let usesPorts: Bool
+    /// Whether some rule reads the protocol or ports.
+    let usesPorts: Bool
     private(set) var hits = 0
     private(set) var misses = 0
 
     init(_ ns: Netns) {
-        entries = [Entry?](repeating: nil, count: Self.slots)
+        keys = .allocate(capacity: Self.slots)
+        keys.initialize(repeating: Key(addrs: 0, markIif: Self.emptyMarkIif, rest: 0, ports: 0), count: Self.slots)
+        values = .allocate(capacity: Self.slots)
+        values.initialize(repeating: FibLookup4(), count: Self.slots)
         usesSaddr = ns.rules4.contains { $0.from != nil }
         usesIif = ns.rules4.contains { $0.sel.iif != nil }
         usesMark = ns.rules4.contains { $0.sel.fwmark != nil }
@@ -204,34 +209,51 @@ struct FibCache4 {
         usesPorts = ns.rules4.contains { $0.sel.ipproto != nil || $0.sel.sport != nil || $0.sel.dport != nil }
     }
 
-    func key(_ fl: Flow4) -> Key {
-        Key(daddr: fl.daddr.value, saddr: usesSaddr ? fl.saddr.value : 0, mark: usesMark ? fl.mark : 0,
-            iif: usesIif ? Int32(truncatingIfNeeded: fl.iif ?? -1) : -2, oif: Int32(truncatingIfNeeded: fl.oif ?? -1),
-            tos: usesTos ? fl.tos : 0, proto: usesPorts ? fl.proto : 0,
-            sport: usesPorts ? fl.sport : 0, dport: usesPorts ? fl.dport : 0)
+    deinit {
+        keys.deallocate()
+        values.deallocate()
     }
 
-    static func slot(_ k: Key) -> Int {
-        var h = UInt64(k.daddr) &* 0x9E37_79B9_7F4A_7C15
-        h ^= UInt64(k.saddr) &* 0xC2B2_AE3D_27D4_EB4F
-        h ^= (UInt64(UInt32(bitPattern: k.iif)) << 32 | UInt64(UInt32(bitPattern: k.oif))) &* 0x1656_67B1_9E37_79F9
-        h ^= (UInt64(k.mark) << 32 | UInt64(k.tos) << 24 | UInt64(k.proto) << 16) &* 0x27D4_EB2F_1656_67C5
-        h ^= (UInt64(k.sport) << 16 | UInt64(k.dport)) &* 0x9E37_79B9_7F4A_7C15
+    @inline(__always) func key(_ fl: Flow4) -> Key {
+        let iif: Int32 = usesIif ? Int32(truncatingIfNeeded: fl.iif ?? -1) : -2
+        let oif = Int32(truncatingIfNeeded: fl.oif ?? -1)
+        let saddr = usesSaddr ? fl.saddr.value : 0
+        let mark = usesMark ? fl.mark : 0
+        let tos = usesTos ? fl.tos : 0
+        var rest = UInt64(UInt32(bitPattern: oif)) | UInt64(tos) << 32
+        var ports: UInt32 = 0
+        if usesPorts {
+            rest |= UInt64(fl.proto) << 40
+            ports = UInt32(fl.sport) << 16 | UInt32(fl.dport)
+        }
+        return Key(addrs: UInt64(fl.daddr.value) << 32 | UInt64(saddr), markIif: UInt64(mark) << 32 | UInt64(UInt32(bitPattern: iif)),
+                   rest: rest, ports: ports)
+    }
+
+    @inline(__always) static func slot(_ k: Key) -> Int {
+        var h = k.addrs &* 0x9E37_79B9_7F4A_7C15
+        h ^= k.markIif &* 0xC2B2_AE3D_27D4_EB4F
+        h ^= (k.rest ^ UInt64(k.ports) << 20) &* 0x1656_67B1_9E37_79F9
         h ^= h >> 29
         return Int(truncatingIfNeeded: h >> 20) & (slots - 1)
     }
 
     /// The cached result for `fl`, computing it on a miss.
-    mutating func lookup(_ fl: Flow4, in ns: Netns) -> FibLookup4 {
+    @inline(__always) func lookup(_ fl: Flow4, in ns: Netns) -> FibLookup4 {
         let k = key(fl)
         let i = Self.slot(k)
-        if let e = entries[i], e.key == k {
-            hits += 1
-            return e.value
+        if keys[i] == k {
+            hits &+= 1
+            return values[i]
         }
-        misses += 1
+        return miss(fl, k, i, ns)
+    }
+
+    @inline(never) private func miss(_ fl: Flow4, _ k: Key, _ i: Int, _ ns: Netns) -> FibLookup4 {
+        misses &+= 1
         let v = ns.fibLookup(fl)
-        entries[i] = Entry(key: k, value: v)
+        keys[i] = k
+        values[i] = v
         return v
     }
 }

@@ -39,8 +39,9 @@ extension Kernel {
     /// Unicast and broadcast input routing in the kernel's order: martian checks, policy
     /// routing, local/broadcast/forward decision.
     ///
-    /// Mirrors `ip_route_input_slow()` in net/ipv4/route.c.
-    func ipRouteInputSlow(_ skb: inout SKB, _ r: inout FrameResult) -> DropReason? {
+    /// Mirrors `ip_route_input_slow()` in net/ipv4/route.c. Called through the memo
+    /// (`ipRouteInputSlow`, ipv4/RouteMemo.swift); reads nothing of `skb.route4`.
+    func ipRouteInputSlowFull(_ skb: inout SKB, _ r: inout FrameResult) -> DropReason? {
         let daddr = skb.v4Daddr
         let saddr = skb.v4Saddr
         let dev = skb.dev
