@@ -102,6 +102,16 @@ public struct ByteWriter {
         bytes(UnsafeRawBufferPointer(p))
     }
 
+    /// Appends again the `n` bytes written at `start` (`start + n` ≤ `count`), e.g. a text
+    /// escaped once and wanted twice.
+    @inlinable public mutating func repeatBytes(from start: Int, count n: Int) {
+        precondition(start >= 0 && n >= 0 && start &+ n <= used, "ByteWriter.repeatBytes beyond the end")
+        guard n > 0 else { return }
+        reserve(n)
+        (base + used).update(from: base + start, count: n)
+        used &+= n
+    }
+
     /// Appends a literal's bytes.
     @inlinable @inline(__always) public mutating func ascii(_ s: StaticString) {
         if s.hasPointerRepresentation {
@@ -155,8 +165,47 @@ public struct ByteWriter {
             let pairs = ByteWriter.digitPairs.utf8Start
             let r = Int(truncatingIfNeeded: v) &* 2
             bytes(pairs[r], pairs[r &+ 1])
+        } else if v < 100_000 {
+            decimalShort(UInt32(truncatingIfNeeded: v))
         } else {
             decimalLong(v, minimumDigits: 0)
+        }
+    }
+
+    /// `decimal` of three to five digits (100 ≤ `v` < 100,000: ports, lengths, identifiers,
+    /// counter deltas): one capacity check, 32-bit divisions by constants, no digit loop.
+    @usableFromInline mutating func decimalShort(_ v: UInt32) {
+        reserve(5)
+        let p = base + used
+        let pairs = ByteWriter.digitPairs.utf8Start
+        if v < 1_000 {
+            let h = v / 100
+            let r = Int(truncatingIfNeeded: v &- h &* 100) &* 2
+            p[0] = 48 &+ UInt8(truncatingIfNeeded: h)
+            p[1] = pairs[r]
+            p[2] = pairs[r &+ 1]
+            used &+= 3
+        } else if v < 10_000 {
+            let h = v / 100
+            let a = Int(truncatingIfNeeded: h) &* 2
+            let r = Int(truncatingIfNeeded: v &- h &* 100) &* 2
+            p[0] = pairs[a]
+            p[1] = pairs[a &+ 1]
+            p[2] = pairs[r]
+            p[3] = pairs[r &+ 1]
+            used &+= 4
+        } else {
+            let t = v / 10_000
+            let rest = v &- t &* 10_000
+            let h = rest / 100
+            let a = Int(truncatingIfNeeded: h) &* 2
+            let r = Int(truncatingIfNeeded: rest &- h &* 100) &* 2
+            p[0] = 48 &+ UInt8(truncatingIfNeeded: t)
+            p[1] = pairs[a]
+            p[2] = pairs[a &+ 1]
+            p[3] = pairs[r]
+            p[4] = pairs[r &+ 1]
+            used &+= 5
         }
     }
 

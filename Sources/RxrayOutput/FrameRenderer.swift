@@ -416,13 +416,18 @@ public struct FrameRenderer {
         // GRO and conntrack: the decision of the last record of their stage, if any.
         var gro: Int?
         var conntrack: Int?
+        // Where the escaped detail of record `gro` / `conntrack` was written in this stage list
+        // (nil: not written, the stage is not shown): copied from there, not escaped again.
+        var groText: (start: Int, count: Int)?
+        var conntrackText: (start: Int, count: Int)?
         // The detail bytes are looked up once for all records, not once per record.
         r.withDetailBytes { all in
             for (i, s) in r.stages.enumerated() {
+                let tracked: Bool
                 switch s.stage {
-                case .devGroReceive: gro = i
-                case .nfConntrackIn: conntrack = i
-                default: break
+                case .devGroReceive: gro = i; groText = nil; tracked = true
+                case .nfConntrackIn: conntrack = i; conntrackText = nil; tracked = true
+                default: tracked = false
                 }
                 guard shows(s.stage) else { continue }
                 w.ascii(first ? "{\"stage\":\"" : ",{\"stage\":\"")
@@ -430,19 +435,23 @@ public struct FrameRenderer {
                 s.stage.writeSymbol(to: &w)
                 w.ascii("\",\"decision\":\"")
                 s.verdict.writeDecisionAndDetailKey(to: &w)
+                let textStart = w.count
                 let n = Int(s.detailCount)
                 if n > 0, let p = all.baseAddress {
                     let st = Int(s.detailStart)
                     precondition(st >= 0 && st + n <= all.count, "stage detail range outside the result's detail bytes")
                     w.jsonEscaped(UnsafeBufferPointer(start: p + st, count: n))
                 }
+                if tracked {
+                    if case .devGroReceive = s.stage { groText = (textStart, w.count - textStart) } else { conntrackText = (textStart, w.count - textStart) }
+                }
                 w.ascii("\"}")
             }
         }
         w.ascii("],\"gro\":")
-        stageObject(r, gro, &w)
+        stageObject(r, gro, groText, &w)
         w.ascii(",\"conntrack\":")
-        stageObject(r, conntrack, &w)
+        stageObject(r, conntrack, conntrackText, &w)
         w.ascii(",\"counters\":{")
         first = true
         for (mib, delta) in r.counters {
@@ -453,13 +462,18 @@ public struct FrameRenderer {
         w.byte(125)
     }
 
-    /// `{"decision", "detail"}` of stage record `index`, or null.
-    private func stageObject(_ r: FrameResult, _ index: Int?, _ w: inout ByteWriter) {
+    /// `{"decision", "detail"}` of stage record `index`, or null. `written` is where the
+    /// record's escaped detail already is in `w` (copied from there), if it is.
+    private func stageObject(_ r: FrameResult, _ index: Int?, _ written: (start: Int, count: Int)?, _ w: inout ByteWriter) {
         guard let i = index else { w.ascii("null"); return }
         let s = r.stages[i]
         w.ascii("{\"decision\":\"")
         s.verdict.writeDecisionAndDetailKey(to: &w)
-        r.withDetail(of: s) { w.jsonEscaped($0) }
+        if let t = written {
+            w.repeatBytes(from: t.start, count: t.count)
+        } else {
+            r.withDetail(of: s) { w.jsonEscaped($0) }
+        }
         w.ascii("\"}")
     }
 

@@ -258,7 +258,8 @@ struct Analyze: ParsableCommand {
             if r.timer != nil {
                 guard !stop, !onlyDrops else { return }
                 if queue.isEmpty { outputTimer(r); return }
-                queue.append(frame: lastIndex) { renderer.timerEvent(r, to: &$0); return false }
+                renderer.timerEvent(r, to: &queue.scratch)
+                queue.append(frame: lastIndex, counts: false)
                 return
             }
             if currentIndex == r.frame {
@@ -266,7 +267,9 @@ struct Analyze: ParsableCommand {
                 if queue.isEmpty {
                     output(r, currentMeta, currentBytes, currentSelected)
                 } else if currentSelected && !stop {
-                    queue.append(frame: r.frame) { render(r, currentMeta, currentBytes, currentSelected, &$0) }
+                    // Rendered here, not in a closure (one capturing `r` copied the result).
+                    let counts = render(r, currentMeta, currentBytes, currentSelected, &queue.scratch)
+                    queue.append(frame: r.frame, counts: counts)
                 }
                 return
             }
@@ -280,7 +283,8 @@ struct Analyze: ParsableCommand {
                     output(r, meta, bytes, selected)
                     queue.removeFront()
                 } else {
-                    queue.fill(k) { render(r, meta, bytes, selected, &$0) }
+                    let counts = render(r, meta, bytes, selected, &queue.scratch)
+                    queue.fill(k, counts: counts)
                 }
             }
             queue.drain(release)

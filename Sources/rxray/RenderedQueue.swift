@@ -53,8 +53,9 @@ final class RenderedQueue {
     private var spare: [UnsafeMutablePointer<UInt8>] = []
     /// The chunk records are appended to (-1: none yet).
     private var current: Int32 = -1
-    /// The writer a record is rendered into before it is copied to a chunk.
-    private var scratch = ByteWriter(capacity: 1 << 14)
+    /// The writer a record is rendered into before `append` or `fill` copies it to a chunk
+    /// (rendered by the caller, so no closure captures the result).
+    var scratch = ByteWriter(capacity: 1 << 14)
 
     deinit {
         for c in chunks { c?.base.deallocate() }
@@ -76,11 +77,11 @@ final class RenderedQueue {
         slots.append(Slot(frame: frame, waiting: true, counts: false, chunk: -1, start: 0, length: 0))
     }
 
-    /// Adds a rendered record after every slot already queued: `render` appends it (nothing
-    /// for a frame that prints nothing) and returns whether it counts towards `-c`.
-    func append(frame: Int, render: (inout ByteWriter) -> Bool) {
-        var s = Slot(frame: frame, waiting: false, counts: false, chunk: -1, start: 0, length: 0)
-        s.counts = store(&s, render)
+    /// Adds the record in `scratch` (empty for a frame that prints nothing) after every slot
+    /// already queued; `counts`: it counts towards `-c`.
+    func append(frame: Int, counts: Bool) {
+        var s = Slot(frame: frame, waiting: false, counts: counts, chunk: -1, start: 0, length: 0)
+        store(&s)
         slots.append(s)
     }
 
@@ -102,11 +103,12 @@ final class RenderedQueue {
     /// Whether slot `k` is the first one queued (its record can be written at once).
     func isFront(_ k: Int) -> Bool { k == head }
 
-    /// Gives waiting slot `k` its rendered record (`render` as for `append`).
-    func fill(_ k: Int, render: (inout ByteWriter) -> Bool) {
+    /// Gives waiting slot `k` the record in `scratch` (`counts` as for `append`).
+    func fill(_ k: Int, counts: Bool) {
         var s = slots[k]
         s.waiting = false
-        s.counts = store(&s, render)
+        s.counts = counts
+        store(&s)
         slots[k] = s
     }
 
@@ -143,13 +145,11 @@ final class RenderedQueue {
 
     // MARK: storage
 
-    /// Renders into the scratch writer and copies the record into a chunk; returns what
-    /// `render` returned.
-    private func store(_ s: inout Slot, _ render: (inout ByteWriter) -> Bool) -> Bool {
-        scratch.removeAll()
-        let counts = render(&scratch)
+    /// Copies the record in `scratch` into a chunk (and empties `scratch`).
+    private func store(_ s: inout Slot) {
         let n = scratch.count
-        guard n > 0 else { return counts }
+        defer { scratch.removeAll() }
+        guard n > 0 else { return }
         let c = chunkWithRoom(n)
         let start = chunks[Int(c)]!.used
         (chunks[Int(c)]!.base + start).update(from: scratch.bytes.baseAddress!, count: n)
@@ -158,7 +158,6 @@ final class RenderedQueue {
         s.chunk = c
         s.start = start
         s.length = n
-        return counts
     }
 
     /// A chunk with room for `n` more bytes: the current one, or a new current one (a record

@@ -108,6 +108,13 @@ final class OutputByteWriterTests: XCTestCase {
             XCTAssertEqual(text { $0.decimal(UInt16(truncatingIfNeeded: v)) }, String(UInt16(truncatingIfNeeded: v)))
         }
         XCTAssertEqual(text { $0.decimal(Int.min) }, String(Int.min))
+        // Every value through the digit-count boundaries of the short paths (1–2 digits
+        // inline, 3–5 without a digit loop, 6 and more the general loop), one per line.
+        let all = 0...120_000
+        XCTAssertEqual(text { w in for v in all { w.decimal(UInt64(v)); w.byte(10) } },
+                       all.map { String($0) + "\n" }.joined())
+        XCTAssertEqual(text { w in for v in all { w.decimal(-v); w.byte(10) } },
+                       all.map { String(-$0) + "\n" }.joined())
         XCTAssertEqual(text { $0.decimal(-5, width: 4) }, "  -5")
         XCTAssertEqual(text { $0.decimal(12345, width: 3) }, "12345")
     }
@@ -233,6 +240,18 @@ final class OutputByteWriterTests: XCTestCase {
             w.escapeJSON(from: 3)
             XCTAssertEqual(Array(w.bytes), Array("ab\"".utf8) + referenceEscaped(s, escapeDEL: true))
         }
+    }
+
+    func testRepeatedBytesCopyWhatWasWrittenEvenWhenTheWriterGrows() {
+        var w = ByteWriter(capacity: 8)
+        defer { w.deallocate() }
+        w.ascii("ab\"cd\"")
+        w.repeatBytes(from: 2, count: 4)
+        XCTAssertEqual(String(decoding: w.bytes, as: UTF8.self), "ab\"cd\"\"cd\"")
+        // Twice the writer's size: the copy reads the bytes after the writer moved them.
+        w.repeatBytes(from: 0, count: w.count)
+        w.repeatBytes(from: 3, count: 0)
+        XCTAssertEqual(String(decoding: w.bytes, as: UTF8.self), "ab\"cd\"\"cd\"ab\"cd\"\"cd\"")
     }
 
     func testEscapingAfterOtherTextIntoAFullWriterKeepsBoth() {

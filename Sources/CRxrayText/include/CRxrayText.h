@@ -24,6 +24,23 @@ static inline ptrdiff_t rxray_json_scan(uint8_t *dst, const uint8_t *src, ptrdif
         const __m128i bslash = _mm_set1_epi8(0x5C);
         // Without DEL, compare against '"' twice rather than branch in the loop.
         const __m128i del = _mm_set1_epi8(escape_del ? 0x7F : 0x22);
+        // Thirty-two bytes a step while they fit (one mask test for both halves; a block with
+        // a byte to escape is found again by the sixteen-byte loop below).
+        while (i + 32 <= n) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + i + 16));
+            if (dst) {
+                _mm_storeu_si128((__m128i *)(void *)(dst + i), a);
+                _mm_storeu_si128((__m128i *)(void *)(dst + i + 16), b);
+            }
+            __m128i m = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(a, ctl), a), _mm_cmpeq_epi8(_mm_min_epu8(b, ctl), b));
+            m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(a, quote), _mm_cmpeq_epi8(b, quote)));
+            m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(a, bslash), _mm_cmpeq_epi8(b, bslash)));
+            m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(a, del), _mm_cmpeq_epi8(b, del)));
+            if (_mm_movemask_epi8(m) != 0) break;
+            i += 32;
+        }
+        if (i == n) return n;
         for (;;) {
             ptrdiff_t at = i + 16 <= n ? i : n - 16;
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + at));
