@@ -1,4 +1,9 @@
+import Foundation
 import RxrayDecode
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Printed records kept until every frame before them is printed: output in capture order
 /// from results handed over as they settle (`EmitOrder.settled`).
@@ -16,6 +21,11 @@ import RxrayDecode
 /// waiting (a sliding window of up to the reassembly timeout), nothing is copied again as the
 /// window moves, and a wait allocates nothing once enough chunks exist. Spare chunks beyond
 /// `spareChunks` are given back.
+///
+/// Memory stays bounded however long the wait: once the chunks in memory pass `memoryLimit`
+/// bytes, the oldest full chunk (records still waiting) is written to an unlinked temporary
+/// file and its memory is given back; it is read back when its first record is handed over.
+/// The file is emptied whenever no chunk is left in it. Output bytes do not depend on it.
 final class RenderedQueue {
     struct Slot {
         /// Frame number; a timer event carries the number of the last frame before it, so
@@ -32,11 +42,17 @@ final class RenderedQueue {
     }
 
     private struct Chunk {
-        var base: UnsafeMutablePointer<UInt8>
+        /// The chunk's memory; nil while it is in the temporary file.
+        var base: UnsafeMutablePointer<UInt8>?
         var capacity: Int
         var used: Int
         /// Records in the chunk not yet handed over.
         var live: Int
+        /// Where the chunk's bytes are in the temporary file (-1: not written there).
+        var fileOffset: Int64 = -1
+        /// Order of making: records in a chunk made later are written later (apart from
+        /// held frames' records, filled in where the writing was when they settled).
+        var serial: Int
     }
 
     static let chunkBytes = 1 << 20
@@ -51,6 +67,29 @@ final class RenderedQueue {
     private var freeIndices: [Int32] = []
     /// Standard-size memory of emptied chunks, for reuse.
     private var spare: [UnsafeMutablePointer<UInt8>] = []
+    /// Bytes of chunk memory that may hold waiting records before the oldest chunks go to the
+    /// temporary file: 64 MiB, or `RXRAY_WAIT_MEMORY_MB` (for tests and small machines).
+    static let memoryLimit: Int = {
+        if let v = ProcessInfo.processInfo.environment["RXRAY_WAIT_MEMORY_MB"], let mb = Int(v), mb >= 1 {
+            return mb << 20
+        }
+        return 64 << 20
+    }()
+    /// Capacity of the chunks whose memory is held (spares not included).
+    private var memoryBytes = 0
+    private var nextSerial = 0
+    /// The unlinked temporary file (-1: none yet), its length, and the chunks in it.
+    private var fileDescriptor: Int32 = -1
+    private var fileEnd: Int64 = 0
+    private var chunksInFile = 0
+    /// Set when the file cannot be made or written: waiting records then stay in memory.
+    private var fileFailed = false
+    /// Chunks written to the file, and the most chunk memory held at once (spares not
+    /// included): printed to standard error at the end with `RXRAY_WAIT_STATS=1`.
+    private var chunksWritten = 0
+    private var peakMemoryBytes = 0
+    private static let statsOn = ProcessInfo.processInfo.environment["RXRAY_WAIT_STATS"] == "1"
+
     /// The chunk records are appended to (-1: none yet).
     private var current: Int32 = -1
     /// The writer a record is rendered into before `append` or `fill` copies it to a chunk
@@ -58,9 +97,14 @@ final class RenderedQueue {
     var scratch = ByteWriter(capacity: 1 << 14)
 
     deinit {
-        for c in chunks { c?.base.deallocate() }
+        if Self.statsOn {
+            let note = "rxray: waiting output: \(chunksWritten) chunks to the temporary file\(fileFailed ? " (failed: kept in memory)" : ""), peak \(peakMemoryBytes) bytes of chunks in memory, limit \(Self.memoryLimit)\n"
+            FileHandle.standardError.write(Data(note.utf8))
+        }
+        for c in chunks { c?.base?.deallocate() }
         for p in spare { p.deallocate() }
         scratch.deallocate()
+        if fileDescriptor >= 0 { close(fileDescriptor) }
     }
 
     /// Whether no slot waits (a record can be written at once).
@@ -68,9 +112,7 @@ final class RenderedQueue {
     /// Slots queued (for tests and diagnostics).
     var count: Int { slots.count - head }
     /// Bytes of chunk memory held, spares included (for diagnostics).
-    var chunkBytesHeld: Int {
-        chunks.reduce(0) { $0 + ($1?.capacity ?? 0) } + spare.count * Self.chunkBytes
-    }
+    var chunkBytesHeld: Int { memoryBytes + spare.count * Self.chunkBytes }
 
     /// Adds the slot of a held frame, after every slot already queued.
     func appendWaiting(frame: Int) {
@@ -152,7 +194,7 @@ final class RenderedQueue {
         guard n > 0 else { return }
         let c = chunkWithRoom(n)
         let start = chunks[Int(c)]!.used
-        (chunks[Int(c)]!.base + start).update(from: scratch.bytes.baseAddress!, count: n)
+        (chunks[Int(c)]!.base! + start).update(from: scratch.bytes.baseAddress!, count: n)
         chunks[Int(c)]!.used += n
         chunks[Int(c)]!.live += 1
         s.chunk = c
@@ -167,7 +209,8 @@ final class RenderedQueue {
         let capacity = max(n, Self.chunkBytes)
         let base = capacity == Self.chunkBytes && !spare.isEmpty
             ? spare.removeLast() : UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
-        let chunk = Chunk(base: base, capacity: capacity, used: 0, live: 0)
+        nextSerial += 1
+        let chunk = Chunk(base: base, capacity: capacity, used: 0, live: 0, serial: nextSerial)
         let previous = current
         if let i = freeIndices.popLast() {
             chunks[Int(i)] = chunk
@@ -176,17 +219,108 @@ final class RenderedQueue {
             chunks.append(chunk)
             current = Int32(chunks.count - 1)
         }
+        memoryBytes += capacity
         // The chunk written before is given back once nothing in it is live any more.
         if previous >= 0, chunks[Int(previous)]!.live == 0 { giveBack(previous) }
+        while memoryBytes > Self.memoryLimit && !fileFailed, let last = lastNeededInMemory() {
+            moveToFile(last)
+        }
+        peakMemoryBytes = max(peakMemoryBytes, memoryBytes)
         return current
+    }
+
+    // MARK: the temporary file
+
+    /// The chunk in memory whose records are written last (the latest made, other than the
+    /// current one, with records waiting), or nil: records are written in the order they are
+    /// queued, so the chunks at the front stay in memory and the file is read back in order.
+    private func lastNeededInMemory() -> Int32? {
+        var best: Int32 = -1
+        var bestSerial = Int.min
+        for i in chunks.indices {
+            guard let c = chunks[i], c.base != nil, c.live > 0, Int32(i) != current, c.serial > bestSerial else { continue }
+            best = Int32(i)
+            bestSerial = c.serial
+        }
+        return best >= 0 ? best : nil
+    }
+
+    /// Writes chunk `i` to the temporary file and gives its memory back (it stays in memory if
+    /// the file cannot be made or written).
+    private func moveToFile(_ i: Int32) {
+        guard var c = chunks[Int(i)], let base = c.base else { return }
+        if fileDescriptor < 0 {
+            let dir = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+            var template = Array((dir + "/rxray-waiting-XXXXXX").utf8CString)
+            let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+            guard fd >= 0 else { fileFailed = true; return }
+            template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+            fileDescriptor = fd
+        }
+        var done = 0
+        while done < c.used {
+            let n = pwrite(fileDescriptor, base + done, c.used - done, off_t(fileEnd) + off_t(done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { fileFailed = true; return }
+            done += n
+        }
+        c.fileOffset = fileEnd
+        fileEnd += Int64(c.used)
+        if c.capacity == Self.chunkBytes && spare.count < Self.spareChunks { spare.append(base) } else { base.deallocate() }
+        c.base = nil
+        memoryBytes -= c.capacity
+        chunks[Int(i)] = c
+        chunksInFile += 1
+        chunksWritten += 1
+    }
+
+    /// Reads chunk `i` back from the temporary file. The file is private to this process, so a
+    /// failed read is an I/O error of the machine: reported, and the run ends (exit status 2)
+    /// rather than leaving records out.
+    private func loadFromFile(_ i: Int32) {
+        guard chunks[Int(i)]?.base == nil else { return }
+        // Room first: the chunks whose records are written last go to the file.
+        while memoryBytes + chunks[Int(i)]!.capacity > Self.memoryLimit && !fileFailed, let o = lastNeededInMemory() {
+            moveToFile(o)
+        }
+        var c = chunks[Int(i)]!
+        let base = c.capacity == Self.chunkBytes && !spare.isEmpty
+            ? spare.removeLast() : UnsafeMutablePointer<UInt8>.allocate(capacity: c.capacity)
+        var done = 0
+        while done < c.used {
+            let n = pread(fileDescriptor, base + done, c.used - done, off_t(c.fileOffset) + off_t(done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                let why = n < 0 ? String(cString: strerror(errno)) : "unexpected end of file"
+                FileHandle.standardError.write(Data("rxray: cannot read waiting output back from its temporary file: \(why)\n".utf8))
+                exit(2)
+            }
+            done += n
+        }
+        c.base = base
+        c.fileOffset = -1
+        memoryBytes += c.capacity
+        peakMemoryBytes = max(peakMemoryBytes, memoryBytes)
+        chunks[Int(i)] = c
+        leftFile()
+    }
+
+    /// A chunk left the file (read back or given back): an empty file is truncated.
+    private func leftFile() {
+        chunksInFile -= 1
+        if chunksInFile == 0 && fileDescriptor >= 0 {
+            _ = ftruncate(fileDescriptor, 0)
+            fileEnd = 0
+        }
     }
 
     /// The record of slot `s` (empty when it has none).
     private func bytes(of s: Slot) -> UnsafeRawBufferPointer {
-        guard s.chunk >= 0, s.length > 0, let c = chunks[Int(s.chunk)] else {
+        guard s.chunk >= 0, s.length > 0, chunks[Int(s.chunk)] != nil else {
             return UnsafeRawBufferPointer(start: nil, count: 0)
         }
-        return UnsafeRawBufferPointer(start: c.base + s.start, count: s.length)
+        if chunks[Int(s.chunk)]!.base == nil { loadFromFile(s.chunk) }
+        return UnsafeRawBufferPointer(start: chunks[Int(s.chunk)]!.base! + s.start, count: s.length)
     }
 
     /// A record was handed over: its chunk is given back when it was the chunk's last live
@@ -201,10 +335,15 @@ final class RenderedQueue {
 
     private func giveBack(_ i: Int32) {
         let c = chunks[Int(i)]!
-        if c.capacity == Self.chunkBytes && spare.count < Self.spareChunks {
-            spare.append(c.base)
+        if let base = c.base {
+            if c.capacity == Self.chunkBytes && spare.count < Self.spareChunks {
+                spare.append(base)
+            } else {
+                base.deallocate()
+            }
+            memoryBytes -= c.capacity
         } else {
-            c.base.deallocate()
+            leftFile()
         }
         chunks[Int(i)] = nil
         freeIndices.append(i)
