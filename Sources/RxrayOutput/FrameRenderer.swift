@@ -331,17 +331,7 @@ public struct FrameRenderer {
     /// optional it was copied (every array and string in it retained, then released).
     public func frame(_ meta: FrameMeta, decoded: DecodedFrame, bytes: UnsafeRawBufferPointer,
                       result: FrameResult, to sink: ByteSink) {
-        sink.withWriter { w in
-            switch format {
-            case .jsonl:
-                jsonHead(meta, decoded: decoded, bytes: bytes, to: &w)
-                jsonResult(result, to: &w)
-                w.byte(125)
-            case .text:
-                textHead(meta, decoded: decoded, bytes: bytes, to: &w)
-                textResult(result, to: &w)
-            }
-        }
+        sink.withWriter { w in frameRecord(meta, decoded: decoded, bytes: bytes, result: result, to: &w) }
         // The last line's end goes through the sink, which flushes when line-buffered.
         sink.endLine()
     }
@@ -351,6 +341,13 @@ public struct FrameRenderer {
     /// before it are written (results that settle out of capture order).
     public func frame(_ meta: FrameMeta, decoded: DecodedFrame, bytes: UnsafeRawBufferPointer,
                       result: FrameResult, to w: inout ByteWriter) {
+        frameRecord(meta, decoded: decoded, bytes: bytes, result: result, to: &w)
+        w.byte(10)
+    }
+
+    /// A frame's record without its last newline.
+    private func frameRecord(_ meta: FrameMeta, decoded: DecodedFrame, bytes: UnsafeRawBufferPointer,
+                             result: FrameResult, to w: inout ByteWriter) {
         switch format {
         case .jsonl:
             jsonHead(meta, decoded: decoded, bytes: bytes, to: &w)
@@ -360,7 +357,6 @@ public struct FrameRenderer {
             textHead(meta, decoded: decoded, bytes: bytes, to: &w)
             textResult(result, to: &w)
         }
-        w.byte(10)
     }
 
     @inline(__always) private func shows(_ s: Stage) -> Bool {

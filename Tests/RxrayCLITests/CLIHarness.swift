@@ -19,15 +19,21 @@ enum CLI {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// Standard output exactly as written.
+        var stdoutBytes = Data()
         var lines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: true).map(String.init) }
     }
 
-    /// Runs rxray with `args` in the package root; `stdin` is fed when given.
-    static func run(_ args: [String], stdin: Data? = nil) throws -> Result {
+    /// Runs rxray with `args` in the package root; `stdin` is fed when given; `environment`
+    /// adds to (or replaces) variables of this process's environment.
+    static func run(_ args: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = binary
         p.arguments = args
         p.currentDirectoryURL = packageRoot
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -53,7 +59,8 @@ enum CLI {
         p.waitUntilExit()
         return Result(status: p.terminationStatus,
                       stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+                      stderr: String(decoding: errData, as: UTF8.self),
+                      stdoutBytes: outData)
     }
 
     static func fixture(_ path: String) -> String { packageRoot.appendingPathComponent(path).path }

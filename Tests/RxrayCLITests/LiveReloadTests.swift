@@ -10,30 +10,10 @@ import Glibc
 /// rule added by the reload that accepts only established traffic lets its next segment
 /// through. Needs root; skips with a printed reason otherwise.
 final class LiveReloadTests: LiveTestCase {
-    private var listener: Process?
-
-    override func tearDown() {
-        if let l = listener, l.isRunning { kill(l.processIdentifier, SIGKILL); l.waitUntilExit() }
-        listener = nil
-        super.tearDown()
-    }
-
     func testAConnectionEstablishedBeforeSIGHUPStaysEstablishedAfterIt() throws {
         let net = try makeNetwork()
         // A listening socket in the DUT (no accept: the connection waits in the accept queue).
-        let l = Process()
-        l.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        l.arguments = ["ip", "netns", "exec", net.dut, "/usr/bin/python3", "-c",
-                       "import socket, time\ns = socket.socket()\ns.bind(('0.0.0.0', 7000))\ns.listen(8)\ntime.sleep(600)"]
-        l.standardOutput = FileHandle.nullDevice
-        l.standardError = FileHandle.nullDevice
-        try l.run()
-        listener = l
-        let listening = (0 ..< 100).contains { _ in
-            usleep(50_000)
-            return (try? LiveShell.run(["ip", "netns", "exec", net.dut, "ss", "-Htln", "sport = :7000"]))?.output.contains("7000") == true
-        }
-        XCTAssertTrue(listening, "the listener is up")
+        try startListener(net, port: 7000)
         // Connection tracking runs in the kernel and in the model from the start.
         let first = try LiveShell.run(["ip", "netns", "exec", net.dut, "nft", "-f", "-"], stdin: """
             table inet rxreload {

@@ -352,10 +352,14 @@ class LiveTestCase: XCTestCase {
     var network: LiveNetwork?
     var children: [LiveProcess] = []
     var temporaries: [String] = []
+    /// Listening sockets started in the DUT namespace, killed in tearDown.
+    var listeners: [Process] = []
 
     override func tearDown() {
         for c in children where c.process.isRunning { c.interruptAndWait(timeout: 5) }
         children = []
+        for l in listeners where l.isRunning { kill(l.processIdentifier, SIGKILL); l.waitUntilExit() }
+        listeners = []
         network?.delete()
         network = nil
         for t in temporaries { try? FileManager.default.removeItem(atPath: t) }
@@ -366,6 +370,24 @@ class LiveTestCase: XCTestCase {
         let n = try LiveNetwork()
         network = n
         return n
+    }
+
+    /// A TCP socket listening on `port` in the DUT namespace (never accepting: connections wait
+    /// in its accept queue), up before this returns.
+    func startListener(_ net: LiveNetwork, port: Int) throws {
+        let l = Process()
+        l.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        l.arguments = ["ip", "netns", "exec", net.dut, "/usr/bin/python3", "-c",
+                       "import socket, time\ns = socket.socket()\ns.bind(('0.0.0.0', \(port)))\ns.listen(8)\ntime.sleep(600)"]
+        l.standardOutput = FileHandle.nullDevice
+        l.standardError = FileHandle.nullDevice
+        try l.run()
+        listeners.append(l)
+        let listening = (0 ..< 100).contains { _ in
+            usleep(50_000)
+            return (try? LiveShell.run(["ip", "netns", "exec", net.dut, "ss", "-Htln", "sport = :\(port)"]))?.output.contains("\(port)") == true
+        }
+        XCTAssertTrue(listening, "the listener on \(port) is up")
     }
 
     func temporary(_ name: String) -> String {

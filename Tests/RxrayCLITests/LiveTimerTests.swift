@@ -12,31 +12,11 @@ import Glibc
 /// frame; the real kernel's retransmitted SYN-ACK is read off the peer's side of the link as a
 /// check on the timing. Needs root; skips with a printed reason otherwise.
 final class LiveTimerTests: LiveTestCase {
-    private var listener: Process?
-
-    override func tearDown() {
-        if let l = listener, l.isRunning { kill(l.processIdentifier, SIGKILL); l.waitUntilExit() }
-        listener = nil
-        super.tearDown()
-    }
-
     func testAnUnansweredSYNGetsItsSYNACKRetransmissionAndDropReportedLive() throws {
         let net = try makeNetwork()
         let sysctl = try LiveShell.run(["ip", "netns", "exec", net.dut, "sysctl", "-q", "-w", "net.ipv4.tcp_synack_retries=1"])
         XCTAssertEqual(sysctl.status, 0, sysctl.error)
-        let l = Process()
-        l.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        l.arguments = ["ip", "netns", "exec", net.dut, "/usr/bin/python3", "-c",
-                       "import socket, time\ns = socket.socket()\ns.bind(('0.0.0.0', 7100))\ns.listen(8)\ntime.sleep(600)"]
-        l.standardOutput = FileHandle.nullDevice
-        l.standardError = FileHandle.nullDevice
-        try l.run()
-        listener = l
-        let listening = (0 ..< 100).contains { _ in
-            usleep(50_000)
-            return (try? LiveShell.run(["ip", "netns", "exec", net.dut, "ss", "-Htln", "sport = :7100"]))?.output.contains("7100") == true
-        }
-        XCTAssertTrue(listening, "the listener is up")
+        try startListener(net, port: 7100)
 
         let live = try start(["live", "-i", net.dutLink, "--netns", net.dut, "--format", "jsonl",
                               "ether src \(LiveNetwork.injectorMAC)"])

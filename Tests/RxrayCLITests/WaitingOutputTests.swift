@@ -6,36 +6,8 @@ import XCTest
 /// (`RenderedQueue`), so memory stays bounded however long the hold; the output bytes are the
 /// same as when everything waits in memory, and the same when the temporary file cannot be made.
 final class WaitingOutputTests: XCTestCase {
-    struct Outcome {
-        var status: Int32
-        var stdout: Data
-        var stderr: String
-    }
-
-    func analyze(_ args: [String], environment: [String: String]) throws -> Outcome {
-        let p = Process()
-        p.executableURL = CLI.binary
-        p.arguments = ["analyze"] + args + ["--threads", "1"]
-        p.currentDirectoryURL = CLI.packageRoot
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        p.environment = env
-        let o = Pipe(), e = Pipe()
-        p.standardOutput = o
-        p.standardError = e
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        var errData = Data()
-        let g = DispatchGroup()
-        g.enter()
-        DispatchQueue.global().async {
-            errData = e.fileHandleForReading.readDataToEndOfFile()
-            g.leave()
-        }
-        let outData = o.fileHandleForReading.readDataToEndOfFile()
-        g.wait()
-        p.waitUntilExit()
-        return Outcome(status: p.terminationStatus, stdout: outData, stderr: String(decoding: errData, as: UTF8.self))
+    func analyze(_ args: [String], environment: [String: String]) throws -> CLI.Result {
+        try CLI.run(["analyze"] + args + ["--threads", "1"], environment: environment)
     }
 
     /// The stats line `RXRAY_WAIT_STATS=1` prints: chunks written to the file, peak bytes in memory.
@@ -74,8 +46,8 @@ final class WaitingOutputTests: XCTestCase {
             XCTAssertGreaterThan(s.written, 0, "\(v): chunks went to the temporary file")
             XCTAssertFalse(s.failed)
             XCTAssertLessThanOrEqual(s.peak, 2 << 20, "\(v): memory held stays within the limit and the chunk being filled")
-            if spilled.stdout != inMemory.stdout {
-                XCTFail("\(v): output through the temporary file differs (\(spilled.stdout.count) vs \(inMemory.stdout.count) bytes, first difference at byte \(ThreadsTests.firstDifference(spilled.stdout, inMemory.stdout)))")
+            if spilled.stdoutBytes != inMemory.stdoutBytes {
+                XCTFail("\(v): output through the temporary file differs (\(spilled.stdoutBytes.count) vs \(inMemory.stdoutBytes.count) bytes, first difference at byte \(ThreadsTests.firstDifference(spilled.stdoutBytes, inMemory.stdoutBytes)))")
             }
             // The file is unlinked at once: nothing is left behind.
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path), [])
@@ -88,13 +60,13 @@ final class WaitingOutputTests: XCTestCase {
             let n = try XCTUnwrap(stats(noFile.stderr), "stats line: \(noFile.stderr)")
             XCTAssertTrue(n.failed, "\(v): \(noFile.stderr)")
             XCTAssertEqual(n.written, 0)
-            XCTAssertTrue(noFile.stdout == inMemory.stdout, "\(v): output with no temporary file differs")
+            XCTAssertTrue(noFile.stdoutBytes == inMemory.stdoutBytes, "\(v): output with no temporary file differs")
         }
         // Every frame once, in order, after a round trip through the file.
         let jsonl = try analyze([url.path, "--host", ThreadsTests.host, "--format", "jsonl"],
                                 environment: ["RXRAY_WAIT_MEMORY_MB": "1", "TMPDIR": tmp.path])
         XCTAssertEqual(jsonl.status, 0, jsonl.stderr)
-        let frames = String(decoding: jsonl.stdout, as: UTF8.self).split(separator: "\n").compactMap { line -> Int? in
+        let frames = jsonl.stdout.split(separator: "\n").compactMap { line -> Int? in
             guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
             return o["frame"] as? Int
         }
