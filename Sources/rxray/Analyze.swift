@@ -123,7 +123,10 @@ struct Analyze: ParsableCommand {
         }
         let summaryOnly = outputOptions.summary
         let threadCount = threads ?? FrameSource.defaultThreads
-        let renderAsSettled = !summaryOnly && writePath == nil && reportPath == nil && threadCount == 1
+        // Printed output rendered as results settle, put back in capture order as finished
+        // records: on one thread here, with more on the render thread (which cannot stop the
+        // evaluation at once, so -c keeps capture order there).
+        let renderAsSettled = !summaryOnly && writePath == nil && reportPath == nil && (threadCount == 1 || count == nil)
         // Stage detail text is built only when something shows it.
         let wantsDetail = !summaryOnly || writePath != nil || reportPath != nil
         let analyzer: Analyzer
@@ -175,7 +178,8 @@ struct Analyze: ParsableCommand {
         var currentEmitted = false
         var outputError: String?
         // --threads 2 and more: frames are rendered and written on a thread of their own.
-        let pipeline = !summaryOnly && threadCount > 1 ? RenderPipeline(renderer: renderer, sink: sink) : nil
+        let pipeline = !summaryOnly && threadCount > 1
+            ? RenderPipeline(renderer: renderer, sink: sink, settled: renderAsSettled, onlyDrops: onlyDrops) : nil
         defer { pipeline?.finish() }
 
         // Read once: an @Option read per frame goes through the property wrapper's getter, and a
@@ -229,7 +233,9 @@ struct Analyze: ParsableCommand {
         }
 
         // Output in capture order from results in settled order (`renderAsSettled`).
-        let rendered = renderAsSettled ? RenderedQueue() : nil
+        let rendered = renderAsSettled && pipeline == nil ? RenderedQueue() : nil
+        // The same on the render thread (`RenderPipeline` in settled mode).
+        let settledPipeline = renderAsSettled ? pipeline : nil
         // The last frame handed to the analyzer (a timer event's slot carries its number).
         var lastIndex = 0
         // Writes a record rendered earlier, as `output` / `outputTimer` would have written it.
@@ -290,10 +296,31 @@ struct Analyze: ParsableCommand {
             queue.drain(release)
         }
 
+        // Settled results handed to the render thread, which keeps them in capture order.
+        func emitToPipeline(_ r: FrameResult, _ p: RenderPipeline) {
+            guard !stop else { return }
+            if r.timer != nil {
+                guard !onlyDrops else { return }
+                let meta = FrameMeta(index: lastIndex, timestampNanoseconds: r.timer?.time ?? 0, captureLength: 0, wireLength: 0,
+                                     linkType: .ethernet, captureInterface: nil)
+                if !p.submit(meta, bytes: UnsafeRawBufferPointer(start: nil, count: 0), result: r, kind: .timer) { stop = true }
+                return
+            }
+            if currentIndex == r.frame {
+                currentEmitted = true
+                if !p.submit(currentMeta, bytes: currentBytes, result: r, selected: currentSelected) { stop = true }
+                return
+            }
+            held.take(r.frame) { meta, bytes, selected in
+                if !p.submit(meta, bytes: bytes, result: r, selected: selected) { stop = true }
+            }
+        }
+
         func emit(_ r: FrameResult) {
             summary.add(r)
             if countsOnly { return }
             if let queue = rendered { emitSettled(r, queue); return }
+            if let p = settledPipeline { emitToPipeline(r, p); return }
             if r.timer != nil { outputTimer(r); return }
             out.report?.addPath(r)
             if currentIndex == r.frame {
@@ -347,6 +374,7 @@ struct Analyze: ParsableCommand {
                 lastIndex = frame.index
                 if !currentEmitted {
                     rendered?.appendWaiting(frame: frame.index)
+                    if let p = settledPipeline, !stop, !p.submitWaiting(frame: frame.index) { stop = true }
                     // Only a frame that will be printed, written or reported needs its bytes kept.
                     let keep = selected && (!summaryOnly || out.writer != nil || out.report != nil)
                     held.push(meta: meta, bytes: keep ? frame.bytes : nil, selected: selected)

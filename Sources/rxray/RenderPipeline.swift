@@ -16,7 +16,22 @@ import RxrayStack
 /// The sink belongs to the render thread from `init` until `finish` returns: the caller writes
 /// the header before and the summary after. When the sink fails (a full disk, a closed pipe),
 /// the render thread renders nothing more and `submit` says so at the next batch boundary.
+///
+/// `settled`: results come as they settle (`EmitOrder.settled`), each held frame announced by
+/// `submitWaiting` when it is held; the render thread renders each frame when it arrives and
+/// puts the records back in capture order with a `RenderedQueue` (as `--threads 1` does on
+/// its one thread), so waiting frames cost a record each, bounded by the queue's file.
 final class RenderPipeline {
+    /// What a batch slot holds.
+    enum Kind: UInt8 {
+        /// A frame and its result.
+        case frame
+        /// A timer event (its result; `meta.index` is the last frame before it).
+        case timer
+        /// A held frame's place (`meta.index`), filled when its result comes (settled mode).
+        case waiting
+    }
+
     static let poolSize = 4
 
     private let free = HandoffQueue<RenderBatch>()
@@ -26,12 +41,16 @@ final class RenderPipeline {
     private let outputFailed = SharedFlag()
     private var finished = false
 
-    init(renderer: FrameRenderer, sink: ByteSink) {
+    init(renderer: FrameRenderer, sink: ByteSink, settled: Bool = false, onlyDrops: Bool = false) {
         for _ in 1..<Self.poolSize { free.put(RenderBatch()) }
         batch = RenderBatch()
         let free = self.free, full = self.full, done = self.done, failed = outputFailed
         let thread = Thread {
-            Self.render(renderer: renderer, sink: sink, free: free, full: full, failed: failed)
+            if settled {
+                Self.renderSettled(renderer: renderer, sink: sink, onlyDrops: onlyDrops, free: free, full: full, failed: failed)
+            } else {
+                Self.render(renderer: renderer, sink: sink, free: free, full: full, failed: failed)
+            }
             done.signal()
         }
         thread.name = "rxray-render"
@@ -41,13 +60,25 @@ final class RenderPipeline {
     /// Queues one frame for rendering (copies what it needs: `bytes` and `result` may change
     /// once this returns). Returns false once the output has failed (learnt when a batch is
     /// handed over): the caller stops evaluating, as nothing more can be written.
-    func submit(_ meta: FrameMeta, bytes: UnsafeRawBufferPointer, result: FrameResult) -> Bool {
+    func submit(_ meta: FrameMeta, bytes: UnsafeRawBufferPointer, result: FrameResult,
+                kind: Kind = .frame, selected: Bool = true) -> Bool {
         if !batch.fits(bytes.count) {
             full.put(batch)
             batch = free.take()
             if outputFailed.isSet { return false }
         }
-        batch.append(meta, bytes: bytes, result: result)
+        batch.append(meta, bytes: bytes, result: result, kind: kind, selected: selected)
+        return true
+    }
+
+    /// Settled mode: frame `frame` is held; its result comes later (`submit`).
+    func submitWaiting(frame: Int) -> Bool {
+        if !batch.fits(0) {
+            full.put(batch)
+            batch = free.take()
+            if outputFailed.isSet { return false }
+        }
+        batch.appendWaiting(frame: frame)
         return true
     }
 
@@ -70,7 +101,7 @@ final class RenderPipeline {
             let b = full.take()
             if sink.error == nil {
                 for i in 0..<b.count {
-                    b.withItem(i) { meta, bytes, result in
+                    b.withItem(i) { meta, bytes, result, _, _ in
                         if result.timer != nil { renderer.timerEvent(result, to: sink); return }
                         let decoded = FrameDecoder.decode(bytes, linkType: meta.linkType, wireLength: meta.wireLength)
                         renderer.frame(meta, decoded: decoded, bytes: bytes, result: result, to: sink)
@@ -85,6 +116,77 @@ final class RenderPipeline {
     }
 }
 
+extension RenderPipeline {
+    /// The render thread in settled mode: frames arrive as their results settle and are put
+    /// back in capture order (`RenderedQueue`); `--only-drops` and the filter's choice act here.
+    private static func renderSettled(renderer: FrameRenderer, sink: ByteSink, onlyDrops: Bool, free: HandoffQueue<RenderBatch>,
+                                      full: HandoffQueue<RenderBatch>, failed: SharedFlag) {
+        let queue = RenderedQueue()
+        func write(_ slot: RenderedQueue.Slot, _ bytes: UnsafeRawBufferPointer) {
+            if bytes.count > 0 && sink.error == nil { sink.write(bytes: bytes) }
+        }
+        while true {
+            let b = full.take()
+            if sink.error == nil {
+                for i in 0..<b.count {
+                    b.withItem(i) { meta, bytes, result, kind, selected in
+                        switch kind {
+                        case .waiting:
+                            queue.appendWaiting(frame: meta.index)
+                        case .timer:
+                            if queue.isEmpty {
+                                renderer.timerEvent(result, to: sink)
+                            } else {
+                                renderer.timerEvent(result, to: &queue.scratch)
+                                queue.append(frame: meta.index, counts: false)
+                            }
+                        case .frame:
+                            let printed = selected && !(onlyDrops && result.fate != .dropped)
+                            if let k = queue.waitingSlot(meta.index) {
+                                if queue.isFront(k) {
+                                    if printed { frame(renderer, meta, bytes, result, sink) }
+                                    queue.removeFront()
+                                } else {
+                                    if printed { frame(renderer, meta, bytes, result, &queue.scratch) }
+                                    queue.fill(k, counts: printed)
+                                }
+                                queue.drain(write)
+                            } else if queue.isEmpty {
+                                if printed { frame(renderer, meta, bytes, result, sink) }
+                            } else if printed {
+                                frame(renderer, meta, bytes, result, &queue.scratch)
+                                queue.append(frame: meta.index, counts: true)
+                            }
+                        }
+                    }
+                    if sink.error != nil { break }
+                }
+            }
+            if b.end {
+                // Every held frame's result came before the end: nothing is left waiting.
+                if sink.error == nil { queue.drainAll(write) }
+                if sink.error != nil { failed.set() }
+                return
+            }
+            if sink.error != nil { failed.set() }
+            b.reset()
+            free.put(b)
+        }
+    }
+
+    private static func frame(_ renderer: FrameRenderer, _ meta: FrameMeta, _ bytes: UnsafeRawBufferPointer,
+                              _ result: FrameResult, _ sink: ByteSink) {
+        let decoded = FrameDecoder.decode(bytes, linkType: meta.linkType, wireLength: meta.wireLength)
+        renderer.frame(meta, decoded: decoded, bytes: bytes, result: result, to: sink)
+    }
+
+    private static func frame(_ renderer: FrameRenderer, _ meta: FrameMeta, _ bytes: UnsafeRawBufferPointer,
+                              _ result: FrameResult, _ w: inout ByteWriter) {
+        let decoded = FrameDecoder.decode(bytes, linkType: meta.linkType, wireLength: meta.wireLength)
+        renderer.frame(meta, decoded: decoded, bytes: bytes, result: result, to: &w)
+    }
+}
+
 /// Frames waiting to be rendered: metadata and a result copy per slot, bytes in one arena.
 /// Reused: slots keep their result storage and the arena its size.
 final class RenderBatch {
@@ -96,6 +198,8 @@ final class RenderBatch {
         var offset: Int
         var length: Int
         var result: FrameResult
+        var kind: RenderPipeline.Kind
+        var selected: Bool
     }
 
     private var slots: [Slot] = []
@@ -118,7 +222,8 @@ final class RenderBatch {
     }
 
     /// Copies a frame in. The caller checked `fits`.
-    func append(_ meta: FrameMeta, bytes: UnsafeRawBufferPointer, result: FrameResult) {
+    func append(_ meta: FrameMeta, bytes: UnsafeRawBufferPointer, result: FrameResult,
+                kind: RenderPipeline.Kind = .frame, selected: Bool = true) {
         let n = bytes.count
         if used + n > arena.count {
             // Only an empty batch gets here (see `fits`): a frame larger than the arena.
@@ -133,20 +238,39 @@ final class RenderBatch {
             slots[count].offset = used
             slots[count].length = n
             slots[count].result.copy(from: result)
+            slots[count].kind = kind
+            slots[count].selected = selected
         } else {
             var r = FrameResult()
             r.copy(from: result)
-            slots.append(Slot(meta: meta, offset: used, length: n, result: r))
+            slots.append(Slot(meta: meta, offset: used, length: n, result: r, kind: kind, selected: selected))
         }
         used += n
         count += 1
     }
 
+    /// A held frame's place (settled mode): no bytes, and the slot's result is left as it is.
+    func appendWaiting(frame: Int) {
+        let meta = FrameMeta(index: frame, timestampNanoseconds: 0, captureLength: 0, wireLength: 0,
+                             linkType: .ethernet, captureInterface: nil)
+        if count < slots.count {
+            slots[count].meta = meta
+            slots[count].offset = used
+            slots[count].length = 0
+            slots[count].kind = .waiting
+            slots[count].selected = false
+        } else {
+            slots.append(Slot(meta: meta, offset: used, length: 0, result: FrameResult(), kind: .waiting, selected: false))
+        }
+        count += 1
+    }
+
     /// Calls `body` with slot `i`'s frame.
-    func withItem(_ i: Int, _ body: (FrameMeta, UnsafeRawBufferPointer, FrameResult) -> Void) {
+    func withItem(_ i: Int, _ body: (FrameMeta, UnsafeRawBufferPointer, FrameResult, RenderPipeline.Kind, Bool) -> Void) {
         // Borrowed through the buffer: `slots[i]` copied the slot (its result's arrays retained).
         slots.withUnsafeBufferPointer { all in
-            body(all[i].meta, UnsafeRawBufferPointer(start: arena.baseAddress! + all[i].offset, count: all[i].length), all[i].result)
+            body(all[i].meta, UnsafeRawBufferPointer(start: arena.baseAddress! + all[i].offset, count: all[i].length), all[i].result,
+                 all[i].kind, all[i].selected)
         }
     }
 
