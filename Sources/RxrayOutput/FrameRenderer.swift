@@ -327,6 +327,16 @@ public struct FrameRenderer {
         sink.endLine()
     }
 
+    /// The entries of a result's `"counters"` object (frames and timer events).
+    private func jsonCounters(_ r: FrameResult, to w: inout ByteWriter) {
+        var first = true
+        for (mib, delta) in r.counters {
+            if !first { w.byte(44) }
+            first = false
+            MIBKeys.write(mib, to: &w); w.decimal(delta)
+        }
+    }
+
     /// A frame with its result. The result is borrowed all the way down: passed as an
     /// optional it was copied (every array and string in it retained, then released).
     public func frame(_ meta: FrameMeta, decoded: DecodedFrame, bytes: UnsafeRawBufferPointer,
@@ -449,12 +459,7 @@ public struct FrameRenderer {
         w.ascii(",\"conntrack\":")
         stageObject(r, conntrack, conntrackText, &w)
         w.ascii(",\"counters\":{")
-        first = true
-        for (mib, delta) in r.counters {
-            if !first { w.byte(44) }
-            first = false
-            MIBKeys.write(mib, to: &w); w.decimal(delta)
-        }
+        jsonCounters(r, to: &w)
         w.byte(125)
     }
 
@@ -661,12 +666,7 @@ public struct FrameRenderer {
             w.ascii("\"}")
         }
         w.ascii("],\"counters\":{")
-        first = true
-        for (mib, delta) in r.counters {
-            if !first { w.byte(44) }
-            first = false
-            MIBKeys.write(mib, to: &w); w.decimal(delta)
-        }
+        jsonCounters(r, to: &w)
         w.ascii("}}")
     }
 
