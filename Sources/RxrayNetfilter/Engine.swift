@@ -141,6 +141,11 @@ public final class NetfilterEngine {
     /// walk costs no array bookkeeping (retain, uniqueness check, clear). Grows on demand.
     private(set) var jumpStack = UnsafeMutablePointer<(chain: Int32, next: Int32)>.allocate(capacity: 64)
     private(set) var jumpCapacity = 64
+    /// Where the chosen class bitsets of the chain at each jump depth start in the program's
+    /// `idxBits`: `RuleIndexBuilder.maxDims` entries per depth, `jumpCapacity + 1` depths. Per
+    /// depth, so a chain returned to keeps its classes (they were chosen before it ran the
+    /// rule that jumped, and the values they were chosen by do not change during a walk).
+    private(set) var classStack = UnsafeMutablePointer<Int>.allocate(capacity: 65 * RuleIndexBuilder.maxDims)
     var rng = SeededRandom()
     /// Counters of `numgen inc` expressions (the last value handed out), by slot.
     var numgenCounters: [UInt32] = []
@@ -154,14 +159,20 @@ public final class NetfilterEngine {
     public var fibOif: ((_ addr: NFValue, _ v6: Bool, _ iif: Int, _ mark: UInt32) -> Int)?
     let scratch: UnsafeMutableRawBufferPointer
 
-    deinit { scratch.deallocate(); jumpStack.deallocate() }
+    deinit { scratch.deallocate(); jumpStack.deallocate(); classStack.deallocate() }
 
-    /// Doubles the jump stack's storage (a ruleset nesting jumps deeper than it held so far).
+    /// Doubles the jump stack's storage (a ruleset nesting jumps deeper than it held so far),
+    /// and the class storage per depth with it.
     private func growJumpStack() {
         let bigger = UnsafeMutablePointer<(chain: Int32, next: Int32)>.allocate(capacity: jumpCapacity * 2)
         bigger.moveInitialize(from: jumpStack, count: jumpCapacity)
         jumpStack.deallocate()
         jumpStack = bigger
+        let dims = RuleIndexBuilder.maxDims
+        let classes = UnsafeMutablePointer<Int>.allocate(capacity: (jumpCapacity * 2 + 1) * dims)
+        classes.moveInitialize(from: classStack, count: (jumpCapacity + 1) * dims)
+        classStack.deallocate()
+        classStack = classes
         jumpCapacity *= 2
     }
 
@@ -414,18 +425,20 @@ public final class NetfilterEngine {
         var ri = Int32(0)
         let baseChain = prog.chainsBase[base]
         let isNft = baseChain.isNft
-        // The chain whose classes `prog.clsOff` holds.
+        // The chain whose classes `classStack` holds at the current depth: a chain returned to
+        // chose them before the rule that jumped (a jump or goto enters a chain that has not).
         var clsChain: Int32 = -1
         while true {
             let c = prog.chainsBase[Int(chain)]
             if c.dimCount > 0 && ri < c.ruleCount {
                 // Skip the rules whose guards the packet fails (RuleIndex.swift).
-                if clsChain != chain { selectClasses(prog, c, &p, &st); clsChain = chain }
-                ri = prog.nextCandidate(c, from: ri)
+                let cls = classStack + depth &* RuleIndexBuilder.maxDims
+                if clsChain != chain { selectClasses(prog, c, &p, &st, into: cls); clsChain = chain }
+                ri = prog.nextCandidate(c, from: ri, classes: cls)
             }
             if ri >= Int32(c.ruleCount) {
                 // End of chain: implicit return, or the base chain's policy.
-                if depth > 0 { depth -= 1; chain = jumpStack[depth].chain; ri = jumpStack[depth].next; continue }
+                if depth > 0 { depth -= 1; chain = jumpStack[depth].chain; ri = jumpStack[depth].next; clsChain = chain; continue }
                 let v: NFVerdict = c.isBase && c.policyDrop ? .drop : (baseChain.policyDrop ? .drop : .accept)
                 if v == .drop { out.cause = .policy(Int32(base)) }
                 noteVisit(base, -1, v, traceStart, trace)
@@ -462,7 +475,7 @@ public final class NetfilterEngine {
                 noteVisit(base, r.info, .drop, traceStart, trace)
                 return .drop
             case .return:
-                if depth > 0 { depth -= 1; chain = jumpStack[depth].chain; ri = jumpStack[depth].next; continue }
+                if depth > 0 { depth -= 1; chain = jumpStack[depth].chain; ri = jumpStack[depth].next; clsChain = chain; continue }
                 let v: NFVerdict = baseChain.policyDrop ? .drop : .accept
                 if v == .drop { out.cause = .policy(Int32(base)) }
                 noteVisit(base, -1, v, traceStart, trace)
@@ -477,9 +490,9 @@ public final class NetfilterEngine {
                 if depth == jumpCapacity { growJumpStack() }
                 jumpStack[depth] = (chain, ri)
                 depth += 1
-                chain = Int32(target); ri = 0
+                chain = Int32(target); ri = 0; clsChain = -1
             case .goto(let target):
-                chain = Int32(target); ri = 0
+                chain = Int32(target); ri = 0; clsChain = -1
             }
         }
     }
@@ -490,27 +503,35 @@ public final class NetfilterEngine {
         if trace { visits.append(NFChainVisit(chain: Int32(base), rule: rule, verdict: verdict, traceRange: traceStart..<traceSteps.count)) }
     }
 
-    /// Picks, per indexed dimension of chain `c`, the class holding the packet's value.
+    /// Picks, per indexed dimension of chain `c`, the class holding the packet's value, and
+    /// stores where its bitset starts in `cls[d]`.
     /// The values are fixed for the whole walk (RuleIndexBuilder.isIndexable). The packet and
     /// state are passed `inout` although only read: the walk holds them `inout`, and passing
     /// them by value copied the packet at every call.
-    func selectClasses(_ prog: RunProgram, _ c: RunProgram.Chain, _ p: inout NFPacket, _ st: inout NFPacketState) {
+    func selectClasses(_ prog: RunProgram, _ c: RunProgram.Chain, _ p: inout NFPacket, _ st: inout NFPacketState,
+                       into cls: UnsafeMutablePointer<Int>) {
         for d in 0..<Int(c.dimCount) {
             // Through the pointer: a copy of the dimension copies its `Load` too.
             let dim = prog.dimsBase + (Int(c.dimFirst) + d)
             let n = dim.pointee.pointsCount
-            var cls = n + 1
+            var k = n + 1
             let fast = dim.pointee.fast
             if let x = fast != .other ? fast.read(p, st) : value(dim.pointee.load, p, st) {
-                let pts = prog.idxPoints + dim.pointee.pointsFirst
-                var lo = 0, hi = n
-                while lo < hi {
-                    let mid = (lo + hi) >> 1
-                    if x < pts[mid] { hi = mid } else { lo = mid + 1 }
+                if dim.pointee.narrow {
+                    // Every bound below 2^64: a value above it is past them all, others are
+                    // placed by one 64-bit comparison a step, without branches.
+                    k = x.high != 0 ? n : RunProgram.countNotAbove(x.low, prog.idxPointsLow + dim.pointee.pointsFirst, n)
+                } else {
+                    let pts = prog.idxPoints + dim.pointee.pointsFirst
+                    var lo = 0, hi = n
+                    while lo < hi {
+                        let mid = (lo + hi) >> 1
+                        if x < pts[mid] { hi = mid } else { lo = mid + 1 }
+                    }
+                    k = lo
                 }
-                cls = lo
             }
-            prog.clsOff[d] = dim.pointee.bitsFirst + cls * Int(c.words)
+            cls[d] = dim.pointee.bitsFirst + k * Int(c.words)
         }
     }
 
@@ -877,6 +898,9 @@ final class RunProgram {
         var pointsFirst: Int
         var pointsCount: Int
         var bitsFirst: Int
+        /// Every bound fits in 64 bits: the class is found in `idxPointsLow` (IPv4 addresses,
+        /// ports, protocols, marks...).
+        var narrow = false
     }
     let ops: ContiguousArray<Op>
     /// `ops` as a raw pointer for the per-rule loop (`Op` is plain data).
@@ -910,10 +934,9 @@ final class RunProgram {
     let hits: UnsafeMutablePointer<UInt64>
     let idxDims: ContiguousArray<IndexDim>
     let idxPoints: UnsafeMutablePointer<NFValue>
+    /// The low words of `idxPoints` (what a narrow dimension searches).
+    let idxPointsLow: UnsafeMutablePointer<UInt64>
     let idxBits: UnsafeMutablePointer<UInt64>
-    /// Where the current chain's chosen class bitsets start in `idxBits`, per dimension
-    /// (scratch of the walk, written when it enters an indexed chain).
-    let clsOff: UnsafeMutablePointer<Int>
 
     /// - Parameters:
     ///   - indexMinRules: chains with at least this many rules get a candidate index.
@@ -949,7 +972,8 @@ final class RunProgram {
             runChains[i].dimCount = Int32(b.dims.count)
             runChains[i].words = Int32(b.words)
             for d in b.dims {
-                dims.append(IndexDim(load: d.load, fast: specialize ? FastLoad(d.load) : .other, pointsFirst: points.count, pointsCount: d.points.count, bitsFirst: bits.count))
+                dims.append(IndexDim(load: d.load, fast: specialize ? FastLoad(d.load) : .other, pointsFirst: points.count, pointsCount: d.points.count,
+                                     bitsFirst: bits.count, narrow: d.points.allSatisfy { $0.high == 0 }))
                 points += d.points
                 bits += d.bits
             }
@@ -968,10 +992,10 @@ final class RunProgram {
         fastLoads.initialize(from: loads.map { specialize ? FastLoad($0) : .other }, count: loads.count)
         idxPoints = UnsafeMutablePointer<NFValue>.allocate(capacity: max(1, points.count))
         idxPoints.initialize(from: points, count: points.count)
+        idxPointsLow = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, points.count))
+        idxPointsLow.initialize(from: points.map(\.low), count: points.count)
         idxBits = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, bits.count))
         idxBits.initialize(from: bits, count: bits.count)
-        clsOff = UnsafeMutablePointer<Int>.allocate(capacity: RuleIndexBuilder.maxDims)
-        clsOff.initialize(repeating: 0, count: RuleIndexBuilder.maxDims)
         var flat: [RunHookEntry] = [], starts: [Int32] = [], nat: [Int32] = []
         for i in 0..<15 {
             starts.append(Int32(flat.count))
@@ -1007,8 +1031,8 @@ final class RunProgram {
         fast.deallocate()
         hits.deallocate()
         idxPoints.deallocate()
+        idxPointsLow.deallocate()
         idxBits.deallocate()
-        clsOff.deallocate()
         hookEntries.deallocate()
         chainsBase.deallocate()
         rulesBase.deallocate()
@@ -1019,14 +1043,28 @@ final class RunProgram {
         natChains.deallocate()
     }
 
-    /// The first rule at or after `ri` of chain `c` that the chosen classes admit (`c.ruleCount`
-    /// when none is left).
-    @inline(__always) func nextCandidate(_ c: Chain, from ri: Int32) -> Int32 {
+    /// How many of the `n` sorted values at `pts` are at most `x` (the elementary interval
+    /// holding `x`). Branch-free halving: the same steps whatever the value.
+    @inline(__always) static func countNotAbove(_ x: UInt64, _ pts: UnsafeMutablePointer<UInt64>, _ n: Int) -> Int {
+        guard n > 0 else { return 0 }
+        var base = 0, len = n
+        while len > 1 {
+            let half = len >> 1
+            base = pts[base + half] <= x ? base + half : base
+            len -= half
+        }
+        return base + (pts[base] <= x ? 1 : 0)
+    }
+
+    /// The first rule at or after `ri` of chain `c` that the chosen classes `classes` (one
+    /// bitset start per dimension, `NetfilterEngine.selectClasses`) admit (`c.ruleCount` when
+    /// none is left).
+    @inline(__always) func nextCandidate(_ c: Chain, from ri: Int32, classes: UnsafeMutablePointer<Int>) -> Int32 {
         let words = Int(c.words), dn = Int(c.dimCount)
         var w = Int(ri) >> 6
         var m: UInt64 = ~0 << UInt64(ri & 63)
         while w < words {
-            for d in 0..<dn { m &= idxBits[clsOff[d] + w] }
+            for d in 0..<dn { m &= idxBits[classes[d] + w] }
             if m != 0 { return Int32(w << 6 + m.trailingZeroBitCount) }
             w += 1
             m = ~0

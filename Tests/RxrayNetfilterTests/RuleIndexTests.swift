@@ -112,6 +112,90 @@ final class RuleIndexTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(small.run.chains.first { $0.ruleCount == 3 }).dimCount, 0)
     }
 
+    // MARK: - Class search and classes across jumps
+
+    func testClassSearchCountsTheBoundsNotAboveTheValue() {
+        var r = LCG(s: 77)
+        for _ in 0..<2000 {
+            let n = r.below(40)
+            let pts = Set((0..<n).map { _ in UInt64(r.below(1000)) }).sorted()
+            let buf = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, pts.count))
+            defer { buf.deallocate() }
+            buf.initialize(from: pts, count: pts.count)
+            for x in [0, 1, UInt64(r.below(1100)), 999, 1000, UInt64.max] {
+                XCTAssertEqual(RunProgram.countNotAbove(x, buf, pts.count), pts.filter { $0 <= x }.count, "\(pts) \(x)")
+            }
+        }
+    }
+
+    func testDimensionsWithOnly64BitBoundsAreNarrow() throws {
+        func chainDims(_ text: String) throws -> (NetfilterEngine, RunProgram.Chain) {
+            let e = try NetfilterEngine(host: testHost(nft: text))
+            e.ruleIndexMinRules = 1
+            e.finishLoad()
+            return (e, try XCTUnwrap(e.run.chains.first { $0.dimCount > 0 }))
+        }
+        let v4Rules = (1...6).map { "\t\tip saddr 10.0.\($0).0/24 drop" }.joined(separator: "\n")
+        let (e4, c4) = try chainDims("table inet t {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\(v4Rules)\n\t}\n}")
+        XCTAssertTrue(e4.run.idxDims[Int(c4.dimFirst)...].prefix(Int(c4.dimCount)).allSatisfy { $0.narrow })
+        let mixed = v4Rules + "\n\t\tip6 saddr 2001:db8::/64 drop"
+        let (e6, c6) = try chainDims("table inet t {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\(mixed)\n\t}\n}")
+        let saddr = try XCTUnwrap(e6.run.idxDims[Int(c6.dimFirst)...].prefix(Int(c6.dimCount)).first { $0.load == .saddr })
+        XCTAssertFalse(saddr.narrow)
+        // An IPv6 packet meets the IPv4-only (narrow) dimension: its address is above every
+        // bound, as the 128-bit search finds; indexed and linear engines agree.
+        let linear = try NetfilterEngine(host: testHost(nft: "table inet t {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\(v4Rules)\n\t}\n}"))
+        linear.ruleIndexMinRules = .max
+        linear.finishLoad()
+        var v6: [UInt8] = [0x60, 0, 0, 0, 0, 8, 17, 64] + [0x20, 0x01, 0x0d, 0xb8] + Array(repeating: 0, count: 11) + [2]
+        v6 += [0x20, 0x01, 0x0d, 0xb8] + Array(repeating: 0, count: 11) + [1] + [0, 9, 0, 53, 0, 8, 0, 0]
+        for e in [e4, linear] {
+            v6.withUnsafeBytes { b in
+                var p = NFPacket(family: .ipv6, hook: .input, bytes: b, iif: 2, iifName: IfName("eth0"))
+                var st = NFPacketState()
+                let o = e.hook(&p, &st, trace: true)
+                XCTAssertEqual(o.verdict, .accept)
+                XCTAssertEqual(e.visits.map(\.rule), [-1])
+            }
+        }
+        XCTAssertEqual(e4.ruleHits, linear.ruleHits)
+    }
+
+    func testAChainReturnedToKeepsItsOwnClasses() throws {
+        // INPUT is indexed on the destination port, U1 on the source address: after U1
+        // returns, INPUT's later rules are found by INPUT's classes, not U1's.
+        var lines = ["*filter", ":INPUT DROP [0:0]", ":FORWARD DROP [0:0]", ":OUTPUT ACCEPT [0:0]", ":U1 - [0:0]"]
+        lines.append("-A INPUT -p tcp -m tcp --dport 1 -j DROP")
+        lines.append("-A INPUT -p tcp -m tcp --dport 1:100 -j U1")
+        for d in 2...9 { lines.append("-A INPUT -p tcp -m tcp --dport \(d) -j DROP") }
+        lines.append("-A INPUT -p tcp -m tcp --dport 80 -j ACCEPT")
+        for k in 1...8 { lines.append("-A U1 -s 10.0.\(k).0/24 -j MARK --set-xmark 0x\(k)/0xffffffff") }
+        lines.append("-A U1 -s 192.0.2.0/24 -j RETURN")
+        lines.append("COMMIT")
+        let host = try testHost(iptables: lines.joined(separator: "\n"))
+        let indexed = try NetfilterEngine(host: host)
+        indexed.ruleIndexMinRules = 1
+        indexed.finishLoad()
+        XCTAssertEqual(indexed.run.chains.filter { $0.dimCount > 0 }.count, 2)
+        let linear = try NetfilterEngine(host: host)
+        linear.ruleIndexMinRules = .max
+        linear.finishLoad()
+        for (sport, dport) in [(1000, 80), (1000, 5), (1000, 200), (1000, 1)] as [(UInt16, UInt16)] {
+            let pkt = Pkt.v4(src: peer, dst: me, proto: 6, l4: Pkt.tcp(sport: sport, dport: dport, flags: fSYN))
+            let x = Rig(indexed).run(pkt, hooks: [.input]), y = Rig(linear).run(pkt, hooks: [.input])
+            XCTAssertEqual(x.verdict, y.verdict, "dport \(dport)")
+            XCTAssertEqual(x.rules, y.rules, "dport \(dport)")
+            XCTAssertEqual(x.policies, y.policies, "dport \(dport)")
+        }
+        XCTAssertEqual(indexed.ruleHits, linear.ruleHits)
+        let pkt = Pkt.v4(src: peer, dst: me, proto: 6, l4: Pkt.tcp(sport: 1000, dport: 80, flags: fSYN))
+        XCTAssertEqual(Rig(indexed).run(pkt, hooks: [.input]).rules, [
+            "-A INPUT -p tcp -m tcp --dport 1:100 -j U1 => jump U1",
+            "-A U1 -s 192.0.2.0/24 -j RETURN => return",
+            "-A INPUT -p tcp -m tcp --dport 80 -j ACCEPT => accept",
+        ])
+    }
+
     // MARK: - Randomized agreement
 
     func iptRuleset(_ r: inout LCG) -> String {

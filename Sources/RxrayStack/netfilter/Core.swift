@@ -128,9 +128,19 @@ extension Kernel {
     ///
     /// Mirrors `NF_HOOK()` / `nf_hook_slow()` in net/netfilter/core.c.
     func nfHook(_ hook: NFHook, ipv6: Bool, _ skb: inout SKB, _ r: inout FrameResult) -> Bool {
-        guard let a = netfilter else { return nfHook(hook, ipv6: ipv6, &r) }
-        // The attachment holds the engine for the kernel's life: no reference counting here.
-        unowned(unsafe) let engine = a.engine
+        guard netfilter != nil else { return nfHook(hook, ipv6: ipv6, &r) }
+        // The attachment and its engine live as long as the kernel, which outlives this call:
+        // borrowed for the call, with no reference counting (a retain and release of each per
+        // hook otherwise, around every call made on them).
+        return Unmanaged.passUnretained(netfilter.unsafelyUnwrapped)._withUnsafeGuaranteedRef { a in
+            Unmanaged.passUnretained(a.engine)._withUnsafeGuaranteedRef { engine in
+                nfHook(hook, ipv6: ipv6, a, engine, &skb, &r)
+            }
+        }
+    }
+
+    private func nfHook(_ hook: NFHook, ipv6: Bool, _ a: NFAttachment, _ engine: NetfilterEngine,
+                        _ skb: inout SKB, _ r: inout FrameResult) -> Bool {
         let family: NFFamily
         let point: NFHookPoint
         switch hook {
@@ -150,33 +160,33 @@ extension Kernel {
             a.repliesDone = r.replies.count
         }
         var oif = 0
-        var oifName = IfName.none
+        var oifName = IfName()
         if point == .forward || point == .postrouting {
             let out = ipv6 ? skb.route6?.outDev : skb.route4?.outDev
             if let o = out { oif = nfIfindex[o]; oifName = nfIfName[o] }
         }
-        var p: NFPacket
+        // The packet is built in the attachment and run there in place (a copy in and out of a
+        // local cost two 130-byte copies per hook).
         if a.packetFrame == skb.frame && a.packet.family == family && a.packet.bytes.baseAddress == skb.buf.baseAddress
             && a.packet.bytes.count == skb.buf.count && !skb.reassembled {
             // The bytes the frame's previous hook saw (NAT rewrites addresses and ports, never
             // the headers' layout): their parse still holds, only the hook's metadata changes.
-            p = a.packet
-            p.hook = point; p.length = skb.len
-            p.iif = nfIfindex[skb.dev]; p.oif = oif; p.iifName = nfIfName[skb.dev]; p.oifName = oifName
-            p.pktType = skb.pktType.rawValue; p.mark = skb.mark; p.timeNs = skb.time; p.sourceMAC = skb.srcMAC
+            a.packet.hook = point; a.packet.length = skb.len
+            a.packet.iif = nfIfindex[skb.dev]; a.packet.oif = oif; a.packet.iifName = nfIfName[skb.dev]; a.packet.oifName = oifName
+            a.packet.pktType = skb.pktType.rawValue; a.packet.mark = skb.mark; a.packet.timeNs = skb.time; a.packet.sourceMAC = skb.srcMAC
         } else {
-            p = NFPacket(family: family, hook: point, bytes: skb.buf, length: skb.len, iif: nfIfindex[skb.dev], oif: oif,
-                         iifName: nfIfName[skb.dev], oifName: oifName, pktType: skb.pktType.rawValue, mark: skb.mark,
-                         timeNs: skb.time, sourceMAC: skb.srcMAC)
+            a.packet = NFPacket(family: family, hook: point, bytes: skb.buf, length: skb.len, iif: nfIfindex[skb.dev], oif: oif,
+                                iifName: nfIfName[skb.dev], oifName: oifName, pktType: skb.pktType.rawValue, mark: skb.mark,
+                                timeNs: skb.time, sourceMAC: skb.srcMAC)
         }
+        a.packetFrame = skb.frame
         // GRO verified the checksum of a packet it completed alone, over these very bytes (its
         // header rewrite keeps them); a merged packet's payloads are summed again.
-        p.l4ChecksumVerified = skb.csumVerified && skb.groSegs == 1
+        a.packet.l4ChecksumVerified = skb.csumVerified && skb.groSegs == 1
         let ctBefore = a.state.ctDone
-        let out = engine.hook(&p, &a.state, trace: r.wantsDetail)
-        skb.mark = p.mark
-        if out.rewritten { skb.buf = p.bytes }
-        a.packet = p; a.packetFrame = skb.frame
+        let out = engine.hook(&a.packet, &a.state, trace: r.wantsDetail)
+        skb.mark = a.packet.mark
+        if out.rewritten { skb.buf = a.packet.bytes }
         a.keep(skb, rewritten: out.rewritten)
         if r.wantsDetail {
             if !ctBefore && a.state.ctDone {
