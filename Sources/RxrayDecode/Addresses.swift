@@ -292,7 +292,7 @@ extension IPv6Address {
                 continue
             }
             if needColon { w.byte(58) }
-            w.hex(UInt64(group(i)))
+            w.hex16(group(i))
             needColon = true
             i += 1
         }

@@ -89,11 +89,11 @@ public struct ByteWriter {
         used &+= 2
     }
 
-    /// Appends raw bytes.
+    /// Appends raw bytes (up to 64 copied inline, `rxray_copy`).
     @inlinable public mutating func bytes(_ p: UnsafeRawBufferPointer) {
         guard let src = p.baseAddress, p.count > 0 else { return }
         reserve(p.count)
-        UnsafeMutableRawPointer(base + used).copyMemory(from: src, byteCount: p.count)
+        rxray_copy(base + used, src.assumingMemoryBound(to: UInt8.self), p.count)
         used &+= p.count
     }
 
@@ -108,8 +108,35 @@ public struct ByteWriter {
         precondition(start >= 0 && n >= 0 && start &+ n <= used, "ByteWriter.repeatBytes beyond the end")
         guard n > 0 else { return }
         reserve(n)
-        (base + used).update(from: base + start, count: n)
+        rxray_copy(base + used, base + start, n)
         used &+= n
+    }
+
+    /// Appends again the comma-separated list written at `start ..< end` (`end` ≤ `count`) as
+    /// JSON strings: `a,b c` becomes `"a","b c"`. For text with nothing to escape and no
+    /// commas inside an item (TCP options as the summary line spells them).
+    public mutating func repeatAsJSONStrings(from start: Int, to end: Int) {
+        precondition(start >= 0 && start <= end && end <= used, "ByteWriter.repeatAsJSONStrings beyond the end")
+        let n = end &- start
+        reserve(n &* 3 &+ 2)
+        let src = base + start
+        var o = base + used
+        o.pointee = 34
+        o += 1
+        var i = 0
+        while i < n {
+            let b = src[i]
+            if b == 44 {
+                o[0] = 34; o[1] = 44; o[2] = 34
+                o += 3
+            } else {
+                o.pointee = b
+                o += 1
+            }
+            i &+= 1
+        }
+        o.pointee = 34
+        used = o + 1 - base
     }
 
     /// Appends a literal's bytes.
@@ -117,7 +144,7 @@ public struct ByteWriter {
         if s.hasPointerRepresentation {
             let n = s.utf8CodeUnitCount
             reserve(n)
-            (base + used).update(from: s.utf8Start, count: n)
+            rxray_copy(base + used, s.utf8Start, n)
             used &+= n
         } else {
             string(s.description)
@@ -168,8 +195,15 @@ public struct ByteWriter {
         } else if v < 100_000 {
             decimalShort(UInt32(truncatingIfNeeded: v))
         } else {
-            decimalLong(v, minimumDigits: 0)
+            decimalWide(v)
         }
+    }
+
+    /// `decimal` of six digits or more (sequence numbers, timestamps' seconds, byte counts):
+    /// eight digits per step from the pair table (`rxray_put_decimal`), no digit loop.
+    @usableFromInline mutating func decimalWide(_ v: UInt64) {
+        reserve(24)
+        used &+= rxray_put_decimal(base + used, v)
     }
 
     /// `decimal` of three to five digits (100 ≤ `v` < 100,000: ports, lengths, identifiers,
@@ -262,31 +296,20 @@ public struct ByteWriter {
         }
     }
 
-    /// Appends exactly nine digits of `v` (`v` < 10⁹, zero-padded): the nanoseconds of a
-    /// timestamp, one capacity check, a 32-bit division per pair.
+    /// Appends exactly nine digits of `v` modulo 10⁹ (zero-padded): the nanoseconds of a
+    /// timestamp, one capacity check, no digit loop (`rxray_put_9digits`).
     @inlinable public mutating func nineDigits(_ v: UInt32) {
         reserve(9)
-        let p = base + used
-        let pairs = ByteWriter.digitPairs.utf8Start
-        var x = v % 1_000_000_000
-        var k = 7
-        while k > 0 {
-            let q = x / 100
-            let r = Int(truncatingIfNeeded: x &- q &* 100) &* 2
-            p[k] = pairs[r]
-            p[k &+ 1] = pairs[r &+ 1]
-            x = q
-            k &-= 2
-        }
-        p[0] = 48 &+ UInt8(truncatingIfNeeded: x)
+        rxray_put_9digits(base + used, v % 1_000_000_000)
         used &+= 9
     }
 
     /// Appends the dotted-quad text of an IPv4 address held host-order in `value`
-    /// (`192.0.2.1`): one capacity check, each octet from the pair table.
+    /// (`192.0.2.1`): one capacity check, each octet one store from a table of the 256
+    /// octets' text (`rxray_put_ipv4`).
     @inlinable public mutating func ipv4(_ value: UInt32) {
-        reserve(15)
-        used = ByteWriter.putIPv4(value, base + used) - base
+        reserve(16)
+        used &+= rxray_put_ipv4(base + used, value)
     }
 
     /// Writes `value` as a dotted quad at `p` (room for 15 bytes); returns the end.
@@ -301,27 +324,13 @@ public struct ByteWriter {
     }
 
     /// Appends a MAC address held in the low 48 bits of `value` as `aa:bb:cc:dd:ee:ff`:
-    /// one capacity check, each octet from the hex pair table.
+    /// one capacity check, each octet one store from a hex pair table (`rxray_put_mac`).
     @inlinable public mutating func mac(_ value: UInt64) {
         reserve(17)
-        let p = base + used
-        let pairs = ByteWriter.hexPairs.utf8Start
-        var shift: UInt64 = 40
-        var k = 0
-        while true {
-            let r = Int(truncatingIfNeeded: value >> shift & 0xFF) &* 2
-            p[k] = pairs[r]
-            p[k &+ 1] = pairs[r &+ 1]
-            if shift == 0 { break }
-            p[k &+ 2] = 58
-            k &+= 3
-            shift &-= 8
-        }
+        rxray_put_mac(base + used, value)
         used &+= 17
     }
 
-    /// "00" "01" ... "ff": two lower-case hex digits per table lookup.
-    @usableFromInline static let hexPairs: StaticString = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedfe0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"
 
     /// Writes `v` in decimal at `p` (room for 3 bytes); returns the end.
     @inlinable @inline(__always) static func putOctet(_ v: UInt8, _ p: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
@@ -376,6 +385,22 @@ public struct ByteWriter {
         used &+= n
     }
 
+    /// Appends a 16-bit value in lower-case hex without leading zeros (an IPv6 group, as
+    /// `hex(_:)` writes it): one capacity check, no digit-count loop.
+    @inlinable public mutating func hex16(_ v: UInt16) {
+        reserve(4)
+        let n = v >= 0x1000 ? 4 : v >= 0x100 ? 3 : v >= 0x10 ? 2 : 1
+        let p = base + used
+        var x = v
+        var k = n
+        while k > 0 {
+            k &-= 1
+            p[k] = ByteWriter.hexDigit(UInt8(truncatingIfNeeded: x & 15))
+            x >>= 4
+        }
+        used &+= n
+    }
+
     @inlinable @inline(__always) static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 48 &+ v : 87 &+ v }
 
     // MARK: JSON
@@ -394,36 +419,21 @@ public struct ByteWriter {
         byte(34)
     }
 
-    /// Appends UTF-8 bytes JSON-escaped (no quotes around them). Clean runs are scanned and
-    /// copied in one pass, sixteen bytes at a time (`rxray_json_copy_clean`): room for the
-    /// rest of the text is reserved before each run, so the copy stores straight into it.
-    public mutating func jsonEscaped(_ utf8: UnsafeBufferPointer<UInt8>, escapeDEL: Bool = true) {
-        guard let p = utf8.baseAddress else { return }
-        let n = utf8.count
+    /// Appends UTF-8 bytes JSON-escaped (no quotes around them), in one pass
+    /// (`rxray_json_escape`): sixteen-byte blocks are scanned and stored at once and a byte
+    /// needing an escape is written where it is found, so a text with a few quotes (a rule's
+    /// text in a netfilter stage's detail) costs no extra calls. Room for the worst case (six
+    /// bytes per byte) is reserved first, for at most 8 KiB of input at a time.
+    @inlinable public mutating func jsonEscaped(_ utf8: UnsafeBufferPointer<UInt8>, escapeDEL: Bool = true) {
+        guard var p = utf8.baseAddress else { return }
+        var n = utf8.count
         let del: Int32 = escapeDEL ? 1 : 0
-        var i = 0
-        while true {
-            reserve(n &- i)
-            let clean = rxray_json_copy_clean(base + used, p + i, n &- i, del)
-            used &+= clean
-            i &+= clean
-            guard i < n else { return }
-            escape(p[i])
-            i &+= 1
-        }
-    }
-
-    /// Appends the JSON escape of one byte that needs one.
-    @usableFromInline mutating func escape(_ b: UInt8) {
-        switch b {
-        case 34: bytes(92, 34)
-        case 92: bytes(92, 92)
-        case 10: bytes(92, 110)
-        case 13: bytes(92, 114)
-        case 9: bytes(92, 116)
-        default:
-            ascii("\\u00")
-            bytes(ByteWriter.hexDigit(b >> 4), ByteWriter.hexDigit(b & 15))
+        while n > 0 {
+            let k = min(n, 8192)
+            reserve(k &* 6)
+            used &+= rxray_json_escape(base + used, p, k, del)
+            p += k
+            n &-= k
         }
     }
 

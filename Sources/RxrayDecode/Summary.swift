@@ -14,6 +14,14 @@ extension DecodedFrame {
 
     /// Appends the `summaryLine` text to `w`.
     public func writeSummaryLine(_ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter) {
+        var options: Range<Int>?
+        writeSummaryLine(bytes, to: &w, tcpOptionsText: &options)
+    }
+
+    /// Appends the `summaryLine` text to `w` and sets `tcpOptionsText` to where in `w` the TCP
+    /// options' text went (`mss 1460,sackOK,nop`, between `options [` and `]`), when it did:
+    /// `writeJSONFields` can copy it from there instead of writing the options again.
+    public func writeSummaryLine(_ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter, tcpOptionsText: inout Range<Int>?) {
         let start = w.count
         for tag in vlanTags {
             w.ascii("vlan "); w.decimal(tag.vid)
@@ -23,7 +31,7 @@ extension DecodedFrame {
         }
         switch network {
         case .arp: writeARPSummary(bytes, to: &w)
-        case .ipv4, .ipv6: writeIPSummary(bytes, to: &w)
+        case .ipv4, .ipv6: writeIPSummary(bytes, to: &w, tcpOptionsText: &tcpOptionsText)
         case .none: w.string(linkOnlySummary())
         }
         w.trimTrailingSpaces(downTo: start)
@@ -120,7 +128,7 @@ extension DecodedFrame {
         }
     }
 
-    func writeIPSummary(_ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter) {
+    func writeIPSummary(_ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter, tcpOptionsText: inout Range<Int>?) {
         guard let addrs = ipAddresses(in: bytes) else { w.ascii(network == .ipv4 ? "IP" : "IP6"); return }
         w.ascii(network == .ipv4 ? "IP " : "IP6 ")
         if let p = self.ports(in: bytes) {
@@ -139,7 +147,7 @@ extension DecodedFrame {
             writeExtensionText(to: &w)
         }
         if let t = tcp(in: bytes) {
-            writeTCPSummary(t, bytes, to: &w)
+            writeTCPSummary(t, bytes, to: &w, tcpOptionsText: &tcpOptionsText)
         } else if let u = udp(in: bytes) {
             w.ascii("UDP, length "); w.decimal(Int(u.length) >= 8 ? Int(u.length) - 8 : payloadLength)
         } else if let i = icmp(in: bytes) {
@@ -181,7 +189,8 @@ extension DecodedFrame {
         }
     }
 
-    func writeTCPSummary(_ t: TCPHeader, _ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter) {
+    func writeTCPSummary(_ t: TCPHeader, _ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter,
+                         tcpOptionsText: inout Range<Int>?) {
         let flags = t.flags
         w.ascii("Flags [")
         flags.write(to: &w)
@@ -196,10 +205,12 @@ extension DecodedFrame {
         if flags.contains(.urg) { w.ascii(", urg "); w.decimal(t.urgentPointer) }
         if !tcpOptions.isEmpty {
             w.ascii(", options [")
+            let optionsStart = w.count
             for i in tcpOptions.indices {
                 if i != tcpOptions.startIndex { w.byte(44) }
                 writeTCPOption(i, bytes, to: &w)
             }
+            tcpOptionsText = optionsStart..<w.count
             w.byte(93)
         }
         w.ascii(", length "); w.decimal(len)
@@ -325,8 +336,11 @@ extension DecodedFrame {
         out += ByteWriter.string(capacity: 512) { writeJSONFields(bytes, to: &$0) }
     }
 
-    /// Writes the members `appendJSONFields` appends, into `w`.
-    public func writeJSONFields(_ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter) {
+    /// Writes the members `appendJSONFields` appends, into `w`. `tcpOptionsText`: where `w`
+    /// already holds this frame's TCP options as the summary line spells them (set by
+    /// `writeSummaryLine(_:to:tcpOptionsText:)`, still unmoved): the `tcp_options` array is
+    /// copied from there.
+    public func writeJSONFields(_ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter, tcpOptionsText: Range<Int>? = nil) {
         w.ascii("\"link\":")
         linkType.writeJSONName(to: &w)
         if let p = linkPacketType { w.ascii(",\"packet_type\":"); w.decimal(p) }
@@ -426,11 +440,16 @@ extension DecodedFrame {
             w.ascii(",\"ack\":"); w.decimal(t.acknowledgmentNumber)
             w.ascii(",\"win\":"); w.decimal(t.window)
             if !tcpOptions.isEmpty {
-                // Option text is letters, digits, spaces and `{}:`: nothing to escape.
+                // Option text is letters, digits, spaces and `{}:`: nothing to escape, and
+                // no commas, so the summary's comma-separated list splits back into options.
                 w.ascii(",\"tcp_options\":[")
-                for i in tcpOptions.indices {
-                    if i != tcpOptions.startIndex { w.byte(44) }
-                    w.byte(34); writeTCPOption(i, bytes, to: &w); w.byte(34)
+                if let r = tcpOptionsText {
+                    w.repeatAsJSONStrings(from: r.lowerBound, to: r.upperBound)
+                } else {
+                    for i in tcpOptions.indices {
+                        if i != tcpOptions.startIndex { w.byte(44) }
+                        w.byte(34); writeTCPOption(i, bytes, to: &w); w.byte(34)
+                    }
                 }
                 w.byte(93)
             }

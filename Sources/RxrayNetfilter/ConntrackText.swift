@@ -8,9 +8,9 @@ extension CTTuple {
     /// ICMP: `type=… code=… id=…`; other protocols: `proto=…`).
     public func write(to w: inout ByteWriter) {
         w.ascii("src=")
-        src.address(v6: v6).write(to: &w)
+        if v6 { IPv6Address(high: src.high, low: src.low).write(to: &w) } else { w.ipv4(UInt32(truncatingIfNeeded: src.low)) }
         w.ascii(" dst=")
-        dst.address(v6: v6).write(to: &w)
+        if v6 { IPv6Address(high: dst.high, low: dst.low).write(to: &w) } else { w.ipv4(UInt32(truncatingIfNeeded: dst.low)) }
         if proto == 1 || proto == 58 {
             w.ascii(" type="); w.decimal(dport >> 8)
             w.ascii(" code="); w.decimal(dport & 0xFF)

@@ -394,10 +394,14 @@ public struct FrameRenderer {
         if let c = meta.comment { w.ascii(",\"comment\":"); w.jsonString(c) }
         w.ascii(",\"summary\":\"")
         let summaryStart = w.count
-        decoded.writeSummaryLine(bytes, to: &w)
+        var options: Range<Int>?
+        decoded.writeSummaryLine(bytes, to: &w, tcpOptionsText: &options)
+        let summaryEnd = w.count
         w.escapeJSON(from: summaryStart)
+        // Escaping moved the summary's bytes: write the options again rather than copy them.
+        if w.count != summaryEnd { options = nil }
         w.ascii("\",\"decode\":{")
-        decoded.writeJSONFields(bytes, to: &w)
+        decoded.writeJSONFields(bytes, to: &w, tcpOptionsText: options)
         w.byte(125)
     }
 
@@ -426,6 +430,7 @@ public struct FrameRenderer {
         // (nil: not written, the stage is not shown): copied from there, not escaped again.
         var groText: (start: Int, count: Int)?
         var conntrackText: (start: Int, count: Int)?
+        let keys = StageKeys.table
         // The detail bytes are looked up once for all records, not once per record.
         r.withDetailBytes { all in
             for (i, s) in r.stages.enumerated() {
@@ -436,11 +441,8 @@ public struct FrameRenderer {
                 default: tracked = false
                 }
                 guard shows(s.stage) else { continue }
-                w.ascii(first ? "{\"stage\":\"" : ",{\"stage\":\"")
+                StageKeys.write(keys, s.stage, s.verdict, first: first, to: &w)
                 first = false
-                s.stage.writeSymbol(to: &w)
-                w.ascii("\",\"decision\":\"")
-                s.verdict.writeDecisionAndDetailKey(to: &w)
                 let textStart = w.count
                 let n = Int(s.detailCount)
                 if n > 0, let p = all.baseAddress {

@@ -286,12 +286,17 @@ final class OutputByteWriterTests: XCTestCase {
         for digits in 1...19 {
             for v in [p, p &* 10 &- 1] {
                 XCTAssertEqual(String(v).count, digits)
+                XCTAssertEqual(text { $0.decimal(v) }, String(v))
+                XCTAssertEqual(text { $0.decimal(v &- 1) }, String(v &- 1))
                 XCTAssertEqual(text { $0.decimal(v, minimumDigits: 2) }, String(repeating: "0", count: max(0, 2 - digits)) + String(v))
                 XCTAssertEqual(text { $0.decimal(v, minimumDigits: 21) }, String(repeating: "0", count: 21 - String(v).count) + String(v))
             }
             p *= 10
         }
         XCTAssertEqual(text { $0.decimal(UInt64.max, minimumDigits: 3) }, String(UInt64.max))
+        // Nine digits are the value modulo 10⁹.
+        XCTAssertEqual(text { $0.nineDigits(UInt32.max) }, "294967295")
+        XCTAssertEqual(text { $0.nineDigits(1_000_000_007) }, "000000007")
     }
 
     func testLiteralNamesMatchTheStringNames() {
@@ -366,5 +371,80 @@ final class OutputByteWriterTests: XCTestCase {
         ]
         for h in NFHook.allCases { stages.append(.nfHook(h, table: 3)) }
         for st in stages { XCTAssertEqual(text { st.writeSymbol(to: &$0) }, st.symbol) }
+    }
+
+    func testEveryStageAndVerdictIsRenderedWithItsSymbolDecisionAndDetail() throws {
+        // JSON stage entries start from a table made once per (stage, verdict).
+        var stages: [Stage] = [
+            .napiPoll, .devGroReceive, .ethTypeTrans, .netifReceiveSkbCore, .vlanDoReceive, .arpRcv,
+            .ipRcvCore, .ipRcvFinish, .ipRouteInput, .fibValidateSource, .ipError, .ipLocalDeliver,
+            .ipDefrag, .ipLocalDeliverFinish, .ipForward, .ipOutput, .icmpRcv, .icmpSend, .tcpV4Rcv,
+            .tcpV4DoRcv, .tcpRcvStateProcess, .tcpCheckReq, .tcpTimewaitStateProcess, .udpRcv,
+            .rawV4Input, .ipv6Rcv, .ip6RcvCore, .ip6RouteInput, .ip6Input, .ip6Forward, .ipv6Defrag,
+            .icmpv6Rcv, .ndiscRcv, .tcpV6Rcv, .udpv6Rcv, .nfConntrackIn, .nfNat, .neighResolveOutput,
+            .neighUpdate, .neighTimerHandler, .reqskTimerHandler,
+        ]
+        for h in NFHook.allCases { stages += [.nfHook(h, table: 0), .nfHook(h, table: 9)] }
+        let verdicts: [Verdict] = [.pass, .drop, .consume, .hold, .deliver, .forward, .note]
+        var r = FrameResult()
+        r.reset(frame: 1)
+        var expected: [[String]] = []
+        for (k, st) in stages.enumerated() {
+            for v in verdicts {
+                let d = k % 3 == 0 ? "" : "detail \(k) \"quoted\"\t\(v.name)"
+                r.record(st, v, d)
+                expected.append([st.symbol, v.name, d])
+            }
+        }
+        let frame = [UInt8](repeating: 0, count: 14)
+        let line: [UInt8] = frame.withUnsafeBytes { bytes in
+            let decoded = FrameDecoder.decode(bytes, linkType: LinkType(rawValue: 1), wireLength: 14)
+            let meta = FrameMeta(index: 1, timestampNanoseconds: 0, captureLength: 14, wireLength: 14,
+                                 linkType: LinkType(rawValue: 1), captureInterface: nil)
+            var w = ByteWriter(capacity: 64)
+            defer { w.deallocate() }
+            FrameRenderer(format: .jsonl).frame(meta, decoded: decoded, bytes: bytes, result: r, to: &w)
+            return Array(w.bytes)
+        }
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+        let got = try XCTUnwrap(object["stages"] as? [[String: String]])
+        XCTAssertEqual(got.map { [$0["stage"] ?? "?", $0["decision"] ?? "?", $0["detail"] ?? "?"] }, expected)
+        XCTAssertEqual(got.map { $0.keys.sorted() }, Array(repeating: ["decision", "detail", "stage"], count: expected.count))
+    }
+
+    func testTextLongerThanOneEscapingStepIsEscapedAsAWhole() {
+        // Escaping reserves room for at most 8 KiB of input at a time: escapes on and around
+        // the step boundaries, in a writer that has to grow.
+        var rng = Rng(state: 7)
+        for n in [8191, 8192, 8193, 8208, 20_000, 40_000] {
+            var s: [UInt8] = (0..<n).map { _ in UInt8(97 + rng.below(26)) }
+            for at in [0, 15, 16, 8175, 8176, 8190, 8191, 8192, 8193, 16_383, 16_384, n - 17, n - 16, n - 1] where at < n && at >= 0 {
+                s[at] = [34, 92, 10, 0, 127][rng.below(5)]
+            }
+            for _ in 0..<(n / 500) { s[rng.below(n)] = UInt8(rng.below(32)) }
+            XCTAssertEqual(escaped(s, escapeDEL: true), referenceEscaped(s, escapeDEL: true), "n \(n)")
+        }
+    }
+
+    func testACommaSeparatedListIsRepeatedAsJSONStrings() {
+        for list in ["mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7", "nop", "", "a,,b", ",", "sack 1 {1:2}"] {
+            var w = ByteWriter(capacity: 8)
+            defer { w.deallocate() }
+            w.ascii("x[")
+            let start = w.count
+            w.string(list)
+            let end = w.count
+            w.ascii("]=")
+            w.repeatAsJSONStrings(from: start, to: end)
+            let items = list.split(separator: ",", omittingEmptySubsequences: false).map { "\"\($0)\"" }
+            XCTAssertEqual(String(decoding: w.bytes, as: UTF8.self), "x[\(list)]=" + items.joined(separator: ","))
+        }
+    }
+
+    func testIPv6GroupsAreWrittenInHexWithoutLeadingZeros() {
+        for v in [0, 1, 0xF, 0x10, 0xFF, 0x100, 0xFFF, 0x1000, 0xABCD, 0xFFFF] as [UInt16] {
+            XCTAssertEqual(text { $0.hex16(v) }, String(v, radix: 16))
+            XCTAssertEqual(text { $0.hex16(v) }, text { $0.hex(UInt64(v)) })
+        }
     }
 }

@@ -65,6 +65,36 @@ final class SummaryTests: XCTestCase {
         XCTAssertEqual(obj["l4_cksum"] as? String, "good")
     }
 
+    func testTCPOptionsCopiedFromTheSummaryEqualTheOptionsWrittenAgain() {
+        // The JSON `tcp_options` array may be copied from the summary line's option list.
+        let optionSets: [[UInt8]] = [
+            [2, 4, 0x05, 0xB4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7],
+            [1, 1, 5, 18, 0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 10, 0, 0, 0, 20],
+            [1, 1, 1, 0],
+            [30, 4, 1, 2, 19, 2, 0, 0],
+            [],
+        ]
+        for opts in optionSets {
+            let frame = Build.ether(0x0800, Build.ipv4(6, Build.tcp(flags: 0x12, options: opts)))
+            withFrame(frame) { f, raw in
+                var w = ByteWriter(capacity: 16)
+                defer { w.deallocate() }
+                var options: Range<Int>?
+                f.writeSummaryLine(raw, to: &w, tcpOptionsText: &options)
+                XCTAssertEqual(options == nil, opts.isEmpty)
+                let summary = String(decoding: w.bytes, as: UTF8.self)
+                XCTAssertEqual(summary, f.summaryLine(raw))
+                let copiedStart = w.count
+                f.writeJSONFields(raw, to: &w, tcpOptionsText: options)
+                let copied = String(decoding: UnsafeBufferPointer(rebasing: w.bytes[copiedStart...]), as: UTF8.self)
+                let writtenStart = w.count
+                f.writeJSONFields(raw, to: &w)
+                let written = String(decoding: UnsafeBufferPointer(rebasing: w.bytes[writtenStart...]), as: UTF8.self)
+                XCTAssertEqual(copied, written, summary)
+            }
+        }
+    }
+
     func testJSONQuotingEscapes() {
         XCTAssertEqual(jsonQuoted("a\"b\\c\n\u{01}"), "\"a\\\"b\\\\c\\n\\u0001\"")
     }
