@@ -260,40 +260,42 @@ struct Analyze: ParsableCommand {
             renderer.frame(meta, decoded: decoded, bytes: bytes, result: r, to: &w)
             return true
         }
+        // Each record is rendered here, not in a closure (one capturing `r` copied the result).
         func emitSettled(_ r: FrameResult, _ queue: RenderedQueue) {
             if r.timer != nil {
                 guard !stop, !onlyDrops else { return }
-                if queue.isEmpty { outputTimer(r); return }
-                renderer.timerEvent(r, to: &queue.scratch)
-                queue.append(frame: lastIndex, counts: false)
+                switch queue.place(frame: lastIndex, event: true) {
+                case .write: outputTimer(r)
+                case .writeThenDrain: outputTimer(r); queue.drain(release)
+                case .keep:
+                    renderer.timerEvent(r, to: &queue.scratch)
+                    queue.commit(counts: false)
+                }
                 return
             }
             if currentIndex == r.frame {
                 currentEmitted = true
-                if queue.isEmpty {
-                    output(r, currentMeta, currentBytes, currentSelected)
-                } else if currentSelected && !stop {
-                    // Rendered here, not in a closure (one capturing `r` copied the result).
+                switch queue.place(frame: r.frame, event: false) {
+                case .write: output(r, currentMeta, currentBytes, currentSelected)
+                case .writeThenDrain: output(r, currentMeta, currentBytes, currentSelected); queue.drain(release)
+                case .keep:
                     let counts = render(r, currentMeta, currentBytes, currentSelected, &queue.scratch)
-                    queue.append(frame: r.frame, counts: counts)
+                    queue.commit(counts: counts)
                 }
-                return
-            }
-            guard let k = queue.waitingSlot(r.frame) else {
-                // Not queued (cannot happen: every held frame has a slot): printed now.
-                held.take(r.frame) { meta, bytes, selected in output(r, meta, bytes, selected) }
                 return
             }
             held.take(r.frame) { meta, bytes, selected in
-                if queue.isFront(k) {
+                switch queue.place(frame: r.frame, event: false) {
+                case .write:
                     output(r, meta, bytes, selected)
-                    queue.removeFront()
-                } else {
+                case .writeThenDrain:
+                    output(r, meta, bytes, selected)
+                    queue.drain(release)
+                case .keep:
                     let counts = render(r, meta, bytes, selected, &queue.scratch)
-                    queue.fill(k, counts: counts)
+                    queue.commit(counts: counts)
                 }
             }
-            queue.drain(release)
         }
 
         // Settled results handed to the render thread, which keeps them in capture order.

@@ -133,29 +133,18 @@ extension RenderPipeline {
                         switch kind {
                         case .waiting:
                             queue.appendWaiting(frame: meta.index)
-                        case .timer:
-                            if queue.isEmpty {
-                                renderer.timerEvent(result, to: sink)
-                            } else {
-                                renderer.timerEvent(result, to: &queue.scratch)
-                                queue.append(frame: meta.index, counts: false)
-                            }
-                        case .frame:
-                            let printed = selected && !(onlyDrops && result.fate != .dropped)
-                            if let k = queue.waitingSlot(meta.index) {
-                                if queue.isFront(k) {
-                                    if printed { frame(renderer, meta, bytes, result, sink) }
-                                    queue.removeFront()
-                                } else {
-                                    if printed { frame(renderer, meta, bytes, result, &queue.scratch) }
-                                    queue.fill(k, counts: printed)
-                                }
+                        case .timer, .frame:
+                            // The filter's choice and --only-drops act here; a timer event always prints.
+                            let printed = kind == .timer || (selected && !(onlyDrops && result.fate != .dropped))
+                            switch queue.place(frame: meta.index, event: kind == .timer) {
+                            case .write:
+                                if printed { record(renderer, meta, bytes, result, kind, sink) }
+                            case .writeThenDrain:
+                                if printed { record(renderer, meta, bytes, result, kind, sink) }
                                 queue.drain(write)
-                            } else if queue.isEmpty {
-                                if printed { frame(renderer, meta, bytes, result, sink) }
-                            } else if printed {
-                                frame(renderer, meta, bytes, result, &queue.scratch)
-                                queue.append(frame: meta.index, counts: true)
+                            case .keep:
+                                if printed { record(renderer, meta, bytes, result, kind, &queue.scratch) }
+                                queue.commit(counts: printed && kind == .frame)
                             }
                         }
                     }
@@ -174,14 +163,16 @@ extension RenderPipeline {
         }
     }
 
-    private static func frame(_ renderer: FrameRenderer, _ meta: FrameMeta, _ bytes: UnsafeRawBufferPointer,
-                              _ result: FrameResult, _ sink: ByteSink) {
+    private static func record(_ renderer: FrameRenderer, _ meta: FrameMeta, _ bytes: UnsafeRawBufferPointer,
+                               _ result: FrameResult, _ kind: Kind, _ sink: ByteSink) {
+        if kind == .timer { renderer.timerEvent(result, to: sink); return }
         let decoded = FrameDecoder.decode(bytes, linkType: meta.linkType, wireLength: meta.wireLength)
         renderer.frame(meta, decoded: decoded, bytes: bytes, result: result, to: sink)
     }
 
-    private static func frame(_ renderer: FrameRenderer, _ meta: FrameMeta, _ bytes: UnsafeRawBufferPointer,
-                              _ result: FrameResult, _ w: inout ByteWriter) {
+    private static func record(_ renderer: FrameRenderer, _ meta: FrameMeta, _ bytes: UnsafeRawBufferPointer,
+                               _ result: FrameResult, _ kind: Kind, _ w: inout ByteWriter) {
+        if kind == .timer { renderer.timerEvent(result, to: &w); return }
         let decoded = FrameDecoder.decode(bytes, linkType: meta.linkType, wireLength: meta.wireLength)
         renderer.frame(meta, decoded: decoded, bytes: bytes, result: result, to: &w)
     }

@@ -121,16 +121,18 @@ final class RenderedQueue {
 
     /// Adds the record in `scratch` (empty for a frame that prints nothing) after every slot
     /// already queued; `counts`: it counts towards `-c`.
-    func append(frame: Int, counts: Bool) {
+    private func append(frame: Int, counts: Bool) {
         var s = Slot(frame: frame, waiting: false, counts: counts, chunk: -1, start: 0, length: 0)
         store(&s)
         slots.append(s)
     }
 
     /// The position of held frame `frame`'s waiting slot, or nil if it has none.
-    func waitingSlot(_ frame: Int) -> Int? {
+    private func waitingSlot(_ frame: Int) -> Int? {
         guard head < slots.count else { return nil }
         if slots[head].frame == frame && slots[head].waiting { return head }
+        // A frame numbered after every queued slot (the frame just processed, not held) has none.
+        if slots[slots.count - 1].frame < frame { return nil }
         // Slots are sorted by frame number; a frame's own slot is the first with its number
         // (timer events queued after it carry the same number).
         var lo = head, hi = slots.count
@@ -142,11 +144,55 @@ final class RenderedQueue {
         return lo
     }
 
-    /// Whether slot `k` is the first one queued (its record can be written at once).
-    func isFront(_ k: Int) -> Bool { k == head }
+    /// Where the record being placed goes: nil when it is written at once, else the waiting
+    /// slot it fills (or -1: after every slot queued, as frame `placingFrame`).
+    private var placing: Int? = nil
+    private var placingFrame = 0
+
+    /// What `place` decided for a record.
+    enum Placement {
+        /// Nothing waits: write the record straight to the output.
+        case write
+        /// It was the first waiting slot: write the record straight to the output, then
+        /// `drain` (the records behind it may now be ready).
+        case writeThenDrain
+        /// Something before it waits: render the record into `scratch`, then `commit`.
+        case keep
+    }
+
+    /// Places the output of a settled frame (`event`: a timer event, which never has a waiting
+    /// slot) in capture order — the one step both the one-thread analysis and the render
+    /// thread take.
+    func place(frame: Int, event: Bool) -> Placement {
+        if !event, let k = waitingSlot(frame) {
+            if k == head {
+                removeFront()
+                return .writeThenDrain
+            }
+            placing = k
+            return .keep
+        }
+        if isEmpty { return .write }
+        placing = -1
+        placingFrame = frame
+        return .keep
+    }
+
+    /// Keeps the record in `scratch` where `place` put it (`counts`: it counts towards `-c`).
+    /// Nothing becomes ready: the first slot still waits.
+    func commit(counts: Bool) {
+        let k = placing
+        precondition(k != nil, "RenderedQueue.commit without a pending place")
+        placing = nil
+        if k! < 0 {
+            append(frame: placingFrame, counts: counts)
+        } else {
+            fill(k!, counts: counts)
+        }
+    }
 
     /// Gives waiting slot `k` the record in `scratch` (`counts` as for `append`).
-    func fill(_ k: Int, counts: Bool) {
+    private func fill(_ k: Int, counts: Bool) {
         var s = slots[k]
         s.waiting = false
         s.counts = counts
@@ -155,7 +201,7 @@ final class RenderedQueue {
     }
 
     /// Marks the front slot handed over (its record was written directly).
-    func removeFront() {
+    private func removeFront() {
         precondition(head < slots.count, "RenderedQueue.removeFront on an empty queue")
         release(slots[head])
         head += 1

@@ -4,6 +4,17 @@ import XCTest
 /// `analyze --threads N` (issue #10): a reader thread reading ahead must change no byte of any
 /// output, no error message and no exit status.
 final class ThreadsTests: XCTestCase {
+    /// This process's scratch: the --write outputs' directory and the generated capture
+    /// (made again by each test that reads it).
+    static var scratchDirectory: URL { FileManager.default.temporaryDirectory.appendingPathComponent("rxray-threads-\(getpid())") }
+    static var generatedPath: URL { FileManager.default.temporaryDirectory.appendingPathComponent("rxray-threads-gen-\(getpid()).pcap") }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(at: Self.scratchDirectory)
+        try? FileManager.default.removeItem(at: Self.generatedPath)
+        super.tearDown()
+    }
+
     /// One run's observable outcome, bytes exact.
     struct Outcome: Equatable {
         var status: Int32
@@ -15,7 +26,7 @@ final class ThreadsTests: XCTestCase {
     /// Runs `rxray analyze ARGS --threads N`; with `write`, adds `--write` to a file of its own
     /// and returns the file's bytes too.
     func analyze(_ args: [String], threads: Int, write: Bool = false, stdin: URL? = nil) throws -> Outcome {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rxray-threads-\(getpid())")
+        let dir = Self.scratchDirectory
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let out = dir.appendingPathComponent("out.\(threads).pcapng")
         try? FileManager.default.removeItem(at: out)
@@ -98,7 +109,7 @@ final class ThreadsTests: XCTestCase {
     static var host: String { CLI.fixture("Fixtures/scenarios/nf-ct-defrag/host") }
 
     lazy var generated: URL = {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("rxray-threads-gen-\(getpid()).pcap")
+        let url = Self.generatedPath
         try! SyntheticTraffic.pcap(frames: 6000, seed: 10).write(to: url)
         return url
     }()
