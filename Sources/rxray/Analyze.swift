@@ -124,9 +124,10 @@ struct Analyze: ParsableCommand {
         let summaryOnly = outputOptions.summary
         let threadCount = threads ?? FrameSource.defaultThreads
         // Printed output rendered as results settle, put back in capture order as finished
-        // records: on one thread here, with more on the render thread (which cannot stop the
-        // evaluation at once, so -c keeps capture order there).
-        let renderAsSettled = !summaryOnly && writePath == nil && reportPath == nil && (threadCount == 1 || count == nil)
+        // records: here on the evaluation thread with one thread or with -c (which must stop
+        // the evaluation at the count's frame, as the render thread could not), otherwise on the
+        // render thread.
+        let renderAsSettled = !summaryOnly && writePath == nil && reportPath == nil
         // Stage detail text is built only when something shows it.
         let wantsDetail = !summaryOnly || writePath != nil || reportPath != nil
         let analyzer: Analyzer
@@ -177,8 +178,9 @@ struct Analyze: ParsableCommand {
         var currentSelected = false
         var currentEmitted = false
         var outputError: String?
-        // --threads 2 and more: frames are rendered and written on a thread of their own.
-        let pipeline = !summaryOnly && threadCount > 1
+        // --threads 2 and more: frames are rendered and written on a thread of their own
+        // (with -c, on this one: see `renderAsSettled`).
+        let pipeline = !summaryOnly && threadCount > 1 && count == nil
             ? RenderPipeline(renderer: renderer, sink: sink, settled: renderAsSettled, onlyDrops: onlyDrops) : nil
         defer { pipeline?.finish() }
 
