@@ -119,6 +119,9 @@ public final class NetfilterEngine {
     /// Whether the walk runs the common ops in their specialised form (`FastOp`); false runs
     /// every op through the general switch (to compare the two). Takes effect at `finishLoad`.
     var specializeOps = true
+    /// Whether a chain's first rules are skipped on entry by the packet's ct state
+    /// (`RunProgram.ctSkip`); false walks them (to compare the two). Takes effect at `finishLoad`.
+    var skipByCtState = true
     static let defaultIndexMinRules: Int = {
         if let v = ProcessInfo.processInfo.environment["RXRAY_RULE_INDEX"] {
             if v == "0" { return .max }
@@ -283,7 +286,8 @@ public final class NetfilterEngine {
         run = RunProgram(ops: ops, loads: loadLists, multiports: multiports, u32s: u32s, ipsetDirs: ipsetDirs,
                          rules: rules, chains: chains, ruleCount: ruleInfo.count,
                          entries: (0..<15).map { entries[$0 / 5][$0 % 5].map { $0.1 } }, indexMinRules: ruleIndexMinRules,
-                         indexSmallMinRules: ruleIndexMinRules == .max ? .max : ruleIndexSmallMinRules, specialize: specializeOps)
+                         indexSmallMinRules: ruleIndexMinRules == .max ? .max : ruleIndexSmallMinRules, specialize: specializeOps,
+                         skipByCtState: skipByCtState)
         visits.reserveCapacity(16)
         traceSteps.reserveCapacity(64)
     }
@@ -380,8 +384,9 @@ public final class NetfilterEngine {
                 if out.verdict == .drop { return out }
             case .chain:
                 let ci = Int(e.index)
-                if prog.chainsBase[ci].ruleCount == 0 {
-                    // An empty base chain: its policy decides, no walk needed.
+                if prog.chainsBase[ci].ruleCount == 0 || prog.entrySkip(prog.chainsBase[ci], st) == prog.chainsBase[ci].ruleCount {
+                    // An empty base chain, or one whose every rule begins with a ct state test
+                    // the packet fails: its policy decides, no walk needed.
                     let v: NFVerdict = prog.chainsBase[ci].policyDrop ? .drop : .accept
                     noteVisit(ci, -1, v, traceSteps.count, trace)
                     if v == .drop {
@@ -422,8 +427,9 @@ public final class NetfilterEngine {
         let traceStart = trace ? traceSteps.count : 0
         var depth = 0
         var chain = Int32(base)
-        var ri = Int32(0)
         let baseChain = prog.chainsBase[base]
+        // Rules a chain begins with whose ct state test the packet fails are skipped on entry.
+        var ri = prog.entrySkip(baseChain, st)
         let isNft = baseChain.isNft
         // The chain whose classes `classStack` holds at the current depth: a chain returned to
         // chose them before the rule that jumped (a jump or goto enters a chain that has not).
@@ -490,9 +496,9 @@ public final class NetfilterEngine {
                 if depth == jumpCapacity { growJumpStack() }
                 jumpStack[depth] = (chain, ri)
                 depth += 1
-                chain = Int32(target); ri = 0; clsChain = -1
+                chain = Int32(target); ri = prog.entrySkip(prog.chainsBase[target], st); clsChain = -1
             case .goto(let target):
-                chain = Int32(target); ri = 0; clsChain = -1
+                chain = Int32(target); ri = prog.entrySkip(prog.chainsBase[target], st); clsChain = -1
             }
         }
     }
@@ -888,6 +894,9 @@ final class RunProgram {
         var dimCount: Int32 = 0
         var dimFirst: Int32 = 0
         var words: Int32 = 0
+        /// Rules skipped on entry by the packet's ct state: `ctSkip[ctSkipFirst + k]` for the
+        /// state bit `1 << k` (`CTResult.stateBit`); -1 when the chain begins with no such test.
+        var ctSkipFirst: Int32 = -1
     }
     /// One indexed dimension of a chain: its bounds at `idxPoints[pointsFirst...]`, and the
     /// bitsets of its classes (elementary intervals, then "no value") at
@@ -937,6 +946,12 @@ final class RunProgram {
     /// The low words of `idxPoints` (what a narrow dimension searches).
     let idxPointsLow: UnsafeMutablePointer<UInt64>
     let idxBits: UnsafeMutablePointer<UInt64>
+    /// Per chain with `ctSkipFirst >= 0`, seven counts (state bits 1, 2, 4, 8, -, -, 64): how
+    /// many of its first rules begin with a ct state test (`ct state`, `--ctstate`) that a
+    /// packet in that state fails. Such a rule does nothing (its first op fails before any
+    /// action, and it leaves no trace or count), and the state is read at entry, before any rule
+    /// of the chain could act, so skipping them is exact.
+    let ctSkip: UnsafeMutablePointer<Int32>
 
     /// - Parameters:
     ///   - indexMinRules: chains with at least this many rules get a candidate index.
@@ -944,7 +959,7 @@ final class RunProgram {
     ///     guarded on an indexed dimension.
     init(ops: [Op] = [], loads: [Load] = [], multiports: [[UInt16Range]] = [], u32s: [U32Match] = [], ipsetDirs: [[Bool]] = [],
          rules: [CRule] = [], chains: [CChain] = [], ruleCount: Int = 0, entries: [[HookEntry]] = [],
-         indexMinRules: Int = .max, indexSmallMinRules: Int = .max, specialize: Bool = true) {
+         indexMinRules: Int = .max, indexSmallMinRules: Int = .max, specialize: Bool = true, skipByCtState: Bool = true) {
         self.ops = ContiguousArray(ops)
         opsBase = UnsafeMutablePointer<Op>.allocate(capacity: max(1, ops.count))
         opsBase.initialize(from: ops, count: ops.count)
@@ -978,6 +993,28 @@ final class RunProgram {
                 bits += d.bits
             }
         }
+        var skips: [Int32] = []
+        for i in runChains.indices where skipByCtState && runChains[i].ruleCount > 0 {
+            let c = runChains[i]
+            var counts = [Int32](repeating: 0, count: 7)
+            for k in [0, 1, 2, 3, 6] {
+                let bit = NFValue(UInt64(1) << UInt64(k))
+                var n: Int32 = 0
+                while n < c.ruleCount {
+                    let r = self.rules[Int(c.firstRule + n)]
+                    guard r.count > 0, case .cmp(.ctState, let cmp, let v, let mask, .none) = self.ops[Int(r.first)],
+                          !cmp.holds(bit.and(mask), v) else { break }
+                    n += 1
+                }
+                counts[k] = n
+            }
+            if counts.contains(where: { $0 > 0 }) {
+                runChains[i].ctSkipFirst = Int32(skips.count)
+                skips += counts
+            }
+        }
+        ctSkip = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, skips.count))
+        ctSkip.initialize(from: skips, count: skips.count)
         self.chains = runChains
         idxDims = dims
         chainsBase = UnsafeMutablePointer<Chain>.allocate(capacity: max(1, runChains.count))
@@ -1033,6 +1070,7 @@ final class RunProgram {
         idxPoints.deallocate()
         idxPointsLow.deallocate()
         idxBits.deallocate()
+        ctSkip.deallocate()
         hookEntries.deallocate()
         chainsBase.deallocate()
         rulesBase.deallocate()
@@ -1041,6 +1079,12 @@ final class RunProgram {
         fastLoads.deallocate()
         entryStart.deallocate()
         natChains.deallocate()
+    }
+
+    /// The first rule of chain `c` that can act for a packet in the state of `st` (0 unless the
+    /// chain begins with ct state tests; see `ctSkip`).
+    @inline(__always) func entrySkip(_ c: Chain, _ st: NFPacketState) -> Int32 {
+        c.ctSkipFirst < 0 ? 0 : ctSkip[Int(c.ctSkipFirst) + st.ct.stateBit.trailingZeroBitCount]
     }
 
     /// How many of the `n` sorted values at `pts` are at most `x` (the elementary interval

@@ -196,6 +196,94 @@ final class RuleIndexTests: XCTestCase {
         ])
     }
 
+    // MARK: - Skipping by ct state
+
+    func testSkippingRulesByCtStateAgreesWithWalkingThem() throws {
+        let states = ["NEW", "ESTABLISHED", "RELATED,ESTABLISHED", "INVALID", "NEW,INVALID", "UNTRACKED"]
+        var skipped = 0
+        for seed in 1...25 as ClosedRange<UInt64> {
+            var r = LCG(s: seed &* 31 &+ 5)
+            var out = ["*filter", ":INPUT \(r.chance(50) ? "ACCEPT" : "DROP") [0:0]", ":FORWARD DROP [0:0]", ":OUTPUT ACCEPT [0:0]", ":U1 - [0:0]"]
+            func rule(_ chain: String, canJump: Bool) -> String {
+                var parts = ["-A \(chain)"]
+                if r.chance(70) { parts.append("-m conntrack \(r.chance(20) ? "! " : "")--ctstate \(states[r.below(states.count)])") }
+                if r.chance(40) { parts.append("-p tcp -m tcp --dport \(r.below(6) + 1)") }
+                switch r.below(6) {
+                case 0: parts.append("-j ACCEPT")
+                case 1: parts.append("-j DROP")
+                case 2: parts.append("-j MARK --set-xmark \(r.below(3))/0xffffffff")
+                case 3 where canJump: parts.append("-j U1")
+                case 4: parts.append("-j RETURN")
+                default: parts.append("-j LOG")
+                }
+                return parts.joined(separator: " ")
+            }
+            for _ in 0..<(1 + r.below(8)) { out.append(rule("INPUT", canJump: true)) }
+            for _ in 0..<(1 + r.below(8)) { out.append(rule("U1", canJump: false)) }
+            out.append("COMMIT")
+            let host = try testHost(iptables: out.joined(separator: "\n"))
+            let skipping = try NetfilterEngine(host: host)
+            skipped += skipping.run.chains.filter { $0.ctSkipFirst >= 0 }.count
+            let walking = try NetfilterEngine(host: host)
+            walking.skipByCtState = false
+            walking.finishLoad()
+            XCTAssertTrue(walking.run.chains.allSatisfy { $0.ctSkipFirst < 0 })
+            let a = Rig(skipping), b = Rig(walking)
+            for i in 0..<200 {
+                // A few flows both ways, so packets are new, established, invalid (a stray
+                // SYN-ACK) or replies.
+                let port = UInt16(r.below(6) + 1), high = UInt16(40000 + r.below(3))
+                let pkt: [UInt8]
+                switch r.below(5) {
+                case 0: pkt = Pkt.v4(src: peer, dst: me, proto: 6, l4: Pkt.tcp(sport: high, dport: port, flags: fSYN))
+                case 1: pkt = Pkt.v4(src: me, dst: peer, proto: 6, l4: Pkt.tcp(sport: port, dport: high, flags: fSYN | fACK, seq: 5000, ack: 1001))
+                case 2: pkt = Pkt.v4(src: peer, dst: me, proto: 6, l4: Pkt.tcp(sport: high, dport: port, flags: fACK, seq: 1001, ack: 5001))
+                case 3: pkt = Pkt.v4(src: peer, dst: me, proto: 17, l4: Pkt.udp(sport: high, dport: port))
+                default: pkt = Pkt.v4(src: me, dst: peer, proto: 17, l4: Pkt.udp(sport: port, dport: high))
+                }
+                let x = a.run(pkt, hooks: [.prerouting, .input]), y = b.run(pkt, hooks: [.prerouting, .input])
+                XCTAssertEqual(x.verdict, y.verdict, "seed \(seed) packet \(i)")
+                XCTAssertEqual(x.rules, y.rules, "seed \(seed) packet \(i)")
+                XCTAssertEqual(x.policies, y.policies, "seed \(seed) packet \(i)")
+                XCTAssertEqual(x.mark, y.mark, "seed \(seed) packet \(i)")
+                XCTAssertEqual(x.cause, y.cause, "seed \(seed) packet \(i)")
+                XCTAssertEqual(x.state.ct.stateBit, y.state.ct.stateBit, "seed \(seed) packet \(i)")
+            }
+            XCTAssertEqual(skipping.ruleHits, walking.ruleHits, "seed \(seed)")
+        }
+        // The rulesets are such that chains really begin with ct state tests.
+        XCTAssertGreaterThan(skipped, 10)
+    }
+
+    func testAChainOfNewOnlyRulesIsSkippedForAnEstablishedPacket() throws {
+        let text = """
+        table ip t {
+        \tchain check {
+        \t\tmeta mark set 7
+        \t}
+        \tchain input {
+        \t\ttype filter hook input priority filter; policy accept;
+        \t\tct state new jump check
+        \t\tct state new counter
+        \t}
+        }
+        """
+        let e = try NetfilterEngine(host: testHost(nft: text))
+        let c = try XCTUnwrap(e.run.chains.first { $0.isBase })
+        XCTAssertGreaterThanOrEqual(c.ctSkipFirst, 0)
+        XCTAssertEqual(e.run.entrySkip(c, { var s = NFPacketState(); s.ct.slot = 0; s.ct.info = .established; return s }()), 2)
+        XCTAssertEqual(e.run.entrySkip(c, { var s = NFPacketState(); s.ct.slot = 0; s.ct.info = .new; return s }()), 0)
+        let rig = Rig(e)
+        let syn = rig.run(Pkt.v4(src: peer, dst: me, proto: 17, l4: Pkt.udp(sport: 1, dport: 2)), hooks: [.prerouting, .input])
+        XCTAssertEqual(syn.mark, 7)
+        XCTAssertEqual(syn.rules.count, 3)  // the jump, the mark set in `check`, the counter
+        let reply = rig.run(Pkt.v4(src: me, dst: peer, proto: 17, l4: Pkt.udp(sport: 2, dport: 1)), hooks: [.prerouting, .input])
+        XCTAssertEqual(reply.mark, 0)
+        XCTAssertEqual(reply.rules, [])
+        XCTAssertEqual(reply.policies.count, 1)
+        XCTAssertTrue(reply.policies[0].hasSuffix(" accept"))
+    }
+
     // MARK: - Randomized agreement
 
     func iptRuleset(_ r: inout LCG) -> String {
