@@ -9,10 +9,15 @@ import Glibc
 /// Reads the frames of a pcap or pcapng file (or standard input), one at a time.
 ///
 /// The format is detected from the magic number. Classic pcap (microsecond or nanosecond
-/// magic, either byte order) is read through libpcap with nanosecond precision; pcapng is read
-/// by rxray's own reader because libpcap cannot mix link types nor expose interfaces and
-/// comments. Frames are streamed: memory stays bounded by the largest frame, and reading a
-/// frame allocates nothing on the heap (a pcapng comment becomes a `String` only when present).
+/// magic, either byte order) is opened by libpcap with nanosecond precision, which judges the
+/// file header; the records of a regular file of version 2.4 with a supported link type that
+/// libpcap does not fix up per record are then read by `PcapRecordReader` (large reads, frames
+/// as views into its buffer, libpcap's record rules and messages), everything else (pipes,
+/// older versions) record by record through `pcap_next_ex`. pcapng is read by rxray's own
+/// reader because libpcap cannot mix link types nor expose interfaces and comments. Frames
+/// are streamed: memory stays bounded by the largest frame (and, for the record reader, its
+/// 1 MiB of reads), and reading a frame allocates nothing on the heap (a pcapng comment
+/// becomes a `String` only when present).
 ///
 /// ```swift
 /// let reader = try CaptureReader(path: "trace.pcapng", filter: "tcp port 80")
@@ -30,13 +35,27 @@ public final class CaptureReader {
 
     private enum Backend {
         case pcap(OpaquePointer)
+        /// Classic pcap read by `records`.
+        case records
         case pcapng(PcapngReader)
+    }
+
+    /// Who reads the records of a classic pcap file.
+    enum RecordReading {
+        /// `PcapRecordReader` where the file allows it, else libpcap.
+        case automatic
+        /// Always `pcap_next_ex` (tests compare the two).
+        case libpcap
     }
 
     private let backend: Backend
     /// pcap: the libpcap handle and link type, outside `backend` so the per-frame read does
     /// not switch over (and copy) the enum.
     private let pcapHandle: OpaquePointer?
+    /// pcap read by rxray: whether `records` reads, and the record reader (inline, so that a
+    /// record costs no reference counting; an idle one otherwise).
+    private let readsRecords: Bool
+    private var records: PcapRecordReader
     private let pcapLinkType: LinkType
     private let displayPath: String
     /// pcap: the interface; pcapng: unused (the reader holds them).
@@ -55,7 +74,16 @@ public final class CaptureReader {
     ///     support is an error; when true, such frames are returned as they are.
     /// - Throws: `CaptureError` — not found, not a capture file, empty, truncated, corrupt,
     ///   unsupported link type, bad filter.
-    public init(path: String, filter: String? = nil, acceptAnyLinkType: Bool = false) throws(CaptureError) {
+    public convenience init(path: String, filter: String? = nil, acceptAnyLinkType: Bool = false) throws(CaptureError) {
+        try self.init(path: path, filter: filter, acceptAnyLinkType: acceptAnyLinkType, recordReading: .automatic)
+    }
+
+    /// Opens a capture file, choosing who reads classic pcap records and (for
+    /// `PcapRecordReader`) the size of its reads.
+    init(
+        path: String, filter: String? = nil, acceptAnyLinkType: Bool = false, recordReading: RecordReading,
+        recordBufferSize: Int = 1 << 20
+    ) throws(CaptureError) {
         self.path = path
         let display = path == "-" ? "<stdin>" : path
         displayPath = display
@@ -97,18 +125,27 @@ public final class CaptureReader {
             let reader = PcapngReader(path: display, source: source, acceptAnyLinkType: acceptAnyLinkType)
             backend = .pcapng(reader)
             pcapHandle = nil
+            readsRecords = false
+            records = PcapRecordReader()
             pcapLinkType = .ethernet
             pcapInterface = nil
             do { pending = .success(try reader.next()) } catch { pending = .failure(error) }
         } else if magicValue == 0xA1B2_C3D4 || magicValue == 0xD4C3_B2A1
             || magicValue == 0xA1B2_3C4D || magicValue == 0x4D3C_B2A1
         {
-            format = .pcap(
-                nanosecond: magicValue == 0xA1B2_3C4D || magicValue == 0x4D3C_B2A1,
-                swapped: magicValue == 0xD4C3_B2A1 || magicValue == 0x4D3C_B2A1)
+            let nanosecond = magicValue == 0xA1B2_3C4D || magicValue == 0x4D3C_B2A1
+            let swapped = magicValue == 0xD4C3_B2A1 || magicValue == 0x4D3C_B2A1
+            format = .pcap(nanosecond: nanosecond, swapped: swapped)
             // Hand libpcap a FILE* positioned at the magic number.
             let file: UnsafeMutablePointer<FILE>
+            // A regular file keeps a descriptor of its own for the record reader.
+            var recordFD: Int32 = -1
+            defer { if recordFD >= 0 { _ = close(recordFD) } }
             if startOffset >= 0 && lseek(fd, startOffset, SEEK_SET) == startOffset {
+                var info = stat()
+                if recordReading == .automatic && fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG {
+                    recordFD = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+                }
                 guard let f = fdopen(fd, "rb") else {
                     throw CaptureError.cannotOpen(path: display, reason: String(cString: strerror(errno)))
                 }
@@ -135,9 +172,26 @@ public final class CaptureReader {
             }
             pcapInterface = CaptureInterface(
                 id: 0, name: nil, description: nil, linkType: linkType, snaplen: UInt32(clamping: pcap_snapshot(handle)))
-            backend = .pcap(handle)
-            pcapHandle = handle
             pcapLinkType = linkType
+            if recordFD >= 0,
+                Self.recordsNeedNoFixUp(linkType: linkType, swapped: swapped),
+                pcap_snapshot(handle) > 0,
+                Self.isVersion24(recordFD, at: Int64(startOffset), swapped: swapped)
+            {
+                records = PcapRecordReader(
+                    fd: recordFD, offset: Int64(startOffset) + 24, swapped: swapped, microsecond: !nanosecond,
+                    snapshot: UInt32(pcap_snapshot(handle)), bufferSize: recordBufferSize)
+                recordFD = -1  // the reader owns it
+                pcap_close(handle)
+                backend = .records
+                readsRecords = true
+                pcapHandle = nil
+            } else {
+                backend = .pcap(handle)
+                readsRecords = false
+                records = PcapRecordReader()
+                pcapHandle = handle
+            }
         } else {
             // Show a few more bytes than the magic to make the message useful.
             var more = [UInt8](repeating: 0, count: 12)
@@ -151,11 +205,15 @@ public final class CaptureReader {
         if case .pcap(let handle) = backend { pcap_close(handle) }
     }
 
+    /// Whether the records of this classic pcap file are read by `PcapRecordReader` rather
+    /// than by libpcap.
+    var readsRecordsItself: Bool { readsRecords }
+
     /// The interfaces seen so far. pcap: exactly one. pcapng: every Interface Description Block
     /// before the first packet after `init`, growing if later sections add more.
     public var interfaces: [CaptureInterface] {
         switch backend {
-        case .pcap: return [pcapInterface!]
+        case .pcap, .records: return [pcapInterface!]
         case .pcapng(let reader): return reader.interfaces
         }
     }
@@ -180,6 +238,23 @@ public final class CaptureReader {
     /// return nil.
     public func next() throws(CaptureError) -> CapturedFrame? {
         if finished { return nil }
+        if readsRecords {
+            while true {
+                let more: Bool
+                do {
+                    more = try records.next()
+                } catch {
+                    finished = true
+                    throw recordError(error)
+                }
+                if !more { finished = true; return nil }
+                framesRead += 1
+                pcapOffset += 16 + Int64(records.captureLength)
+                // Made where it is returned: no copy of the frame (and its optional strings).
+                if let filter, try !filter.matches(recordFrame()) { continue }
+                return recordFrame()
+            }
+        }
         if let handle = pcapHandle {
             while true {
                 // The optional is returned as it is, not unwrapped into a second binding (which
@@ -223,7 +298,51 @@ public final class CaptureReader {
             return try reader.next()
         case .pcap(let handle):
             return try nextPcap(handle)
+        case .records:
+            return nil  // `next` reads these
         }
+    }
+
+    /// The frame of the record `records` read last, numbered `framesRead`: the same frame as
+    /// `nextPcap` makes of it (as are the errors, by `recordError`).
+    @inline(__always)
+    private func recordFrame() -> CapturedFrame {
+        CapturedFrame(
+            index: framesRead, timestampNanoseconds: records.timestampNanoseconds, captureLength: records.captureLength,
+            wireLength: records.wireLength, linkType: pcapLinkType, interfaceID: 0, interfaceName: nil,
+            comment: nil, direction: .unknown, bytes: records.bytes)
+    }
+
+    /// The `CaptureError` for a record the record reader rejected, as `pcapEnd` makes it.
+    @inline(never)
+    private func recordError(_ failure: PcapRecordReader.Failure) -> CaptureError {
+        switch failure {
+        case .truncated(let message):
+            return CaptureError.truncated(path: displayPath, frame: framesRead + 1, offset: pcapOffset, detail: message)
+        case .failed(let message):
+            return CaptureError.readFailed(
+                path: displayPath, message: "frame \(framesRead + 1) at byte offset \(pcapOffset): \(message)")
+        }
+    }
+
+    /// Whether libpcap hands out the records of this link type exactly as stored: the link
+    /// types the decoder supports, except the Linux cooked headers of a byte-swapped file
+    /// (libpcap swaps their SocketCAN pseudo-headers).
+    static func recordsNeedNoFixUp(linkType: LinkType, swapped: Bool) -> Bool {
+        guard linkType.isSupported else { return false }
+        if swapped && (linkType == .linuxSLL || linkType == .linuxSLL2) { return false }
+        return true
+    }
+
+    /// Whether the file header at `offset` says version 2.4, the only version whose records
+    /// need no length swapping.
+    static func isVersion24(_ fd: Int32, at offset: Int64, swapped: Bool) -> Bool {
+        var version: (UInt16, UInt16) = (0, 0)
+        let n = withUnsafeMutableBytes(of: &version) { pread(fd, $0.baseAddress!, 4, off_t(offset + 4)) }
+        if n != 4 { return false }
+        let major = swapped ? version.0.byteSwapped : version.0
+        let minor = swapped ? version.1.byteSwapped : version.1
+        return major == 2 && minor == 4
     }
 
     /// The next record of a classic pcap file, read by libpcap (`pcap_next_ex`). A frame of
