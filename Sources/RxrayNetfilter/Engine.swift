@@ -288,6 +288,41 @@ public final class NetfilterEngine {
                          entries: (0..<15).map { entries[$0 / 5][$0 % 5].map { $0.1 } }, indexMinRules: ruleIndexMinRules,
                          indexSmallMinRules: ruleIndexMinRules == .max ? .max : ruleIndexSmallMinRules, specialize: specializeOps,
                          skipByCtState: skipByCtState)
+        packetFreeHooks = 0
+        for hi in 0..<15 {
+            var h = FreeHook(accepting: 0x7F, byPolicy: 0x7F)
+            var natCores = 0
+            let first = Int(run.entryStart[hi]), end = Int(run.entryStart[hi + 1])
+            for ei in first..<end {
+                let e = run.hookEntries[ei]
+                switch e.kind {
+                case .conntrackIn: h.conntrackIn = true
+                case .conntrackConfirm: h.confirm = true; h.confirmLast = ei == end - 1
+                case .natCore: h.nat = e.dst ? 1 : 0; natCores += 1
+                case .chain:
+                    let c = run.chainsBase[Int(e.index)]
+                    h.lastChain = e.index
+                    for k in 0..<7 {
+                        var st = NFPacketState()
+                        switch k {
+                        case 0: st.ct.slot = -1
+                        case 6: st.ct.untracked = true
+                        default: st.ct.slot = 0; st.ct.info = k == 1 ? .established : (k == 2 ? .related : .new)
+                        }
+                        // State indices 4 and 5 are no state's (`stateBit` is 1, 2, 4, 8 or 64).
+                        guard k != 4, k != 5, st.ct.stateBit == UInt32(1) << UInt32(k) else { h.accepting &= ~(1 << k); h.byPolicy &= ~(1 << k); continue }
+                        switch run.entryDecision(c, st) {
+                        case .walk: h.accepting &= ~(1 << k); h.byPolicy &= ~(1 << k)
+                        case .policy: if c.policyDrop { h.accepting &= ~(1 << k); h.byPolicy &= ~(1 << k) }
+                        case .rule(_, let drop): h.byPolicy &= ~(1 << k); if drop { h.accepting &= ~(1 << k) }
+                        }
+                    }
+                }
+            }
+            freeHooks[hi] = h
+            // One NAT core at most per hook (as `finishLoad` registers them).
+            if h.accepting != 0 && natCores <= 1 { packetFreeHooks |= 1 << hi }
+        }
         visits.reserveCapacity(16)
         traceSteps.reserveCapacity(64)
     }
@@ -384,13 +419,30 @@ public final class NetfilterEngine {
                 if out.verdict == .drop { return out }
             case .chain:
                 let ci = Int(e.index)
-                if prog.chainsBase[ci].ruleCount == 0 || prog.entrySkip(prog.chainsBase[ci], st) == prog.chainsBase[ci].ruleCount {
+                switch prog.entryDecision(prog.chainsBase[ci], st) {
+                case .walk:
+                    break
+                case .policy:
                     // An empty base chain, or one whose every rule begins with a ct state test
                     // the packet fails: its policy decides, no walk needed.
                     let v: NFVerdict = prog.chainsBase[ci].policyDrop ? .drop : .accept
                     noteVisit(ci, -1, v, traceSteps.count, trace)
                     if v == .drop {
                         out.cause = .policy(Int32(ci))
+                        out.verdict = .drop
+                        return out
+                    }
+                    continue
+                case .rule(let info, let drop):
+                    // Its first rule the state does not skip is a ct state test it passes and a
+                    // verdict: counted and ended as the walk would.
+                    let traceStart = traceSteps.count
+                    prog.hits[Int(info)] &+= 1
+                    prog.hits[prog.ruleCount] &+= 1
+                    if trace { traceSteps.append(NFTraceStep(rule: info, verdict: drop ? "drop" : "accept")) }
+                    noteVisit(ci, info, drop ? .drop : .accept, traceStart, trace)
+                    if drop {
+                        out.cause = .rule(info)
                         out.verdict = .drop
                         return out
                     }
@@ -404,6 +456,136 @@ public final class NetfilterEngine {
             }
         }
         return out
+    }
+
+    /// Runs the hook at `point` for `family` without the packet when none of its hook functions
+    /// would read or change it, given the packet's conntrack state `st` from an earlier hook of
+    /// the same packet: conntrack already ran, every base chain accepts without a walk (empty or
+    /// every rule skipped on entry by the ct state, `ctSkip`, with an ACCEPT policy; or ended by
+    /// an ACCEPT rule that only tests the ct state, `ctDecide`), and each NAT core leaves the
+    /// connection alone (established, nothing bound in this direction). Then the outcome is
+    /// `hook`'s (accept, nothing rewritten, `lastVisitChain` the last base chain), the only
+    /// effects the deciding rules' counts and a confirm of the packet's new connection; returns true. Returns
+    /// false, having changed nothing, when some hook function needs the packet: run `hook`.
+    /// With `trace`, `visits` and `traceSteps` then hold what `hook` would record.
+    public func hookWithoutPacket(family: NFFamily, hook point: NFHookPoint, _ st: inout NFPacketState, trace: Bool) -> Bool {
+        let hi = Self.hookIndex(family, point)
+        guard hi < 15, packetFreeHooks & (1 << hi) != 0, firstPacketSeen else { return false }
+        // The hook's summary (`FreeHook`, made at load) answers for the packet's state in a few
+        // tests; the walk over its functions below is the reference, run when tracing or when a
+        // chain ends on a rule (to count it).
+        let h = freeHooks[hi]
+        if h.conntrackIn && !st.ctDone { return false }
+        let k = st.ct.stateBit.trailingZeroBitCount
+        guard h.accepting & (1 << k) != 0 else { return false }
+        if h.nat >= 0 && natCoreActs(dst: h.nat == 1, st) { return false }
+        let confirm = h.confirm && st.ct.created && st.ct.slot >= 0
+        if confirm && !h.confirmLast { return false }
+        if trace || h.byPolicy & (1 << k) == 0 {
+            return Unmanaged.passUnretained(run)._withUnsafeGuaranteedRef { hookWithoutPacket($0, hi, &st, trace: trace) }
+        }
+        lastVisitChain = h.lastChain
+        if confirm {
+            conntrack.confirm(st.ct.slot)
+            st.ct.created = false
+        }
+        return true
+    }
+
+    /// What `hookWithoutPacket` needs to know of one hook's functions, per ct state index
+    /// `k` (`stateBit == 1 << k`).
+    struct FreeHook {
+        /// Bit `k`: every base chain accepts without a walk (`RunProgram.entryDecision` gives
+        /// an ACCEPT policy or an ACCEPT rule).
+        var accepting: UInt8 = 0
+        /// Bit `k`: every base chain accepts by its policy (no rule to count).
+        var byPolicy: UInt8 = 0
+        /// The hook runs conntrack (`conntrackIn`).
+        var conntrackIn = false
+        /// Its NAT core's manip type: -1 none, 0 source, 1 destination.
+        var nat: Int8 = -1
+        /// It confirms connections, as its last function.
+        var confirm = false
+        var confirmLast = false
+        /// Its last base chain (-1: none), what `lastVisitChain` says after it.
+        var lastChain: Int32 = -1
+    }
+    /// Per hook index (`hookIndex`), rebuilt at load.
+    private var freeHooks = [FreeHook](repeating: FreeHook(), count: 15)
+
+    /// Which hooks `hookWithoutPacket` may decide for some packet state: bit `hookIndex` set
+    /// when every base chain there accepts without a walk for some ct state (`FreeHook`).
+    /// Set at load; the stack reads it before the call (most hooks of some rulesets never can).
+    public private(set) var packetFreeHooks: UInt16 = 0
+
+    /// `family * 5 + hook` (ipv4 0, ipv6 1, arp 2), as `RunProgram.entryStart` is indexed; 15 for
+    /// the bridge family (no hook functions).
+    @inlinable public static func hookIndex(_ family: NFFamily, _ point: NFHookPoint) -> Int {
+        switch family {
+        case .ipv4: return Int(point.rawValue)
+        case .ipv6: return 5 + Int(point.rawValue)
+        case .arp: return 10 + Int(point.rawValue)
+        case .bridge: return 15
+        }
+    }
+
+    private func hookWithoutPacket(_ prog: RunProgram, _ hi: Int, _ st: inout NFPacketState, trace: Bool) -> Bool {
+        let first = Int(prog.entryStart[hi]), end = Int(prog.entryStart[hi + 1])
+        // First every function is checked (nothing changes), then the confirm acts.
+        var last: Int32 = -1
+        var confirmAt = -1
+        var decided = false
+        for ei in first..<end {
+            let e = prog.hookEntries[ei]
+            switch e.kind {
+            case .conntrackIn:
+                if !st.ctDone { return false }
+            case .conntrackConfirm:
+                if st.ct.created && st.ct.slot >= 0 {
+                    // The confirm changes the connection: only when nothing after it reads it.
+                    if ei != end - 1 { return false }
+                    confirmAt = ei
+                }
+            case .natCore:
+                if natCoreActs(dst: e.dst, st) { return false }
+            case .chain:
+                let c = prog.chainsBase[Int(e.index)]
+                switch prog.entryDecision(c, st) {
+                case .walk: return false
+                case .policy: if c.policyDrop { return false }
+                case .rule(_, let drop):
+                    if drop { return false }
+                    decided = true
+                }
+                last = e.index
+            }
+        }
+        if trace {
+            if !visits.isEmpty { visits.removeAll(keepingCapacity: true) }
+            if !traceSteps.isEmpty { traceSteps.removeAll(keepingCapacity: true) }
+        }
+        if decided || trace {
+            // The chains decided by a rule count it, as their walk would; a trace records
+            // every chain's visit.
+            for ei in first..<end where prog.hookEntries[ei].kind == .chain {
+                let ci = Int(prog.hookEntries[ei].index)
+                if case .rule(let info, _) = prog.entryDecision(prog.chainsBase[ci], st) {
+                    let traceStart = traceSteps.count
+                    prog.hits[Int(info)] &+= 1
+                    prog.hits[prog.ruleCount] &+= 1
+                    if trace { traceSteps.append(NFTraceStep(rule: info, verdict: "accept")) }
+                    noteVisit(ci, info, .accept, traceStart, trace)
+                } else {
+                    noteVisit(ci, -1, .accept, traceSteps.count, trace)
+                }
+            }
+        }
+        lastVisitChain = last
+        if confirmAt >= 0 {
+            conntrack.confirm(st.ct.slot)
+            st.ct.created = false
+        }
+        return true
     }
 
     /// `ip filter INPUT (hook input, priority 0)` for a chain index of `NFChainVisit`.
@@ -952,6 +1134,11 @@ final class RunProgram {
     /// action, and it leaves no trace or count), and the state is read at entry, before any rule
     /// of the chain could act, so skipping them is exact.
     let ctSkip: UnsafeMutablePointer<Int32>
+    /// At the same index as `ctSkip`: the rule that decides the chain for a packet in that state,
+    /// as `info << 1 | drop`, or -1. It is the first rule not skipped, and it is only a ct state
+    /// test the state passes and an ACCEPT or DROP (`-m conntrack --ctstate
+    /// RELATED,ESTABLISHED -j ACCEPT`): the walk would run it first, count it and end there.
+    let ctDecide: UnsafeMutablePointer<Int32>
 
     /// - Parameters:
     ///   - indexMinRules: chains with at least this many rules get a candidate index.
@@ -993,10 +1180,11 @@ final class RunProgram {
                 bits += d.bits
             }
         }
-        var skips: [Int32] = []
+        var skips: [Int32] = [], decides: [Int32] = []
         for i in runChains.indices where skipByCtState && runChains[i].ruleCount > 0 {
             let c = runChains[i]
             var counts = [Int32](repeating: 0, count: 7)
+            var decided = [Int32](repeating: -1, count: 7)
             for k in [0, 1, 2, 3, 6] {
                 let bit = NFValue(UInt64(1) << UInt64(k))
                 var n: Int32 = 0
@@ -1007,14 +1195,25 @@ final class RunProgram {
                     n += 1
                 }
                 counts[k] = n
+                if n < c.ruleCount {
+                    let r = self.rules[Int(c.firstRule + n)]
+                    if r.count == 2, case .cmp(.ctState, let cmp, let v, let mask, .none) = self.ops[Int(r.first)], cmp.holds(bit.and(mask), v),
+                       case .verdict(let vc) = self.ops[Int(r.first) + 1] {
+                        if case .accept = vc { decided[k] = r.info << 1 }
+                        if case .drop = vc { decided[k] = r.info << 1 | 1 }
+                    }
+                }
             }
-            if counts.contains(where: { $0 > 0 }) {
+            if counts.contains(where: { $0 > 0 }) || decided.contains(where: { $0 >= 0 }) {
                 runChains[i].ctSkipFirst = Int32(skips.count)
                 skips += counts
+                decides += decided
             }
         }
         ctSkip = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, skips.count))
         ctSkip.initialize(from: skips, count: skips.count)
+        ctDecide = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, decides.count))
+        ctDecide.initialize(from: decides, count: decides.count)
         self.chains = runChains
         idxDims = dims
         chainsBase = UnsafeMutablePointer<Chain>.allocate(capacity: max(1, runChains.count))
@@ -1071,6 +1270,7 @@ final class RunProgram {
         idxPointsLow.deallocate()
         idxBits.deallocate()
         ctSkip.deallocate()
+        ctDecide.deallocate()
         hookEntries.deallocate()
         chainsBase.deallocate()
         rulesBase.deallocate()
@@ -1085,6 +1285,19 @@ final class RunProgram {
     /// chain begins with ct state tests; see `ctSkip`).
     @inline(__always) func entrySkip(_ c: Chain, _ st: NFPacketState) -> Int32 {
         c.ctSkipFirst < 0 ? 0 : ctSkip[Int(c.ctSkipFirst) + st.ct.stateBit.trailingZeroBitCount]
+    }
+
+    /// How chain `c` ends for a packet in the state of `st` without a walk: `policy` when every
+    /// rule is skipped on entry (or there is none), `rule` when its first rule not skipped decides
+    /// (`ctDecide`: that rule's `info` and whether it drops), `walk` otherwise.
+    enum EntryDecision { case walk, policy, rule(Int32, drop: Bool) }
+    @inline(__always) func entryDecision(_ c: Chain, _ st: NFPacketState) -> EntryDecision {
+        if c.ruleCount == 0 { return .policy }
+        if c.ctSkipFirst < 0 { return .walk }
+        let k = Int(c.ctSkipFirst) + st.ct.stateBit.trailingZeroBitCount
+        if ctSkip[k] == c.ruleCount { return .policy }
+        let d = ctDecide[k]
+        return d < 0 ? .walk : .rule(d >> 1, drop: d & 1 != 0)
     }
 
     /// How many of the `n` sorted values at `pts` are at most `x` (the elementary interval

@@ -32,6 +32,27 @@ extension NetfilterEngine {
         manip(dst: dst, &p, st, &out)
     }
 
+    /// Whether `natCore` at a hook with manip type `dst` could read or change the packet or
+    /// its connection, for a packet in conntrack state `st`: false only when it returns at
+    /// once (no connection, or its slot gone), or the connection is past its bindings (not
+    /// new, or bound already) and has no binding of this manip in the packet's direction.
+    /// A RELATED packet counts as acting (it may be an ICMP error, translated as it quotes).
+    func natCoreActs(dst: Bool, _ st: NFPacketState) -> Bool {
+        guard st.ct.slot >= 0, !st.ct.untracked else { return false }
+        let slot = Int(st.ct.slot)
+        guard conntrack.slots[slot].inUse else { return false }
+        if st.ct.info == .related || st.ct.info == .relatedReply { return true }
+        let status = conntrack.slots[slot].status
+        if st.ct.info == .new && status & (dst ? CTStatus.dstNATDone : CTStatus.srcNATDone) == 0 { return true }
+        return status & Self.manipBit(dst: dst, dir: st.ct.direction) != 0
+    }
+
+    /// The status bit of the binding `manip` applies at a hook of manip type `dst` to a packet
+    /// in direction `dir` (the reply direction undoes the other manip type).
+    @inline(__always) static func manipBit(dst: Bool, dir: Int) -> UInt32 {
+        dir == 1 ? (dst ? CTStatus.srcNAT : CTStatus.dstNAT) : (dst ? CTStatus.dstNAT : CTStatus.srcNAT)
+    }
+
     /// Makes the binding for a NAT statement on the connection of `p`
     /// (`nf_nat_setup_info` with the range the rule gives).
     func bind(_ spec: NATSpec, _ p: inout NFPacket, _ st: NFPacketState) -> Bool {
@@ -97,10 +118,8 @@ extension NetfilterEngine {
     func manip(dst: Bool, _ p: inout NFPacket, _ st: NFPacketState, _ out: inout NFHookOutcome) {
         let slot = Int(st.ct.slot)
         let dir = st.ct.direction
-        var bit = dst ? CTStatus.dstNAT : CTStatus.srcNAT
-        if dir == 1 { bit = dst ? CTStatus.srcNAT : CTStatus.dstNAT }
         // The status first, the tuple only when bound (not a copy of the whole entry per hook).
-        guard conntrack.slots[slot].status & bit != 0 else { return }
+        guard conntrack.slots[slot].status & Self.manipBit(dst: dst, dir: dir) != 0 else { return }
         let other = dir == 1 ? conntrack.slots[slot].original : conntrack.slots[slot].reply
         guard let target = ConntrackTable.invert(other) else { return }
         let isICMP = target.proto == 1 || target.proto == 58

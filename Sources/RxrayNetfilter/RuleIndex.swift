@@ -199,7 +199,7 @@ enum RuleIndexBuilder {
             .map(\.element)
         let words = (n + 63) / 64
         var built = Built(dims: [], words: words)
-        for load in chosen {
+        for load in pruned(Array(chosen.prefix(maxDims)), guards) {
             if built.dims.count >= maxDims { break }
             let cons: [ValueConstraint?] = guards.map { g in g.first { $0.0 == load }?.1 }
             // Bounds: every interval start and every end + 1.
@@ -230,6 +230,32 @@ enum RuleIndexBuilder {
             guard guards.allSatisfy({ g in g.contains { dims.contains($0.0) } }) else { return nil }
         }
         return built.dims.isEmpty ? nil : built
+    }
+
+    /// `dims` without the dimensions that only filter: every rule constraining such a
+    /// dimension has the same constraint on it (one test shared by the rules, such as
+    /// `-i eth0 -p tcp` before each port), and another dimension kept tells those same rules
+    /// apart. Each dimension costs a class search per chain entry; one that only filters saves
+    /// a walk only of the few rules the others still admit, for a packet failing its one test.
+    /// Leaving a dimension out keeps the index exact (it admits more rules, which run in full).
+    static func pruned(_ dims: [Load], _ guards: [[(Load, ValueConstraint)]]) -> [Load] {
+        func constraints(_ l: Load) -> [ValueConstraint?] { guards.map { g in g.first { $0.0 == l }?.1 } }
+        func distinct(_ cs: [ValueConstraint?]) -> Int {
+            var seen: [ValueConstraint] = []
+            for c in cs { if let c, !seen.contains(c) { seen.append(c); if seen.count > 1 { break } } }
+            return seen.count
+        }
+        let cons = dims.map(constraints)
+        let splits = cons.map { distinct($0) > 1 }
+        var keep = Array(repeating: true, count: dims.count)
+        for d in dims.indices.reversed() where !splits[d] {
+            // Another kept dimension that tells apart every rule this one constrains.
+            let covered = dims.indices.contains { e in
+                e != d && keep[e] && splits[e] && cons[d].indices.allSatisfy { cons[d][$0] == nil || cons[e][$0] != nil }
+            }
+            if covered { keep[d] = false }
+        }
+        return dims.indices.filter { keep[$0] }.map { dims[$0] }
     }
 
     /// Number of points ≤ x: the elementary interval holding x.

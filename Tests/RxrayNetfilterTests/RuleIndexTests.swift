@@ -95,7 +95,10 @@ final class RuleIndexTests: XCTestCase {
         let engine = try NetfilterEngine(host: testHost(iptables: (guarded + ["COMMIT"]).joined(separator: "\n")))
         XCTAssertEqual(engine.ruleIndexSmallMinRules, 4)
         let c = try XCTUnwrap(engine.run.chains.first { $0.ruleCount == 4 })
-        XCTAssertGreaterThan(c.dimCount, 0)
+        // `-i eth0` and `-p tcp` are the same test in every rule, the port tells them apart:
+        // only the port is searched.
+        XCTAssertEqual(c.dimCount, 1)
+        XCTAssertEqual(engine.run.idxDims[Int(c.dimFirst)].load, .dport)
         let rig = Rig(engine)
         let pkt = Pkt.v4(src: peer, dst: me, proto: 6, l4: Pkt.tcp(sport: 1000, dport: 80, flags: 0x02))
         let hit = rig.run(pkt, hooks: [.prerouting])
@@ -110,6 +113,27 @@ final class RuleIndexTests: XCTestCase {
         let three = Array(guarded.prefix(9)) + ["COMMIT"]
         let small = try NetfilterEngine(host: testHost(iptables: three.joined(separator: "\n")))
         XCTAssertEqual(try XCTUnwrap(small.run.chains.first { $0.ruleCount == 3 }).dimCount, 0)
+    }
+
+    /// A dimension whose rules all make the same test is left out when another dimension kept
+    /// tells those rules apart; kept when none does, or when its rules differ.
+    func testDimensionsThatOnlyFilterAreLeftOut() {
+        let tcp = ValueConstraint.points([6]), udp = ValueConstraint.points([17])
+        func port(_ p: UInt64) -> ValueConstraint { .range(NFValue(p), NFValue(p), negated: false) }
+        let eth0 = ValueConstraint.range(NFValue(1), NFValue(1), negated: false)
+        // Every rule: -i eth0 -p tcp --dport N.
+        let same: [[(Load, ValueConstraint)]] = (1...4).map { [(.iifName, eth0), (.l4proto, tcp), (.dport, port(UInt64($0)))] }
+        XCTAssertEqual(RuleIndexBuilder.pruned([.iifName, .l4proto, .dport], same), [.dport])
+        // The protocols differ: kept.
+        let mixed: [[(Load, ValueConstraint)]] = (1...4).map { [(.iifName, eth0), (.l4proto, $0 % 2 == 0 ? tcp : udp), (.dport, port(UInt64($0)))] }
+        XCTAssertEqual(RuleIndexBuilder.pruned([.iifName, .l4proto, .dport], mixed), [.l4proto, .dport])
+        // A rule tested on the interface but not on the port: the interface stays.
+        var partial = same
+        partial.append([(.iifName, eth0)])
+        XCTAssertEqual(RuleIndexBuilder.pruned([.iifName, .l4proto, .dport], partial), [.iifName, .dport])
+        // Nothing tells the rules apart: the filters stay.
+        let filters: [[(Load, ValueConstraint)]] = (1...4).map { _ in [(.iifName, eth0), (.l4proto, tcp)] }
+        XCTAssertEqual(RuleIndexBuilder.pruned([.iifName, .l4proto], filters), [.iifName, .l4proto])
     }
 
     // MARK: - Class search and classes across jumps
@@ -282,6 +306,41 @@ final class RuleIndexTests: XCTestCase {
         XCTAssertEqual(reply.rules, [])
         XCTAssertEqual(reply.policies.count, 1)
         XCTAssertTrue(reply.policies[0].hasSuffix(" accept"))
+    }
+
+    /// `-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT` first: an established packet's
+    /// chain is decided by that rule without a walk (counted and traced as walked), an invalid
+    /// one's by the DROP after it, a new one walks.
+    func testAChainIsDecidedByItsFirstCtStateVerdict() throws {
+        let text = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD DROP [0:0]", ":OUTPUT ACCEPT [0:0]",
+                    "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+                    "-A FORWARD -m conntrack --ctstate INVALID -j DROP",
+                    "-A FORWARD -i eth0 -j ACCEPT", "COMMIT"].joined(separator: "\n")
+        let e = try NetfilterEngine(host: testHost(iptables: text))
+        let c = try XCTUnwrap(e.run.chains.first { $0.isBase && $0.ruleCount == 3 })
+        func state(_ info: CTInfo, slot: Int32 = 0) -> NFPacketState { var s = NFPacketState(); s.ct.slot = slot; s.ct.info = info; return s }
+        guard case .rule(let est, drop: false) = e.run.entryDecision(c, state(.established)) else { return XCTFail("established walks") }
+        XCTAssertEqual(e.ruleInfo[Int(est)].text, "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+        guard case .rule(let inv, drop: true) = e.run.entryDecision(c, state(.new, slot: -1)) else { return XCTFail("invalid walks") }
+        XCTAssertEqual(e.ruleInfo[Int(inv)].text, "-A FORWARD -m conntrack --ctstate INVALID -j DROP")
+        guard case .walk = e.run.entryDecision(c, state(.new)) else { return XCTFail("new is decided") }
+        // Through the hooks: the same trace, counts and verdicts as an engine that walks.
+        let walking = try NetfilterEngine(host: testHost(iptables: text))
+        walking.skipByCtState = false
+        walking.finishLoad()
+        let a = Rig(e), b = Rig(walking)
+        let pkts = [Pkt.v4(src: peer, dst: remote, proto: 17, l4: Pkt.udp(sport: 5, dport: 6)),
+                    Pkt.v4(src: remote, dst: peer, proto: 17, l4: Pkt.udp(sport: 6, dport: 5)),
+                    Pkt.v4(src: peer, dst: remote, proto: 17, l4: Pkt.udp(sport: 5, dport: 6)),
+                    Pkt.v4(src: remote, dst: peer, proto: 6, l4: Pkt.tcp(sport: 80, dport: 9, flags: fACK))]
+        for (i, pkt) in pkts.enumerated() {
+            let x = a.run(pkt, hooks: [.prerouting, .forward, .postrouting]), y = b.run(pkt, hooks: [.prerouting, .forward, .postrouting])
+            XCTAssertEqual(x.verdict, y.verdict, "packet \(i)")
+            XCTAssertEqual(x.rules, y.rules, "packet \(i)")
+            XCTAssertEqual(x.cause, y.cause, "packet \(i)")
+        }
+        XCTAssertEqual(e.ruleHits, walking.ruleHits)
+        XCTAssertGreaterThanOrEqual(e.ruleHits[Int(est)], 2)  // the reply and the packet after it
     }
 
     // MARK: - Randomized agreement

@@ -159,6 +159,15 @@ extension Kernel {
             a.state = NFPacketState()
             a.repliesDone = r.replies.count
         }
+        // A hook none of whose functions would read the packet (its chains accepting without a
+        // walk for the connection's state, conntrack done, no NAT to apply): accepted without
+        // building the packet.
+        if engine.packetFreeHooks & (1 << NetfilterEngine.hookIndex(family, point)) != 0
+            && engine.hookWithoutPacket(family: family, hook: point, &a.state, trace: r.wantsDetail) {
+            a.keep(skb, rewritten: false)
+            if r.wantsDetail { recordVisits(hook, engine, &r) }
+            return true
+        }
         var oif = 0
         var oifName = IfName()
         if point == .forward || point == .postrouting {
@@ -193,9 +202,7 @@ extension Kernel {
                 let st = a.state
                 r.record(.nfConntrackIn, .note) { writeConntrack(engine, st, to: &$0) }
             }
-            for v in engine.visits {
-                r.record(.nfHook(hook, table: UInt16(truncatingIfNeeded: v.chain)), v.verdict == .drop ? .drop : .pass) { engine.writeVisit(v, to: &$0) }
-            }
+            recordVisits(hook, engine, &r)
             if out.rewritten {
                 let packet = skb
                 r.record(.nfNat, .note) { writeNat(packet, ipv6: ipv6, to: &$0) }
@@ -230,6 +237,13 @@ extension Kernel {
         engine.packetDone(&a.state)
         r.drop(.netfilterDrop, at: .nfHook(hook, table: table), why)
         return false
+    }
+
+    /// Records a stage per base chain the engine's last hook went through.
+    private func recordVisits(_ hook: NFHook, _ engine: NetfilterEngine, _ r: inout FrameResult) {
+        for v in engine.visits {
+            r.record(.nfHook(hook, table: UInt16(truncatingIfNeeded: v.chain)), v.verdict == .drop ? .drop : .pass) { engine.writeVisit(v, to: &$0) }
+        }
     }
 
     /// The reply a REJECT sends (`nf_send_reset` / `nf_send_unreach`).
