@@ -320,8 +320,10 @@ public final class NetfilterEngine {
                 }
             }
             freeHooks[hi] = h
-            // One NAT core at most per hook (as `finishLoad` registers them).
-            if h.accepting != 0 && natCores <= 1 { packetFreeHooks |= 1 << hi }
+            // One NAT core at most per hook (as `finishLoad` registers them). A hook that runs
+            // conntrack is a packet's first (PRE_ROUTING, LOCAL_OUT), before conntrack ran for it:
+            // never asked (the answer would be no).
+            if h.accepting != 0 && natCores <= 1 && !h.conntrackIn { packetFreeHooks |= 1 << hi }
         }
         visits.reserveCapacity(16)
         traceSteps.reserveCapacity(64)
@@ -478,7 +480,7 @@ public final class NetfilterEngine {
         if h.conntrackIn && !st.ctDone { return false }
         let k = st.ct.stateBit.trailingZeroBitCount
         guard h.accepting & (1 << k) != 0 else { return false }
-        if h.nat >= 0 && natCoreActs(dst: h.nat == 1, st) { return false }
+        if h.nat >= 0 && natCoreActs(dst: h.nat == 1, &st) { return false }
         let confirm = h.confirm && st.ct.created && st.ct.slot >= 0
         if confirm && !h.confirmLast { return false }
         if trace || h.byPolicy & (1 << k) == 0 {
@@ -547,7 +549,7 @@ public final class NetfilterEngine {
                     confirmAt = ei
                 }
             case .natCore:
-                if natCoreActs(dst: e.dst, st) { return false }
+                if natCoreActs(dst: e.dst, &st) { return false }
             case .chain:
                 let c = prog.chainsBase[Int(e.index)]
                 switch prog.entryDecision(c, st) {

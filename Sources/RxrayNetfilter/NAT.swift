@@ -37,7 +37,9 @@ extension NetfilterEngine {
     /// once (no connection, or its slot gone), or the connection is past its bindings (not
     /// new, or bound already) and has no binding of this manip in the packet's direction.
     /// A RELATED packet counts as acting (it may be an ICMP error, translated as it quotes).
-    func natCoreActs(dst: Bool, _ st: NFPacketState) -> Bool {
+    /// The state is passed `inout` although only read (by value it was packed into registers
+    /// at every call).
+    @inline(__always) func natCoreActs(dst: Bool, _ st: inout NFPacketState) -> Bool {
         guard st.ct.slot >= 0, !st.ct.untracked else { return false }
         let slot = Int(st.ct.slot)
         guard conntrack.slots[slot].inUse else { return false }
