@@ -119,24 +119,7 @@ public struct ByteWriter {
         precondition(start >= 0 && start <= end && end <= used, "ByteWriter.repeatAsJSONStrings beyond the end")
         let n = end &- start
         reserve(n &* 3 &+ 2)
-        let src = base + start
-        var o = base + used
-        o.pointee = 34
-        o += 1
-        var i = 0
-        while i < n {
-            let b = src[i]
-            if b == 44 {
-                o[0] = 34; o[1] = 44; o[2] = 34
-                o += 3
-            } else {
-                o.pointee = b
-                o += 1
-            }
-            i &+= 1
-        }
-        o.pointee = 34
-        used = o + 1 - base
+        used &+= rxray_json_comma_list(base + used, base + start, n)
     }
 
     /// Appends a literal's bytes.
@@ -383,6 +366,17 @@ public struct ByteWriter {
         }
         for _ in digits..<n { p -= 1; p.pointee = 48 }
         used &+= n
+    }
+
+    /// Appends exactly four lower-case hex digits of `v` (an EtherType, a VLAN TPID).
+    @inlinable public mutating func hex4(_ v: UInt16) {
+        reserve(4)
+        let p = base + used
+        p[0] = ByteWriter.hexDigit(UInt8(truncatingIfNeeded: v >> 12))
+        p[1] = ByteWriter.hexDigit(UInt8(truncatingIfNeeded: v >> 8) & 15)
+        p[2] = ByteWriter.hexDigit(UInt8(truncatingIfNeeded: v >> 4) & 15)
+        p[3] = ByteWriter.hexDigit(UInt8(truncatingIfNeeded: v) & 15)
+        used &+= 4
     }
 
     /// Appends a 16-bit value in lower-case hex without leading zeros (an IPv6 group, as

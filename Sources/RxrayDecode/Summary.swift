@@ -349,7 +349,7 @@ extension DecodedFrame {
             w.ascii(",\"vlan\":[")
             for (k, t) in vlanTags.enumerated() {
                 if k > 0 { w.byte(44) }
-                w.ascii("{\"tpid\":\"0x"); w.hex(UInt64(t.tpid), minimumDigits: 4)
+                w.ascii("{\"tpid\":\"0x"); w.hex4(t.tpid)
                 w.ascii("\",\"vid\":"); w.decimal(t.vid)
                 w.ascii(",\"pcp\":"); w.decimal(t.pcp)
                 w.ascii(",\"dei\":"); w.bool(t.dei)
@@ -363,7 +363,7 @@ extension DecodedFrame {
         } else if let m = linuxSLL(in: bytes)?.sourceMAC ?? linuxSLL2(in: bytes)?.sourceMAC {
             w.ascii(",\"src_mac\":\""); m.write(to: &w); w.byte(34)
         }
-        if let t = etherType { w.ascii(",\"ethertype\":\"0x"); w.hex(UInt64(t), minimumDigits: 4); w.byte(34) }
+        if let t = etherType { w.ascii(",\"ethertype\":\"0x"); w.hex4(t); w.byte(34) }
         switch network {
         case .arp:
             w.ascii(",\"l3\":\"arp\"")

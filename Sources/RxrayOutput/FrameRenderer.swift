@@ -329,11 +329,12 @@ public struct FrameRenderer {
 
     /// The entries of a result's `"counters"` object (frames and timer events).
     private func jsonCounters(_ r: FrameResult, to w: inout ByteWriter) {
+        let keys = MIBKeys.table
         var first = true
         for (mib, delta) in r.counters {
-            if !first { w.byte(44) }
+            MIBKeys.write(keys, mib, first: first, to: &w)
             first = false
-            MIBKeys.write(mib, to: &w); w.decimal(delta)
+            w.decimal(delta)
         }
     }
 
@@ -570,7 +571,7 @@ public struct FrameRenderer {
         for rep in r.replies {
             if !first { w.byte(44) }
             first = false
-            w.ascii("{\"kind\":"); w.jsonString(rep.kindName)
+            w.ascii("{\"kind\":"); rep.writeKindJSON(to: &w)
             switch rep.kind {
             case .icmp(let t, let c), .icmpv6(let t, let c):
                 w.ascii(",\"type\":"); w.decimal(t); w.ascii(",\"code\":"); w.decimal(c)
@@ -797,16 +798,18 @@ extension Stage {
     }
 }
 
-/// The JSON keys of the counters (`"IpInReceives":`), made once from `MIB.name` and never
+/// The JSON keys of the counters (`,"IpInReceives":`), made once from `MIB.name` and never
 /// freed (raw memory, so reading it costs no reference counting).
 enum MIBKeys {
-    /// The keys back to back, and where each starts (index `MIB.ordinal`; one more at the end).
+    /// The keys back to back, each after a comma, and where each starts (index `MIB.ordinal`;
+    /// one more at the end).
     static let table: (bytes: UnsafeMutablePointer<UInt8>, starts: UnsafeMutablePointer<Int>) = {
         var bytes: [UInt8] = []
         var starts: [Int] = []
         for m in MIB.allCases {
             precondition(m.ordinal == starts.count, "MIB.ordinal is not the declaration order")
             starts.append(bytes.count)
+            bytes.append(44)
             bytes.append(34)
             bytes += Array(m.name.utf8)
             bytes += [34, 58]
@@ -819,12 +822,13 @@ enum MIBKeys {
         return (b, s)
     }()
 
-    /// Appends `"<name>":`.
-    @inline(__always) static func write(_ m: MIB, to w: inout ByteWriter) {
-        let t = table
+    /// Appends `,"<name>":` (without the comma when `first`). `t` is `table`, read once by
+    /// the caller.
+    @inline(__always) static func write(_ t: (bytes: UnsafeMutablePointer<UInt8>, starts: UnsafeMutablePointer<Int>),
+                                        _ m: MIB, first: Bool, to w: inout ByteWriter) {
         let i = m.ordinal
-        let start = t.starts[i]
-        w.bytes(UnsafeBufferPointer(start: t.bytes + start, count: t.starts[i + 1] - start))
+        let start = t.starts[i] &+ (first ? 1 : 0)
+        w.bytes(UnsafeBufferPointer(start: t.bytes + start, count: t.starts[i &+ 1] &- start))
     }
 }
 
@@ -852,6 +856,22 @@ extension Verdict {
         case .deliver: return "deliver"
         case .forward: return "forward"
         case .note: return "note"
+        }
+    }
+}
+
+extension Reply {
+    /// Appends `kindName` as a JSON string, from literals.
+    func writeKindJSON(to w: inout ByteWriter) {
+        switch kind {
+        case .tcpRst: w.ascii("\"tcp_rst\"")
+        case .tcpSynAck(let cookie): w.ascii(cookie ? "\"tcp_synack_cookie\"" : "\"tcp_synack\"")
+        case .tcpAck(let challenge): w.ascii(challenge ? "\"tcp_challenge_ack\"" : "\"tcp_ack\"")
+        case .icmp: w.ascii("\"icmp\"")
+        case .icmpv6: w.ascii("\"icmpv6\"")
+        case .arpReply: w.ascii("\"arp_reply\"")
+        case .arpRequest: w.ascii("\"arp_request\"")
+        case .neighbourSolicit: w.ascii("\"nd_neighbour_solicit\"")
         }
     }
 }

@@ -447,4 +447,42 @@ final class OutputByteWriterTests: XCTestCase {
             XCTAssertEqual(text { $0.hex16(v) }, text { $0.hex(UInt64(v)) })
         }
     }
+
+    func testRepliesAndCountersAreRenderedWithTheirNames() throws {
+        var r = FrameResult()
+        r.reset(frame: 1)
+        let kinds: [Reply.Kind] = [.tcpRst, .tcpSynAck(cookie: false), .tcpSynAck(cookie: true), .tcpAck(challenge: false),
+                                   .tcpAck(challenge: true), .icmp(type: 3, code: 3), .icmpv6(type: 1, code: 4), .arpReply,
+                                   .arpRequest, .neighbourSolicit]
+        for k in kinds {
+            r.replies.append(Reply(kind: k, interface: "eth0", source: nil, destination: nil, summary: "s"))
+        }
+        let mibs = Array(MIB.allCases.prefix(7))
+        for (k, m) in mibs.enumerated() { r.count(m, k + 1) }
+        let frame = [UInt8](repeating: 0, count: 14)
+        let line: [UInt8] = frame.withUnsafeBytes { bytes in
+            let decoded = FrameDecoder.decode(bytes, linkType: LinkType(rawValue: 1), wireLength: 14)
+            let meta = FrameMeta(index: 1, timestampNanoseconds: 0, captureLength: 14, wireLength: 14,
+                                 linkType: LinkType(rawValue: 1), captureInterface: nil)
+            var w = ByteWriter(capacity: 64)
+            defer { w.deallocate() }
+            FrameRenderer(format: .jsonl).frame(meta, decoded: decoded, bytes: bytes, result: r, to: &w)
+            return Array(w.bytes)
+        }
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+        let replies = try XCTUnwrap(object["replies"] as? [[String: Any]])
+        XCTAssertEqual(replies.map { $0["kind"] as? String }, r.replies.map { $0.kindName })
+        let counters = try XCTUnwrap(object["counters"] as? [String: Int])
+        XCTAssertEqual(counters, Dictionary(uniqueKeysWithValues: mibs.enumerated().map { ($1.name, $0 + 1) }))
+        // In the order they moved.
+        let text = String(decoding: line, as: UTF8.self)
+        let positions = mibs.map { text.range(of: "\"\($0.name)\":")!.lowerBound }
+        XCTAssertEqual(positions, positions.sorted())
+    }
+
+    func testFourHexDigitsAreWrittenZeroPadded() {
+        for v: UInt16 in [0, 1, 0xF, 0x10, 0x800, 0x0800, 0x86DD, 0x8100, 0xFFFF] {
+            XCTAssertEqual(text { $0.hex4(v) }, text { $0.hex(UInt64(v), minimumDigits: 4) })
+        }
+    }
 }

@@ -346,4 +346,52 @@ static inline void rxray_put_9digits(uint8_t *dst, uint32_t v) {
     rxray_put_8digits(dst + 1, v - first * 100000000u);
 }
 
+/// Writes the comma-separated list `src[0 ..< n]` as JSON strings to `dst` (`a,b c` becomes
+/// `"a","b c"`) and returns the number of bytes written. `dst` must have room for `3 * n + 2`
+/// bytes. For text with nothing to escape.
+/// Sixteen-byte blocks are stored as they are scanned and each comma found becomes `","` in
+/// place, as in `rxray_json_escape`.
+static inline ptrdiff_t rxray_json_comma_list(uint8_t *dst, const uint8_t *src, ptrdiff_t n) {
+    ptrdiff_t i = 0, o = 1;
+    dst[0] = '"';
+#if defined(__SSE2__)
+    if (n >= 16) {
+        const __m128i comma = _mm_set1_epi8(',');
+        ptrdiff_t clean_from = 0;
+        for (;;) {
+            while (i + 16 <= n) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+                _mm_storeu_si128((__m128i *)(void *)(dst + o), v);
+                unsigned bits = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, comma));
+                if (bits == 0) { i += 16; o += 16; continue; }
+                ptrdiff_t k = (ptrdiff_t)__builtin_ctz(bits);
+                i += k; o += k;
+                dst[o] = '"'; dst[o + 1] = ','; dst[o + 2] = '"';
+                o += 3; i += 1;
+                clean_from = i;
+            }
+            if (i == n) break;
+            ptrdiff_t at = n - 16;
+            if (at < clean_from) break;
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + at));
+            ptrdiff_t back = i - at;
+            _mm_storeu_si128((__m128i *)(void *)(dst + o - back), v);
+            unsigned bits = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, comma)) & (0xFFFFu << (unsigned)back);
+            if (bits == 0) { o += n - i; i = n; break; }
+            ptrdiff_t k = (ptrdiff_t)__builtin_ctz(bits) - back;
+            i += k; o += k;
+            dst[o] = '"'; dst[o + 1] = ','; dst[o + 2] = '"';
+            o += 3; i += 1;
+            break;
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        uint8_t b = src[i];
+        if (b == ',') { dst[o] = '"'; dst[o + 1] = ','; dst[o + 2] = '"'; o += 3; } else { dst[o++] = b; }
+    }
+    dst[o++] = '"';
+    return o;
+}
+
 #endif
