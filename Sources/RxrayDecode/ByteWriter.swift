@@ -140,6 +140,14 @@ public struct ByteWriter {
         if done == nil { for b in s.utf8 { byte(b) } }
     }
 
+    /// Appends the UTF-8 bytes of `s` and returns whether they need no JSON escape (no control
+    /// byte, `"`, `\` or DEL): for stage detail claimed JSON-safe that holds a name (a device's).
+    @inlinable public mutating func stringJSONSafe(_ s: String) -> Bool {
+        let start = used
+        string(s)
+        return rxray_json_clean_prefix(base + start, used &- start, 1) == used &- start
+    }
+
     /// Appends the UTF-8 bytes of `s`.
     @inlinable public mutating func string(_ s: Substring) {
         let done: Void? = s.utf8.withContiguousStorageIfAvailable { bytes($0) }

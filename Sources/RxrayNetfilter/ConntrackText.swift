@@ -46,6 +46,9 @@ final class NFTraceText {
     let ruleBytes: UnsafeMutablePointer<UInt8>
     /// Where rule `i`'s prefix starts in `ruleBytes` (index as `ruleInfo`; one more at the end).
     let ruleStarts: UnsafeMutablePointer<Int>
+    /// Whether chain `i`'s text needs no JSON escape (checked once here: table and chain
+    /// names come from the ruleset and may hold anything).
+    let chainJSONSafe: UnsafeMutablePointer<Bool>
     /// Each chain's `jump NAME` and `goto NAME` verdict text (index as `chains`).
     let jumpVerdicts: [String]
     let gotoVerdicts: [String]
@@ -71,6 +74,11 @@ final class NFTraceText {
         let chainText = NFTraceText.copy(w.bytes, starts)
         chainBytes = chainText.0
         chainStarts = chainText.1
+        chainJSONSafe = .allocate(capacity: max(1, chains.count))
+        for i in chains.indices {
+            let piece = UnsafeBufferPointer(start: chainText.0 + starts[i], count: starts[i + 1] - starts[i])
+            (chainJSONSafe + i).initialize(to: ByteWriter.jsonCleanPrefix(piece) == piece.count)
+        }
         w.removeAll()
         starts.removeAll()
         for info in rules {
@@ -102,6 +110,7 @@ final class NFTraceText {
         chainStarts.deallocate()
         ruleBytes.deallocate()
         ruleStarts.deallocate()
+        chainJSONSafe.deallocate()
     }
 
     @inline(__always) func writeChain(_ i: Int, to w: inout ByteWriter) {
@@ -120,8 +129,11 @@ extension NetfilterEngine {
     }
 
     /// Appends the trace of one base-chain visit: the chain, each matched rule with its
-    /// verdict, and the policy when it decided (`Kernel.visitText`'s text).
-    public func writeVisit(_ v: NFChainVisit, to w: inout ByteWriter) {
+    /// verdict, and the policy when it decided (`Kernel.visitText`'s text). Returns whether
+    /// the text needs no JSON escape (a chain whose text is clean, decided by its policy with
+    /// no rule in the trace; a rule's text is always quoted).
+    @discardableResult
+    public func writeVisit(_ v: NFChainVisit, to w: inout ByteWriter) -> Bool {
         let text = traceText
         text.writeChain(Int(v.chain), to: &w)
         for st in traceSteps[v.traceRange] {
@@ -131,5 +143,6 @@ extension NetfilterEngine {
         if v.rule < 0 {
             if v.verdict == .drop { w.ascii("; policy drop") } else { w.ascii("; policy accept") }
         }
+        return v.traceRange.isEmpty && text.chainJSONSafe[Int(v.chain)]
     }
 }

@@ -449,7 +449,12 @@ public struct FrameRenderer {
                 if n > 0, let p = all.baseAddress {
                     let st = Int(s.detailStart)
                     precondition(st >= 0 && st + n <= all.count, "stage detail range outside the result's detail bytes")
-                    w.jsonEscaped(UnsafeBufferPointer(start: p + st, count: n))
+                    // A detail its writer knew to need no escape is copied (the same bytes).
+                    if s.jsonSafe {
+                        w.bytes(UnsafeBufferPointer(start: p + st, count: n))
+                    } else {
+                        w.jsonEscaped(UnsafeBufferPointer(start: p + st, count: n))
+                    }
                 }
                 if tracked {
                     if case .devGroReceive = s.stage { groText = (textStart, w.count - textStart) } else { conntrackText = (textStart, w.count - textStart) }
@@ -476,7 +481,7 @@ public struct FrameRenderer {
         if let t = written {
             w.repeatBytes(from: t.start, count: t.count)
         } else {
-            r.withDetail(of: s) { w.jsonEscaped($0) }
+            r.withDetail(of: s) { if s.jsonSafe { w.bytes($0) } else { w.jsonEscaped($0) } }
         }
         w.ascii("\"}")
     }
@@ -665,7 +670,7 @@ public struct FrameRenderer {
             s.stage.writeSymbol(to: &w)
             w.ascii("\",\"decision\":\"")
             s.verdict.writeDecisionAndDetailKey(to: &w)
-            r.withDetail(of: s) { w.jsonEscaped($0) }
+            r.withDetail(of: s) { if s.jsonSafe { w.bytes($0) } else { w.jsonEscaped($0) } }
             w.ascii("\"}")
         }
         w.ascii("],\"counters\":{")

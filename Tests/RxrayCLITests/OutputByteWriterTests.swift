@@ -485,4 +485,64 @@ final class OutputByteWriterTests: XCTestCase {
             XCTAssertEqual(text { $0.hex4(v) }, text { $0.hex(UInt64(v), minimumDigits: 4) })
         }
     }
+
+    /// Renders `r` as a jsonl line.
+    private func jsonLine(_ r: FrameResult) -> [UInt8] {
+        let frame = [UInt8](repeating: 0, count: 14)
+        return frame.withUnsafeBytes { bytes in
+            let decoded = FrameDecoder.decode(bytes, linkType: LinkType(rawValue: 1), wireLength: 14)
+            let meta = FrameMeta(index: 1, timestampNanoseconds: 0, captureLength: 14, wireLength: 14,
+                                 linkType: LinkType(rawValue: 1), captureInterface: nil)
+            var w = ByteWriter(capacity: 64)
+            defer { w.deallocate() }
+            FrameRenderer(format: .jsonl).frame(meta, decoded: decoded, bytes: bytes, result: r, to: &w)
+            return Array(w.bytes)
+        }
+    }
+
+    func testDetailClaimedJSONSafeIsCopiedAndRendersAsTheEscapingPathDoes() throws {
+        // (text, whether its writer claims it needs no escape: only clean texts are claimed)
+        let texts: [([UInt8], Bool)] = [
+            (Array("10.0.0.1 → 10.0.0.2 proto 6 len 60 ttl 64".utf8), true),
+            (Array("rule \"-A IN -m comment --comment \\\"x\\\" -j ACCEPT\" (f:3) verdict accept".utf8), false),
+            (Array("back\\slash".utf8), false),
+            (Array("ctl \u{1}\u{1F} tab\t nl\n cr\r".utf8), false),
+            (Array("del\u{7F}".utf8), false),
+            (Array("ünïcode → ok, 'quoted' {braces} [x]".utf8), true),
+            (Array("ip filter INPUT (hook input, priority 0); policy accept".utf8), true),
+            ([0x65, 0x74, 0x68, 0xFF, 0xC3, 0x28, 0x22], false), // invalid UTF-8 in an interface name, a quote
+            ([], true),
+            (Array(String(repeating: "0123456789abcdef", count: 40).utf8), true),
+        ]
+        var r = FrameResult()
+        r.reset(frame: 1)
+        for (t, claim) in texts {
+            r.recordJSONSafe(.ipRcvCore, .pass, writing: { w in t.withUnsafeBufferPointer { w.bytes($0) }; return claim })
+        }
+        XCTAssertEqual(r.stages.map(\.jsonSafe), texts.map { $0.1 && !$0.0.isEmpty })
+        // The same records, every detail escaped.
+        var escaped = r
+        for k in escaped.stages.indices { escaped.stages[k].jsonSafe = false }
+        let line = jsonLine(r)
+        XCTAssertEqual(line, jsonLine(escaped))
+        // The copied texts read back as written (the line without the invalid UTF-8 record parses).
+        var valid = FrameResult()
+        valid.reset(frame: 1)
+        for (t, claim) in texts where String(validating: t, as: UTF8.self) != nil {
+            valid.recordJSONSafe(.ipRcvCore, .pass, writing: { w in t.withUnsafeBufferPointer { w.bytes($0) }; return claim })
+        }
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(jsonLine(valid))) as? [String: Any])
+        let stages = try XCTUnwrap(object["stages"] as? [[String: Any]])
+        XCTAssertEqual(stages.map { $0["detail"] as? String },
+                       texts.filter { String(validating: $0.0, as: UTF8.self) != nil }
+                           .map { String(decoding: $0.0, as: UTF8.self) })
+    }
+
+    func testGROReasonsNeedNoJSONEscape() {
+        // GRO's stage detail is claimed JSON-safe with these texts in it.
+        for f in GROFlush.allCases {
+            let u = Array(f.rawValue.utf8)
+            XCTAssertEqual(u.withUnsafeBufferPointer { ByteWriter.jsonCleanPrefix($0) }, u.count, f.rawValue)
+        }
+    }
 }

@@ -48,6 +48,26 @@ final class DetailTextTests: XCTestCase {
         }
     }
 
+    func testChainTextIsJSONSafeOnlyWhenNothingNeedsAnEscape() {
+        let names: [(table: String, name: String)] = [
+            ("ip filter", "INPUT"), ("inet filter", "we\"ird"), ("ip filter", "back\\slash"), ("ip filter", "tab\tname"),
+            ("ip filter", "del\u{7F}x"), ("inet t→ü", "ünïcode→chain"), ("ip filter", "ctl\u{1}"), ("ip \"q\"", "OK"),
+            ("ip filter", "nul\u{0}"), ("ip filter", "line\nbreak"), ("ip filter", "y\u{1F}"), ("ip filter", "sp ace ~!"),
+        ]
+        let chains = names.map {
+            CChain(name: $0.name, table: $0.table, family: .ip, firstRule: 0, ruleCount: 0, isNft: true, isBase: true,
+                   hook: .input, priority: -5, policyDrop: false, isNat: false, file: "f", line: 1)
+        }
+        let text = NFTraceText(chains: chains, rules: [])
+        for (i, c) in chains.enumerated() {
+            let written = bytes { text.writeChain(i, to: &$0) }
+            XCTAssertEqual(written, "\(c.table) \(c.name) (hook input, priority -5)")
+            let needsEscape = written.utf8.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }
+            XCTAssertEqual(text.chainJSONSafe[i], !needsEscape, written)
+        }
+        XCTAssertEqual((0..<chains.count).filter { text.chainJSONSafe[$0] }, [0, 5, 11])
+    }
+
     func testLowercasedASCII() {
         for s in ["ESTABLISHED_REPLY", "NEW", "RELATED_REPLY", "", "MiXeD → Ünicode"] {
             XCTAssertEqual(bytes { $0.lowercasedASCII(s) }, String(s.map { $0.isASCII ? Character($0.lowercased()) : $0 }))

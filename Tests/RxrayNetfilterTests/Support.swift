@@ -77,6 +77,15 @@ final class Rig {
                     }
                     if v.rule < 0 { expected += v.verdict == .drop ? "; policy drop" : "; policy accept" }
                     XCTAssertEqual(ByteWriter.string { engine.writeVisit(v, to: &$0) }, expected)
+                    // Claimed JSON-safe exactly when no rule is in the text and the chain's
+                    // text needs no escape; a claim is never wrong.
+                    var w = ByteWriter(capacity: 64)
+                    let safe = engine.writeVisit(v, to: &w)
+                    let clean = ByteWriter.jsonCleanPrefix(w.bytes) == w.count
+                    w.deallocate()
+                    XCTAssertTrue(!safe || clean, expected)
+                    let textClean = expected.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C && $0 != 0x7F }
+                    XCTAssertEqual(safe, v.traceRange.isEmpty && textClean, expected)
                     XCTAssertEqual(ByteWriter.string { engine.writeChainDescription(v.chain, to: &$0) }, engine.chainDescription(v.chain))
                 }
                 if o.verdict == .drop { out.verdict = .drop; out.reject = o.reject; out.cause = o.cause; engine.packetDone(&st); break }

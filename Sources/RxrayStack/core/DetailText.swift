@@ -58,13 +58,17 @@ extension Kernel {
     }
 
     /// Appends `neighDescription(addr, dev:)`; the common case (a known entry) without a String.
-    func writeNeighDescription(_ addr: IPAddress, dev: Int, to w: inout ByteWriter) {
+    /// Returns whether the text needs no JSON escape (known for the common case: an address,
+    /// a MAC and a state name).
+    @discardableResult
+    func writeNeighDescription(_ addr: IPAddress, dev: Int, to w: inout ByteWriter) -> Bool {
         if ns.neighboursKnown && neighNeedsResolution(dev), let e = neigh.entries[NeighKey(address: addr, dev: dev)] {
             w.ascii("neighbour "); addr.write(to: &w); w.ascii(" is ")
             if let l = e.lladdr { l.write(to: &w) } else { w.ascii("unresolved") }
             w.ascii(" ("); w.string(e.state.name); w.byte(41)
-            return
+            return true
         }
         w.string(neighDescription(addr, dev: dev))
+        return false
     }
 }

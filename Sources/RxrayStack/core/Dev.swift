@@ -271,10 +271,11 @@ extension Kernel {
             let d = ns.devices[skb.dev]
             let pkt = skb.pktType
             let filtered = pkt == .otherhost && !d.promisc && d.kind == .ethernet && !d.isVirtual
-            r.record(.ethTypeTrans, .pass) { w in
-                w.string(d.name); w.ascii(": "); dst.write(to: &w); w.ascii(" → "); w.string(pkt.description)
+            r.recordJSONSafe(.ethTypeTrans, .pass, writing: { w in
+                let safe = w.stringJSONSafe(d.name); w.ascii(": "); dst.write(to: &w); w.ascii(" → "); w.string(pkt.description)
                 if filtered { w.ascii(" (a NIC not in promiscuous mode filters this before the kernel)") }
-            }
+                return safe
+            })
         } else {
             r.record(.ethTypeTrans, .pass)
         }
@@ -366,15 +367,17 @@ extension Kernel {
         switch skb.proto {
         case 0x0800:
             let name = self.devName(skb.dev), pkt = skb.pktType
-            r.record(.netifReceiveSkbCore, .pass) { w in
-                w.ascii("IPv4 on "); w.string(name); w.ascii(" ("); w.string(pkt.description); w.byte(41)
-            }
+            r.recordJSONSafe(.netifReceiveSkbCore, .pass, writing: { w in
+                w.ascii("IPv4 on "); let safe = w.stringJSONSafe(name); w.ascii(" ("); w.string(pkt.description); w.byte(41)
+                return safe
+            })
             ipRcv(&skb, &r)
         case 0x86DD:
             let name = self.devName(skb.dev), pkt = skb.pktType
-            r.record(.netifReceiveSkbCore, .pass) { w in
-                w.ascii("IPv6 on "); w.string(name); w.ascii(" ("); w.string(pkt.description); w.byte(41)
-            }
+            r.recordJSONSafe(.netifReceiveSkbCore, .pass, writing: { w in
+                w.ascii("IPv6 on "); let safe = w.stringJSONSafe(name); w.ascii(" ("); w.string(pkt.description); w.byte(41)
+                return safe
+            })
             ipv6Rcv(&skb, &r)
         case 0x0806:
             r.record(.netifReceiveSkbCore, .pass, "ARP on \(self.devName(skb.dev)) (\(skb.pktType))")

@@ -158,13 +158,18 @@ public enum Verdict: UInt8, Sendable {
 public struct StageRecord: Sendable {
     public var stage: Stage
     public var verdict: Verdict
+    /// Set when no byte of the detail needs a JSON escape (no control byte, `"`, `\` or DEL),
+    /// as known by the writer that made it (`FrameResult.recordJSONSafe(_:_:writing:)`): JSON
+    /// output copies such a detail instead of escaping it. False only means "not known".
+    public var jsonSafe: Bool
     /// Range of the owning result's detail bytes (UTF-8).
     public var detailStart: Int32
     public var detailCount: Int32
 
-    public init(stage: Stage, verdict: Verdict, detailStart: Int32 = 0, detailCount: Int32 = 0) {
+    public init(stage: Stage, verdict: Verdict, detailStart: Int32 = 0, detailCount: Int32 = 0, jsonSafe: Bool = false) {
         self.stage = stage
         self.verdict = verdict
+        self.jsonSafe = jsonSafe
         self.detailStart = detailStart
         self.detailCount = detailCount
     }
@@ -334,6 +339,25 @@ public struct FrameResult: Sendable {
                                   detailCount: Int32(truncatingIfNeeded: b.writer.count &- start)))
     }
 
+    /// Appends a stage record whose detail `write` appends to the writer and returns whether
+    /// every byte it wrote is known to need no JSON escape (`StageRecord.jsonSafe`): a writer
+    /// returns true only for text made of pieces it knows (its own literals, numbers,
+    /// addresses, texts checked once when they were made). Debug builds check the claim.
+    @inlinable public mutating func recordJSONSafe(_ stage: Stage, _ verdict: Verdict, writing write: (inout ByteWriter) -> Bool) {
+        guard wantsDetail else {
+            stages.append(StageRecord(stage: stage, verdict: verdict))
+            return
+        }
+        let b = detailBuffer()
+        let start = b.writer.count
+        let safe = write(&b.writer)
+        let n = b.writer.count &- start
+        assert(!safe || ByteWriter.jsonCleanPrefix(UnsafeBufferPointer(rebasing: b.writer.bytes[start...])) == n,
+               "a detail claimed JSON-safe needs an escape")
+        stages.append(StageRecord(stage: stage, verdict: verdict, detailStart: Int32(truncatingIfNeeded: start),
+                                  detailCount: Int32(truncatingIfNeeded: n), jsonSafe: safe && n > 0))
+    }
+
     /// Appends text to the detail bytes without a record; returns its range (for text a
     /// resolution carries with this result's records, e.g. GRO's completion note).
     @inlinable mutating func writeDetail(_ write: (inout ByteWriter) -> Void) -> (start: Int32, count: Int32) {
@@ -360,7 +384,7 @@ public struct FrameResult: Sendable {
             let start = b.writer.count
             b.writer.bytes(UnsafeBufferPointer(rebasing: bytes[st..<(st + n)]))
             stages.append(StageRecord(stage: s.stage, verdict: s.verdict, detailStart: Int32(truncatingIfNeeded: start),
-                                      detailCount: Int32(n)))
+                                      detailCount: Int32(n), jsonSafe: s.jsonSafe))
         }
     }
 

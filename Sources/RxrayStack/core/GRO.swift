@@ -40,7 +40,9 @@ public struct NAPIOptions: Sendable, Equatable {
 }
 
 /// Why GRO sent a frame up alone, or completed a held packet.
-public enum GROFlush: String, Sendable, Equatable {
+/// The raw values are written into stage detail claimed JSON-safe (no `"`, `\` or control
+/// byte; `GROFlush` cases are checked by OutputByteWriterTests).
+public enum GROFlush: String, Sendable, Equatable, CaseIterable {
     case pollEnd = "end of NAPI poll"
     case pollEndOld = "end of a full NAPI poll, held since an earlier jiffy"
     case flushTimer = "gro_flush_timeout timer"
@@ -443,9 +445,10 @@ extension Kernel {
         var seg = GROSegment()
         if let why = groParse(skb.buf, len: skb.len, proto: skb.proto, &seg) {
             r.gro = GROInfo(action: .normal, packet: skb.frame, segments: 1, flush: why, queue: queue)
-            r.record(.devGroReceive, .pass) { w in
+            r.recordJSONSafe(.devGroReceive, .pass, writing: { w in
                 w.ascii("passed up alone (queue "); w.decimal(queue); w.ascii("): "); w.string(why.rawValue)
-            }
+                return true
+            })
             return false
         }
         let bucket = Int(hash & 7)
@@ -514,12 +517,13 @@ extension Kernel {
         if let why = own {
             let completed = found != nil, fr = foundFrame, fReason = flushReason ?? .flags
             r.gro = GROInfo(action: .normal, packet: skb.frame, segments: 1, flush: why, queue: queue)
-            r.record(.devGroReceive, .pass) { w in
+            r.recordJSONSafe(.devGroReceive, .pass, writing: { w in
                 w.ascii("passed up alone (queue "); w.decimal(queue); w.ascii("): "); w.string(why.rawValue)
                 if completed {
                     w.ascii(" (and completed frame "); w.decimal(fr); w.ascii("'s packet: "); w.string(fReason.rawValue); w.byte(41)
                 }
-            }
+                return true
+            })
             return false
         }
         var inBucket = 0

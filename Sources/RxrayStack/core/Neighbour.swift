@@ -742,10 +742,10 @@ extension Kernel {
             source: source, inDev: inDev, fate: .forwarded, reason: nil, stage: nil,
             egress: egress, nextHop: nexthop, holdsFrame: true), &r) {
         case .sent:
-            r.record(stage, .forward) { w in
-                w.ascii("out "); w.string(egress); w.ascii(" to "); nexthop.write(to: &w); w.ascii("; ")
-                writeNeighDescription(nexthop, dev: out, to: &w)
-            }
+            r.recordJSONSafe(stage, .forward, writing: { w in
+                w.ascii("out "); let safe = w.stringJSONSafe(egress); w.ascii(" to "); nexthop.write(to: &w); w.ascii("; ")
+                return writeNeighDescription(nexthop, dev: out, to: &w) && safe
+            })
         case .queued:
             break
         case .dropped(let reason):

@@ -70,11 +70,12 @@ extension Kernel {
         skb.thoff = ihl
         if r.wantsDetail {
             let sa = skb.v4Saddr, da = skb.v4Daddr, proto = skb.v4Proto, ttl = skb.v4TTL
-            r.record(.ipRcvCore, .pass) { w in
+            r.recordJSONSafe(.ipRcvCore, .pass, writing: { w in
                 sa.write(to: &w); w.ascii(" → "); da.write(to: &w)
                 w.ascii(" proto "); w.decimal(proto); w.ascii(" len "); w.decimal(tot); w.ascii(" ttl "); w.decimal(ttl)
                 if padding > 0 { w.ascii(", "); w.decimal(padding); w.ascii(" bytes of padding trimmed") }
-            }
+                return true
+            })
         } else {
             r.record(.ipRcvCore, .pass)
         }

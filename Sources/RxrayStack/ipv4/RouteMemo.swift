@@ -115,7 +115,7 @@ final class RouteInputMemo {
     }
 
     /// Stores the decision the full path made: `r`'s records from `firstRecord` on.
-    func store(_ key: Key, reason: DropReason?, route: InputRoute4?, _ r: FrameResult, firstRecord: Int) {
+    @inline(__always) func store(_ key: Key, reason: DropReason?, route: InputRoute4?, _ r: FrameResult, firstRecord: Int) {
         let n = r.stages.count - firstRecord
         guard n >= 0 && n <= 2 else { return }
         let i = Self.slot(key)
@@ -137,6 +137,8 @@ final class RouteInputMemo {
                 r.withDetail(of: s) { src in
                     UnsafeMutableRawPointer(area! + used).copyMemory(from: src.baseAddress!, byteCount: count)
                 }
+                // Checked once here, so each replay's JSON copies the text instead of escaping it.
+                s.jsonSafe = ByteWriter.jsonCleanPrefix(UnsafeBufferPointer(start: area! + used, count: count)) == count
                 s.detailStart = Int32(used)
                 used += count
             } else {

@@ -200,7 +200,7 @@ extension Kernel {
         if r.wantsDetail {
             if !ctBefore && a.state.ctDone {
                 let st = a.state
-                r.record(.nfConntrackIn, .note) { writeConntrack(engine, st, to: &$0) }
+                r.recordJSONSafe(.nfConntrackIn, .note, writing: { writeConntrack(engine, st, to: &$0) })
             }
             recordVisits(hook, engine, &r)
             if out.rewritten {
@@ -242,7 +242,8 @@ extension Kernel {
     /// Records a stage per base chain the engine's last hook went through.
     private func recordVisits(_ hook: NFHook, _ engine: NetfilterEngine, _ r: inout FrameResult) {
         for v in engine.visits {
-            r.record(.nfHook(hook, table: UInt16(truncatingIfNeeded: v.chain)), v.verdict == .drop ? .drop : .pass) { engine.writeVisit(v, to: &$0) }
+            r.recordJSONSafe(.nfHook(hook, table: UInt16(truncatingIfNeeded: v.chain)), v.verdict == .drop ? .drop : .pass,
+                             writing: { engine.writeVisit(v, to: &$0) })
         }
     }
 
@@ -549,11 +550,13 @@ extension Kernel {
     }
 
     /// Appends the conntrack note (`ct state … orig … reply …`); a tracked packet's text is
-    /// written without a String, the rare cases come from `conntrackText`.
-    func writeConntrack(_ e: NetfilterEngine, _ st: NFPacketState, to w: inout ByteWriter) {
+    /// written without a String, the rare cases come from `conntrackText`. Returns whether the
+    /// text needs no JSON escape (the tracked packet's text: literals, names and numbers).
+    @discardableResult
+    func writeConntrack(_ e: NetfilterEngine, _ st: NFPacketState, to w: inout ByteWriter) -> Bool {
         guard !st.ct.untracked, st.ct.slot >= 0, let ent = e.conntrack.entry(st.ct.slot) else {
             w.string(conntrackText(e, st))
-            return
+            return false
         }
         switch st.ct.info {
         case .established: w.ascii("ct state established (ESTABLISHED)")
@@ -566,6 +569,7 @@ extension Kernel {
         if ent.original.proto == 6 { w.ascii(" tcp "); w.ascii(ent.tcpState.staticName) }
         w.ascii(" orig "); ent.original.write(to: &w)
         w.ascii(" reply "); ent.reply.write(to: &w)
+        return true
     }
 
     /// The conntrack note as a String (a tracked packet's text is `writeConntrack`'s).
