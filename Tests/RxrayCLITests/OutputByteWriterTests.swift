@@ -396,16 +396,7 @@ final class OutputByteWriterTests: XCTestCase {
                 expected.append([st.symbol, v.name, d])
             }
         }
-        let frame = [UInt8](repeating: 0, count: 14)
-        let line: [UInt8] = frame.withUnsafeBytes { bytes in
-            let decoded = FrameDecoder.decode(bytes, linkType: LinkType(rawValue: 1), wireLength: 14)
-            let meta = FrameMeta(index: 1, timestampNanoseconds: 0, captureLength: 14, wireLength: 14,
-                                 linkType: LinkType(rawValue: 1), captureInterface: nil)
-            var w = ByteWriter(capacity: 64)
-            defer { w.deallocate() }
-            FrameRenderer(format: .jsonl).frame(meta, decoded: decoded, bytes: bytes, result: r, to: &w)
-            return Array(w.bytes)
-        }
+        let line = jsonLine(r)
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
         let got = try XCTUnwrap(object["stages"] as? [[String: String]])
         XCTAssertEqual(got.map { [$0["stage"] ?? "?", $0["decision"] ?? "?", $0["detail"] ?? "?"] }, expected)
@@ -459,16 +450,7 @@ final class OutputByteWriterTests: XCTestCase {
         }
         let mibs = Array(MIB.allCases.prefix(7))
         for (k, m) in mibs.enumerated() { r.count(m, k + 1) }
-        let frame = [UInt8](repeating: 0, count: 14)
-        let line: [UInt8] = frame.withUnsafeBytes { bytes in
-            let decoded = FrameDecoder.decode(bytes, linkType: LinkType(rawValue: 1), wireLength: 14)
-            let meta = FrameMeta(index: 1, timestampNanoseconds: 0, captureLength: 14, wireLength: 14,
-                                 linkType: LinkType(rawValue: 1), captureInterface: nil)
-            var w = ByteWriter(capacity: 64)
-            defer { w.deallocate() }
-            FrameRenderer(format: .jsonl).frame(meta, decoded: decoded, bytes: bytes, result: r, to: &w)
-            return Array(w.bytes)
-        }
+        let line = jsonLine(r)
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
         let replies = try XCTUnwrap(object["replies"] as? [[String: Any]])
         XCTAssertEqual(replies.map { $0["kind"] as? String }, r.replies.map { $0.kindName })

@@ -4,18 +4,7 @@ import XCTest
 
 @testable import RxrayCapture
 
-final class CaptureErrorTests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
-    private func file(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let url = dir.appendingPathComponent(name)
-        try Data(bytes).write(to: url)
-        return url.path
-    }
-
+final class CaptureErrorTests: ScratchDirectoryTestCase {
     private func fixtureBytes(_ name: String) throws -> [UInt8] {
         Array(try Data(contentsOf: URL(fileURLWithPath: Fixtures.path(name))))
     }

@@ -7,18 +7,7 @@ import XCTest
 /// rxray's own reading of classic pcap records (`PcapRecordReader`) against libpcap's
 /// (`pcap_next_ex`): every file is read both ways and must give the same frames (number,
 /// timestamp, lengths, link type, bytes) and the same error, message and offset included.
-final class PcapRecordReaderTests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
-    private func file(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let url = dir.appendingPathComponent(name)
-        try Data(bytes).write(to: url)
-        return url.path
-    }
-
+final class PcapRecordReaderTests: ScratchDirectoryTestCase {
     /// One frame as a comparable line.
     private static func line(_ f: OwnedFrame) -> String {
         "\(f.index) \(f.nanoseconds) \(f.captureLength)/\(f.wireLength) lt=\(f.linkType) if=\(f.interfaceID) "

@@ -4,12 +4,7 @@ import XCTest
 
 @testable import RxrayCapture
 
-final class PcapngWriterTests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
+final class PcapngWriterTests: ScratchDirectoryTestCase {
     /// Copies every frame of multi.pcapng (three link types) into a new file with comments.
     private func writeCopy() throws -> (path: String, original: [OwnedFrame]) {
         let path = dir.appendingPathComponent("copy.pcapng").path

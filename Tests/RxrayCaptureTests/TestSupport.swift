@@ -19,6 +19,28 @@ enum Fixtures {
     }
 }
 
+/// A test case with a fresh scratch directory for each test, removed after it.
+class ScratchDirectoryTestCase: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        dir = try Fixtures.temporaryDirectory()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: dir)
+        try super.tearDownWithError()
+    }
+
+    /// Writes `bytes` to `name` in the scratch directory and returns its path.
+    func file(_ name: String, _ bytes: [UInt8]) throws -> String {
+        let url = dir.appendingPathComponent(name)
+        try Data(bytes).write(to: url)
+        return url.path
+    }
+}
+
 /// One line of a fixture's tshark TSV.
 struct ExpectedFrame {
     var number: Int
