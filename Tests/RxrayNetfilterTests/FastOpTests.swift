@@ -9,7 +9,6 @@ import RxrayRules
 /// through an engine with and one without specialisation, across IPv4, IPv6 and ARP, later
 /// fragments, packets cut short before or inside the transport header, and every hook.
 final class FastOpTests: XCTestCase {
-    typealias LCG = RuleIndexTests.LCG
 
     /// An inet ruleset (so IPv4 and IPv6 packets see the same chains) plus an arp table, with
     /// the loads `FastLoad` covers in eq/ne/range/bitmask forms, and some it does not.

@@ -8,13 +8,6 @@ import RxrayHost
 /// `hook` agree on verdicts, drop causes, the last chain, rewritten bytes, marks, conntrack
 /// state and the table, and rule counts, on randomized rulesets with NAT and flows both ways.
 final class HookWithoutPacketTests: XCTestCase {
-    struct LCG {
-        var s: UInt64
-        mutating func next() -> UInt64 { s = s &* 6364136223846793005 &+ 1442695040888963407; return s >> 33 }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-        mutating func chance(_ pct: Int) -> Bool { below(100) < pct }
-    }
-
     struct Result: Equatable {
         var verdict: NFVerdict
         var cause: NFDropCause

@@ -7,13 +7,6 @@ import RxrayHost
 /// its index and one that walks every rule give the same verdicts, traces, marks, drop causes
 /// and hit counts, on randomized rulesets and packets.
 final class RuleIndexTests: XCTestCase {
-    struct LCG {
-        var s: UInt64
-        mutating func next() -> UInt64 { s = s &* 6364136223846793005 &+ 1442695040888963407; return s >> 33 }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-        mutating func chance(_ pct: Int) -> Bool { below(100) < pct }
-    }
-
     // MARK: - Constraints
 
     func testMaskedConstraintsAreSupersets() {

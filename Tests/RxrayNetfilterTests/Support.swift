@@ -4,6 +4,15 @@ import RxrayHost
 import RxrayRules
 @testable import RxrayNetfilter
 
+/// A small deterministic generator (64-bit LCG) for the randomized rulesets and packets of the
+/// netfilter tests: the same seed gives the same case on every machine.
+struct LCG {
+    var s: UInt64
+    mutating func next() -> UInt64 { s = s &* 6364136223846793005 &+ 1442695040888963407; return s >> 33 }
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    mutating func chance(_ pct: Int) -> Bool { below(100) < pct }
+}
+
 /// Builds IPv4 packets by hand (from the network header on), with valid checksums.
 enum Pkt {
     static func csum(_ b: [UInt8]) -> UInt16 {
