@@ -280,22 +280,8 @@ extension IPv6Address {
             IPv4Address(UInt32(truncatingIfNeeded: low)).write(to: &w)
             return
         }
-        let (bestStart, bestLen) = compressedZeroRun
-        // A ':' goes before a group unless it is the first thing written or follows "::".
-        var needColon = false
-        var i = 0
-        while i < 8 {
-            if i == bestStart {
-                w.bytes(58, 58)
-                needColon = false
-                i += bestLen
-                continue
-            }
-            if needColon { w.byte(58) }
-            w.hex16(group(i))
-            needColon = true
-            i += 1
-        }
+        // The same text as `description` (OutputByteWriterTests compares the two).
+        w.ipv6(high: high, low: low)
     }
 }
 

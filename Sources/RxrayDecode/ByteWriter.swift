@@ -316,6 +316,13 @@ public struct ByteWriter {
 
     /// Appends a MAC address held in the low 48 bits of `value` as `aa:bb:cc:dd:ee:ff`:
     /// one capacity check, each octet one store from a hex pair table (`rxray_put_mac`).
+    /// Appends the RFC 5952 text of an IPv6 address that is not IPv4-mapped
+    /// (`IPv6Address.write` handles those), from `rxray_put_ipv6`.
+    @inlinable public mutating func ipv6(high: UInt64, low: UInt64) {
+        reserve(40)
+        used &+= rxray_put_ipv6(base + used, high, low)
+    }
+
     @inlinable public mutating func mac(_ value: UInt64) {
         reserve(17)
         rxray_put_mac(base + used, value)

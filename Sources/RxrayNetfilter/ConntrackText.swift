@@ -49,13 +49,22 @@ final class NFTraceText {
     /// Whether chain `i`'s text needs no JSON escape (checked once here: table and chain
     /// names come from the ruleset and may hold anything).
     let chainJSONSafe: UnsafeMutablePointer<Bool>
+    /// The same chain texts and rule prefixes JSON-escaped (as JSON output escapes stage
+    /// detail), for the JSON form of a visit's text (`StageRecord.jsonCount`): a rule's text
+    /// is written inside quotes, so a record naming a rule always needs an escape.
+    let chainJSON: (bytes: UnsafeMutablePointer<UInt8>, starts: UnsafeMutablePointer<Int>)
+    let ruleJSON: (bytes: UnsafeMutablePointer<UInt8>, starts: UnsafeMutablePointer<Int>)
+    /// Whether every verdict text a trace step can hold needs no JSON escape (the jump and
+    /// goto texts name chains): only then is a visit's JSON form written.
+    let verdictsJSONSafe: Bool
     /// Each chain's `jump NAME` and `goto NAME` verdict text (index as `chains`).
     let jumpVerdicts: [String]
     let gotoVerdicts: [String]
 
     init(chains: [CChain], rules: [NFRuleInfo]) {
-        jumpVerdicts = chains.map { "jump \($0.name)" }
-        gotoVerdicts = chains.map { "goto \($0.name)" }
+        let jumps = chains.map { "jump \($0.name)" }, gotos = chains.map { "goto \($0.name)" }
+        jumpVerdicts = jumps
+        gotoVerdicts = gotos
         var w = ByteWriter(capacity: 4096)
         defer { w.deallocate() }
         var starts: [Int] = []
@@ -95,6 +104,28 @@ final class NFTraceText {
         let ruleText = NFTraceText.copy(w.bytes, starts)
         ruleBytes = ruleText.0
         ruleStarts = ruleText.1
+        chainJSON = NFTraceText.escaped(chainText.0, chainText.1, chains.count)
+        ruleJSON = NFTraceText.escaped(ruleText.0, ruleText.1, rules.count)
+        verdictsJSONSafe = (jumps + gotos).allSatisfy { v in
+            var t = v
+            return t.withUTF8 { ByteWriter.jsonCleanPrefix($0) == $0.count }
+        }
+    }
+
+    /// Each of the `count` pieces of `bytes` (ranges from `starts`) JSON-escaped, in the same
+    /// layout.
+    private static func escaped(_ bytes: UnsafeMutablePointer<UInt8>, _ starts: UnsafeMutablePointer<Int>,
+                                _ count: Int) -> (UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<Int>) {
+        var w = ByteWriter(capacity: max(64, starts[count] + 64))
+        defer { w.deallocate() }
+        var out: [Int] = []
+        out.reserveCapacity(count + 1)
+        for i in 0..<count {
+            out.append(w.count)
+            w.jsonEscaped(UnsafeBufferPointer(start: bytes + starts[i], count: starts[i + 1] - starts[i]))
+        }
+        out.append(w.count)
+        return copy(w.bytes, out)
     }
 
     private static func copy(_ bytes: UnsafeBufferPointer<UInt8>, _ starts: [Int]) -> (UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<Int>) {
@@ -111,6 +142,10 @@ final class NFTraceText {
         ruleBytes.deallocate()
         ruleStarts.deallocate()
         chainJSONSafe.deallocate()
+        chainJSON.bytes.deallocate()
+        chainJSON.starts.deallocate()
+        ruleJSON.bytes.deallocate()
+        ruleJSON.starts.deallocate()
     }
 
     @inline(__always) func writeChain(_ i: Int, to w: inout ByteWriter) {
@@ -119,6 +154,32 @@ final class NFTraceText {
 
     @inline(__always) func writeRule(_ i: Int, to w: inout ByteWriter) {
         w.bytes(UnsafeBufferPointer(start: ruleBytes + ruleStarts[i], count: ruleStarts[i + 1] - ruleStarts[i]))
+    }
+}
+
+/// The raw tables of an `NFTraceText`, as a value with no reference in it: copying it out
+/// of the engine costs no retain and release (`NetfilterEngine.traceTables`).
+struct NFTraceTables {
+    typealias Pieces = (bytes: UnsafeMutablePointer<UInt8>, starts: UnsafeMutablePointer<Int>)
+    let chains: Pieces
+    let rules: Pieces
+    let chainJSONSafe: UnsafeMutablePointer<Bool>
+    let chainJSON: Pieces
+    let ruleJSON: Pieces
+    let verdictsJSONSafe: Bool
+
+    init(_ t: NFTraceText) {
+        chains = (t.chainBytes, t.chainStarts)
+        rules = (t.ruleBytes, t.ruleStarts)
+        chainJSONSafe = t.chainJSONSafe
+        chainJSON = t.chainJSON
+        ruleJSON = t.ruleJSON
+        verdictsJSONSafe = t.verdictsJSONSafe
+    }
+
+    /// Appends piece `i` of `t` (`chains`, `rules`, `chainJSON`, `ruleJSON`).
+    @inline(__always) static func write(_ t: Pieces, _ i: Int, to w: inout ByteWriter) {
+        w.bytes(UnsafeBufferPointer(start: t.bytes + t.starts[i], count: t.starts[i + 1] - t.starts[i]))
     }
 }
 
@@ -134,15 +195,36 @@ extension NetfilterEngine {
     /// no rule in the trace; a rule's text is always quoted).
     @discardableResult
     public func writeVisit(_ v: NFChainVisit, to w: inout ByteWriter) -> Bool {
-        let text = traceText
-        text.writeChain(Int(v.chain), to: &w)
+        writeVisit(v, to: &w, jsonForm: false).jsonSafe
+    }
+
+    /// `writeVisit(_:to:)`, returning the text's length; with `jsonForm`, a text that needs
+    /// an escape is followed by its JSON form (the text JSON-escaped, from the pieces escaped
+    /// once: `FrameResult.recordWithJSONForm`), unless a verdict text could need an escape.
+    public func writeVisit(_ v: NFChainVisit, to w: inout ByteWriter, jsonForm: Bool) -> (count: Int, jsonSafe: Bool) {
+        let t: NFTraceTables
+        if let made = traceTables { t = made } else { t = NFTraceTables(traceText); traceTables = t }
+        let start = w.count
+        let chain = Int(v.chain)
+        NFTraceTables.write(t.chains, chain, to: &w)
         for st in traceSteps[v.traceRange] {
-            text.writeRule(Int(st.rule), to: &w)
+            NFTraceTables.write(t.rules, Int(st.rule), to: &w)
             w.string(st.verdict)
         }
         if v.rule < 0 {
             if v.verdict == .drop { w.ascii("; policy drop") } else { w.ascii("; policy accept") }
         }
-        return v.traceRange.isEmpty && text.chainJSONSafe[Int(v.chain)]
+        let n = w.count &- start
+        if v.traceRange.isEmpty && t.chainJSONSafe[chain] { return (n, true) }
+        guard jsonForm && t.verdictsJSONSafe else { return (n, false) }
+        NFTraceTables.write(t.chainJSON, chain, to: &w)
+        for st in traceSteps[v.traceRange] {
+            NFTraceTables.write(t.ruleJSON, Int(st.rule), to: &w)
+            w.string(st.verdict)
+        }
+        if v.rule < 0 {
+            if v.verdict == .drop { w.ascii("; policy drop") } else { w.ascii("; policy accept") }
+        }
+        return (n, false)
     }
 }

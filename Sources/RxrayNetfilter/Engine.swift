@@ -140,6 +140,9 @@ public final class NetfilterEngine {
     public private(set) var traceSteps: [NFTraceStep] = []
     /// Chain and rule trace text, made at the first traced visit (ConntrackText.swift).
     lazy var traceText = NFTraceText(chains: chains, rules: ruleInfo)
+    /// `traceText`'s raw tables once it is made, read without reference counting
+    /// (`writeVisit`; the object keeps the memory for the engine's life).
+    var traceTables: NFTraceTables?
     /// The walk's jump stack (chain, next rule): raw storage reused by every `runChain`, so a
     /// walk costs no array bookkeeping (retain, uniqueness check, clear). Grows on demand.
     private(set) var jumpStack = UnsafeMutablePointer<(chain: Int32, next: Int32)>.allocate(capacity: 64)

@@ -447,11 +447,14 @@ public struct FrameRenderer {
                 let textStart = w.count
                 let n = Int(s.detailCount)
                 if n > 0, let p = all.baseAddress {
-                    let st = Int(s.detailStart)
-                    precondition(st >= 0 && st + n <= all.count, "stage detail range outside the result's detail bytes")
-                    // A detail its writer knew to need no escape is copied (the same bytes).
+                    let st = Int(s.detailStart), m = Int(s.jsonCount)
+                    precondition(st >= 0 && st + n + m <= all.count, "stage detail range outside the result's detail bytes")
+                    // A detail its writer knew to need no escape is copied (the same bytes), and
+                    // so is the JSON form a writer kept (the detail escaped).
                     if s.jsonSafe {
                         w.bytes(UnsafeBufferPointer(start: p + st, count: n))
+                    } else if m > 0 {
+                        w.bytes(UnsafeBufferPointer(start: p + st + n, count: m))
                     } else {
                         w.jsonEscaped(UnsafeBufferPointer(start: p + st, count: n))
                     }
@@ -481,7 +484,7 @@ public struct FrameRenderer {
         if let t = written {
             w.repeatBytes(from: t.start, count: t.count)
         } else {
-            r.withDetail(of: s) { if s.jsonSafe { w.bytes($0) } else { w.jsonEscaped($0) } }
+            r.withJSONDetail(of: s) { if s.jsonSafe || $1 { w.bytes($0) } else { w.jsonEscaped($0) } }
         }
         w.ascii("\"}")
     }
@@ -670,7 +673,7 @@ public struct FrameRenderer {
             s.stage.writeSymbol(to: &w)
             w.ascii("\",\"decision\":\"")
             s.verdict.writeDecisionAndDetailKey(to: &w)
-            r.withDetail(of: s) { if s.jsonSafe { w.bytes($0) } else { w.jsonEscaped($0) } }
+            r.withJSONDetail(of: s) { if s.jsonSafe || $1 { w.bytes($0) } else { w.jsonEscaped($0) } }
             w.ascii("\"}")
         }
         w.ascii("],\"counters\":{")

@@ -142,9 +142,12 @@ struct Analyze: ParsableCommand {
             // record, not a packed and unpacked result).
             let order: EmitOrder = (summaryOnly && writePath == nil && reportPath == nil && count == nil) || renderAsSettled
                 ? .settled : .capture
-            analyzer = try Analyzer(host: loaded.host, options: .init(
+            var options = try Analyzer.Options(
                 capturePoint: point, defaultInterface: interface, wantsDetail: wantsDetail,
-                tcp: hostOptions.tcpOptions(), order: order, timerEvents: true), netfilter: true)
+                tcp: hostOptions.tcpOptions(), order: order, timerEvents: true)
+            // JSON lines copy the stage detail's JSON form where a writer keeps one.
+            options.jsonForm = wantsDetail && !summaryOnly && format == .jsonl
+            analyzer = try Analyzer(host: loaded.host, options: options, netfilter: true)
         } catch let e as InputError {
             throw fail(e.description)
         } catch {
@@ -360,13 +363,14 @@ struct Analyze: ParsableCommand {
                     }
                     continue
                 }
-                let meta = FrameMeta(index: frame.index, timestampNanoseconds: frame.timestampNanoseconds,
-                                     captureLength: frame.captureLength, wireLength: frame.wireLength,
-                                     linkType: frame.linkType, captureInterface: frame.interfaceName,
-                                     comment: frame.comment, interfaceID: frame.interfaceID,
-                                     direction: frame.direction.rawValue)
+                // Made in place (a local copied into `currentMeta` cost a copy and a destroy of its
+                // strings per frame); a held frame's copy is made only when it is held.
+                currentMeta = FrameMeta(index: frame.index, timestampNanoseconds: frame.timestampNanoseconds,
+                                        captureLength: frame.captureLength, wireLength: frame.wireLength,
+                                        linkType: frame.linkType, captureInterface: frame.interfaceName,
+                                        comment: frame.comment, interfaceID: frame.interfaceID,
+                                        direction: frame.direction.rawValue)
                 currentIndex = frame.index
-                currentMeta = meta
                 currentBytes = frame.bytes
                 currentSelected = selected
                 currentEmitted = false
@@ -381,7 +385,7 @@ struct Analyze: ParsableCommand {
                     if let p = settledPipeline, !stop, !p.submitWaiting(frame: frame.index) { stop = true }
                     // Only a frame that will be printed, written or reported needs its bytes kept.
                     let keep = selected && (!summaryOnly || out.writer != nil || out.report != nil)
-                    held.push(meta: meta, bytes: keep ? frame.bytes : nil, selected: selected)
+                    held.push(meta: currentMeta, bytes: keep ? frame.bytes : nil, selected: selected)
                 }
                 currentIndex = -1
                 if let p = progress {

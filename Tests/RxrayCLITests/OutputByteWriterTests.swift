@@ -155,6 +155,24 @@ final class OutputByteWriterTests: XCTestCase {
         }
     }
 
+    func testIPv6TextMatchesDescriptionForEveryZeroGroupPattern() {
+        // Each of the 256 patterns of zero groups, with nonzero groups of one to four hex
+        // digits: the zero run chosen (first longest of two or more) and the digits written.
+        let fills: [UInt64] = [0x1, 0x2a, 0x3bc, 0xdef0, 0xffff, 0x100, 0x10, 0x1000]
+        for mask in 0..<256 {
+            for (k, fill) in fills.enumerated() {
+                var h: UInt64 = 0, l: UInt64 = 0
+                for g in 0..<8 where mask & (1 << g) == 0 {
+                    let v = fills[(k + g) % fills.count] | (g == 0 ? fill & 0xF : 0)
+                    if g < 4 { h |= v << UInt64(48 - 16 * g) } else { l |= v << UInt64(48 - 16 * (g - 4)) }
+                }
+                let a = IPv6Address(high: h, low: l)
+                XCTAssertEqual(text { a.write(to: &$0) }, a.description, "zero groups \(mask)")
+                XCTAssertEqual(IPv6Address(a.description), a, "\(a.description) parses back")
+            }
+        }
+    }
+
     func testPaddingCountsScalarsNotBytes() {
         XCTAssertEqual(text { $0.padded("ab", 5) }, "ab   ")
         XCTAssertEqual(text { $0.padded("—x", 4) }, "—x  ")
@@ -469,7 +487,7 @@ final class OutputByteWriterTests: XCTestCase {
     }
 
     /// Renders `r` as a jsonl line.
-    private func jsonLine(_ r: FrameResult) -> [UInt8] {
+    private func jsonLine(_ r: FrameResult, stages: StageSelection? = nil) -> [UInt8] {
         let frame = [UInt8](repeating: 0, count: 14)
         return frame.withUnsafeBytes { bytes in
             let decoded = FrameDecoder.decode(bytes, linkType: LinkType(rawValue: 1), wireLength: 14)
@@ -477,7 +495,7 @@ final class OutputByteWriterTests: XCTestCase {
                                  linkType: LinkType(rawValue: 1), captureInterface: nil)
             var w = ByteWriter(capacity: 64)
             defer { w.deallocate() }
-            FrameRenderer(format: .jsonl).frame(meta, decoded: decoded, bytes: bytes, result: r, to: &w)
+            FrameRenderer(format: .jsonl, stages: stages).frame(meta, decoded: decoded, bytes: bytes, result: r, to: &w)
             return Array(w.bytes)
         }
     }
@@ -518,6 +536,62 @@ final class OutputByteWriterTests: XCTestCase {
         XCTAssertEqual(stages.map { $0["detail"] as? String },
                        texts.filter { String(validating: $0.0, as: UTF8.self) != nil }
                            .map { String(decoding: $0.0, as: UTF8.self) })
+    }
+
+    func testDetailWithItsJSONFormRendersAsTheEscapingPathDoes() throws {
+        // A writer that keeps its text's pieces escaped already (netfilter's rule texts) writes
+        // the JSON form after the detail; the JSON output copies it. Adversarial texts: quotes,
+        // backslashes, control bytes, DEL, invalid UTF-8, long, empty, clean.
+        let texts: [[UInt8]] = [
+            Array("ip filter INPUT (hook input, priority 0); rule \"-A IN -m comment --comment \\\"x\\\" -j ACCEPT\" (f:3) verdict accept".utf8),
+            Array("back\\slash".utf8),
+            Array("ctl \u{1}\u{1F} tab\t nl\n cr\r del\u{7F}".utf8),
+            [0x65, 0x74, 0x68, 0xFF, 0xC3, 0x28, 0x22],
+            Array(String(repeating: "rule \"q\" → ü ", count: 300).utf8),
+            Array("clean text, no escape".utf8),
+            [],
+        ]
+        func make(jsonForm: Bool, claimClean: Bool) -> FrameResult {
+            var r = FrameResult()
+            r.wantsJSONForm = jsonForm
+            r.reset(frame: 1)
+            for (k, t) in texts.enumerated() {
+                let stage: Stage = k == 2 ? .nfConntrackIn : (k == 3 ? .devGroReceive : .ipRcvCore)
+                r.recordWithJSONForm(stage, .pass, writing: { w, form in
+                    t.withUnsafeBufferPointer { w.bytes($0) }
+                    let clean = t.withUnsafeBufferPointer { ByteWriter.jsonCleanPrefix($0) } == t.count
+                    if claimClean && clean { return (t.count, true) }
+                    if form { t.withUnsafeBufferPointer { w.jsonEscaped($0) } }
+                    return (t.count, false)
+                })
+            }
+            return r
+        }
+        let kept = make(jsonForm: true, claimClean: true)
+        // A form is kept for each text that needs an escape, none for the clean or empty ones.
+        let needs = texts.map { t in t.withUnsafeBufferPointer { ByteWriter.jsonCleanPrefix($0) } != t.count }
+        XCTAssertEqual(kept.stages.map { $0.jsonCount > 0 }, needs)
+        XCTAssertEqual(kept.stages.map(\.jsonSafe), needs.enumerated().map { !$0.element && !texts[$0.offset].isEmpty })
+        // The detail itself is unchanged (text output, the report, --write read it).
+        XCTAssertEqual(kept.stages.map { s in kept.withDetail(of: s) { Array($0) } }, texts)
+        // Clean texts not claimed keep their (identical) form; without wantsJSONForm no form is
+        // written. Every way renders the line the escaping path renders.
+        let unclaimed = make(jsonForm: true, claimClean: false)
+        let plain = make(jsonForm: false, claimClean: false)
+        XCTAssertTrue(plain.stages.allSatisfy { $0.jsonCount == 0 && !$0.jsonSafe })
+        let expected = jsonLine(plain)
+        XCTAssertEqual(jsonLine(kept), expected)
+        XCTAssertEqual(jsonLine(unclaimed), expected)
+        // Records copied into another result keep their forms.
+        var copied = FrameResult()
+        copied.reset(frame: 1)
+        copied.appendStages(of: kept)
+        XCTAssertEqual(copied.stages.map(\.jsonCount), kept.stages.map(\.jsonCount))
+        XCTAssertEqual(jsonLine(copied), expected)
+        // The "gro" and "conntrack" objects of stages not shown read the form too.
+        let shown = StageSelection(items: ["ip_"])
+        XCTAssertEqual(jsonLine(kept, stages: shown), jsonLine(plain, stages: shown))
+        XCTAssertEqual(jsonLine(copied, stages: shown), jsonLine(plain, stages: shown))
     }
 
     func testGROReasonsNeedNoJSONEscape() {

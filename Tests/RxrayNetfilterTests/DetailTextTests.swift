@@ -68,6 +68,47 @@ final class DetailTextTests: XCTestCase {
         XCTAssertEqual((0..<chains.count).filter { text.chainJSONSafe[$0] }, [0, 5, 11])
     }
 
+    func testEscapedChainAndRuleTextsAreTheTextsEscaped() {
+        // The JSON form of a visit's text is made of these pieces: each must be exactly what
+        // escaping the raw piece gives (quotes, backslashes, control bytes, DEL, invalid UTF-8).
+        func escaped(_ raw: String) -> String { bytes { w in var t = raw; t.withUTF8 { w.jsonEscaped($0) } } }
+        let names: [(table: String, name: String)] = [
+            ("ip filter", "INPUT"), ("inet filter", "we\"ird"), ("ip filter", "back\\slash"), ("ip filter", "tab\tname"),
+            ("ip filter", "del\u{7F}x"), ("inet t→ü", "ünïcode→chain"), ("ip \"q\"", "OK"),
+        ]
+        let chains = names.map {
+            CChain(name: $0.name, table: $0.table, family: .ip, firstRule: 0, ruleCount: 0, isNft: true, isBase: true,
+                   hook: .input, priority: -5, policyDrop: false, isNat: false, file: "f", line: 1)
+        }
+        let texts = ["-A INPUT -j ACCEPT", "-A PORTFWD -p tcp -m comment --comment \"nodeport svc\" -j DNAT",
+                     "ip saddr 10.0.0.1 counter comment \"a\\\"b\" drop", "ctl \u{1}\u{1F}\t\n\r del \u{7F}",
+                     "", String(repeating: "long \"rule\" ", count: 40)]
+        let rules = texts.enumerated().map {
+            NFRuleInfo(table: "ip filter", chain: "INPUT", position: $0.offset + 1, handle: nil, text: $0.element,
+                       file: "/etc/\"x\"/rules", line: $0.offset, isNft: false)
+        }
+        let text = NFTraceText(chains: chains, rules: rules)
+        for i in chains.indices {
+            let raw = bytes { text.writeChain(i, to: &$0) }
+            XCTAssertEqual(bytes { NFTraceTables.write(text.chainJSON, i, to: &$0) }, escaped(raw), raw)
+        }
+        for i in rules.indices {
+            let raw = bytes { text.writeRule(i, to: &$0) }
+            XCTAssertTrue(raw.hasPrefix("; rule \"") && raw.hasSuffix(") verdict "), raw)
+            XCTAssertEqual(bytes { NFTraceTables.write(text.ruleJSON, i, to: &$0) }, escaped(raw), raw)
+        }
+        // A chain name that needs an escape makes its jump text need one: no JSON form then.
+        XCTAssertFalse(text.verdictsJSONSafe)
+        XCTAssertTrue(NFTraceText(chains: [chains[0], chains[5]], rules: rules).verdictsJSONSafe)
+        // Invalid UTF-8 cannot come from a Swift String; the escaper passes bytes 0x80 and up
+        // through, so a rule text's bytes are escaped as the renderer escapes them.
+        var w = ByteWriter(capacity: 16)
+        defer { w.deallocate() }
+        let odd: [UInt8] = [0x22, 0xFF, 0xC3, 0x28, 0x5C]
+        odd.withUnsafeBufferPointer { w.jsonEscaped($0) }
+        XCTAssertEqual(Array(w.bytes), [0x5C, 0x22, 0xFF, 0xC3, 0x28, 0x5C, 0x5C])
+    }
+
     func testLowercasedASCII() {
         for s in ["ESTABLISHED_REPLY", "NEW", "RELATED_REPLY", "", "MiXeD → Ünicode"] {
             XCTAssertEqual(bytes { $0.lowercasedASCII(s) }, String(s.map { $0.isASCII ? Character($0.lowercased()) : $0 }))

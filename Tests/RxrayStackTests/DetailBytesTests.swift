@@ -32,6 +32,25 @@ final class DetailBytesTests: XCTestCase {
         XCTAssertEqual(other.trace.map(\.detail), ["first"] + kept.trace.map(\.detail))
     }
 
+    func testDeviceNameJSONSafetyFollowsTheName() {
+        // Stage detail naming a device is claimed JSON-safe from this flag, not a scan.
+        for (name, safe) in [("eth0", true), ("we\"ird", false), ("back\\slash", false), ("tab\t", false),
+                             ("del\u{7F}", false), ("ünï→", true), ("ctl\u{1}", false), ("", true)] {
+            var d = NetDevice(ifindex: 2, name: name, kind: .ethernet, mac: MACAddress(0x0200_0000_0001))
+            XCTAssertEqual(d.nameJSONSafe, safe, name)
+            d.name = safe ? "x\"y" : "eth1"
+            XCTAssertEqual(d.nameJSONSafe, !safe, d.name)
+        }
+    }
+
+    func testTCPStateNamesNeedNoJSONEscape() {
+        // tcp_rcv_state_process's delivery detail is claimed JSON-safe with a state's name in it.
+        for st in TCPConnState.allCases {
+            let u = Array(st.rawValue.utf8)
+            XCTAssertEqual(u.withUnsafeBufferPointer { ByteWriter.jsonCleanPrefix($0) }, u.count, st.rawValue)
+        }
+    }
+
     func testNoTextWithoutDetail() {
         var r = FrameResult()
         r.wantsDetail = false

@@ -239,6 +239,50 @@ static inline void rxray_put_mac(uint8_t *dst, uint64_t v) {
     }
 }
 
+/// Writes the RFC 5952 text of the IPv6 address `high`:`low` (lower-case hex, no leading
+/// zeros, the first longest run of two or more zero groups as `::`) to `dst` and returns its
+/// length (2 to 39). `dst` must have room for 40 bytes. IPv4-mapped addresses are the
+/// caller's (`::ffff:` and a dotted quad). One pass for the zero run, one for the text: no
+/// per-group call, no overflow checks.
+static inline ptrdiff_t rxray_put_ipv6(uint8_t *dst, uint64_t high, uint64_t low) {
+    static const char hex[16] = "0123456789abcdef";
+    unsigned g[8];
+    for (int i = 0; i < 4; i++) {
+        g[i] = (unsigned)(high >> (48 - 16 * i)) & 0xFFFFu;
+        g[4 + i] = (unsigned)(low >> (48 - 16 * i)) & 0xFFFFu;
+    }
+    int best = -1, bestLen = 0, cur = -1, curLen = 0;
+    for (int i = 0; i < 8; i++) {
+        if (g[i] == 0) {
+            if (cur < 0) { cur = i; curLen = 0; }
+            curLen++;
+            if (curLen > bestLen) { best = cur; bestLen = curLen; }
+        } else {
+            cur = -1;
+        }
+    }
+    if (bestLen < 2) best = -1;
+    ptrdiff_t o = 0;
+    int colon = 0;
+    for (int i = 0; i < 8;) {
+        if (i == best) {
+            dst[o] = ':'; dst[o + 1] = ':'; o += 2;
+            colon = 0;
+            i += bestLen;
+            continue;
+        }
+        if (colon) dst[o++] = ':';
+        unsigned v = g[i];
+        if (v >= 0x1000u) dst[o++] = (uint8_t)hex[v >> 12];
+        if (v >= 0x100u) dst[o++] = (uint8_t)hex[(v >> 8) & 15];
+        if (v >= 0x10u) dst[o++] = (uint8_t)hex[(v >> 4) & 15];
+        dst[o++] = (uint8_t)hex[v & 15];
+        colon = 1;
+        i++;
+    }
+    return o;
+}
+
 /// Copies `n` bytes from `src` to `dst` (which do not overlap). Up to 64 bytes are copied
 /// inline with at most four overlapping loads and stores of the same width (every load before
 /// any store), without a call into the C library: most text an output record is made of —

@@ -60,6 +60,9 @@ public final class Analyzer {
         public var defaultInterface: String?
         /// Whether stage `detail` text is built.
         public var wantsDetail: Bool
+        /// Whether writers that can keep each stage detail's JSON form next to it
+        /// (`FrameResult.wantsJSONForm`): for JSON lines output. Results do not depend on it.
+        public var jsonForm: Bool = false
         /// NAPI poll batching, RSS and GRO limits (wire captures only).
         public var napi: NAPIOptions
         /// TCP behaviour the capture cannot show (what the local applications do).
@@ -199,8 +202,10 @@ public final class Analyzer {
         ns.addAddressRoutesIfMissing()
         kernel = Kernel(ns: ns, napi: options.napi, tcp: options.tcp)
         kernel.wantsDetail = options.wantsDetail
+        kernel.wantsJSONForm = options.jsonForm
         self.options = options
         current.wantsDetail = options.wantsDetail
+        current.wantsJSONForm = options.jsonForm
     }
 
     /// The namespace model the analyzer runs against.
@@ -238,6 +243,7 @@ public final class Analyzer {
             let idx = takeFullSlot()
             swap(&current, &fullResults[Int(idx)])
             current.wantsDetail = options.wantsDetail
+            current.wantsJSONForm = options.jsonForm
             pending.append(PendingSlot(frame: fullResults[Int(idx)].frame, open: true, full: idx))
         } else if fullResults.count - fullFree.count < Analyzer.unpackedWaitingLimit {
             // Settled, but waiting behind a held frame, and few results wait: the result moves
@@ -245,6 +251,7 @@ public final class Analyzer {
             let idx = takeFullSlot()
             swap(&current, &fullResults[Int(idx)])
             current.wantsDetail = options.wantsDetail
+            current.wantsJSONForm = options.jsonForm
             pending.append(PendingSlot(frame: fullResults[Int(idx)].frame, open: false, full: idx))
         } else {
             // Settled, but waiting behind a held frame among many: its contents are copied
@@ -292,6 +299,7 @@ public final class Analyzer {
                 let idx = takeFullSlot()
                 swap(&current, &fullResults[Int(idx)])
                 current.wantsDetail = options.wantsDetail
+                current.wantsJSONForm = options.jsonForm
                 pending.append(PendingSlot(frame: lastFrame, open: false, full: idx, timer: true))
             }
         }
@@ -390,7 +398,11 @@ public final class Analyzer {
         let noteStage = res.pointee.noteStage
         if res.pointee.noteCount > 0, let d = res.pointee.stageDetails {
             let st = Int(res.pointee.noteStart), n = Int(res.pointee.noteCount)
-            r.record(noteStage, .note) { $0.bytes(UnsafeBufferPointer(rebasing: d.writer.bytes[st..<(st + n)])) }
+            if res.pointee.noteJSONSafe {
+                r.recordJSONSafe(noteStage, .note) { $0.bytes(UnsafeBufferPointer(rebasing: d.writer.bytes[st..<(st + n)])); return true }
+            } else {
+                r.record(noteStage, .note) { $0.bytes(UnsafeBufferPointer(rebasing: d.writer.bytes[st..<(st + n)])) }
+            }
         } else {
             r.record(noteStage, .note, res.pointee.detail)
         }
@@ -487,6 +499,7 @@ public final class Analyzer {
     private func unpack(_ slot: PendingSlot, into r: inout FrameResult) {
         let s = packedResults[Int(slot.packed)]
         r.wantsDetail = options.wantsDetail
+        r.wantsJSONForm = options.jsonForm
         r.reset(frame: slot.frame)
         r.fate = s.fate
         r.dropReason = s.dropReason
@@ -697,4 +710,7 @@ struct HoldResolution {
     /// When `noteCount` > 0, the note's text is this range of `stageDetails` (`detail` is unused).
     var noteStart: Int32 = 0
     var noteCount: Int32 = 0
+    /// Set when the note (`noteStart`/`noteCount`) is known to need no JSON escape (GRO's
+    /// completion note: literals, frame numbers and a `GROFlush` text).
+    var noteJSONSafe = false
 }

@@ -60,6 +60,8 @@ final class Kernel {
     var tcpExpireScratch: [TCPConnKey] = []
     /// Whether stage detail text is built (for results the kernel makes itself, e.g. GRO).
     var wantsDetail = true
+    /// Whether such results keep stage detail's JSON form (`FrameResult.wantsJSONForm`).
+    var wantsJSONForm = false
     /// Per device index: the ifindex and name as netfilter matches them (built once, so a hook
     /// neither copies the device nor converts its name per packet).
     let nfIfindex: [Int]
@@ -268,13 +270,15 @@ extension Kernel {
             skb.pktType = .otherhost
         }
         if r.wantsDetail {
-            let d = ns.devices[skb.dev]
+            // The fields read in place (a copy of the device retained its name and arrays).
+            let dev = skb.dev
             let pkt = skb.pktType
-            let filtered = pkt == .otherhost && !d.promisc && d.kind == .ethernet && !d.isVirtual
+            let filtered = pkt == .otherhost && !ns.devices[dev].promisc && ns.devices[dev].kind == .ethernet
+                && !ns.devices[dev].isVirtual
             r.recordJSONSafe(.ethTypeTrans, .pass, writing: { w in
-                let safe = w.stringJSONSafe(d.name); w.ascii(": "); dst.write(to: &w); w.ascii(" → "); w.string(pkt.description)
+                w.string(ns.devices[dev].name); w.ascii(": "); dst.write(to: &w); w.ascii(" → "); pkt.write(to: &w)
                 if filtered { w.ascii(" (a NIC not in promiscuous mode filters this before the kernel)") }
-                return safe
+                return ns.devices[dev].nameJSONSafe
             })
         } else {
             r.record(.ethTypeTrans, .pass)
@@ -366,17 +370,17 @@ extension Kernel {
         }
         switch skb.proto {
         case 0x0800:
-            let name = self.devName(skb.dev), pkt = skb.pktType
+            let dev = skb.dev, pkt = skb.pktType
             r.recordJSONSafe(.netifReceiveSkbCore, .pass, writing: { w in
-                w.ascii("IPv4 on "); let safe = w.stringJSONSafe(name); w.ascii(" ("); w.string(pkt.description); w.byte(41)
-                return safe
+                w.ascii("IPv4 on "); w.string(ns.devices[dev].name); w.ascii(" ("); pkt.write(to: &w); w.byte(41)
+                return ns.devices[dev].nameJSONSafe
             })
             ipRcv(&skb, &r)
         case 0x86DD:
-            let name = self.devName(skb.dev), pkt = skb.pktType
+            let dev = skb.dev, pkt = skb.pktType
             r.recordJSONSafe(.netifReceiveSkbCore, .pass, writing: { w in
-                w.ascii("IPv6 on "); let safe = w.stringJSONSafe(name); w.ascii(" ("); w.string(pkt.description); w.byte(41)
-                return safe
+                w.ascii("IPv6 on "); w.string(ns.devices[dev].name); w.ascii(" ("); pkt.write(to: &w); w.byte(41)
+                return ns.devices[dev].nameJSONSafe
             })
             ipv6Rcv(&skb, &r)
         case 0x0806:

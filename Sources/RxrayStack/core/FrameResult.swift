@@ -162,14 +162,22 @@ public struct StageRecord: Sendable {
     /// as known by the writer that made it (`FrameResult.recordJSONSafe(_:_:writing:)`): JSON
     /// output copies such a detail instead of escaping it. False only means "not known".
     public var jsonSafe: Bool
+    /// The length of the detail's JSON form (the detail JSON-escaped: the bytes JSON output
+    /// writes between the quotes), kept right after the detail in the owning result's detail
+    /// bytes; 0 when there is none (JSON output then escapes the detail, or copies it when
+    /// `jsonSafe`). Written by writers that hold their text's pieces escaped already, for a
+    /// result that `wantsJSONForm` (`FrameResult.recordWithJSONForm(_:_:writing:)`).
+    public var jsonCount: UInt16
     /// Range of the owning result's detail bytes (UTF-8).
     public var detailStart: Int32
     public var detailCount: Int32
 
-    public init(stage: Stage, verdict: Verdict, detailStart: Int32 = 0, detailCount: Int32 = 0, jsonSafe: Bool = false) {
+    public init(stage: Stage, verdict: Verdict, detailStart: Int32 = 0, detailCount: Int32 = 0, jsonSafe: Bool = false,
+                jsonCount: UInt16 = 0) {
         self.stage = stage
         self.verdict = verdict
         self.jsonSafe = jsonSafe
+        self.jsonCount = jsonCount
         self.detailStart = detailStart
         self.detailCount = detailCount
     }
@@ -272,6 +280,9 @@ public struct FrameResult: Sendable {
     public var gro: GROInfo?
     /// Whether stages should spend time building `detail` text.
     public var wantsDetail: Bool = true
+    /// Whether writers that can should keep each detail's JSON form next to it
+    /// (`StageRecord.jsonCount`): set when the output is JSON lines. Only a matter of speed.
+    public var wantsJSONForm: Bool = false
     /// Storage of the stage records' detail text (nil until the first detail is written).
     @usableFromInline var details: DetailBuffer?
     /// Set when this is not a frame's result but a timer the kernel fired between frames
@@ -358,6 +369,61 @@ public struct FrameResult: Sendable {
                                   detailCount: Int32(truncatingIfNeeded: n), jsonSafe: safe && n > 0))
     }
 
+    /// Appends a stage record whose `write` appends the detail and then, when `jsonForm` is
+    /// true (the result `wantsJSONForm`), may append the detail's JSON form right after it
+    /// (`StageRecord.jsonCount`); it returns the detail's length (the bytes before the JSON
+    /// form) and whether the detail needs no JSON escape (as for `recordJSONSafe`). The JSON
+    /// form is kept only for a detail that needs an escape; debug builds check that it is the
+    /// detail escaped, byte for byte.
+    @inlinable public mutating func recordWithJSONForm(_ stage: Stage, _ verdict: Verdict,
+                                                       writing write: (inout ByteWriter, _ jsonForm: Bool) -> (count: Int, jsonSafe: Bool)) {
+        guard wantsDetail else {
+            stages.append(StageRecord(stage: stage, verdict: verdict))
+            return
+        }
+        let b = detailBuffer()
+        let start = b.writer.count
+        let (n, safe) = write(&b.writer, wantsJSONForm)
+        let form = b.writer.count &- start &- n
+        var jsonCount: UInt16 = 0
+        if form > 0 {
+            if safe || n == 0 || form > Int(UInt16.max) {
+                b.writer.truncate(to: start &+ n)
+            } else {
+                jsonCount = UInt16(truncatingIfNeeded: form)
+            }
+        }
+        assert(!safe || ByteWriter.jsonCleanPrefix(UnsafeBufferPointer(rebasing: b.writer.bytes[start..<(start &+ n)])) == n,
+               "a detail claimed JSON-safe needs an escape")
+        assert(jsonCount == 0 || FrameResult.isJSONForm(b.writer.bytes, detail: start..<(start &+ n),
+                                                        form: (start &+ n)..<(start &+ n &+ Int(jsonCount))),
+               "a detail's JSON form is not the detail escaped")
+        stages.append(StageRecord(stage: stage, verdict: verdict, detailStart: Int32(truncatingIfNeeded: start),
+                                  detailCount: Int32(truncatingIfNeeded: n), jsonSafe: safe && n > 0, jsonCount: jsonCount))
+    }
+
+    /// Whether `bytes[form]` is `bytes[detail]` JSON-escaped as the JSON output escapes stage
+    /// detail (for debug checks).
+    @usableFromInline static func isJSONForm(_ bytes: UnsafeBufferPointer<UInt8>, detail: Range<Int>, form: Range<Int>) -> Bool {
+        var w = ByteWriter(capacity: detail.count * 6 + 16)
+        defer { w.deallocate() }
+        w.jsonEscaped(UnsafeBufferPointer(rebasing: bytes[detail]))
+        return w.bytes.elementsEqual(UnsafeBufferPointer(rebasing: bytes[form]))
+    }
+
+    /// Calls `body` with what JSON output writes between the quotes for `s`'s detail (a record
+    /// of this result): its JSON form when it has one (`escaped` true), else the detail itself
+    /// (`escaped` false: to be escaped unless `s.jsonSafe`).
+    @inlinable public func withJSONDetail<R>(of s: StageRecord, _ body: (UnsafeBufferPointer<UInt8>, _ escaped: Bool) throws -> R) rethrows -> R {
+        let n = Int(s.detailCount)
+        guard n > 0, let d = details else { return try body(UnsafeBufferPointer(start: nil, count: 0), false) }
+        let all = d.writer.bytes
+        let st = Int(s.detailStart), m = Int(s.jsonCount)
+        precondition(st >= 0 && st + n + m <= all.count, "stage detail range outside the result's detail bytes")
+        if m > 0 { return try body(UnsafeBufferPointer(rebasing: all[(st + n)..<(st + n + m)]), true) }
+        return try body(UnsafeBufferPointer(rebasing: all[st..<(st + n)]), false)
+    }
+
     /// Appends text to the detail bytes without a record; returns its range (for text a
     /// resolution carries with this result's records, e.g. GRO's completion note).
     @inlinable mutating func writeDetail(_ write: (inout ByteWriter) -> Void) -> (start: Int32, count: Int32) {
@@ -382,9 +448,11 @@ public struct FrameResult: Sendable {
                 continue
             }
             let start = b.writer.count
-            b.writer.bytes(UnsafeBufferPointer(rebasing: bytes[st..<(st + n)]))
+            // The JSON form, if any, follows the detail and moves with it.
+            let m = st + n + Int(s.jsonCount) <= bytes.count ? Int(s.jsonCount) : 0
+            b.writer.bytes(UnsafeBufferPointer(rebasing: bytes[st..<(st + n + m)]))
             stages.append(StageRecord(stage: s.stage, verdict: s.verdict, detailStart: Int32(truncatingIfNeeded: start),
-                                      detailCount: Int32(n), jsonSafe: s.jsonSafe))
+                                      detailCount: Int32(n), jsonSafe: s.jsonSafe, jsonCount: UInt16(truncatingIfNeeded: m)))
         }
     }
 

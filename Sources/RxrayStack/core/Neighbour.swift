@@ -743,8 +743,8 @@ extension Kernel {
             egress: egress, nextHop: nexthop, holdsFrame: true), &r) {
         case .sent:
             r.recordJSONSafe(stage, .forward, writing: { w in
-                w.ascii("out "); let safe = w.stringJSONSafe(egress); w.ascii(" to "); nexthop.write(to: &w); w.ascii("; ")
-                return writeNeighDescription(nexthop, dev: out, to: &w) && safe
+                w.ascii("out "); w.string(egress); w.ascii(" to "); nexthop.write(to: &w); w.ascii("; ")
+                return writeNeighDescription(nexthop, dev: out, to: &w) && ns.devices[out].nameJSONSafe
             })
         case .queued:
             break

@@ -146,7 +146,10 @@ public struct NetDevice: Sendable {
         case other
     }
     public var ifindex: Int
-    public var name: String
+    public var name: String { didSet { nameJSONSafe = NetDevice.jsonSafe(name) } }
+    /// Whether `name` needs no JSON escape, kept with it: stage detail that names the device
+    /// is claimed JSON-safe (`FrameResult.recordJSONSafe`) without scanning the name each time.
+    public private(set) var nameJSONSafe: Bool
     public var kind: Kind
     public var mac: MACAddress
     public var mtu: Int
@@ -170,9 +173,15 @@ public struct NetDevice: Sendable {
     public init(ifindex: Int, name: String, kind: Kind, mac: MACAddress, mtu: Int = 1500) {
         self.ifindex = ifindex
         self.name = name
+        self.nameJSONSafe = NetDevice.jsonSafe(name)
         self.kind = kind
         self.mac = mac
         self.mtu = mtu
+    }
+
+    static func jsonSafe(_ name: String) -> Bool {
+        var s = name
+        return s.withUTF8 { ByteWriter.jsonCleanPrefix($0) == $0.count }
     }
 }
 

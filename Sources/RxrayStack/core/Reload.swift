@@ -81,6 +81,7 @@ extension Analyzer {
         }
         let new = Kernel(ns: ns, napi: old.napiOptions, tcp: old.tcpOptions)
         new.wantsDetail = old.wantsDetail
+        new.wantsJSONForm = old.wantsJSONForm
         let tcp = new.takeState(from: old, devicesChanged: outcome.devicesChanged, routesChanged: outcome.routesChanged)
         outcome.tcpConnections = tcp.kept
         outcome.tcpConnectionsDropped = tcp.dropped

@@ -14,6 +14,18 @@ public enum PktType: UInt8, Sendable, CustomStringConvertible {
         case .loopback: return "LOOPBACK"
         }
     }
+
+    /// Appends `description` from literals (no String is made).
+    func write(to w: inout ByteWriter) {
+        switch self {
+        case .host: w.ascii("HOST")
+        case .broadcast: w.ascii("BROADCAST")
+        case .multicast: w.ascii("MULTICAST")
+        case .otherhost: w.ascii("OTHERHOST")
+        case .outgoing: w.ascii("OUTGOING")
+        case .loopback: w.ascii("LOOPBACK")
+        }
+    }
 }
 
 /// The route an input lookup attached (`skb_dst` → `struct rtable`).

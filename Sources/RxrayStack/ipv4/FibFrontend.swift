@@ -53,13 +53,14 @@ extension Kernel {
         if !devMatch { devMatch = res.type == .local && ns.devices[dev].kind == .loopback }
         if devMatch {
             let onLink = hopCount == 0 || ns.routes4[res.route].nexthops[res.nexthop].gateway == nil
-            r.record(.fibValidateSource, .pass) { w in
+            r.recordJSONSafe(.fibValidateSource, .pass) { w in
                 if rpf != 0 {
-                    w.ascii("rp_filter "); w.string(rpfName); w.ascii(": "); saddr.write(to: &w)
+                    w.ascii("rp_filter "); w.ascii(rpf == 1 ? "strict" : "loose"); w.ascii(": "); saddr.write(to: &w)
                     w.ascii(" routed back via "); w.string(ns.devices[dev].name)
-                } else {
-                    w.ascii("source "); saddr.write(to: &w); w.ascii(" valid")
+                    return ns.devices[dev].nameJSONSafe
                 }
+                w.ascii("source "); saddr.write(to: &w); w.ascii(" valid")
+                return true
             }
             return (nil, onLink)
         }

@@ -194,12 +194,13 @@ extension Kernel {
             frag4[key] = q
             heldThisFrame = true
             r.fate = .dropped
-            r.record(.ipDefrag, .hold) { w in
+            r.recordJSONSafe(.ipDefrag, .hold) { w in
                 writeIdent(&w)
                 w.ascii(": bytes "); w.decimal(offset); w.ascii("..<"); w.decimal(end)
                 w.ascii(" queued ("); w.decimal(q.meat); w.ascii(" of ")
                 if q.lastIn { w.decimal(q.len) } else { w.byte(63) }
                 w.ascii(" bytes); fate follows the datagram")
+                return true
             }
             return
         }
@@ -225,13 +226,14 @@ extension Kernel {
         r.count(.ipReasmOKs)
         if r.wantsDetail {
             let frames = q.fragments.map { $0.frame }.sorted()
-            r.record(.ipDefrag, .pass) { w in
+            r.recordJSONSafe(.ipDefrag, .pass) { w in
                 writeIdent(&w)
                 w.ascii(": datagram of "); w.decimal(total); w.ascii(" bytes completed by this frame from frames ")
                 for (k, f) in frames.enumerated() {
                     if k > 0 { w.bytes(44, 32) }
                     w.decimal(f)
                 }
+                return true
             }
         } else {
             r.record(.ipDefrag, .pass)

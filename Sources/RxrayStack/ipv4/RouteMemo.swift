@@ -139,6 +139,8 @@ final class RouteInputMemo {
                 }
                 // Checked once here, so each replay's JSON copies the text instead of escaping it.
                 s.jsonSafe = ByteWriter.jsonCleanPrefix(UnsafeBufferPointer(start: area! + used, count: count)) == count
+                // (Only the detail is kept, not a JSON form.)
+                s.jsonCount = 0
                 s.detailStart = Int32(used)
                 used += count
             } else {

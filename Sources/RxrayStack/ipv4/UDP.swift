@@ -46,9 +46,9 @@ extension Kernel {
             // UdpInDatagrams moves at recvmsg(): the application is assumed to read.
             r.count(.udpInDatagrams)
             r.fate = .delivered
-            r.record(.udpRcv, .deliver) { w in
+            r.recordJSONSafe(.udpRcv, .deliver) { w in
                 w.decimal(sport); w.ascii(" → "); w.decimal(dport); w.ascii(": socket ")
-                writeSocket(s, to: &w)
+                return writeSocket(s, to: &w)
             }
             return
         }
@@ -145,7 +145,10 @@ extension Kernel {
     }
 
     /// Appends `socketText(s)`: `udp 0.0.0.0:53`, `tcp [2001:db8::1]:443%eth0`.
-    func writeSocket(_ s: ListeningSocket, to w: inout ByteWriter) {
+    /// Returns whether the text needs no JSON escape (it names a device only for a socket bound
+    /// to one, `SO_BINDTODEVICE`).
+    @discardableResult
+    func writeSocket(_ s: ListeningSocket, to w: inout ByteWriter) -> Bool {
         w.ascii(s.proto == .tcp ? "tcp " : "udp ")
         if let a = s.address {
             if a.isV4 { a.write(to: &w) } else { w.byte(91); a.write(to: &w); w.byte(93) }
@@ -154,6 +157,10 @@ extension Kernel {
         }
         w.byte(58)
         w.decimal(s.port)
-        if let d = s.dev { w.byte(37); w.string(devName(d)) }
+        if let d = s.dev {
+            w.byte(37); w.string(ns.devices[d].name)
+            return ns.devices[d].nameJSONSafe
+        }
+        return true
     }
 }

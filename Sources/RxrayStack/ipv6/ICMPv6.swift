@@ -425,9 +425,9 @@ extension Kernel {
         if let s = findUDPSocket(.v6(skb.v6Daddr), port: dport, dev: skb.dev, multicast: false) {
             r.count(.udp6InDatagrams)
             r.fate = .delivered
-            r.record(.udpv6Rcv, .deliver) { w in
+            r.recordJSONSafe(.udpv6Rcv, .deliver) { w in
                 w.ascii("port "); w.decimal(dport); w.ascii(": socket ")
-                writeSocket(s, to: &w)
+                return writeSocket(s, to: &w)
             }
             return
         }

@@ -205,7 +205,7 @@ extension Kernel {
             recordVisits(hook, engine, &r)
             if out.rewritten {
                 let packet = skb
-                r.record(.nfNat, .note) { writeNat(packet, ipv6: ipv6, to: &$0) }
+                r.recordJSONSafe(.nfNat, .note) { writeNat(packet, ipv6: ipv6, to: &$0); return true }
             }
         }
         if out.verdict == .accept { return true }
@@ -242,8 +242,8 @@ extension Kernel {
     /// Records a stage per base chain the engine's last hook went through.
     private func recordVisits(_ hook: NFHook, _ engine: NetfilterEngine, _ r: inout FrameResult) {
         for v in engine.visits {
-            r.recordJSONSafe(.nfHook(hook, table: UInt16(truncatingIfNeeded: v.chain)), v.verdict == .drop ? .drop : .pass,
-                             writing: { engine.writeVisit(v, to: &$0) })
+            r.recordWithJSONForm(.nfHook(hook, table: UInt16(truncatingIfNeeded: v.chain)), v.verdict == .drop ? .drop : .pass,
+                                 writing: { engine.writeVisit(v, to: &$0, jsonForm: $1) })
         }
     }
 
