@@ -21,8 +21,14 @@ extension DecodedFrame {
     /// Appends the `summaryLine` text to `w` and sets `tcpOptionsText` to where in `w` the TCP
     /// options' text went (`mss 1460,sackOK,nop`, between `options [` and `]`), when it did:
     /// `writeJSONFields` can copy it from there instead of writing the options again.
-    public func writeSummaryLine(_ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter, tcpOptionsText: inout Range<Int>?) {
+    ///
+    /// - Returns: whether the text is known to need no JSON escape: made only of literals,
+    ///   numbers, addresses, TCP flags and options (IPv4 and IPv6 frames without an ICMP error
+    ///   text, a protocol name or a problem suffix). False means "not known".
+    @discardableResult
+    public func writeSummaryLine(_ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter, tcpOptionsText: inout Range<Int>?) -> Bool {
         let start = w.count
+        var clean = true
         for tag in vlanTags {
             w.ascii("vlan "); w.decimal(tag.vid)
             w.ascii(", p "); w.decimal(tag.pcp)
@@ -30,24 +36,25 @@ extension DecodedFrame {
             w.ascii(", ")
         }
         switch network {
-        case .arp: writeARPSummary(bytes, to: &w)
-        case .ipv4, .ipv6: writeIPSummary(bytes, to: &w, tcpOptionsText: &tcpOptionsText)
-        case .none: w.string(linkOnlySummary())
+        case .arp: writeARPSummary(bytes, to: &w); clean = false
+        case .ipv4, .ipv6: clean = writeIPSummary(bytes, to: &w, tcpOptionsText: &tcpOptionsText)
+        case .none: w.string(linkOnlySummary()); clean = false
         }
         w.trimTrailingSpaces(downTo: start)
         for issue in issues {
             switch issue {
             case .ok: break
-            case .truncated(let l): w.string(" [truncated \(l)]")
-            case .malformed(let l, let p): w.string(" [malformed \(l): \(p)]")
-            case .badChecksum(let l): w.string(" [bad \(l) cksum]")
+            case .truncated(let l): w.string(" [truncated \(l)]"); clean = false
+            case .malformed(let l, let p): w.string(" [malformed \(l): \(p)]"); clean = false
+            case .badChecksum(let l): w.string(" [bad \(l) cksum]"); clean = false
             case .unsupported(_, let what):
                 switch what {
                 case .etherType, .ipProtocol, .llcFrame, .encrypted, .linkType, .addressFamily: break
-                default: w.string(" [unsupported \(what)]")
+                default: w.string(" [unsupported \(what)]"); clean = false
                 }
             }
         }
+        return clean
     }
 
     func linkOnlySummary() -> String {
@@ -128,8 +135,10 @@ extension DecodedFrame {
         }
     }
 
-    func writeIPSummary(_ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter, tcpOptionsText: inout Range<Int>?) {
-        guard let addrs = ipAddresses(in: bytes) else { w.ascii(network == .ipv4 ? "IP" : "IP6"); return }
+    /// Returns whether the text is known to need no JSON escape (see `writeSummaryLine`).
+    @discardableResult
+    func writeIPSummary(_ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter, tcpOptionsText: inout Range<Int>?) -> Bool {
+        guard let addrs = ipAddresses(in: bytes) else { w.ascii(network == .ipv4 ? "IP" : "IP6"); return true }
         w.ascii(network == .ipv4 ? "IP " : "IP6 ")
         if let p = self.ports(in: bytes) {
             if network == .ipv6 && hasExtensionText {
@@ -146,6 +155,7 @@ extension DecodedFrame {
             addrs.source.write(to: &w); w.ascii(" > "); addrs.destination.write(to: &w); w.ascii(": ")
             writeExtensionText(to: &w)
         }
+        var clean = true
         if let t = tcp(in: bytes) {
             writeTCPSummary(t, bytes, to: &w, tcpOptionsText: &tcpOptionsText)
         } else if let u = udp(in: bytes) {
@@ -156,7 +166,7 @@ extension DecodedFrame {
             case ICMPType.echoReply, ICMPType.echoRequest:
                 w.ascii(i.type == ICMPType.echoReply ? "echo reply, id " : "echo request, id ")
                 w.decimal(i.identifier); w.ascii(", seq "); w.decimal(i.sequenceNumber)
-            default: w.string(icmpText(i))
+            default: w.string(icmpText(i)); clean = false
             }
             w.ascii(", length "); w.decimal(ipEnd - transportOffset)
         } else if let i = icmpv6(in: bytes) {
@@ -171,7 +181,7 @@ extension DecodedFrame {
             case ICMPv6Type.neighborAdvertisement:
                 w.ascii("neighbor advertisement")
                 if let t = i.targetAddress { w.ascii(", tgt is "); t.write(to: &w) }
-            default: w.string(icmpv6Text(i, bytes))
+            default: w.string(icmpv6Text(i, bytes)); clean = false
             }
             w.ascii(", length "); w.decimal(ipEnd - transportOffset)
         } else if let proto = transportProtocol {
@@ -183,10 +193,12 @@ extension DecodedFrame {
                 w.ascii("ip-proto-"); w.decimal(proto); w.byte(32); w.decimal(max(0, ipEnd - transportOffset))
             } else if let name = IPProtocol.name(proto) {
                 w.string(name)
+                clean = false
             } else {
                 w.ascii("ip-proto-"); w.decimal(proto)
             }
         }
+        return clean
     }
 
     func writeTCPSummary(_ t: TCPHeader, _ bytes: UnsafeRawBufferPointer, to w: inout ByteWriter,

@@ -396,9 +396,12 @@ public struct FrameRenderer {
         w.ascii(",\"summary\":\"")
         let summaryStart = w.count
         var options: Range<Int>?
-        decoded.writeSummaryLine(bytes, to: &w, tcpOptionsText: &options)
+        let clean = decoded.writeSummaryLine(bytes, to: &w, tcpOptionsText: &options)
         let summaryEnd = w.count
-        w.escapeJSON(from: summaryStart)
+        // A summary its writer knows to be clean is not scanned (debug builds check the claim).
+        assert(!clean || ByteWriter.jsonCleanPrefix(UnsafeBufferPointer(rebasing: w.bytes[summaryStart...])) == summaryEnd - summaryStart,
+               "a summary line claimed JSON-safe needs an escape")
+        if !clean { w.escapeJSON(from: summaryStart) }
         // Escaping moved the summary's bytes: write the options again rather than copy them.
         if w.count != summaryEnd { options = nil }
         w.ascii("\",\"decode\":{")

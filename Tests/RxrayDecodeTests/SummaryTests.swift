@@ -95,6 +95,33 @@ final class SummaryTests: XCTestCase {
         }
     }
 
+    func testSummaryClaimedCleanNeedsNoJSONEscape() {
+        // JSON output copies a summary line its writer calls clean without scanning it.
+        var frames = Recorded.frames.map { hexBytes($0.0) }
+        let tcp = Build.ether(0x0800, Build.ipv4(6, Build.tcp(payload: [1, 2, 3])))
+        frames.append(tcp)
+        frames.append(Array(tcp.prefix(40)))
+        frames.append(Build.ether(0x0800, Build.ipv4(17, Build.udp(), totalLength: 99)))
+        frames.append(Build.ether(0x0800, Build.ipv4(47, [0, 0, 8, 0])))
+        frames.append(Build.ether(0x0800, Build.ipv4(6, Build.tcp(flags: 0x12, options: [2, 4, 0x05, 0xB4, 1, 3, 3, 7, 30, 4, 1, 2]))))
+        var claimed = 0
+        for frame in frames {
+            withFrame(frame, wire: frame == Array(tcp.prefix(40)) ? tcp.count : nil) { f, raw in
+                var w = ByteWriter(capacity: 16)
+                defer { w.deallocate() }
+                var options: Range<Int>?
+                let clean = f.writeSummaryLine(raw, to: &w, tcpOptionsText: &options)
+                XCTAssertEqual(String(decoding: w.bytes, as: UTF8.self), f.summaryLine(raw))
+                if clean {
+                    claimed += 1
+                    XCTAssertEqual(ByteWriter.jsonCleanPrefix(w.bytes), w.count, f.summaryLine(raw))
+                }
+            }
+        }
+        // Plain TCP and UDP frames are claimed (the point of the claim).
+        XCTAssertGreaterThan(claimed, frames.count / 2)
+    }
+
     func testJSONQuotingEscapes() {
         XCTAssertEqual(jsonQuoted("a\"b\\c\n\u{01}"), "\"a\\\"b\\\\c\\n\\u0001\"")
     }
