@@ -3,8 +3,8 @@ import XCTest
 import RxrayDecode
 @testable import RxrayStack
 
-/// Heap allocations per frame on the summary path (issue #10): the receive path, GRO holds and
-/// the analyzer's pending results reuse their storage, so running 2N frames allocates no more
+/// Heap allocations per frame on the summary path (issue #10): the receive path, GRO holds,
+/// reassembly queues and the analyzer's pending results reuse their storage, so running 2N frames allocates no more
 /// than running N (apart from a few geometric growths).
 ///
 /// The count comes from Benchmarks/c/malloccount.c, an LD_PRELOAD counter: the test compiles
@@ -114,7 +114,20 @@ final class AllocationTests: XCTestCase {
         }
         p.append(tcpData(sport: 40001, dport: 443, seq: 7, payload: 300, dst: IPv4Address(198, 51, 100, 7)))
         p.append(T.eth(type: 0x0800, T.ipv4(dst: IPv4Address(198, 51, 100, 7), proto: 17, T.udp(dst: IPv4Address(198, 51, 100, 7), dport: 53))))
+        // Reassembly: a datagram in two fragments in order, another last fragment first (each
+        // round makes a new queue, which must reuse the storage of the queues before it).
+        p += fragmentedUDP(id: 0x4100, reversed: false)
+        p += fragmentedUDP(id: 0x4101, reversed: true)
         return p
+    }
+
+    /// A UDP datagram (1,008 bytes, no checksum) to port 9 in two fragments.
+    static func fragmentedUDP(id: UInt16, reversed: Bool) -> [[UInt8]] {
+        var d: [UInt8] = [0x30, 0x39, 0x00, 0x09, UInt8(1008 >> 8), UInt8(1008 & 0xFF), 0, 0]
+        d += (0..<1000).map { UInt8(truncatingIfNeeded: $0) }
+        let first = T.eth(type: 0x0800, T.ipv4(proto: 17, id: id, flags: 0x2000, Array(d[0..<504])))
+        let last = T.eth(type: 0x0800, T.ipv4(proto: 17, id: id, flags: UInt16(504 / 8), Array(d[504...])))
+        return reversed ? [last, first] : [first, last]
     }
 
     /// The first fragment of a datagram whose rest never comes.

@@ -152,45 +152,86 @@ final class HotPathTests: XCTestCase {
 
     // MARK: Reassembly
 
+    /// Queues `payload` as a fragment at `offset` (the way the defrag stages do, from frame bytes).
+    private func queue(_ q: inout FragQueue, offset: Int, frame: Int, _ payload: [UInt8]) {
+        let framed = [UInt8](repeating: 0xEE, count: 14) + payload
+        framed.withUnsafeBytes { q.append(offset: offset, end: offset + payload.count, frame: frame, $0, from: 14, count: payload.count) }
+    }
+
     func testFragmentQueueAssemblesHeadAndPayloadsAtTheirOffsets() {
         var q = FragQueue(serial: 1, created: 0)
-        q.head = Array(0..<20)
+        let head: [UInt8] = Array(0..<20)
+        head.withUnsafeBytes { q.setHead($0, from: 0, count: 20) }
         q.len = 40
         // Out of order, one byte-gap left unfilled (it stays zero), an empty payload ignored.
-        q.fragments = [
-            .init(offset: 24, end: 40, frame: 3, payload: Array(repeating: 0xCC, count: 16)),
-            .init(offset: 0, end: 16, frame: 1, payload: (0..<16).map { UInt8(0xA0 + $0) }),
-            .init(offset: 16, end: 16, frame: 2, payload: []),
-            .init(offset: 16, end: 23, frame: 4, payload: Array(repeating: 0xBB, count: 7)),
-        ]
+        queue(&q, offset: 24, frame: 3, Array(repeating: 0xCC, count: 16))
+        queue(&q, offset: 0, frame: 1, (0..<16).map { UInt8(0xA0 + $0) })
+        queue(&q, offset: 16, frame: 2, [])
+        queue(&q, offset: 16, frame: 4, Array(repeating: 0xBB, count: 7))
         var want = [UInt8](repeating: 0, count: 60)
         for i in 0..<20 { want[i] = UInt8(i) }
         for k in 0..<16 { want[20 + k] = UInt8(0xA0 + k) }
         for k in 16..<23 { want[20 + k] = 0xBB }
         for k in 24..<40 { want[20 + k] = 0xCC }
-        XCTAssertEqual(q.assemble(), want)
+        // Into an empty array, and into reused ones that are longer or shorter and hold other bytes.
+        for start in [[UInt8](), [UInt8](repeating: 0x55, count: 100), [UInt8](repeating: 0x66, count: 7)] {
+            var out = start
+            q.assemble(into: &out)
+            XCTAssertEqual(out, want, "assembled into an array of \(start.count) bytes")
+        }
     }
 
     func testFragmentQueueCoveringEveryByteAssemblesWithoutZeroFill() {
         // Payloads that add up to `len` (no gap): the buffer is not zeroed first, so every byte
-        // must come from the head or a fragment, wherever the allocator's memory came from.
+        // must come from the head or a fragment, whatever the reused buffer held before.
+        var pool = FragPool()
+        var frames: [[Int]] = []
+        var out = [UInt8](repeating: 0x77, count: 4000)
         for round in 0..<50 {
-            var q = FragQueue(serial: 1, created: 0)
-            q.head = (0..<20).map { UInt8(truncatingIfNeeded: $0 &+ round) }
+            var q = pool.queue(serial: round, created: 0, framesPool: &frames)
+            let head = (0..<20).map { UInt8(truncatingIfNeeded: $0 &+ round) }
+            head.withUnsafeBytes { q.setHead($0, from: 0, count: 20) }
             let sizes = [8, 1480, 16, 8 * (round + 1), 3]
             q.len = sizes.reduce(0, +)
-            var want = q.head
+            var want = head
             var off = 0
-            var frags: [FragQueue.Fragment] = []
+            var frags: [(Int, [UInt8])] = []
             for (i, n) in sizes.enumerated() {
                 let payload = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i &+ round) }
-                frags.append(.init(offset: off, end: off + n, frame: i + 1, payload: payload))
+                frags.append((off, payload))
                 want += payload
                 off += n
             }
-            q.fragments = frags.reversed()
-            XCTAssertEqual(q.assemble(), want, "round \(round)")
+            for (k, f) in frags.reversed().enumerated() { queue(&q, offset: f.0, frame: k + 1, f.1) }
+            q.assemble(into: &out)
+            XCTAssertEqual(out, want, "round \(round)")
+            XCTAssertEqual(q.fragments.map(\.frame), Array(1...sizes.count))
+            pool.recycle(&q)
+            XCTAssertTrue(q.fragments.isEmpty && q.data.isEmpty && q.head.isEmpty && q.runs.isEmpty, "recycled storage leaves the queue")
         }
+    }
+
+    func testFragmentPoolGivesBackEmptiedStorageWithItsCapacity() {
+        var pool = FragPool()
+        var frames: [[Int]] = [[]]
+        frames[0].reserveCapacity(8)
+        var q = pool.queue(serial: 1, created: 5, framesPool: &frames)
+        XCTAssertTrue(frames.isEmpty, "the held list comes from the frame-list pool")
+        XCTAssertGreaterThanOrEqual(q.held.capacity, 8)
+        XCTAssertEqual(q.serial, 1)
+        XCTAssertEqual(q.created, 5)
+        queue(&q, offset: 0, frame: 1, [UInt8](repeating: 1, count: 3000))
+        _ = q.insert(0, 3000)
+        [UInt8](repeating: 2, count: 60).withUnsafeBytes { q.setHead($0, from: 0, count: 60) }
+        pool.recycle(&q)
+        let again = pool.queue(serial: 2, created: 6, framesPool: &frames)
+        XCTAssertEqual(again.serial, 2)
+        XCTAssertTrue(again.fragments.isEmpty && again.data.isEmpty && again.head.isEmpty && again.runs.isEmpty && again.held.isEmpty)
+        XCTAssertFalse(again.lastIn || again.firstIn)
+        XCTAssertEqual(again.len, 0)
+        XCTAssertGreaterThanOrEqual(again.fragments.capacity, 1, "the fragment list's storage is reused")
+        XCTAssertGreaterThanOrEqual(again.data.capacity, 3000, "the payload bytes' storage is reused")
+        XCTAssertGreaterThanOrEqual(again.head.capacity, 60, "the head's storage is reused")
     }
 
     // MARK: TCP timers

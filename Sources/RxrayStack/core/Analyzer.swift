@@ -403,6 +403,12 @@ public final class Analyzer {
             } else {
                 r.record(noteStage, .note) { $0.bytes(UnsafeBufferPointer(rebasing: d.writer.bytes[st..<(st + n)])) }
             }
+        } else if res.pointee.joinedAt > 0 {
+            let at = res.pointee.joinedAt, fate = res.pointee.fate
+            r.recordJSONSafe(noteStage, .note) { w in
+                w.ascii("joined into the datagram completed at frame "); w.decimal(at); w.ascii(": "); w.string(fate.rawValue)
+                return true
+            }
         } else {
             r.record(noteStage, .note, res.pointee.detail)
         }
@@ -713,4 +719,7 @@ struct HoldResolution {
     /// Set when the note (`noteStart`/`noteCount`) is known to need no JSON escape (GRO's
     /// completion note: literals, frame numbers and a `GROFlush` text).
     var noteJSONSafe = false
+    /// When > 0 (and `noteCount` is 0), the note says the frame was joined into the datagram
+    /// completed at this frame, with the settled fate (reassembly; written, not kept as a String).
+    var joinedAt: Int = 0
 }

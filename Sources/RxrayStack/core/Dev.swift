@@ -9,6 +9,10 @@ final class Kernel {
     var frag4: [FragKey4: FragQueue] = [:]
     var frag6: [FragKey6: FragQueue] = [:]
     var fragSerial = 0
+    /// Storage reassembly queues and rebuilt datagrams reuse (ipv4/IPFragment.swift).
+    var fragPool = FragPool()
+    /// Reused by `ipDefrag` to list a completed datagram's frames in order.
+    var fragFramesScratch: [Int] = []
     /// No IPv4 reassembly queue was created before this (a lower bound; `.max`: none).
     var frag4Earliest: Int64 = .max
     var fragMemory = 0
@@ -384,7 +388,11 @@ extension Kernel {
             })
             ipv6Rcv(&skb, &r)
         case 0x0806:
-            r.record(.netifReceiveSkbCore, .pass, "ARP on \(self.devName(skb.dev)) (\(skb.pktType))")
+            let name = self.devName(skb.dev), pkt = skb.pktType
+            r.recordJSONSafe(.netifReceiveSkbCore, .pass, writing: { w in
+                w.ascii("ARP on "); let safe = w.stringJSONSafe(name); w.ascii(" ("); w.string(pkt.description); w.byte(41)
+                return safe
+            })
             arpRcv(&skb, &r)
         default:
             r.drop(.unhandledProto, at: .netifReceiveSkbCore,

@@ -72,7 +72,11 @@ extension Kernel {
                     neighUpdate(NeighKey(address: .v4(sip), dev: skb.dev), lladdr: sha, new: .stale, override: true,
                                 create: true, &r)
                     arpReply(skb, sha: sha, sip: sip, tip: tip, &r)
-                    r.record(.arpRcv, .deliver, "request for local \(tip) from \(sip) (\(sha)): answered")
+                    r.recordJSONSafe(.arpRcv, .deliver) { w in
+                        w.ascii("request for local "); tip.write(to: &w); w.ascii(" from "); sip.write(to: &w)
+                        w.ascii(" ("); sha.write(to: &w); w.ascii("): answered")
+                        return true
+                    }
                 }
                 return
             }

@@ -12,17 +12,23 @@ struct FragKey4: Hashable {
 }
 
 /// A reassembly queue (`struct inet_frag_queue` + `struct ipq`). Fragments are copied in:
-/// a queue is the one place where frame bytes outlive their frame.
+/// a queue is the one place where frame bytes outlive their frame. Its arrays come from the
+/// kernel's `FragPool` and go back to it when the queue ends, so steady reassembly allocates
+/// nothing (issue #10).
 struct FragQueue {
     struct Fragment {
         var offset: Int
         var end: Int
         var frame: Int
-        var payload: [UInt8]
+        /// Where the fragment's payload starts in the queue's `data`, and its length.
+        var payloadStart: Int
+        var payloadCount: Int
     }
     var serial: Int
     var created: Int64
     var fragments: [Fragment] = []
+    /// The queued fragments' payloads, one after another (`Fragment.payloadStart`).
+    var data: [UInt8] = []
     /// Contiguous runs of received bytes, as `inet_frag_queue_insert` keeps them.
     var runs: [(start: Int, end: Int)] = []
     /// Index into `runs` of the run holding the most recently appended tail.
@@ -47,6 +53,27 @@ struct FragQueue {
     var headRoute6: InputRoute6? = nil
 
     enum Insert { case ok, dup, overlap }
+
+    /// Queues a fragment's payload: `count` bytes of `b` from `from`.
+    mutating func append(offset: Int, end: Int, frame: Int, _ b: UnsafeRawBufferPointer, from: Int, count: Int) {
+        precondition(from >= 0 && count >= 0 && from + count <= b.count, "fragment payload out of bounds")
+        let start = data.count
+        Self.appendBytes(&data, b, from: from, count: count)
+        fragments.append(Fragment(offset: offset, end: end, frame: frame, payloadStart: start, payloadCount: count))
+    }
+
+    /// Sets the head (the first fragment's network header) to `count` bytes of `b` from `from`.
+    mutating func setHead(_ b: UnsafeRawBufferPointer, from: Int, count: Int) {
+        precondition(from >= 0 && count >= 0 && from + count <= b.count, "fragment head out of bounds")
+        head.removeAll(keepingCapacity: true)
+        Self.appendBytes(&head, b, from: from, count: count)
+    }
+
+    /// Appends `count` bytes of `b` from `from` to `a` (one block copy).
+    static func appendBytes(_ a: inout [UInt8], _ b: UnsafeRawBufferPointer, from: Int, count: Int) {
+        guard count > 0, let src = b.baseAddress else { return }
+        a.append(contentsOf: UnsafeBufferPointer(start: (src + from).assumingMemoryBound(to: UInt8.self), count: count))
+    }
 
     /// Places `[offset, end)` among the runs. Mirrors `inet_frag_queue_insert()`
     /// (net/ipv4/inet_fragment.c): appending past the tail may not overlap it; elsewhere a
@@ -76,29 +103,88 @@ struct FragQueue {
 }
 
 extension FragQueue {
-    /// The rebuilt datagram: `head`, then every fragment's payload at its offset (`head.count +
-    /// len` bytes). Copied in blocks, not byte by byte. Every queued fragment ends within `len`
-    /// (one past the end kills the queue before it is queued).
+    /// Rebuilds the datagram into `out` (resized to `head.count + len` bytes): `head`, then
+    /// every fragment's payload at its offset, copied in blocks. Every queued fragment ends
+    /// within `len` (one past the end kills the queue before it is queued).
     ///
-    /// The buffer is not zeroed first when the fragments' payloads add up to `len` exactly: queued
-    /// fragments never overlap (an overlap kills the queue, a duplicate is not queued), so they
-    /// then cover every byte. Otherwise (never for a completed queue) it is zeroed.
-    func assemble() -> [UInt8] {
+    /// The bytes are not zeroed first when the fragments' payloads add up to `len` exactly:
+    /// queued fragments never overlap (an overlap kills the queue, a duplicate is not queued),
+    /// so they then cover every byte. Otherwise (never for a completed queue) they are zeroed.
+    func assemble(into out: inout [UInt8]) {
         let hl = head.count
         let total = hl + len
         var covered = 0
-        for k in fragments.indices { covered += fragments[k].payload.count }
-        return [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
-            guard let base = UnsafeMutableRawPointer(out.baseAddress) else { initialized = 0; return }
+        for k in fragments.indices { covered += fragments[k].payloadCount }
+        if out.count < total {
+            out.append(contentsOf: repeatElement(0, count: total - out.count))
+        } else if out.count > total {
+            out.removeLast(out.count - total)
+        }
+        out.withUnsafeMutableBytes { o in
+            guard let base = o.baseAddress else { return }
             if covered != len { base.initializeMemory(as: UInt8.self, repeating: 0, count: total) }
             head.withUnsafeBytes { if let h = $0.baseAddress { base.copyMemory(from: h, byteCount: hl) } }
-            for k in fragments.indices {
-                let off = fragments[k].offset
-                precondition(off >= 0 && off + fragments[k].payload.count <= len, "fragment outside the datagram")
-                fragments[k].payload.withUnsafeBytes { if let p = $0.baseAddress { (base + hl + off).copyMemory(from: p, byteCount: $0.count) } }
+            data.withUnsafeBytes { d in
+                guard let src = d.baseAddress else { return }
+                for k in fragments.indices {
+                    let f = fragments[k]
+                    precondition(f.offset >= 0 && f.offset + f.payloadCount <= len, "fragment outside the datagram")
+                    (base + hl + f.offset).copyMemory(from: src + f.payloadStart, byteCount: f.payloadCount)
+                }
             }
-            initialized = total
         }
+    }
+}
+
+/// Storage that reassembly queues and rebuilt datagrams reuse: a queue takes its arrays from
+/// here when it is made and gives them back when it ends (completed or killed), emptied with
+/// their capacity kept. The held-frame list goes with the queue's resolution and comes back
+/// through the GRO frame-list pool (`Kernel.clearResolutions`).
+struct FragPool {
+    private var lists: [[FragQueue.Fragment]] = []
+    private var runs: [[(start: Int, end: Int)]] = []
+    private var bytes: [[UInt8]] = []
+    private var heads: [[UInt8]] = []
+    /// At most this many arrays of each kind are kept (queues alive at once beyond it allocate).
+    static let limit = 64
+
+    /// A new, empty queue with pooled storage (`held` from `framesPool`).
+    mutating func queue(serial: Int, created: Int64, framesPool: inout [[Int]]) -> FragQueue {
+        var q = FragQueue(serial: serial, created: created)
+        if let l = lists.popLast() { q.fragments = l }
+        if let r = runs.popLast() { q.runs = r }
+        if let b = bytes.popLast() { q.data = b }
+        if let h = heads.popLast() { q.head = h }
+        if let h = framesPool.popLast() { q.held = h }
+        return q
+    }
+
+    /// Takes back the storage of a queue that ended (its held list stays: a resolution has it).
+    mutating func recycle(_ q: inout FragQueue) {
+        var l: [FragQueue.Fragment] = []
+        swap(&l, &q.fragments)
+        if lists.count < Self.limit { l.removeAll(keepingCapacity: true); lists.append(l) }
+        var r: [(start: Int, end: Int)] = []
+        swap(&r, &q.runs)
+        if runs.count < Self.limit { r.removeAll(keepingCapacity: true); runs.append(r) }
+        var d: [UInt8] = []
+        swap(&d, &q.data)
+        give(&d)
+        var h: [UInt8] = []
+        swap(&h, &q.head)
+        if heads.count < Self.limit { h.removeAll(keepingCapacity: true); heads.append(h) }
+        q.held = []
+    }
+
+    /// A byte array to fill (for a rebuilt datagram); give it back with `give`.
+    mutating func takeBytes() -> [UInt8] { bytes.popLast() ?? [] }
+
+    mutating func give(_ b: inout [UInt8]) {
+        guard bytes.count < Self.limit * 2, b.capacity > 0 else { return }
+        var t: [UInt8] = []
+        swap(&t, &b)
+        t.removeAll(keepingCapacity: true)
+        bytes.append(t)
     }
 }
 
@@ -129,7 +215,7 @@ extension Kernel {
                 return
             }
             fragSerial += 1
-            q = FragQueue(serial: fragSerial, created: now)
+            q = fragPool.queue(serial: fragSerial, created: now, framesPool: &groFramesPool)
             frag4Earliest = min(frag4Earliest, now)
         }
         func ident() -> String { "id 0x\(String(key.id, radix: 16)) \(skb.v4Saddr) → \(skb.v4Daddr)" }
@@ -142,6 +228,7 @@ extension Kernel {
             if overlap { r.count(.ipExtReasmOverlaps) }
             r.count(.ipReasmFails)
             killQueue4(key, q, reason: .notSpecified, why: wantsDetail ? "queue discarded at frame \(skb.frame): \(why)" : "")
+            fragPool.recycle(&q)
             r.drop(reason, at: .ipDefrag, "\(ident()): \(why); the whole queue is dropped")
         }
         if !mf {
@@ -175,14 +262,13 @@ extension Kernel {
             return
         case .ok: break
         }
-        q.fragments.append(.init(offset: offset, end: end, frame: skb.frame,
-                                 payload: Self.copyBytes(skb.buf, from: ihl, count: end - offset)))
+        q.append(offset: offset, end: end, frame: skb.frame, skb.buf, from: ihl, count: end - offset)
         q.meat += end - offset
         q.memory += truesize
         fragMemory += truesize
         if offset == 0 {
             q.firstIn = true
-            q.head = Self.copyBytes(skb.buf, from: 0, count: ihl)
+            q.setHead(skb.buf, from: 0, count: ihl)
             q.headDev = skb.dev
             q.headPktType = skb.pktType
             q.headRoute = skb.route4
@@ -214,9 +300,11 @@ extension Kernel {
             resolveHeld(q.held, fate: .dropped, reason: .notSpecified, stage: .ipDefrag,
                         detail: "datagram completed at frame \(skb.frame) is oversized (\(total) bytes) and dropped")
             r.drop(.notSpecified, at: .ipDefrag, "\(ident()): reassembled size \(total) exceeds 65535")
+            fragPool.recycle(&q)
             return
         }
-        var datagram = q.assemble()
+        var datagram = fragPool.takeBytes()
+        q.assemble(into: &datagram)
         datagram[2] = UInt8(total >> 8)
         datagram[3] = UInt8(total & 0xFF)
         // DF only when the largest fragment had it (`ip_frag_reasm`); MF and offset cleared.
@@ -225,16 +313,27 @@ extension Kernel {
         datagram[10] = 0; datagram[11] = 0
         r.count(.ipReasmOKs)
         if r.wantsDetail {
-            let frames = q.fragments.map { $0.frame }.sorted()
+            // The fragments' frames in order, sorted in a reused array (few: insertion sort).
+            var frames = fragFramesScratch
+            fragFramesScratch = []
+            frames.removeAll(keepingCapacity: true)
+            for k in q.fragments.indices {
+                let f = q.fragments[k].frame
+                var at = frames.count
+                frames.append(f)
+                while at > 0 && frames[at - 1] > f { frames[at] = frames[at - 1]; at -= 1 }
+                frames[at] = f
+            }
             r.recordJSONSafe(.ipDefrag, .pass) { w in
                 writeIdent(&w)
                 w.ascii(": datagram of "); w.decimal(total); w.ascii(" bytes completed by this frame from frames ")
-                for (k, f) in frames.enumerated() {
+                for k in frames.indices {
                     if k > 0 { w.bytes(44, 32) }
-                    w.decimal(f)
+                    w.decimal(frames[k])
                 }
                 return true
             }
+            fragFramesScratch = frames
         } else {
             r.record(.ipDefrag, .pass)
         }
@@ -252,20 +351,9 @@ extension Kernel {
             whole.thoff = hl
             if user == 0 { ipLocalDeliverContinue(&whole, &r) } else { nfDefragContinue(&whole, &r) }
         }
-        resolveHeld(q.held, fate: r.fate, reason: r.dropReason, stage: r.dropStage, egress: r.egress, nextHop: r.nextHop,
-                    detail: wantsDetail ? "joined into the datagram completed at frame \(frameNo): \(r.fate.rawValue)" : "")
-    }
-
-    /// `count` bytes of `b` from `from`, as an array (one block copy; `Array(slice)` went
-    /// through the generic collection copy).
-    static func copyBytes(_ b: UnsafeRawBufferPointer, from: Int, count: Int) -> [UInt8] {
-        precondition(from >= 0 && count >= 0 && from + count <= b.count, "copyBytes out of bounds")
-        return [UInt8](unsafeUninitializedCapacity: count) { out, n in
-            if count > 0, let dst = out.baseAddress, let src = b.baseAddress {
-                UnsafeMutableRawPointer(dst).copyMemory(from: src + from, byteCount: count)
-            }
-            n = count
-        }
+        fragPool.give(&datagram)
+        resolveJoined(q.held, completedAt: frameNo, stage: .ipDefrag, r)
+        fragPool.recycle(&q)
     }
 
     /// Records the fate of held frames (the analyzer applies it to their results).
@@ -274,6 +362,17 @@ extension Kernel {
         guard !frames.isEmpty else { return }
         resolutions.append(HoldResolution(frames: frames, fate: fate, reason: reason, stage: stage, egress: egress,
                                           nextHop: nextHop, detail: detail, counters: counters, replies: replies))
+    }
+
+    /// Settles the frames held by a reassembly queue with the fate of the datagram they were
+    /// joined into, completed at frame `completedAt` (the note is written when rendered).
+    func resolveJoined(_ frames: [Int], completedAt: Int, stage: Stage, _ r: FrameResult) {
+        guard !frames.isEmpty else { return }
+        var res = HoldResolution(frames: frames, fate: r.fate, reason: r.dropReason, stage: r.dropStage, egress: r.egress,
+                                 nextHop: r.nextHop, detail: "")
+        res.noteStage = stage
+        res.joinedAt = completedAt
+        resolutions.append(res)
     }
 
     private func killQueue4(_ key: FragKey4, _ q: FragQueue, reason: DropReason, why: String) {

@@ -268,16 +268,20 @@ extension Kernel {
             r.drop(.notSpecified, at: .ipv6Defrag, "non-last fragment length not a multiple of 8")
             return
         }
-        if frag6[key] == nil {
+        // Out of the table while this fragment works on it (a copy left there would share the
+        // queue's arrays, and appending would copy them); every exit puts it back or ends it.
+        var q: FragQueue
+        if let existing = frag6.removeValue(forKey: key) {
+            q = existing
+        } else {
             fragSerial += 1
-            frag6[key] = FragQueue(serial: fragSerial, created: now)
+            q = fragPool.queue(serial: fragSerial, created: now, framesPool: &groFramesPool)
         }
-        var q = frag6[key]!
         func kill(_ why: String, _ r: inout FrameResult) {
-            frag6[key] = nil
             fragMemory -= q.memory
             resolveHeld(q.held, fate: .dropped, reason: .notSpecified, stage: .ipv6Defrag, detail: "queue discarded at frame \(skb.frame): \(why)")
             r.drop(.notSpecified, at: .ipv6Defrag, why + "; the whole queue is dropped")
+            fragPool.recycle(&q)
         }
         if !mf {
             if end < q.len || (q.lastIn && end != q.len) { kill("conflicting last fragment", &r); return }
@@ -295,16 +299,15 @@ extension Kernel {
         case .ok: break
         }
         end = min(end, offset + skb.buf.count - payloadStart)
-        q.fragments.append(.init(offset: offset, end: end, frame: skb.frame, payload: Array(skb.buf[payloadStart..<(payloadStart + end - offset)])))
+        q.append(offset: offset, end: end, frame: skb.frame, skb.buf, from: payloadStart, count: end - offset)
         q.meat += end - offset
         q.memory += skb.len + 640
         fragMemory += skb.len + 640
         if offset == 0 {
             q.firstIn = true
             // Unfragmentable part with the fragment header's next header patched in.
-            var h = Array(skb.buf[0..<off])
-            h[nhoff == 6 ? 6 : nhoff] = skb.buf.u8(off)
-            q.head = h
+            q.setHead(skb.buf, from: 0, count: off)
+            q.head[nhoff == 6 ? 6 : nhoff] = skb.buf.u8(off)
             q.headDev = skb.dev
             q.headPktType = skb.pktType
             q.headRoute6 = skb.route6
@@ -317,11 +320,11 @@ extension Kernel {
             r.record(.ipv6Defrag, .hold, "id 0x\(String(id, radix: 16)): bytes \(offset)..<\(end) queued; fate follows the datagram")
             return
         }
-        frag6[key] = nil
         fragMemory -= q.memory
         let hl = q.head.count
         let total = hl + q.len
-        var datagram = q.assemble()
+        var datagram = fragPool.takeBytes()
+        q.assemble(into: &datagram)
         let plen = total - 40
         datagram[4] = UInt8(plen >> 8); datagram[5] = UInt8(plen & 0xFF)
         r.count(.ip6ReasmOKs)
@@ -336,8 +339,9 @@ extension Kernel {
             whole.reassembled = true
             ip6ProtocolDeliver(&whole, &r)
         }
-        resolveHeld(q.held, fate: r.fate, reason: r.dropReason, stage: r.dropStage, egress: r.egress, nextHop: r.nextHop,
-                    detail: "joined into the datagram completed at frame \(frameNo): \(r.fate.rawValue)")
+        fragPool.give(&datagram)
+        resolveJoined(q.held, completedAt: frameNo, stage: .ipDefrag, r)
+        fragPool.recycle(&q)
     }
 
     /// IPv6 reassembly timers: `ip6frag_time` for local reassembly queues,

@@ -99,7 +99,12 @@ extension Kernel {
         let key = FragKey6(saddr: skb.v6Saddr, daddr: skb.v6Daddr, id: id, user: fragUserConntrackIn)
         func ident() -> String { "nf_defrag_ipv6: id 0x\(String(id, radix: 16)) \(skb.v6Saddr) → \(skb.v6Daddr)" }
         let truesize = skb.len + 640
-        if frag6[key] == nil {
+        // Out of the table while this fragment works on it (a copy left there would share the
+        // queue's arrays, and appending would copy them); every exit puts it back or ends it.
+        var q: FragQueue
+        if let existing = frag6.removeValue(forKey: key) {
+            q = existing
+        } else {
             var used = 0
             for (k, q) in frag6 where k.user == fragUserConntrackIn { used += q.memory }
             if used + truesize > nfConntrackFrag6HighThresh {
@@ -107,16 +112,15 @@ extension Kernel {
                 return false
             }
             fragSerial += 1
-            frag6[key] = FragQueue(serial: fragSerial, created: now)
+            q = fragPool.queue(serial: fragSerial, created: now, framesPool: &groFramesPool)
         }
-        var q = frag6[key]!
         // An error keeps the queue (`goto err`); a conflicting insert kills it first.
         func refuse(_ why: String, kill: Bool, _ r: inout FrameResult) {
             if kill {
-                frag6[key] = nil
                 fragMemory -= q.memory
                 resolveHeld(q.held, fate: .dropped, reason: .notSpecified, stage: .ipv6Defrag,
                             detail: wantsDetail ? "conntrack defrag queue discarded at frame \(skb.frame): \(why)" : "")
+                fragPool.recycle(&q)
             } else {
                 frag6[key] = q
             }
@@ -136,10 +140,10 @@ extension Kernel {
         } else {
             if end & 7 != 0 {
                 // The queue dies; the fragment itself goes on as it is (-EPROTO becomes 0).
-                frag6[key] = nil
                 fragMemory -= q.memory
                 resolveHeld(q.held, fate: .dropped, reason: .notSpecified, stage: .ipv6Defrag,
                             detail: wantsDetail ? "conntrack defrag queue discarded at frame \(skb.frame): a non-last fragment's length is not a multiple of 8" : "")
+                fragPool.recycle(&q)
                 r.record(.ipv6Defrag, .note, "\(ident()): non-last fragment length not a multiple of 8: queue killed, the fragment goes on ungathered")
                 return true
             }
@@ -165,8 +169,7 @@ extension Kernel {
             return false
         case .ok: break
         }
-        q.fragments.append(.init(offset: offset, end: end, frame: skb.frame,
-                                 payload: Array(skb.buf[payloadStart..<(payloadStart + end - offset)])))
+        q.append(offset: offset, end: end, frame: skb.frame, skb.buf, from: payloadStart, count: end - offset)
         q.meat += end - offset
         q.memory += truesize
         fragMemory += truesize
@@ -175,9 +178,8 @@ extension Kernel {
             q.firstIn = true
             // The unfragmentable part, with the header before the fragment header naming what
             // the fragment header named.
-            var h = Array(skb.buf[0..<fhoff])
-            h[nhoff] = skb.buf.u8(fhoff)
-            q.head = h
+            q.setHead(skb.buf, from: 0, count: fhoff)
+            q.head[nhoff] = skb.buf.u8(fhoff)
             q.headDev = skb.dev
             q.headPktType = skb.pktType
         }
@@ -189,7 +191,6 @@ extension Kernel {
             r.record(.ipv6Defrag, .hold, wantsDetail ? "\(ident()): bytes \(offset)..<\(end) queued by conntrack defrag (\(q.meat) of \(q.lastIn ? String(q.len) : "?") bytes); fate follows the datagram" : "")
             return false
         }
-        frag6[key] = nil
         fragMemory -= q.memory
         let hl = q.head.count
         let total = hl + q.len
@@ -198,9 +199,11 @@ extension Kernel {
             resolveHeld(q.held + [skb.frame], fate: .dropped, reason: .notSpecified, stage: .ipv6Defrag,
                         detail: wantsDetail ? "datagram completed at frame \(skb.frame) is oversized and dropped" : "")
             r.drop(.notSpecified, at: .ipv6Defrag, "\(ident()): reassembled payload \(total - 40) exceeds 65535")
+            fragPool.recycle(&q)
             return false
         }
-        var datagram = q.assemble()
+        var datagram = fragPool.takeBytes()
+        q.assemble(into: &datagram)
         let plen = total - 40
         datagram[4] = UInt8(plen >> 8); datagram[5] = UInt8(plen & 0xFF)
         if r.wantsDetail {
@@ -228,8 +231,9 @@ extension Kernel {
             guard nfHook(.prerouting, ipv6: true, &whole, &r) else { return }
             ip6RouteInput(&whole, &r)
         }
-        resolveHeld(q.held, fate: r.fate, reason: r.dropReason, stage: r.dropStage, egress: r.egress, nextHop: r.nextHop,
-                    detail: wantsDetail ? "joined into the datagram completed at frame \(frameNo): \(r.fate.rawValue)" : "")
+        fragPool.give(&datagram)
+        resolveJoined(q.held, completedAt: frameNo, stage: .ipDefrag, r)
+        fragPool.recycle(&q)
         return false
     }
 }
