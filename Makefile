@@ -21,7 +21,12 @@ run: release ## Analyse the bundled demo capture (Fixtures/demo) against its hos
 
 test: ## Run every test (unit, capture files, CLI, recorded kernel fixtures). Root-only tests skip with a reason elsewhere.
 	$(SWIFT) build -j $(JOBS)
-	$(SWIFT) test -j $(JOBS) 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
+	@# For ReleaseAllocationTests: the release binary, the benchmark generator, the allocation counter.
+	$(SWIFT) build -c release -j $(JOBS) --product rxray
+	$(SWIFT) build -c release -j $(JOBS) --package-path Benchmarks/Generator --scratch-path .build/benchgen
+	$(CC) -O2 -Wall -shared -fPIC -o .build/malloccount.so Benchmarks/c/malloccount.c
+	RXRAY_RELEASE_BINARY=$(CURDIR)/.build/release/rxray RXRAY_BENCHGEN=$(CURDIR)/.build/benchgen/release/rxray-benchgen \
+	  RXRAY_MALLOCCOUNT=$(CURDIR)/.build/malloccount.so $(SWIFT) test -j $(JOBS) 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
 
 bench: ## Release build in .build-bench, then frames/s, peak RSS and allocations/frame vs a bare libpcap loop and tshark (BENCH_LARGE=1: 10M frames).
 	bash Benchmarks/run.sh
