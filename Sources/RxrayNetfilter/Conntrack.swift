@@ -27,7 +27,7 @@ public struct CTTuple: Hashable, Sendable, CustomStringConvertible {
 /// `enum ip_conntrack_info`.
 public enum CTInfo: UInt8, Sendable {
     case established = 0, related = 1, new = 2, establishedReply = 3, relatedReply = 4, untracked = 7
-    public var isReply: Bool { self == .establishedReply || self == .relatedReply }
+    @inline(__always) public var isReply: Bool { self == .establishedReply || self == .relatedReply }
     public var name: String {
         switch self {
         case .established: return "ESTABLISHED"
@@ -126,7 +126,8 @@ struct TCPTrack {
         set { dirBits = dirBits & 1 | (newValue.0 ? 2 : 0) | (newValue.1 ? 4 : 0) }
     }
 
-    /// Where `seen` lies in the struct (the window check reads it through a pointer).
+    /// Where `seen` lies in the struct: 0 (the window check reads it through the track's
+    /// pointer; ConntrackTests checks the offset).
     static let seenOffset = MemoryLayout<TCPTrack>.offset(of: \TCPTrack.seen)!
 
     subscript(dir: Int) -> TCPDirState {
@@ -244,7 +245,7 @@ public struct CTResult: Sendable {
         case .untracked: return 64
         }
     }
-    public var direction: Int { info.isReply ? 1 : 0 }
+    @inline(__always) public var direction: Int { info.isReply ? 1 : 0 }
 }
 
 // TCP flag bits.
@@ -256,7 +257,7 @@ private let sNO = TCPCTState.none, sSS = TCPCTState.synSent, sSR = TCPCTState.sy
 
 /// The TCP transition table `[dir][flag index][old state]` (written from the behaviour
 /// documented in KERNEL-RX.md 8.2; flag index SYN, SYNACK, FIN, ACK, RST, NONE).
-private let tcpTable: [[[TCPCTState]]] = [
+let tcpTable: [[[TCPCTState]]] = [
     [
         [sSS, sSS, sIG, sIG, sIG, sIG, sIG, sSS, sSS, sS2],
         [sIV, sIV, sSR, sIV, sIV, sIV, sIV, sIV, sIV, sSR],
@@ -275,13 +276,18 @@ private let tcpTable: [[[TCPCTState]]] = [
     ],
 ]
 
-/// `tcpTable` flat, `[dir * 60 + flag index * 10 + old state]`: one bounds check and no
-/// nested array buffers per packet.
-private let tcpTransitions: [TCPCTState] = tcpTable.flatMap { $0.flatMap { $0 } }
+/// `tcpTable` flat, `[dir * 60 + flag index * 10 + old state]`, one byte per state's raw
+/// value: a constant (a global array is made lazily, and every packet checked that it had
+/// been). ConntrackTests compares it with `tcpTable`.
+@inline(__always) private var tcpTransitionCodes: StaticString {
+    "\u{1}\u{1}\u{B}\u{B}\u{B}\u{B}\u{B}\u{1}\u{1}\u{9}\u{C}\u{C}\u{2}\u{C}\u{C}\u{C}\u{C}\u{C}\u{C}\u{2}\u{C}\u{C}\u{4}\u{4}\u{6}\u{6}\u{6}\u{7}\u{8}\u{C}\u{3}\u{C}\u{3}\u{3}\u{5}\u{5}\u{7}\u{7}\u{8}\u{C}\u{C}\u{8}\u{8}\u{8}\u{8}\u{8}\u{8}\u{8}\u{8}\u{8}\u{C}\u{C}\u{C}\u{C}\u{C}\u{C}\u{C}\u{C}\u{C}\u{C}\u{C}\u{9}\u{C}\u{C}\u{C}\u{C}\u{C}\u{1}\u{C}\u{9}\u{C}\u{2}\u{B}\u{B}\u{B}\u{B}\u{B}\u{B}\u{B}\u{2}\u{C}\u{C}\u{4}\u{4}\u{6}\u{6}\u{6}\u{7}\u{8}\u{C}\u{C}\u{B}\u{2}\u{3}\u{5}\u{5}\u{7}\u{7}\u{8}\u{B}\u{C}\u{8}\u{8}\u{8}\u{8}\u{8}\u{8}\u{8}\u{8}\u{8}\u{C}\u{C}\u{C}\u{C}\u{C}\u{C}\u{C}\u{C}\u{C}\u{C}"
+}
 
-@inline(__always) private func tcpTransition(_ dir: Int, _ idx: Int, _ old: Int) -> TCPCTState {
+@inline(__always) func tcpTransition(_ dir: Int, _ idx: Int, _ old: Int) -> TCPCTState {
     precondition(old < 10, "TCP conntrack states index the transition table below 10")
-    return tcpTransitions[dir * 60 + idx * 10 + old]
+    let i = dir * 60 + idx * 10 + old
+    precondition(i >= 0 && i < 120, "TCP transition index out of the table")
+    return TCPCTState(rawValue: tcpTransitionCodes.utf8Start[i]).unsafelyUnwrapped
 }
 
 @inline(__always) private func before(_ a: UInt32, _ b: UInt32) -> Bool { Int32(bitPattern: a &- b) < 0 }
@@ -467,7 +473,7 @@ public struct ConntrackTable {
 
     /// Finds the connection a tuple belongs to, dropping it first if it has expired.
     /// - Complexity: O(1) expected.
-    mutating func find(_ t: CTTuple, now: Int64) -> (slot: Int32, dir: Int)? {
+    @inline(__always) mutating func find(_ t: CTTuple, now: Int64) -> (slot: Int32, dir: Int)? {
         guard let v = lookup(t) else { return nil }
         let slot = v >> 1
         if slots[Int(slot)].timeoutAt <= now {
@@ -550,10 +556,15 @@ public struct ConntrackTable {
     // MARK: - nf_conntrack_in
 
     /// Builds the tuple of a packet (`nf_ct_get_tuple`); nil with the reason when it cannot.
-    static func tuple(of p: NFPacket) -> (CTTuple?, StaticString?) {
+    /// Inlined: returned through memory, the tuple was copied out again at every packet.
+    @inline(__always) static func tuple(of p: NFPacket) -> (CTTuple?, StaticString?) {
         let v6 = p.family == .ipv6
         let proto = p.l4proto
-        var t = CTTuple(src: p.saddr, dst: p.daddr, sport: 0, dport: 0, proto: proto, v6: v6)
+        // The addresses as `saddr` / `daddr` read them, inline.
+        let b = p.bytes
+        var t = v6 ? CTTuple(src: NFValue(high: b.be64(8), low: b.be64(16)), dst: NFValue(high: b.be64(24), low: b.be64(32)),
+                             sport: 0, dport: 0, proto: proto, v6: true)
+                   : CTTuple(src: NFValue(UInt64(b.be32(12))), dst: NFValue(UInt64(b.be32(16))), sport: 0, dport: 0, proto: proto, v6: false)
         switch proto {
         case 6, 17, 136, 132, 33:
             guard p.thoff >= 0 else { return p.laterFragment ? (t, nil) : (nil, "truncated transport header") }
@@ -698,8 +709,8 @@ public struct ConntrackTable {
             r.info = .new
         }
         r.slot = slot
+        // Every return below notes when the tracker armed the timeout (`noteRefresh`).
         let armedBefore = slots[Int(slot)].timeoutAt
-        defer { if slots[Int(slot)].inUse && slots[Int(slot)].timeoutAt != armedBefore { slots[Int(slot)].refreshedNs = now } }
         // Protocol tracker.
         switch t.proto {
         case 6:
@@ -707,13 +718,16 @@ public struct ConntrackTable {
             if repeatAsNew {
                 remove(slot)
                 t = ConntrackTable.tuple(of: p).0!
-                return conntrackIn(p, now: now, verifyChecksum: verifyChecksum)
+                let again = conntrackIn(p, now: now, verifyChecksum: verifyChecksum)
+                noteRefresh(slot, armedBefore: armedBefore, now: now)
+                return again
             }
             if !ok {
                 if r.created { remove(slot) }
                 r.slot = -1
                 r.invalidReason = why
                 invalidCount += 1
+                noteRefresh(slot, armedBefore: armedBefore, now: now)
                 return r
             }
         case 17, 136:
@@ -734,11 +748,21 @@ public struct ConntrackTable {
             if slots[Int(slot)].status & CTStatus.seenReply != 0 || dir == 1 { slots[Int(slot)].status |= CTStatus.assured }
         }
         if dir == 1 && slots[Int(slot)].inUse { slots[Int(slot)].status |= CTStatus.seenReply }
+        noteRefresh(slot, armedBefore: armedBefore, now: now)
         return r
     }
 
+    /// Remembers `now` as when the timeout of the connection in `slot` was last armed
+    /// (`nf_ct_refresh`), when the packet's tracker changed it from `armedBefore` (and the
+    /// connection is still there). Written out at `conntrackIn`'s returns: a `defer` there was
+    /// a call of its own, with a uniqueness check of the slots, on every packet.
+    @inline(__always) private mutating func noteRefresh(_ slot: Int32, armedBefore: Int64, now: Int64) {
+        let i = Int(slot)
+        if slots[i].inUse && slots[i].timeoutAt != armedBefore { slots[i].refreshedNs = now }
+    }
+
     /// Bytes of the transport segment (IP payload from the transport header on).
-    func l4Length(_ p: NFPacket) -> Int {
+    @inline(__always) func l4Length(_ p: NFPacket) -> Int {
         guard p.thoff >= 0 else { return 0 }
         if p.family == .ipv6 { return 40 + Int(p.bytes.u16(4)) - p.thoff }
         return Int(p.bytes.u16(2)) - p.thoff
@@ -793,14 +817,19 @@ public struct ConntrackTable {
         var seqUnknown = false
     }
 
-    func segment(_ p: NFPacket) -> TCPSeg {
+    /// The segment's fields the tracker reads. The caller has checked the 20-byte header is
+    /// captured.
+    @inline(__always) func segment(_ p: NFPacket) -> TCPSeg {
         let o = p.thoff
-        let doff = Int(p.bytes.u8(o + 12) >> 4) * 4
-        var s = TCPSeg(seq: p.bytes.u32(o + 4), ack: p.bytes.u32(o + 8), win: p.bytes.u16(o + 14), flags: p.bytes.u8(o + 13),
+        let doff = Int(p.bytes.u8(o &+ 12) >> 4) &* 4
+        var s = TCPSeg(seq: p.bytes.be32(o &+ 4), ack: p.bytes.be32(o &+ 8), win: p.bytes.be16(o &+ 14), flags: p.bytes.u8(o &+ 13),
                        dataLen: UInt32(max(0, l4Length(p) - doff)), wscale: nil, sackPerm: false, sackMax: nil,
                        seqUnknown: p.localSeqUnknown)
-        var i = o + 20
-        let end = min(o + doff, p.bytes.count)
+        var i = o &+ 20
+        let end = min(o &+ doff, p.bytes.count)
+        // The usual layouts hold nothing the tracker reads: no options, or NOP NOP timestamps
+        // (what the loop below would skip over).
+        if end <= i || (end &- i == 12 && p.bytes.be32(i) == 0x0101_080A) { return s }
         while i < end {
             let kind = p.bytes.u8(i)
             if kind == 0 { break }
@@ -871,7 +900,9 @@ public struct ConntrackTable {
     static func tcpInWindow(_ t: UnsafeMutablePointer<TCPTrack>, dir: Int, _ s: TCPSeg, state: TCPCTState,
                             beLiberal: Bool) -> (Int, StaticString?) {
         // The two direction states as an array of two (a homogeneous tuple is laid out as one).
-        let seen = (UnsafeMutableRawPointer(t) + TCPTrack.seenOffset).assumingMemoryBound(to: TCPDirState.self)
+        // `seen` is the first field (TCPTrack.seenOffset is 0, ConntrackTests checks it): the
+        // pointer is the track's own (reading the static offset cost a `swift_once` a packet).
+        let seen = UnsafeMutableRawPointer(t).assumingMemoryBound(to: TCPDirState.self)
         var snd = seen[dir], rcv = seen[1 - dir]
         if rcv.flags & TCPDirState.isnUnknown != 0 && s.flags & fACK != 0 && s.flags & fRST == 0 {
             // The host's ISN, learnt from the peer's acknowledgment of it.

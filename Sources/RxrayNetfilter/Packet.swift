@@ -120,6 +120,18 @@ public struct NFPacket {
         parse()
     }
 
+    /// Makes this the packet `init(family:hook:bytes:...)` would make, in place (assigning a
+    /// new packet to a stored one built it in a temporary and copied it over).
+    public mutating func reset(family: NFFamily, hook: NFHookPoint, bytes: UnsafeRawBufferPointer, length: Int,
+                               iif: Int, oif: Int, iifName: IfName, oifName: IfName,
+                               pktType: UInt8, mark: UInt32, timeNs: Int64, sourceMAC: MACAddress?) {
+        self.family = family; self.hook = hook; self.bytes = bytes; self.length = length
+        self.iif = iif; self.oif = oif; self.iifName = iifName; self.oifName = oifName
+        self.pktType = pktType; self.mark = mark; self.timeNs = timeNs; self.sourceMAC = sourceMAC
+        bridged = false; localSeqUnknown = false; l4ChecksumVerified = false
+        parse()
+    }
+
     /// Finds the transport header (walking IPv6 extension headers) and fragment status.
     public mutating func parse() {
         l4proto = 0; thoff = -1; laterFragment = false; isFragment = false
@@ -235,9 +247,11 @@ public struct NFValue: Hashable, Sendable, Comparable {
 
 extension UnsafeRawBufferPointer {
     @inline(__always) func u8(_ o: Int) -> UInt8 { self[o] }
-    @inline(__always) func u16(_ o: Int) -> UInt16 { UInt16(self[o]) << 8 | UInt16(self[o + 1]) }
-    @inline(__always) func u32(_ o: Int) -> UInt32 { UInt32(u16(o)) << 16 | UInt32(u16(o + 2)) }
-    @inline(__always) func u64(_ o: Int) -> UInt64 { UInt64(u32(o)) << 32 | UInt64(u32(o + 4)) }
+    // One unaligned load each (as `be16`...): the byte-by-byte forms computed `o + 1`, `o + 2`
+    // with overflow checks between the loads, which kept them from being merged.
+    @inline(__always) func u16(_ o: Int) -> UInt16 { be16(o) }
+    @inline(__always) func u32(_ o: Int) -> UInt32 { be32(o) }
+    @inline(__always) func u64(_ o: Int) -> UInt64 { be64(o) }
     /// Big-endian loads in one unaligned read each; the caller has checked the bytes are there.
     @inline(__always) func be16(_ o: Int) -> UInt16 { UInt16(bigEndian: loadUnaligned(fromByteOffset: o, as: UInt16.self)) }
     @inline(__always) func be32(_ o: Int) -> UInt32 { UInt32(bigEndian: loadUnaligned(fromByteOffset: o, as: UInt32.self)) }

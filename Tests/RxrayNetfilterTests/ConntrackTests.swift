@@ -160,4 +160,114 @@ final class ConntrackTests: XCTestCase {
         let out = rig.run(Pkt.v4(src: peer, dst: me, proto: 17, l4: Pkt.udp(sport: 4444, dport: 53)), hooks: local)
         XCTAssertEqual(out.state.ct.info, .establishedReply)
     }
+
+    func testTransitionCodesAreTheTransitionTable() {
+        for dir in 0..<2 {
+            for idx in 0..<6 {
+                for old in 0..<10 { XCTAssertEqual(tcpTransition(dir, idx, old), tcpTable[dir][idx][old], "\(dir) \(idx) \(old)") }
+            }
+        }
+    }
+
+    func testTrackWindowStatesSitAtOffsetZero() {
+        // The window check reads the two direction states through the track's own pointer.
+        XCTAssertEqual(TCPTrack.seenOffset, 0)
+    }
+
+    /// The options a segment carries, scanned byte by byte as the tracker always did: window
+    /// scale (SYN), SACK-permitted, the highest SACK block edge.
+    private func referenceOptions(_ b: [UInt8], thoff o: Int) -> (wscale: UInt8?, sackPerm: Bool, sackMax: UInt32?) {
+        func u32(_ i: Int) -> UInt32 { UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3]) }
+        var ws: UInt8? = nil, sp = false, sm: UInt32? = nil
+        let doff = Int(b[o + 12] >> 4) * 4
+        var i = o + 20
+        let end = min(o + doff, b.count)
+        while i < end {
+            let kind = b[i]
+            if kind == 0 { break }
+            if kind == 1 { i += 1; continue }
+            guard i + 1 < end else { break }
+            let len = Int(b[i + 1])
+            guard len >= 2, i + len <= end else { break }
+            switch kind {
+            case 3 where len == 3: ws = min(b[i + 2], 14)
+            case 4 where len == 2: sp = true
+            case 5 where len >= 10:
+                var j = i + 2
+                while j + 8 <= i + len {
+                    let right = u32(j + 4)
+                    if sm == nil || Int32(bitPattern: sm! &- right) < 0 { sm = right }
+                    j += 8
+                }
+            default: break
+            }
+            i += len
+        }
+        return (ws, sp, sm)
+    }
+
+    func testSegmentReadsTheSameOptionsWhateverTheirLayoutAndCapturedLength() {
+        let table = ConntrackTable(config: CTConfig())
+        let ts: [UInt8] = [8, 10, 0, 0, 0, 1, 0, 0, 0, 2]
+        var layouts: [[UInt8]] = [
+            [],
+            [1, 1] + ts,                                                   // the usual: NOP NOP timestamps
+            [1, 1] + ts + [1, 1, 5, 10, 0, 0, 0, 5, 0, 0, 0, 9],           // timestamps and a SACK block
+            [2, 4, 5, 180, 4, 2] + ts + [1, 3, 3, 7],                      // a SYN's MSS, SACK-permitted, timestamps, scale
+            [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 3, 3, 20, 0, 0, 0, 0], // the usual prefix, then more
+            [1, 1, 8, 9, 0, 0, 0, 1, 0, 0, 0, 2],                          // not quite the usual: bad length
+            [1, 1, 4, 2], [3, 3, 20, 0], [0, 1, 1, 1], [1, 1, 5, 18, 0, 0, 0, 1, 0, 0, 0, 7, 0, 0, 0, 3, 0, 0, 0, 4],
+        ]
+        var rng = LCG(s: 77)
+        for _ in 0..<200 {
+            // Random option bytes, biased towards the kinds the tracker reads.
+            var o: [UInt8] = []
+            let n = rng.below(11) * 4
+            while o.count < n {
+                switch rng.below(6) {
+                case 0: o.append(1)
+                case 1: o += [3, 3, UInt8(rng.below(20))]
+                case 2: o += [4, 2]
+                case 3: o += [5, UInt8(2 + 8 * rng.below(3))] + (0..<8).map { _ in UInt8(rng.below(256)) }
+                case 4: o += ts
+                default: o.append(UInt8(rng.below(256)))
+                }
+            }
+            layouts.append(Array(o.prefix(n)))
+        }
+        for (k, opts) in layouts.enumerated() {
+            var tcp = Pkt.tcp(sport: 1000, dport: 80, flags: fACK, seq: 5, ack: 9) + opts
+            while tcp.count % 4 != 0 { tcp.append(0) }
+            tcp[12] = UInt8(tcp.count / 4) << 4
+            let bytes = Pkt.v4(src: peer, dst: me, proto: 6, l4: tcp + [1, 2, 3])
+            // Every capture that holds the 20-byte header, up to the whole packet.
+            for cut in 40...bytes.count {
+                let prefix = Array(bytes.prefix(cut))
+                prefix.withUnsafeBytes { buf in
+                    let p = NFPacket(family: .ipv4, hook: .prerouting, bytes: buf, length: bytes.count)
+                    let s = table.segment(p)
+                    let want = referenceOptions(prefix, thoff: 20)
+                    XCTAssertEqual(s.wscale, want.wscale, "layout \(k) cut \(cut)")
+                    XCTAssertEqual(s.sackPerm, want.sackPerm, "layout \(k) cut \(cut)")
+                    XCTAssertEqual(s.sackMax, want.sackMax, "layout \(k) cut \(cut)")
+                    XCTAssertEqual(s.seq, 5); XCTAssertEqual(s.ack, 9); XCTAssertEqual(s.win, 8192); XCTAssertEqual(s.flags, fACK)
+                    XCTAssertEqual(s.dataLen, 3)
+                }
+            }
+        }
+    }
+
+    func testRefreshTimeIsWhenTheTrackerLastArmedTheTimeout() throws {
+        let rig = Rig(try NetfilterEngine(host: testHost(nft: ctRules)))
+        let t0 = rig.time
+        let slot = rig.run(Pkt.v4(src: peer, dst: me, proto: 6, l4: Pkt.tcp(sport: 5007, dport: 80, flags: fSYN, seq: 100)), hooks: local).state.ct.slot
+        XCTAssertEqual(rig.engine.conntrack.entry(slot)?.refreshedNs, t0 + 1_000_000)
+        // A SYN retransmitted in SYN_SENT leaves the timeout, and so the refresh time, alone.
+        _ = rig.run(Pkt.v4(src: peer, dst: me, proto: 6, l4: Pkt.tcp(sport: 5007, dport: 80, flags: fSYN, seq: 100)), hooks: local)
+        XCTAssertEqual(rig.engine.conntrack.entry(slot)?.refreshedNs, t0 + 1_000_000)
+        _ = rig.run(Pkt.v4(src: me, dst: peer, proto: 6, l4: Pkt.tcp(sport: 80, dport: 5007, flags: fSYN | fACK, seq: 900, ack: 101)), hooks: [.output, .postrouting])
+        let e = try XCTUnwrap(rig.engine.conntrack.entry(slot))
+        XCTAssertEqual(e.refreshedNs, t0 + 3_000_000)
+        XCTAssertEqual(e.timeoutAt - e.refreshedNs, 60_000_000_000)
+    }
 }

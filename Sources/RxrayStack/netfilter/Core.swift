@@ -154,7 +154,8 @@ extension Kernel {
         case .arpForward: point = .forward; family = .arp
         }
         if a.frame != skb.frame {
-            if a.frame >= 0 { engine.packetDone(&a.state) }
+            // `packetDone` acts only on a connection the packet created (and not confirmed).
+            if a.frame >= 0 && a.state.ct.created { engine.packetDone(&a.state) }
             a.frame = skb.frame
             a.state = NFPacketState()
             a.repliesDone = r.replies.count
@@ -184,9 +185,9 @@ extension Kernel {
             a.packet.iif = nfIfindex[skb.dev]; a.packet.oif = oif; a.packet.iifName = nfIfName[skb.dev]; a.packet.oifName = oifName
             a.packet.pktType = skb.pktType.rawValue; a.packet.mark = skb.mark; a.packet.timeNs = skb.time; a.packet.sourceMAC = skb.srcMAC
         } else {
-            a.packet = NFPacket(family: family, hook: point, bytes: skb.buf, length: skb.len, iif: nfIfindex[skb.dev], oif: oif,
-                                iifName: nfIfName[skb.dev], oifName: oifName, pktType: skb.pktType.rawValue, mark: skb.mark,
-                                timeNs: skb.time, sourceMAC: skb.srcMAC)
+            a.packet.reset(family: family, hook: point, bytes: skb.buf, length: skb.len, iif: nfIfindex[skb.dev], oif: oif,
+                           iifName: nfIfName[skb.dev], oifName: oifName, pktType: skb.pktType.rawValue, mark: skb.mark,
+                           timeNs: skb.time, sourceMAC: skb.srcMAC)
         }
         a.packetFrame = skb.frame
         // GRO verified the checksum of a packet it completed alone, over these very bytes (its
