@@ -309,8 +309,8 @@ public final class CaptureReader {
     private func recordFrame() -> CapturedFrame {
         CapturedFrame(
             index: framesRead, timestampNanoseconds: records.timestampNanoseconds, captureLength: records.captureLength,
-            wireLength: records.wireLength, linkType: pcapLinkType, interfaceID: 0, interfaceName: nil,
-            comment: nil, direction: .unknown, bytes: records.bytes)
+            wireLength: records.wireLength, linkType: pcapLinkType, interfaceID: 0, labels: nil,
+            direction: .unknown, bytes: records.bytes)
     }
 
     /// The `CaptureError` for a record the record reader rejected, as `pcapEnd` makes it.
@@ -360,8 +360,8 @@ public final class CaptureReader {
         let ns = Int64(header.pointee.ts.tv_sec) &* 1_000_000_000 &+ Int64(header.pointee.ts.tv_usec)
         return CapturedFrame(
             index: framesRead + 1, timestampNanoseconds: ns, captureLength: captureLength,
-            wireLength: Int(header.pointee.len), linkType: pcapLinkType, interfaceID: 0, interfaceName: nil,
-            comment: nil, direction: .unknown,
+            wireLength: Int(header.pointee.len), linkType: pcapLinkType, interfaceID: 0, labels: nil,
+            direction: .unknown,
             bytes: UnsafeRawBufferPointer(start: UnsafeRawPointer(data), count: captureLength))
     }
 

@@ -57,6 +57,27 @@ public struct CaptureInterface: Sendable, Equatable {
     }
 }
 
+/// The texts a frame may carry beside its values: the name of its interface and its
+/// comment. Held by one reference (`CapturedFrame.labels`) so that copying a frame retains at
+/// most one object, and a classic pcap frame, which has neither, holds nil. Readers share one
+/// instance among the frames of an interface that carry no comment.
+public final class FrameLabels: Sendable {
+    /// `if_name` of the frame's interface, or the live interface's name.
+    public let interfaceName: String?
+    /// The frame's `opt_comment` (pcapng only). Several comments are joined with a newline.
+    public let comment: String?
+
+    public init(interfaceName: String?, comment: String?) {
+        self.interfaceName = interfaceName
+        self.comment = comment
+    }
+
+    /// Labels for the two texts, or nil when both are nil.
+    @inlinable public static func make(interfaceName: String?, comment: String?) -> FrameLabels? {
+        interfaceName == nil && comment == nil ? nil : FrameLabels(interfaceName: interfaceName, comment: comment)
+    }
+}
+
 /// One frame of a capture.
 ///
 /// `bytes` points into the reader's buffer and is valid only until the next call to the
@@ -73,15 +94,38 @@ public struct CapturedFrame {
     public var wireLength: Int
     public var linkType: LinkType
     public var interfaceID: Int
-    public var interfaceName: String?
-    /// The frame's `opt_comment` (pcapng only). Several comments are joined with a newline.
-    public var comment: String?
+    /// The interface name and comment, nil when the frame has neither.
+    public var labels: FrameLabels?
     public var direction: FrameDirection
     public var bytes: UnsafeRawBufferPointer
+
+    /// The interface's name (`if_name`, or the live interface), when known.
+    @inlinable public var interfaceName: String? {
+        get { labels?.interfaceName }
+        set { labels = FrameLabels.make(interfaceName: newValue, comment: comment) }
+    }
+
+    /// The frame's `opt_comment` (pcapng only). Several comments are joined with a newline.
+    @inlinable public var comment: String? {
+        get { labels?.comment }
+        set { labels = FrameLabels.make(interfaceName: interfaceName, comment: newValue) }
+    }
 
     public init(
         index: Int, timestampNanoseconds: Int64, captureLength: Int, wireLength: Int,
         linkType: LinkType, interfaceID: Int, interfaceName: String?, comment: String?,
+        direction: FrameDirection, bytes: UnsafeRawBufferPointer
+    ) {
+        self.init(index: index, timestampNanoseconds: timestampNanoseconds, captureLength: captureLength,
+                  wireLength: wireLength, linkType: linkType, interfaceID: interfaceID,
+                  labels: FrameLabels.make(interfaceName: interfaceName, comment: comment),
+                  direction: direction, bytes: bytes)
+    }
+
+    /// A frame whose interface name and comment are `labels` (shared, not copied).
+    public init(
+        index: Int, timestampNanoseconds: Int64, captureLength: Int, wireLength: Int,
+        linkType: LinkType, interfaceID: Int, labels: FrameLabels?,
         direction: FrameDirection, bytes: UnsafeRawBufferPointer
     ) {
         self.index = index
@@ -90,8 +134,7 @@ public struct CapturedFrame {
         self.wireLength = wireLength
         self.linkType = linkType
         self.interfaceID = interfaceID
-        self.interfaceName = interfaceName
-        self.comment = comment
+        self.labels = labels
         self.direction = direction
         self.bytes = bytes
     }

@@ -102,6 +102,8 @@ public final class LiveCapture: @unchecked Sendable {
     private let handle: OpaquePointer
     private let nanosecondTimestamps: Bool
     private var framesSeen = 0
+    /// The labels (the interface's name) every frame shares.
+    private let labels: FrameLabels
 
     /// Opens and activates the interface and installs the filter and direction.
     /// - Throws: `CaptureError.liveCaptureFailed` with libpcap's message, or
@@ -109,6 +111,7 @@ public final class LiveCapture: @unchecked Sendable {
     public init(interface: String, options: LiveCaptureOptions = LiveCaptureOptions()) throws(CaptureError) {
         self.interface = interface
         self.options = options
+        labels = FrameLabels(interfaceName: interface, comment: nil)
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let handle = pcap_create(interface, &errbuf) else {
             throw CaptureError.liveCaptureFailed(interface: interface, operation: "pcap_create", message: String(cString: errbuf))
@@ -256,7 +259,7 @@ public final class LiveCapture: @unchecked Sendable {
         let frame = CapturedFrame(
             index: framesSeen, timestampNanoseconds: Int64(header.ts.tv_sec) &* 1_000_000_000 &+ fraction,
             captureLength: Int(header.caplen), wireLength: Int(header.len), linkType: linkType, interfaceID: 0,
-            interfaceName: interface, comment: nil, direction: direction, bytes: raw)
+            labels: labels, direction: direction, bytes: raw)
         context.handled += 1
         context.handler(frame)
     }

@@ -138,12 +138,19 @@ struct PcapRecordReader: ~Copyable {
                 throw .truncated("truncated dump file; tried to read \(caplen) captured bytes, only got \(available &- 16)")
             }
         }
-        timestampNanoseconds = sec &* 1_000_000_000 &+ sub
-        captureLength = Int(caplen)
-        wireLength = Int(len)
-        bytes = UnsafeRawBufferPointer(start: buffer + (start &+ 16), count: Int(caplen))
-        start &+= need
+        take(sec, sub, kept: Int(caplen), wire: len, recordBytes: need)
         return true
+    }
+
+    /// Sets the fields of the record at `start` (header already checked, `kept` bytes of its
+    /// body handed out) and moves past its `recordBytes` (header and whole body).
+    @inline(__always)
+    private mutating func take(_ sec: Int64, _ sub: Int64, kept: Int, wire len: UInt32, recordBytes need: Int) {
+        timestampNanoseconds = sec &* 1_000_000_000 &+ sub
+        captureLength = kept
+        wireLength = Int(len)
+        bytes = UnsafeRawBufferPointer(start: buffer + (start &+ 16), count: kept)
+        start &+= need
     }
 
     /// A record whose `caplen` exceeds the file's snapshot length: an error above the
@@ -163,11 +170,7 @@ struct PcapRecordReader: ~Copyable {
         if body < Int(caplen) {
             throw .truncated("truncated dump file; tried to read \(caplen) captured bytes, only got \(body)")
         }
-        timestampNanoseconds = sec &* 1_000_000_000 &+ sub
-        captureLength = Int(snapshot)
-        wireLength = Int(len)
-        bytes = UnsafeRawBufferPointer(start: buffer + (start &+ 16), count: Int(snapshot))
-        start &+= need
+        take(sec, sub, kept: Int(snapshot), wire: len, recordBytes: need)
         return true
     }
 

@@ -33,6 +33,8 @@ final class PcapngReader {
     /// Per interface: timestamp resolution (`if_tsresol` byte) and offset in seconds.
     private var timestampResolution: [UInt8] = []
     private var timestampOffset: [Int64] = []
+    /// Per interface: the labels (its name) its frames without a comment share.
+    private var interfaceLabels: [FrameLabels?] = []
     /// Global id of the current section's first interface.
     private var sectionFirstInterface = 0
     private(set) var framesRead = 0
@@ -216,6 +218,7 @@ final class PcapngReader {
         interfaces.append(CaptureInterface(id: id, name: name, description: description, linkType: linkType, snaplen: snaplen))
         timestampResolution.append(resolution)
         timestampOffset.append(offset)
+        interfaceLabels.append(FrameLabels.make(interfaceName: name, comment: nil))
     }
 
     /// Nanoseconds since the epoch from a raw timestamp in the interface's units.
@@ -311,10 +314,11 @@ final class PcapngReader {
         }
         framesRead += 1
         let info = interfaces[interface]
+        let labels = comment == nil ? interfaceLabels[interface] : FrameLabels(interfaceName: info.name, comment: comment)
         return CapturedFrame(
             index: framesRead, timestampNanoseconds: nanoseconds(raw, interface: interface),
             captureLength: captureLength, wireLength: wireLength, linkType: info.linkType,
-            interfaceID: interface, interfaceName: info.name, comment: comment, direction: direction,
+            interfaceID: interface, labels: labels, direction: direction,
             bytes: UnsafeRawBufferPointer(start: block + headerLength, count: captureLength))
     }
 
@@ -328,7 +332,7 @@ final class PcapngReader {
         framesRead += 1
         return CapturedFrame(
             index: framesRead, timestampNanoseconds: 0, captureLength: captureLength, wireLength: wireLength,
-            linkType: info.linkType, interfaceID: interface, interfaceName: info.name, comment: nil,
+            linkType: info.linkType, interfaceID: interface, labels: interfaceLabels[interface],
             direction: .unknown, bytes: UnsafeRawBufferPointer(start: block + 12, count: captureLength))
     }
 }

@@ -53,7 +53,7 @@ final class FrameSource {
                 return CapturedFrame(
                     index: f.index, timestampNanoseconds: f.timestampNanoseconds, captureLength: f.length,
                     wireLength: f.wireLength, linkType: f.linkType, interfaceID: f.interfaceID,
-                    interfaceName: f.interfaceName, comment: f.comment, direction: f.direction,
+                    labels: f.labels, direction: f.direction,
                     bytes: b.bytes(of: position - 1))
             }
             if let b = batch {
@@ -96,8 +96,7 @@ struct BatchFrame {
     var wireLength: Int
     var linkType: LinkType
     var interfaceID: Int
-    var interfaceName: String?
-    var comment: String?
+    var labels: FrameLabels?
     var direction: FrameDirection
     var selected: Bool
     var filterError: CaptureError?
@@ -151,7 +150,7 @@ final class FrameBatch {
         frames.append(BatchFrame(
             offset: used, length: n, index: frame.index, timestampNanoseconds: frame.timestampNanoseconds,
             wireLength: frame.wireLength, linkType: frame.linkType, interfaceID: frame.interfaceID,
-            interfaceName: frame.interfaceName, comment: frame.comment, direction: frame.direction,
+            labels: frame.labels, direction: frame.direction,
             selected: selected, filterError: filterError))
         used += n
     }

@@ -110,6 +110,58 @@ final class CaptureReaderTests: XCTestCase {
         XCTAssertEqual(frames.map(\.index), Array(1 ... 24))
     }
 
+    /// A frame's interface name and comment live in one `FrameLabels` reference: nil for classic
+    /// pcap, one shared instance per interface for pcapng frames without a comment, a fresh
+    /// one for a frame with a comment.
+    func testFrameLabelsAreNilForPcapAndSharedPerInterfaceForPcapng() throws {
+        let pcap = try CaptureReader(path: Fixtures.path("eth.pcap"))
+        while let f = try pcap.next() {
+            XCTAssertNil(f.labels)
+            XCTAssertNil(f.interfaceName)
+            XCTAssertNil(f.comment)
+        }
+        let reader = try CaptureReader(path: Fixtures.path("multi.pcapng"))
+        var shared: [Int: FrameLabels] = [:]
+        var commented = 0
+        while let f = try reader.next() {
+            let labels = try XCTUnwrap(f.labels, "frame \(f.index)")
+            XCTAssertEqual(labels.interfaceName, reader.interfaces[f.interfaceID].name, "frame \(f.index)")
+            if f.comment == nil {
+                if let s = shared[f.interfaceID] {
+                    XCTAssertTrue(s === labels, "frame \(f.index): the interface's labels")
+                } else {
+                    shared[f.interfaceID] = labels
+                }
+            } else {
+                commented += 1
+            }
+        }
+        XCTAssertEqual(Set(shared.keys), [0, 1, 2])
+        XCTAssertGreaterThan(commented, 0)
+        // Frames of different interfaces never share.
+        XCTAssertEqual(Set(shared.values.map { ObjectIdentifier($0) }).count, 3)
+    }
+
+    /// The computed `interfaceName` and `comment` keep the other text when one is set, and a
+    /// frame with neither holds no labels.
+    func testSettingInterfaceNameOrCommentKeepsTheOther() {
+        var f = CapturedFrame(index: 1, timestampNanoseconds: 0, captureLength: 0, wireLength: 0, linkType: .ethernet,
+                              interfaceID: 0, interfaceName: nil, comment: nil, direction: .unknown,
+                              bytes: UnsafeRawBufferPointer(start: nil, count: 0))
+        XCTAssertNil(f.labels)
+        f.interfaceName = "eth0"
+        f.comment = "hello"
+        XCTAssertEqual(f.interfaceName, "eth0")
+        XCTAssertEqual(f.comment, "hello")
+        let copy = f
+        f.interfaceName = nil
+        XCTAssertNil(f.interfaceName)
+        XCTAssertEqual(f.comment, "hello")
+        XCTAssertEqual(copy.interfaceName, "eth0", "a copy keeps its texts")
+        f.comment = nil
+        XCTAssertNil(f.labels)
+    }
+
     func testHandWrittenBigEndianPcapngWithTwoSectionsAndEveryPacketBlockKind() throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
