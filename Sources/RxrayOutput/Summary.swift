@@ -178,13 +178,11 @@ public struct RunSummary {
             var added = 0
             counterTotals.withUnsafeMutableBufferPointer { totals in
                 counterSeen.withUnsafeMutableBufferPointer { seen in
-                    r.counters.withUnsafeBufferPointer { moved in
-                        for k in moved.indices {
-                            // `MIB.ordinal` is the declaration-order index, as `Ordinals.of` (HotPathTests).
-                            let i = moved[k].0.ordinal
-                            totals[i] += moved[k].1
-                            if !seen[i] { seen[i] = true; added += 1 }
-                        }
+                    r.forEachCounter { mib, delta in
+                        // `MIB.ordinal` is the declaration-order index, as `Ordinals.of` (HotPathTests).
+                        let i = mib.ordinal
+                        totals[i] += delta
+                        if !seen[i] { seen[i] = true; added += 1 }
                     }
                 }
             }

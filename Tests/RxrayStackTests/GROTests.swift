@@ -150,6 +150,53 @@ final class GROTests: XCTestCase {
         XCTAssertEqual(rsts(rs), 6)
     }
 
+    /// With results emitted as they settle (`EmitOrder.settled`), every frame's result comes out
+    /// once and equals its result in capture order; the held frames a round settles come out in
+    /// frame order.
+    func testSettledOrderEmitsEachHeldFrameOnceInFrameOrder() {
+        // Four interleaved flows, some segments with PSH: their holds end in different rounds,
+        // several in one round at a poll's end.
+        var frames: [[UInt8]] = []
+        for i in 0..<40 {
+            let flow = UInt16(i % 4), k = UInt32(i / 4)
+            frames.append(Seg.tcp(sport: 33000 + flow, flags: i % 7 == 3 ? 0x18 : 0x10, seq: 10000 + k * 100, id: UInt16(100 + k)))
+        }
+        let spacing: Int64 = 20_000
+        let inOrder = run(ns(), frames, spacingNs: spacing)
+        let a = Analyzer(netns: ns(), options: Analyzer.Options(order: .settled))
+        var byFrame: [Int: FrameResult] = [:]
+        var rounds: [[Int]] = []
+        func take(_ r: FrameResult, _ round: inout [Int]) {
+            XCTAssertNil(byFrame[r.frame], "frame \(r.frame) emitted twice")
+            byFrame[r.frame] = r
+            round.append(r.frame)
+        }
+        for (i, f) in frames.enumerated() {
+            var round: [Int] = []
+            f.withUnsafeBytes { buf in
+                a.process(FrameInput(index: i + 1, timestampNs: 1_704_067_200_000_000_000 + Int64(i) * spacing, bytes: buf,
+                                     linkType: .ethernet, interfaceName: "eth0")) { take($0, &round) }
+            }
+            // The frame's own result comes first when it was not held (else it settles with the others).
+            let held = round.first == i + 1 ? Array(round.dropFirst()) : round
+            XCTAssertEqual(held, held.sorted(), "round of frame \(i + 1)")
+            rounds.append(round)
+        }
+        var last: [Int] = []
+        a.finish { take($0, &last) }
+        XCTAssertEqual(last, last.sorted())
+        XCTAssertEqual(byFrame.count, frames.count)
+        XCTAssertTrue(rounds.contains { $0.filter { $0 > 0 }.count >= 3 }, "a round settles several held frames")
+        for r in inOrder {
+            guard let s = byFrame[r.frame] else { XCTFail("frame \(r.frame) not emitted"); continue }
+            XCTAssertEqual(s.fate, r.fate, "frame \(r.frame)")
+            XCTAssertEqual(s.dropReason, r.dropReason, "frame \(r.frame)")
+            XCTAssertEqual(s.trace, r.trace, "frame \(r.frame)")
+            XCTAssertEqual(s.counters.map { "\($0.0)=\($0.1)" }, r.counters.map { "\($0.0)=\($0.1)" }, "frame \(r.frame)")
+            XCTAssertEqual(s.gro?.segments, r.gro?.segments, "frame \(r.frame)")
+        }
+    }
+
     func testNinthFlowInABucketCompletesTheOldest() {
         // veth frames carry no hash: every flow lands in bucket 0.
         let frames = (0..<9).map { Seg.tcp(sport: 40000 + UInt16($0), seq: 1, id: UInt16($0)) }

@@ -60,6 +60,53 @@ final class HotPathTests: XCTestCase {
         XCTAssertEqual(r.counters.map { $0.1 }, [1])
     }
 
+    /// Counters against the plain definition (an array of pairs in first-moved order, a move of
+    /// a counter already there added to it), over random moves of every MIB across resets: the
+    /// order and sums are the same, and a reset forgets the values of the previous frame.
+    func testCountersKeepFirstMovedOrderAndMergeAcrossResets() {
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ n: Int) -> Int {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((seed >> 33) % UInt64(n))
+        }
+        var r = FrameResult()
+        for frame in 1...200 {
+            r.reset(frame: frame)
+            var want: [(MIB, Int)] = []
+            // Mostly few moves, sometimes every MIB (the storage's whole order list).
+            let moves = frame % 50 == 0 ? 400 : next(12)
+            for _ in 0..<moves {
+                let m = MIB.allCases[next(MIB.count)]
+                let d = next(7) - 3
+                r.count(m, d)
+                if let i = want.firstIndex(where: { $0.0 == m }) { want[i].1 += d } else { want.append((m, d)) }
+            }
+            XCTAssertEqual(r.counters.map { $0.0 }, want.map { $0.0 }, "frame \(frame)")
+            XCTAssertEqual(r.counters.map { $0.1 }, want.map { $0.1 }, "frame \(frame)")
+            XCTAssertEqual(r.counters.count, want.count)
+        }
+    }
+
+    /// A copy of a result keeps its counters when the original is reset and counts again (and
+    /// the other way round): the storage is shared only until one of them writes.
+    func testCountersOfACopyStayApart() {
+        var r = FrameResult()
+        r.count(.ipInReceives)
+        r.count(.tcpInSegs, 5)
+        let copy = r
+        r.reset(frame: 2)
+        r.count(.tcpInSegs)
+        r.count(.udpInDatagrams, 2)
+        XCTAssertEqual(copy.counters.map { "\($0.0)=\($0.1)" }, ["ipInReceives=1", "tcpInSegs=5"])
+        XCTAssertEqual(r.counters.map { "\($0.0)=\($0.1)" }, ["tcpInSegs=1", "udpInDatagrams=2"])
+        var other = copy
+        other.count(.ipInReceives, 2)
+        other.count(.ipInDelivers)
+        XCTAssertEqual(copy.counters.map { "\($0.0)=\($0.1)" }, ["ipInReceives=1", "tcpInSegs=5"])
+        XCTAssertEqual(other.counters.map { "\($0.0)=\($0.1)" }, ["ipInReceives=3", "tcpInSegs=5", "ipInDelivers=1"])
+        XCTAssertTrue(FrameResult().counters.isEmpty)
+    }
+
     // MARK: RSS
 
     /// Microsoft's RSS verification vectors for the default key ("Verifying the RSS Hash

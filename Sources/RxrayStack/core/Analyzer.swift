@@ -125,6 +125,8 @@ public final class Analyzer {
     private var arenaDead = 0
     /// Frames a resolution settled in this round (packed after the flush if still waiting).
     private var settledThisRound: [Int] = []
+    /// Settled order: the slots of `settledThisRound` that `flush` emits (kept for its capacity).
+    private var closedSlots: [Int] = []
     /// The result packed slots are unpacked into for `emit` (its storage is reused).
     private var scratch = FrameResult()
     /// Every counter moved so far, indexed by `MIB.ordinal`.
@@ -349,12 +351,10 @@ public final class Analyzer {
         var set = totalSet
         // One uniqueness check for the frame, not one per counter.
         totalValues.withUnsafeMutableBufferPointer { totals in
-            r.counters.withUnsafeBufferPointer { moved in
-                for k in moved.indices {
-                    let o = moved[k].0.ordinal
-                    totals[o] += moved[k].1
-                    set.insert(o)
-                }
+            r.forEachCounter { mib, delta in
+                let o = mib.ordinal
+                totals[o] += delta
+                set.insert(o)
             }
         }
         totalSet = set
@@ -418,8 +418,10 @@ public final class Analyzer {
             r.appendStages(res.pointee.stages, detailBytes: UnsafeBufferPointer(start: nil, count: 0))
         }
         if res.pointee.accountedOn == nil || res.pointee.accountedOn == f {
-            res.pointee.counters.withUnsafeBufferPointer { moved in
-                for k in moved.indices { r.count(moved[k].0, moved[k].1) }
+            let moved = res.pointee.counters
+            for k in 0..<moved.count {
+                let (mib, delta) = moved[k]
+                r.count(mib, delta)
             }
             if !res.pointee.replies.isEmpty { r.replies.append(contentsOf: res.pointee.replies) }
         }
@@ -656,18 +658,39 @@ public final class Analyzer {
             // Only a resolution closes a pending slot here (nothing else waits), so with none
             // this round there is nothing to scan: held frames cost nothing per frame.
             guard !settledThisRound.isEmpty else { return }
-            var kept = pendingHead
-            for k in pendingHead..<pending.count {
-                if pending[k].open {
-                    // Swapped in place through the buffer: Array.swapAt copied both slots
-                    // (retaining their strings) and destroyed the copies.
-                    if kept != k { pending.withUnsafeMutableBufferPointer { $0.swapAt(kept, k) } }
-                    kept += 1
-                } else {
-                    emitSlot(k, emit)
+            // Every waiting slot is a held frame's, open until a resolution closes it, so the
+            // slots to emit are those of the frames settled this round: found by search and
+            // emitted in slot order, then cut out with the rest moved down in blocks (a scan
+            // of every held frame's slot, each round, cost a dozen instructions a slot).
+            closedSlots.removeAll(keepingCapacity: true)
+            for f in settledThisRound {
+                if let i = pendingIndex(f), !pending[i].open { closedSlots.append(i) }
+            }
+            guard !closedSlots.isEmpty else { return }
+            if closedSlots.count > 1 { closedSlots.sort() }
+            var last = -1
+            for k in closedSlots where k != last {
+                emitSlot(k, emit)
+                last = k
+            }
+            let n = pending.count
+            var removed = 0
+            pending.withUnsafeMutableBufferPointer { p in
+                let base = p.baseAddress!
+                var write = closedSlots[0]
+                var j = 0
+                while j < closedSlots.count {
+                    let k = closedSlots[j]
+                    j += 1
+                    if j < closedSlots.count && closedSlots[j] == k { continue }  // named twice
+                    removed += 1
+                    let next = j < closedSlots.count ? closedSlots[j] : n
+                    let count = next - (k + 1)
+                    if count > 0 { (base + write).update(from: base + (k + 1), count: count) }
+                    write += count
                 }
             }
-            if kept < pending.count { pending.removeLast(pending.count - kept) }
+            pending.removeLast(removed)
             if noneWaiting { clearArenas() }
             return
         }
@@ -700,13 +723,14 @@ struct HoldResolution {
     var egress: String?
     var nextHop: IPAddress?
     var detail: String
-    var counters: [(MIB, Int)] = []
+    /// The settled packet's counters (its result's storage, shared).
+    var counters = MIBCounters()
     var replies: [Reply] = []
     /// The stage the settling note is recorded under.
     var noteStage: Stage = .ipDefrag
     /// The settled packet's own trace (a GRO super-packet's path above GRO), appended to
     /// every held frame's stages.
-    var stages: [StageRecord] = []
+    var stages = StageList()
     /// The bytes `stages`' detail ranges index (the settled packet's result's buffer, shared).
     var stageDetails: DetailBuffer? = nil
     /// The one frame that carries `counters` and `replies` (nil: every frame listed).

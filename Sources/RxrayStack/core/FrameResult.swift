@@ -112,6 +112,10 @@ public enum MIB: String, Sendable, CaseIterable {
     /// fixed arrays indexed by it. A payload-free enum is stored as its case index in
     /// declaration order, so this is a plain load (HotPathTests checks it against `allCases`).
     @inline(__always) public var ordinal: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
+    /// The case at `ordinal` (which must be below `MIB.count`).
+    @inline(__always) @usableFromInline init(ordinal: UInt8) {
+        self = unsafeBitCast(ordinal, to: MIB.self)
+    }
     /// Number of cases (fits the 128-bit sets below).
     public static let count = MIB.allCases.count
 }
@@ -128,6 +132,74 @@ public enum MIB: String, Sendable, CaseIterable {
         if i < 64 { lo |= 1 << UInt64(i) } else { hi |= 1 << UInt64(i - 64) }
     }
     @inline(__always) @usableFromInline var isEmpty: Bool { lo == 0 && hi == 0 }
+}
+
+/// The storage of a result's counters (`FrameResult.counters`): each moved counter's value
+/// at its `MIB.ordinal`, and after them the ordinals in the order first moved. Fixed size
+/// (each MIB is moved at most once per result, so the order never outgrows 128), shared
+/// between copies of a result until one of them counts (copy on write). Values are never
+/// cleared: a first move writes its value, and only the first `count` ordinals of the order
+/// are read.
+@usableFromInline final class CounterStore: @unchecked Sendable {
+    @usableFromInline static let capacity = 128
+    /// `capacity` values, then `capacity` bytes of order (`order(_:)`).
+    @usableFromInline let values: UnsafeMutablePointer<Int>
+
+    @usableFromInline init() {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: Self.capacity * (MemoryLayout<Int>.stride + 1),
+                                                   alignment: MemoryLayout<Int>.alignment)
+        values = raw.bindMemory(to: Int.self, capacity: Self.capacity)
+        (raw + Self.capacity * MemoryLayout<Int>.stride).bindMemory(to: UInt8.self, capacity: Self.capacity)
+    }
+
+    /// The order list of the store whose values are at `values`.
+    @inline(__always) @usableFromInline static func order(_ values: UnsafeMutablePointer<Int>) -> UnsafeMutablePointer<UInt8> {
+        UnsafeMutableRawPointer(values + capacity).assumingMemoryBound(to: UInt8.self)
+    }
+
+    /// A store holding the first `count` counters of this one.
+    @usableFromInline func copy(count: Int) -> CounterStore {
+        let c = CounterStore()
+        let from = Self.order(values), to = Self.order(c.values)
+        for k in 0..<count {
+            let o = Int(from[k])
+            to[k] = from[k]
+            c.values[o] = values[o]
+        }
+        return c
+    }
+
+    deinit { UnsafeMutableRawPointer(values).deallocate() }
+}
+
+/// The counters a result moved, in the order first moved, each MIB once with the sum of its
+/// moves (`FrameResult.counters`). A view of the result's counter storage: reading it copies
+/// nothing.
+public struct MIBCounters: RandomAccessCollection, Sendable {
+    @usableFromInline let store: CounterStore?
+    public let count: Int
+
+    @inlinable init(store: CounterStore?, count: Int) {
+        self.store = store
+        self.count = count
+    }
+
+    /// No counters.
+    @inlinable public init() {
+        store = nil
+        count = 0
+    }
+
+    public typealias Index = Int
+    @inlinable public var startIndex: Int { 0 }
+    @inlinable public var endIndex: Int { count }
+
+    @inlinable public subscript(position: Int) -> (MIB, Int) {
+        precondition(position >= 0 && position < count, "counter index out of range")
+        let values = store.unsafelyUnwrapped.values
+        let o = CounterStore.order(values)[position]
+        return (MIB(ordinal: o), values[Int(o)])
+    }
 }
 
 /// What a stage decided for the frame.
@@ -269,11 +341,27 @@ public struct FrameResult: Sendable {
     public var egress: String?
     public var nextHop: IPAddress?
     public var replies: [Reply] = []
-    public var stages: [StageRecord] = []
+    public var stages = StageList()
+    /// The number of `counters` (after `stages`, in the 4 bytes its layout leaves free).
+    @usableFromInline var counterCount: Int32 = 0
     /// The counters the frame moved, in the order first moved (each MIB once). Changed only
-    /// through `count(_:_:)`, which keeps `counterSet` in step.
-    public private(set) var counters: [(MIB, Int)] = []
-    /// Which MIBs `counters` holds (so a first move is an append, not a search).
+    /// through `count(_:_:)`.
+    @inlinable public var counters: MIBCounters { MIBCounters(store: counterStore, count: Int(counterCount)) }
+    /// Calls `body` with each counter the frame moved and its sum, in the order first moved:
+    /// `counters` without making the view (a retain and release of the storage).
+    @inlinable @inline(__always) public func forEachCounter(_ body: (MIB, Int) -> Void) {
+        let n = Int(counterCount)
+        if n == 0 { return }
+        let values = counterStore.unsafelyUnwrapped.values
+        let order = CounterStore.order(values)
+        for k in 0..<n {
+            let o = order[k]
+            body(MIB(ordinal: o), values[Int(o)])
+        }
+    }
+    /// Storage of `counters` (nil until the first move), and which MIBs it holds (so a move
+    /// finds its counter without a search).
+    @usableFromInline var counterStore: CounterStore?
     @usableFromInline var counterSet = MIBSet()
     /// What GRO did with the frame (wire captures on an interface with GRO on; `applied` for
     /// host captures; nil when the frame never reached GRO).
@@ -296,15 +384,18 @@ public struct FrameResult: Sendable {
         fate = .dropped
         dropReason = nil
         dropStage = nil
-        egress = nil
+        // Assigned only when set: storing nil over nil still calls the release of the String.
+        if egress != nil { egress = nil }
         nextHop = nil
         gro = nil
         if timer != nil { timer = nil }
         // Most frames make no reply: an empty array is left as it is (clearing one still costs a
         // generic replace-subrange call).
         if !replies.isEmpty { replies.removeAll(keepingCapacity: true) }
-        if !stages.isEmpty { stages.removeAll(keepingCapacity: true) }
-        if !counters.isEmpty { counters.removeAll(keepingCapacity: true) }
+        // A count reset (the records are plain values; a copy sharing them keeps its own).
+        stages.removeAll()
+        // The counter storage is left as it is: a first move writes its value.
+        counterCount = 0
         counterSet = MIBSet()
         if details != nil {
             // A copy of this result still reads the old bytes: leave them to it.
@@ -489,15 +580,24 @@ public struct FrameResult: Sendable {
 
     /// Moves a counter by `delta` (merging with an earlier move of the same counter).
     public mutating func count(_ mib: MIB, _ delta: Int = 1) {
+        if !isKnownUniquelyReferenced(&counterStore) { makeCounterStoreUnique() }
+        // The storage's pointer, read before anything else of `self` is written (holding the
+        // store itself in a local retained and released it on every move).
+        let values = counterStore.unsafelyUnwrapped.values
         let o = mib.ordinal
         if counterSet.contains(o) {
-            for i in counters.indices where counters[i].0 == mib {
-                counters[i].1 += delta
-                return
-            }
+            values[o] += delta
+            return
         }
         counterSet.insert(o)
-        counters.append((mib, delta))
+        CounterStore.order(values)[Int(counterCount)] = UInt8(truncatingIfNeeded: o)
+        values[o] = delta
+        counterCount &+= 1
+    }
+
+    /// Gives this result counter storage of its own (a copy of the shared one, or a new one).
+    @inline(never) mutating func makeCounterStoreUnique() {
+        counterStore = counterStore.map { $0.copy(count: Int(counterCount)) } ?? CounterStore()
     }
 
     /// Ends the frame as dropped at `stage` with `reason`.

@@ -503,7 +503,7 @@ extension Kernel {
                               nextHop: IPAddress? = nil, noteStage: Stage, detail: String, replies: [Reply]) {
         guard q.holdsFrame else { return }
         var res = HoldResolution(frames: [q.frame], fate: fate, reason: reason, stage: stage, egress: egress, nextHop: nextHop,
-                                 detail: detail, counters: [], replies: replies)
+                                 detail: detail, replies: replies)
         res.noteStage = noteStage
         resolutions.append(res)
     }

@@ -358,7 +358,7 @@ extension Kernel {
 
     /// Records the fate of held frames (the analyzer applies it to their results).
     func resolveHeld(_ frames: [Int], fate: Fate, reason: DropReason?, stage: Stage?, egress: String? = nil,
-                     nextHop: IPAddress? = nil, detail: String, counters: [(MIB, Int)] = [], replies: [Reply] = []) {
+                     nextHop: IPAddress? = nil, detail: String, counters: MIBCounters = MIBCounters(), replies: [Reply] = []) {
         guard !frames.isEmpty else { return }
         resolutions.append(HoldResolution(frames: frames, fate: fate, reason: reason, stage: stage, egress: egress,
                                           nextHop: nextHop, detail: detail, counters: counters, replies: replies))
@@ -420,7 +420,7 @@ extension Kernel {
             resolveHeld(q.held, fate: .dropped, reason: .fragReasmTimeout, stage: .ipDefrag,
                         detail: t == .max ? "end of input: the reassembly timer (ipfrag_time \(ns.sysctl.ipfragTimeSeconds) s) would expire" :
                             "reassembly timed out after ipfrag_time \(ns.sysctl.ipfragTimeSeconds) s",
-                        counters: [], replies: [])
+                        replies: [])
             // Counters and the ICMP belong to the first held frame. A rule at OUTPUT that drops
             // the ICMP frees it before the fragment is freed: the frame's first drop.
             if let first = q.held.first {
