@@ -206,25 +206,25 @@ extension NetfilterEngine {
         if let made = traceTables { t = made } else { t = NFTraceTables(traceText); traceTables = t }
         let start = w.count
         let chain = Int(v.chain)
-        NFTraceTables.write(t.chains, chain, to: &w)
-        for st in traceSteps[v.traceRange] {
-            NFTraceTables.write(t.rules, Int(st.rule), to: &w)
-            w.string(st.verdict)
-        }
-        if v.rule < 0 {
-            if v.verdict == .drop { w.ascii("; policy drop") } else { w.ascii("; policy accept") }
-        }
+        writeVisit(v, chains: t.chains, rules: t.rules, to: &w)
         let n = w.count &- start
         if v.traceRange.isEmpty && t.chainJSONSafe[chain] { return (n, true) }
         guard jsonForm && t.verdictsJSONSafe else { return (n, false) }
-        NFTraceTables.write(t.chainJSON, chain, to: &w)
+        writeVisit(v, chains: t.chainJSON, rules: t.ruleJSON, to: &w)
+        return (n, false)
+    }
+
+    /// The visit's text from one pair of tables (the texts, or their JSON forms): the chain,
+    /// each traced rule with its verdict, the policy when no rule decided.
+    @inline(__always) private func writeVisit(_ v: NFChainVisit, chains: NFTraceTables.Pieces, rules: NFTraceTables.Pieces,
+                                              to w: inout ByteWriter) {
+        NFTraceTables.write(chains, Int(v.chain), to: &w)
         for st in traceSteps[v.traceRange] {
-            NFTraceTables.write(t.ruleJSON, Int(st.rule), to: &w)
+            NFTraceTables.write(rules, Int(st.rule), to: &w)
             w.string(st.verdict)
         }
         if v.rule < 0 {
             if v.verdict == .drop { w.ascii("; policy drop") } else { w.ascii("; policy accept") }
         }
-        return (n, false)
     }
 }
