@@ -429,16 +429,13 @@ public struct FrameResult: Sendable {
 
     /// Appends a stage record whose detail `write` appends to the writer (called only when
     /// `wantsDetail`): the text goes straight into the result's detail bytes, no String built.
-    @inlinable public mutating func record(_ stage: Stage, _ verdict: Verdict, writing write: (inout ByteWriter) -> Void) {
-        guard wantsDetail else {
-            stages.append(StageRecord(stage: stage, verdict: verdict))
-            return
+    /// The detail is not known to be JSON-safe (`recordJSONSafe` with a writer that says no).
+    @inlinable @inline(__always)
+    public mutating func record(_ stage: Stage, _ verdict: Verdict, writing write: (inout ByteWriter) -> Void) {
+        recordJSONSafe(stage, verdict) { w in
+            write(&w)
+            return false
         }
-        let b = detailBuffer()
-        let start = b.writer.count
-        write(&b.writer)
-        stages.append(StageRecord(stage: stage, verdict: verdict, detailStart: Int32(truncatingIfNeeded: start),
-                                  detailCount: Int32(truncatingIfNeeded: b.writer.count &- start)))
     }
 
     /// Appends a stage record whose detail `write` appends to the writer and returns whether
