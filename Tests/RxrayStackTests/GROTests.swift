@@ -197,6 +197,51 @@ final class GROTests: XCTestCase {
         }
     }
 
+    /// Each completion's counters and replies land on its own packet's last frame, over many
+    /// completions in many rounds (the results GRO runs packets in are reused every round, and
+    /// their counters and replies move to the frame that carries them): what a result held
+    /// when it was emitted is what it holds at the end, and no frame carries another's.
+    func testEachCompletionAccountsOnItsOwnLastFrameAndKeepsIt() {
+        var frames: [[UInt8]] = []
+        for i in 0..<48 {
+            let flow = UInt16(i % 4), k = UInt32(i / 4)
+            frames.append(Seg.tcp(sport: 33000 + flow, flags: i % 5 == 2 ? 0x18 : 0x10, seq: 10000 + k * 100, id: UInt16(100 + k)))
+        }
+        func describe(_ r: FrameResult) -> String {
+            "\(r.frame) \(r.fate) \(r.counters.map { "\($0.0)=\($0.1)" }) \(r.replies.map(\.kindName)) \(r.stages.map(\.stage))"
+        }
+        for order in [EmitOrder.capture, .settled] {
+            let a = Analyzer(netns: ns(), options: Analyzer.Options(order: order))
+            var out: [FrameResult] = []
+            var atEmit: [String] = []
+            for (i, f) in frames.enumerated() {
+                f.withUnsafeBytes { buf in
+                    a.process(FrameInput(index: i + 1, timestampNs: 1_704_067_200_000_000_000 + Int64(i) * 20_000, bytes: buf,
+                                         linkType: .ethernet, interfaceName: "eth0")) { out.append($0); atEmit.append(describe($0)) }
+                }
+            }
+            a.finish { out.append($0); atEmit.append(describe($0)) }
+            XCTAssertEqual(out.map(describe), atEmit, "\(order)")
+            out.sort { $0.frame < $1.frame }
+            XCTAssertEqual(out.map(\.frame), Array(1...frames.count))
+            var members: [Int: [Int]] = [:]
+            for r in out {
+                if let g = r.gro, g.action == .held || g.action == .merged { members[g.packet, default: []].append(r.frame) }
+            }
+            XCTAssertGreaterThan(members.count, 8, "several completions")
+            for (packet, fs) in members {
+                let last = fs.max() ?? packet
+                for f in fs {
+                    let r = out[f - 1]
+                    XCTAssertEqual(r.replies.map(\.kind), f == last ? [.tcpRst] : [], "\(order) frame \(f) of \(packet)")
+                    XCTAssertEqual(r.moved(.tcpInSegs), f == last ? 1 : 0, "\(order) frame \(f) of \(packet)")
+                    XCTAssertEqual(r.moved(.ipExtInNoECTPkts), f == last ? fs.count : 0, "\(order) frame \(f) of \(packet)")
+                    XCTAssertEqual(r.dropReason, .noSocket, "\(order) frame \(f)")
+                }
+            }
+        }
+    }
+
     func testNinthFlowInABucketCompletesTheOldest() {
         // veth frames carry no hash: every flow lands in bucket 0.
         let frames = (0..<9).map { Seg.tcp(sport: 40000 + UInt16($0), seq: 1, id: UInt16($0)) }

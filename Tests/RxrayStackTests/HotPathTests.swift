@@ -107,6 +107,33 @@ final class HotPathTests: XCTestCase {
         XCTAssertTrue(FrameResult().counters.isEmpty)
     }
 
+    /// Emptying a reused array (`removeAllKeepingCapacity`, `removeLastKeepingCapacity`): the
+    /// elements go, in any number, the capacity of an array nothing shares stays, and a copy
+    /// keeps its elements.
+    func testArraysEmptiedForReuseKeepTheirCapacity() {
+        for n in [0, 1, 2, 8, 9, 100] {
+            var a = Array(0..<n)
+            a.reserveCapacity(128)
+            let capacity = a.capacity
+            a.removeAllKeepingCapacity()
+            XCTAssertTrue(a.isEmpty, "\(n)")
+            XCTAssertEqual(a.capacity, capacity, "\(n)")
+            a.append(contentsOf: 0..<n)
+            let copy = a
+            a.removeAllKeepingCapacity()
+            XCTAssertTrue(a.isEmpty, "\(n)")
+            XCTAssertEqual(copy, Array(0..<n))
+            for k in [0, 1, n / 2, n] where k <= n {
+                var b = Array(0..<n)
+                b.reserveCapacity(128)
+                let c = b.capacity
+                b.removeLastKeepingCapacity(k)
+                XCTAssertEqual(b, Array(0..<(n - k)), "\(n) - \(k)")
+                XCTAssertEqual(b.capacity, c, "\(n) - \(k)")
+            }
+        }
+    }
+
     // MARK: RSS
 
     /// Microsoft's RSS verification vectors for the default key ("Verifying the RSS Hash

@@ -18,6 +18,9 @@ public struct FrameInput {
     public var interfaceName: String?
     public var direction: Direction
 
+    /// Inlinable: made for every frame by the caller, which (through a call) copied the
+    /// interface name in and destroyed its own copy again.
+    @inlinable
     public init(index: Int, timestampNs: Int64, bytes: UnsafeRawBufferPointer, linkType: LinkType,
                 wireLength: Int? = nil, interfaceName: String? = nil, direction: Direction = .unknown) {
         self.index = index
@@ -219,7 +222,9 @@ public final class Analyzer {
     /// A result passed to `emit` is valid for the call: the analyzer reuses its storage for
     /// later frames (copy it to keep it; copying is safe, only slower).
     public func process(_ input: FrameInput, emit: (FrameResult) -> Void) {
-        let kernel = self.kernel
+        // Not retained (a retain and a release a frame): the kernel is replaced only by a
+        // reload, which runs between frames, never from `emit`.
+        unowned(unsafe) let kernel = self.kernel
         if options.capturePoint == .wire { kernel.napiAdvance(now: input.timestampNs) }
         kernel.expire(now: input.timestampNs)
         kernel.neighTimers(now: input.timestampNs)
@@ -361,26 +366,38 @@ public final class Analyzer {
     }
 
     private func applyResolutions() {
-        let kernel = self.kernel
+        // Not retained: nothing in here replaces the kernel (a reload runs between frames).
+        unowned(unsafe) let kernel = self.kernel
         guard !kernel.resolutions.isEmpty else { return }
         // The list is moved out of the kernel for the loop and read through its buffer: each
         // resolution is borrowed in place (reading `kernel.resolutions[ri]` copied it, retaining
-        // every array and string it holds, and destroyed the copy).
+        // every array and string it holds, and destroyed the copy). So are the results GRO
+        // completions ran in, which resolutions name by `source` (their counters and replies
+        // move out of them).
         var list: [HoldResolution] = []
         swap(&list, &kernel.resolutions)
+        var sources: [FrameResult] = []
+        swap(&sources, &kernel.groResults)
         list.withUnsafeBufferPointer { all in
-            for ri in all.indices {
-                all[ri].frames.withUnsafeBufferPointer { frames in
-                    for f in frames {
-                        guard let i = pendingIndex(f) else { continue }
-                        if pending[i].full < 0 { unpackToFull(i) }
-                        pending[i].open = false
-                        Self.apply(all.baseAddress! + ri, frame: f, to: &fullResults[Int(pending[i].full)])
-                        settledThisRound.append(f)
+            sources.withUnsafeMutableBufferPointer { pool in
+                for ri in all.indices {
+                    let res = all.baseAddress! + ri
+                    let s = Int(res.pointee.source)
+                    precondition(s < pool.count, "a resolution's source result is not in the pool")
+                    let source = s >= 0 ? pool.baseAddress! + s : nil
+                    res.pointee.frames.withUnsafeBufferPointer { frames in
+                        for f in frames {
+                            guard let i = pendingIndex(f) else { continue }
+                            if pending[i].full < 0 { unpackToFull(i) }
+                            pending[i].open = false
+                            Self.apply(res, source: source, frame: f, to: &fullResults[Int(pending[i].full)])
+                            settledThisRound.append(f)
+                        }
                     }
                 }
             }
         }
+        swap(&sources, &kernel.groResults)
         swap(&list, &kernel.resolutions)
         kernel.clearResolutions()
     }
@@ -388,20 +405,55 @@ public final class Analyzer {
     /// Writes a held frame's settled fate into its (pending) result, in place.
     ///
     /// The resolution is read through a pointer, field by field: passed by value it was
-    /// copied (every array and string in it retained, then released) for each frame.
-    private static func apply(_ res: UnsafePointer<HoldResolution>, frame f: Int, to r: inout FrameResult) {
-        r.fate = res.pointee.fate
-        r.dropReason = res.pointee.reason
-        r.dropStage = res.pointee.stage
-        r.egress = res.pointee.egress
-        r.nextHop = res.pointee.nextHop
+    /// copied (every array and string in it retained, then released) for each frame. With a
+    /// `source` (the result the settled packet ran in, `HoldResolution.source`), the packet's
+    /// fate, egress, trace, counters and replies are read from there, in place; its counters
+    /// and replies move to the frame that carries them.
+    private static func apply(_ res: UnsafePointer<HoldResolution>, source: UnsafeMutablePointer<FrameResult>?,
+                              frame f: Int, to r: inout FrameResult) {
+        let accounted = res.pointee.accountedOn == nil || res.pointee.accountedOn == f
+        if let src = source {
+            r.fate = src.pointee.fate
+            r.dropReason = src.pointee.dropReason
+            r.dropStage = src.pointee.dropStage
+            r.egress = src.pointee.egress
+            r.nextHop = src.pointee.nextHop
+            src.pointee.withDetailBytes { recordNote(res, noteBytes: $0, to: &r) }
+            r.appendStages(ofResultAt: src)
+            if accounted { r.takeCountersAndReplies(from: &src.pointee) }
+        } else {
+            r.fate = res.pointee.fate
+            r.dropReason = res.pointee.reason
+            r.dropStage = res.pointee.stage
+            r.egress = res.pointee.egress
+            r.nextHop = res.pointee.nextHop
+            let bytes = res.pointee.stageDetails.map { $0.writer.bytes } ?? UnsafeBufferPointer(start: nil, count: 0)
+            recordNote(res, noteBytes: bytes, to: &r)
+            r.appendStages(res.pointee.stages, detailBytes: bytes)
+            if accounted {
+                r.addCounters(res.pointee.counters)
+                if !res.pointee.replies.isEmpty { r.replies.append(contentsOf: res.pointee.replies) }
+            }
+        }
+        if let g = res.pointee.gro, var mine = r.gro {
+            mine.segments = g.segments
+            mine.flush = g.flush
+            mine.packet = g.packet
+            r.gro = mine
+        }
+    }
+
+    /// Records the settling note of `res` into `r`: the text at `noteStart` of `noteBytes`
+    /// (the bytes the resolution's stages index), the reassembly's "joined" note, or `detail`.
+    private static func recordNote(_ res: UnsafePointer<HoldResolution>, noteBytes d: UnsafeBufferPointer<UInt8>,
+                                   to r: inout FrameResult) {
         let noteStage = res.pointee.noteStage
-        if res.pointee.noteCount > 0, let d = res.pointee.stageDetails {
+        if res.pointee.noteCount > 0 && d.count > 0 {
             let st = Int(res.pointee.noteStart), n = Int(res.pointee.noteCount)
             if res.pointee.noteJSONSafe {
-                r.recordJSONSafe(noteStage, .note) { $0.bytes(UnsafeBufferPointer(rebasing: d.writer.bytes[st..<(st + n)])); return true }
+                r.recordJSONSafe(noteStage, .note) { $0.bytes(UnsafeBufferPointer(rebasing: d[st..<(st + n)])); return true }
             } else {
-                r.record(noteStage, .note) { $0.bytes(UnsafeBufferPointer(rebasing: d.writer.bytes[st..<(st + n)])) }
+                r.record(noteStage, .note) { $0.bytes(UnsafeBufferPointer(rebasing: d[st..<(st + n)])) }
             }
         } else if res.pointee.joinedAt > 0 {
             let at = res.pointee.joinedAt, fate = res.pointee.fate
@@ -411,25 +463,6 @@ public final class Analyzer {
             }
         } else {
             r.record(noteStage, .note, res.pointee.detail)
-        }
-        if let d = res.pointee.stageDetails {
-            r.appendStages(res.pointee.stages, detailBytes: d.writer.bytes)
-        } else {
-            r.appendStages(res.pointee.stages, detailBytes: UnsafeBufferPointer(start: nil, count: 0))
-        }
-        if res.pointee.accountedOn == nil || res.pointee.accountedOn == f {
-            let moved = res.pointee.counters
-            for k in 0..<moved.count {
-                let (mib, delta) = moved[k]
-                r.count(mib, delta)
-            }
-            if !res.pointee.replies.isEmpty { r.replies.append(contentsOf: res.pointee.replies) }
-        }
-        if let g = res.pointee.gro, var mine = r.gro {
-            mine.segments = g.segments
-            mine.flush = g.flush
-            mine.packet = g.packet
-            r.gro = mine
         }
     }
 
@@ -590,7 +623,7 @@ public final class Analyzer {
             swap(&r, &fullResults[Int(idx)])
             fullFree.append(idx)
         }
-        settledThisRound.removeAll(keepingCapacity: true)
+        settledThisRound.removeAllKeepingCapacity()
         compactArenas()
     }
 
@@ -662,7 +695,7 @@ public final class Analyzer {
             // slots to emit are those of the frames settled this round: found by search and
             // emitted in slot order, then cut out with the rest moved down in blocks (a scan
             // of every held frame's slot, each round, cost a dozen instructions a slot).
-            closedSlots.removeAll(keepingCapacity: true)
+            closedSlots.removeAllKeepingCapacity()
             for f in settledThisRound {
                 if let i = pendingIndex(f), !pending[i].open { closedSlots.append(i) }
             }
@@ -690,7 +723,7 @@ public final class Analyzer {
                     write += count
                 }
             }
-            pending.removeLast(removed)
+            pending.removeLastKeepingCapacity(removed)
             if noneWaiting { clearArenas() }
             return
         }
@@ -746,4 +779,10 @@ struct HoldResolution {
     /// When > 0 (and `noteCount` is 0), the note says the frame was joined into the datagram
     /// completed at this frame, with the settled fate (reassembly; written, not kept as a String).
     var joinedAt: Int = 0
+    /// When ≥ 0, the index in `Kernel.groResults` of the result the settled packet ran in (a
+    /// GRO completion's): its fate, drop reason and stage, egress, next hop, trace (with the
+    /// note's bytes) are read from there, and its counters and replies move from there to
+    /// the frame `accountedOn` (those fields here are unused). The result stays in the pool,
+    /// untouched, until the analyzer has applied the resolution (`Kernel.clearResolutions`).
+    var source: Int32 = -1
 }

@@ -390,8 +390,12 @@ public struct FrameResult: Sendable {
         gro = nil
         if timer != nil { timer = nil }
         // Most frames make no reply: an empty array is left as it is (clearing one still costs a
-        // generic replace-subrange call).
-        if !replies.isEmpty { replies.removeAll(keepingCapacity: true) }
+        // generic replace-subrange call). Those that do mostly make one: taken off the end, for
+        // a fraction of that call (if a copy of the result still shares them, the array is then
+        // copied empty at a small capacity, where the call kept the old capacity).
+        if !replies.isEmpty {
+            if replies.count == 1 { replies.removeLast() } else { replies.removeAll(keepingCapacity: true) }
+        }
         // A count reset (the records are plain values; a copy sharing them keeps its own).
         stages.removeAll()
         // The counter storage is left as it is: a first move writes its value.
@@ -524,8 +528,18 @@ public struct FrameResult: Sendable {
     /// Appends records of another result (or a resolution) whose detail ranges index `bytes`.
     public mutating func appendStages<C: Collection>(_ records: C, detailBytes bytes: UnsafeBufferPointer<UInt8>) where C.Element == StageRecord {
         guard !records.isEmpty else { return }
+        if records.withContiguousStorageIfAvailable({ appendStageRecords($0, detailBytes: bytes) }) == nil {
+            Array(records).withUnsafeBufferPointer { appendStageRecords($0, detailBytes: bytes) }
+        }
+    }
+
+    /// `appendStages(_:detailBytes:)` for records in contiguous memory: without detail (a
+    /// result that does not want it, or no bytes to copy from) they are copied in one pass
+    /// after one capacity check, not appended one by one through the collection's iterator.
+    @usableFromInline mutating func appendStageRecords(_ records: UnsafeBufferPointer<StageRecord>, detailBytes bytes: UnsafeBufferPointer<UInt8>) {
+        guard records.count > 0 else { return }
         guard wantsDetail, bytes.count > 0 else {
-            for s in records { stages.append(StageRecord(stage: s.stage, verdict: s.verdict)) }
+            stages.appendWithoutDetail(records)
             return
         }
         let b = detailBuffer()
@@ -547,6 +561,15 @@ public struct FrameResult: Sendable {
     /// Appends records of `other` (its detail copied into this result's bytes).
     public mutating func appendStages(of other: FrameResult) {
         other.withDetailBytes { appendStages(other.stages, detailBytes: $0) }
+    }
+
+    /// Appends the records of the result at `other` (its detail copied into this result's
+    /// bytes), read in place: nothing of it is copied or retained. `other` is not this result.
+    @usableFromInline mutating func appendStages(ofResultAt other: UnsafePointer<FrameResult>) {
+        guard other.pointee.stages.count > 0 else { return }
+        other.pointee.stages.withUnsafeBufferPointer { records in
+            other.pointee.withDetailBytes { appendStageRecords(records, detailBytes: $0) }
+        }
     }
 
     /// Calls `body` with all the detail bytes (what the records' ranges index).
@@ -576,6 +599,11 @@ public struct FrameResult: Sendable {
     }
 
     /// Moves a counter by `delta` (merging with an earlier move of the same counter).
+    ///
+    /// Inlined: callers name the counter with a constant, so its word and bit in `counterSet`
+    /// are known where it is counted (a call cost some 40 instructions a move, a dozen of them
+    /// finding the bit).
+    @inline(__always)
     public mutating func count(_ mib: MIB, _ delta: Int = 1) {
         if !isKnownUniquelyReferenced(&counterStore) { makeCounterStoreUnique() }
         // The storage's pointer, read before anything else of `self` is written (holding the
@@ -590,6 +618,60 @@ public struct FrameResult: Sendable {
         CounterStore.order(values)[Int(counterCount)] = UInt8(truncatingIfNeeded: o)
         values[o] = delta
         counterCount &+= 1
+    }
+
+    /// Adds the counters of a `counters` view, each merged with an earlier move of the same
+    /// counter, in the view's order: `count(_:_:)` for each, with one uniqueness check.
+    @usableFromInline mutating func addCounters(_ other: MIBCounters) {
+        let n = other.count
+        guard n > 0 else { return }
+        if !isKnownUniquelyReferenced(&counterStore) { makeCounterStoreUnique() }
+        let values = counterStore.unsafelyUnwrapped.values
+        let order = CounterStore.order(values)
+        let from = other.store.unsafelyUnwrapped.values
+        let fromOrder = CounterStore.order(from)
+        var set = counterSet
+        var c = Int(counterCount)
+        for k in 0..<n {
+            let o = Int(fromOrder[k])
+            let delta = from[o]
+            if set.contains(o) {
+                values[o] += delta
+            } else {
+                set.insert(o)
+                order[c] = UInt8(truncatingIfNeeded: o)
+                values[o] = delta
+                c &+= 1
+            }
+        }
+        counterSet = set
+        counterCount = Int32(truncatingIfNeeded: c)
+    }
+
+    /// Moves the counters and replies of `other` into this result, as if each counter were
+    /// counted here (`count(_:_:)`, in `other`'s order) and the replies appended; `other` is
+    /// left with none. Storage this result has nothing in trades places with `other`'s (no
+    /// copy, no reference counting); otherwise the counters are added and the replies copied.
+    @usableFromInline mutating func takeCountersAndReplies(from other: inout FrameResult) {
+        if other.counterCount > 0 {
+            if counterCount == 0 {
+                swap(&counterStore, &other.counterStore)
+                counterSet = other.counterSet
+                counterCount = other.counterCount
+            } else {
+                addCounters(other.counters)
+            }
+            other.counterCount = 0
+            other.counterSet = MIBSet()
+        }
+        if !other.replies.isEmpty {
+            if replies.isEmpty {
+                swap(&replies, &other.replies)
+            } else {
+                replies.append(contentsOf: other.replies)
+                other.replies.removeAll(keepingCapacity: true)
+            }
+        }
     }
 
     /// Gives this result counter storage of its own (a copy of the shared one, or a new one).

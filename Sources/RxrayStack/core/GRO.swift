@@ -545,7 +545,8 @@ extension Kernel {
         }
         groSerial += 1
         var buf = groPool.popLast() ?? []
-        buf.removeAll(keepingCapacity: true)
+        // Pooled buffers were emptied when pooled (clearing an empty one still cost a call).
+        if !buf.isEmpty { buf.removeAll(keepingCapacity: true) }
         let total = seg.l3.hlen + seg.l4.doff + seg.l4.len
         let have = min(skb.buf.count, total)
         buf.append(contentsOf: UnsafeRawBufferPointer(rebasing: skb.buf[0..<have]))
@@ -609,15 +610,36 @@ extension Kernel {
             }
             if bytes.count >= h.l4.off + 14 { bytes[h.l4.off + 13] = h.l4.flags }
         }
-        // A result from the pool: slot `groResultsUsed` is shared only with the resolution
-        // made from it, which the analyzer drops before the next frame (`clearResolutions`).
+        // A result from the pool: slot `groResultsUsed` is read by the resolution made from it
+        // (`HoldResolution.source`), which the analyzer applies and drops before the pool is
+        // used again (`clearResolutions`). The packet runs in it in place (moved out and back,
+        // it cost six copies of the result and the destruction of an empty one).
         if groResultsUsed == groResults.count { groResults.append(FrameResult()) }
-        var res = FrameResult()
-        swap(&res, &groResults[groResultsUsed])
+        let slot = groResultsUsed
+        groResultsUsed += 1
+        let saved = heldThisFrame
+        let note = groRun(&h, bytes, reason: reason, into: &groResults[slot])
+        heldThisFrame = saved
+        var frames: [Int] = []
+        swap(&frames, &h.frames)
+        // The resolution names the result (`source`) instead of holding copies of its egress,
+        // trace, counters and replies (a retain of each here and a release when it is dropped).
+        resolutions.append(HoldResolution(frames: frames, fate: groResults[slot].fate, reason: groResults[slot].dropReason,
+                                          stage: groResults[slot].dropStage, egress: nil, nextHop: nil, detail: "",
+                                          noteStage: .devGroReceive, accountedOn: frames[frames.count - 1],
+                                          gro: GROInfo(action: .held, packet: frames[0], segments: h.count, flush: reason, queue: 0),
+                                          noteStart: note.start, noteCount: note.count, noteJSONSafe: true,
+                                          source: Int32(truncatingIfNeeded: slot)))
+        bytes.removeAll(keepingCapacity: true)
+        if groPool.count < 64 { groPool.append(bytes) }
+    }
+
+    /// Runs a completed packet (its fixed-up `bytes`) up the stack in `res`, and writes the
+    /// completion note into `res`'s detail bytes; returns the note's range.
+    private func groRun(_ h: inout GROHeld, _ bytes: [UInt8], reason: GROFlush, into res: inout FrameResult) -> (start: Int32, count: Int32) {
         res.wantsDetail = wantsDetail
         res.wantsJSONForm = wantsJSONForm
         res.reset(frame: h.frames[h.frames.count - 1])
-        let saved = heldThisFrame
         let frame0 = h.frames[0]
         bytes.withUnsafeBytes { buf in
             var skb = SKB(buf: buf, len: h.len, dev: h.dev, origDev: h.dev, pktType: h.pktType, proto: h.proto,
@@ -628,46 +650,32 @@ extension Kernel {
             skb.csumVerified = true
             netifReceiveSkbCore(&skb, &res)
         }
-        heldThisFrame = saved
         // The note goes into the result's detail bytes, next to its stages' text.
-        var note: (start: Int32, count: Int32) = (0, 0)
-        if wantsDetail {
-            let many = h.count > 1
-            note = res.writeDetail { w in
-                w.ascii(many ? "GRO completed the packet of frames " : "GRO completed the packet of frame ")
-                for (i, f) in h.frames.enumerated() {
-                    if i > 0 { w.ascii(", ") }
-                    w.decimal(f)
-                }
-                w.ascii(" ("); w.decimal(h.count); w.ascii(many ? " segments, " : " segment, ")
-                w.decimal(h.len); w.ascii(" bytes): "); w.string(reason.rawValue)
+        guard wantsDetail else { return (0, 0) }
+        let many = h.count > 1
+        return res.writeDetail { w in
+            w.ascii(many ? "GRO completed the packet of frames " : "GRO completed the packet of frame ")
+            for (i, f) in h.frames.enumerated() {
+                if i > 0 { w.ascii(", ") }
+                w.decimal(f)
             }
+            w.ascii(" ("); w.decimal(h.count); w.ascii(many ? " segments, " : " segment, ")
+            w.decimal(h.len); w.ascii(" bytes): "); w.string(reason.rawValue)
         }
-        var frames: [Int] = []
-        swap(&frames, &h.frames)
-        resolutions.append(HoldResolution(frames: frames, fate: res.fate, reason: res.dropReason, stage: res.dropStage,
-                                          egress: res.egress, nextHop: res.nextHop, detail: "",
-                                          counters: res.counters, replies: res.replies, noteStage: .devGroReceive,
-                                          stages: res.stages, stageDetails: res.details, accountedOn: frames[frames.count - 1],
-                                          gro: GROInfo(action: .held, packet: frames[0], segments: h.count, flush: reason, queue: 0),
-                                          noteStart: note.start, noteCount: note.count, noteJSONSafe: true))
-        swap(&res, &groResults[groResultsUsed])
-        groResultsUsed += 1
-        bytes.removeAll(keepingCapacity: true)
-        if groPool.count < 64 { groPool.append(bytes) }
     }
 
     /// Drops the resolutions the analyzer has applied, keeping their storage for reuse.
     func clearResolutions() {
-        for i in resolutions.indices {
+        // Taken off the end one at a time: a few a round, for less than the generic
+        // replace-subrange call of `removeAll` (which destroyed each through the type's witness).
+        while var res = resolutions.popLast() {
             var f: [Int] = []
-            swap(&f, &resolutions[i].frames)
+            swap(&f, &res.frames)
             if groFramesPool.count < 64 && f.capacity <= 64 {
-                f.removeAll(keepingCapacity: true)
+                f.removeAllKeepingCapacity()
                 groFramesPool.append(f)
             }
         }
-        resolutions.removeAll(keepingCapacity: true)
         groResultsUsed = 0
     }
 }

@@ -59,6 +59,9 @@ extension Analyzer {
     /// configuration, as at the end of a capture, and `emit` receives those results; the
     /// neighbour table then restarts from the new model. Everything else is kept. `engine`
     /// takes over the old engine's state (`NetfilterEngine.takeState(from:now:)`).
+    ///
+    /// Called between frames: not from the `emit` of `process` (which keeps using the kernel
+    /// it started with, unretained).
     @discardableResult
     public func reload(netns: Netns, netfilter engine: NetfilterEngine?, emit: (FrameResult) -> Void) -> ReloadOutcome {
         var ns = netns
@@ -124,6 +127,9 @@ extension Kernel {
         icmp6Global = old.icmp6Global
         groSerial = old.groSerial
         resolutions = old.resolutions
+        // Resolutions name results of this pool (`HoldResolution.source`).
+        groResults = old.groResults
+        groResultsUsed = old.groResultsUsed
         heldThisFrame = old.heldThisFrame
         if !devicesChanged {
             frag4 = old.frag4

@@ -77,6 +77,19 @@ public struct StageList: RandomAccessCollection, MutableCollection, Sendable, Cu
         if done == nil { for r in records { append(r) } }
     }
 
+    /// Appends the stage and verdict of each of `records` (their detail left out), after one
+    /// uniqueness and capacity check.
+    @inlinable public mutating func appendWithoutDetail(_ records: UnsafeBufferPointer<StageRecord>) {
+        let n = records.count
+        guard n > 0 else { return }
+        if !isKnownUniquelyReferenced(&storage) || storage.unsafelyUnwrapped.capacity &- count < n {
+            reallocate(minimumCapacity: count &+ n)
+        }
+        let to = storage.unsafelyUnwrapped.base + count
+        for k in 0..<n { to[k] = StageRecord(stage: records[k].stage, verdict: records[k].verdict) }
+        stored &+= Int32(truncatingIfNeeded: n)
+    }
+
     /// Removes and returns the last record.
     @inlinable @discardableResult public mutating func removeLast() -> StageRecord {
         precondition(count > 0, "removeLast from an empty stage list")
