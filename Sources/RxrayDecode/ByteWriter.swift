@@ -30,6 +30,22 @@ public struct ByteWriter {
         self.capacity = c
     }
 
+    /// Takes over `capacity` bytes at `base`, allocated with `UnsafeMutablePointer.allocate`:
+    /// the writer owns them from now on (growing frees them; `deallocate()` does). For a buffer
+    /// whose records are rendered in place (`storage` tells where its memory is now).
+    public init(adopting base: UnsafeMutablePointer<UInt8>, capacity: Int) {
+        precondition(capacity > 0, "ByteWriter(adopting:) needs memory")
+        self.base = base
+        used = 0
+        self.capacity = capacity
+    }
+
+    /// The memory the writer owns now (it moves when an append grows it).
+    @inlinable public var storage: UnsafeMutableBufferPointer<UInt8> { UnsafeMutableBufferPointer(start: base, count: capacity) }
+
+    /// Bytes that fit before the writer grows.
+    @inlinable public var room: Int { capacity &- used }
+
     /// Frees the memory. The writer (and every copy) must not be used afterwards.
     public func deallocate() { base.deallocate() }
 
@@ -301,6 +317,13 @@ public struct ByteWriter {
     @inlinable public mutating func ipv4(_ value: UInt32) {
         reserve(16)
         used &+= rxray_put_ipv4(base + used, value)
+    }
+
+    /// Appends `src=A dst=B sport=S dport=D` for IPv4 addresses held host-order: a conntrack
+    /// tuple with ports, one capacity check (`rxray_put_ct_tuple_v4`).
+    @inlinable public mutating func ipv4PortTuple(source: UInt32, destination: UInt32, sport: UInt16, dport: UInt16) {
+        reserve(72)
+        used &+= rxray_put_ct_tuple_v4(base + used, source, destination, sport, dport)
     }
 
     /// Writes `value` as a dotted quad at `p` (room for 15 bytes); returns the end.

@@ -7,6 +7,11 @@ extension CTTuple {
     /// Appends the tuple's text, as `description` spells it (`src=… dst=… sport=… dport=…`;
     /// ICMP: `type=… code=… id=…`; other protocols: `proto=…`).
     public func write(to w: inout ByteWriter) {
+        if !v6 && (proto == 6 || proto == 17 || proto == 132 || proto == 136 || proto == 33) {
+            w.ipv4PortTuple(source: UInt32(truncatingIfNeeded: src.low), destination: UInt32(truncatingIfNeeded: dst.low),
+                            sport: sport, dport: dport)
+            return
+        }
         w.ascii("src=")
         if v6 { IPv6Address(high: src.high, low: src.low).write(to: &w) } else { w.ipv4(UInt32(truncatingIfNeeded: src.low)) }
         w.ascii(" dst=")
@@ -20,6 +25,26 @@ extension CTTuple {
             w.ascii(" dport="); w.decimal(dport)
         } else {
             w.ascii(" proto="); w.decimal(proto)
+        }
+    }
+}
+
+extension ConntrackTable {
+    /// Whether `slot` holds a connection (`entry(_:) != nil` without copying the entry).
+    public func holdsEntry(_ slot: Int32) -> Bool {
+        slot >= 0 && Int(slot) < slots.count && slots[Int(slot)].inUse
+    }
+
+    /// Appends ` tcp <state>` (TCP connections) and ` orig <tuple> reply <tuple>` of the
+    /// connection in `slot` (`holdsEntry`), read where it is: a copy of the entry cost more
+    /// than its text.
+    public func writeTuples(_ slot: Int32, to w: inout ByteWriter) {
+        slots.withUnsafeBufferPointer { entries in
+            precondition(slot >= 0 && Int(slot) < entries.count, "conntrack slot out of range")
+            let e = entries.baseAddress! + Int(slot)
+            if e.pointee.original.proto == 6 { w.ascii(" tcp "); w.ascii(e.pointee.tcpState.staticName) }
+            w.ascii(" orig "); e.pointee.original.write(to: &w)
+            w.ascii(" reply "); e.pointee.reply.write(to: &w)
         }
     }
 }
@@ -219,9 +244,17 @@ extension NetfilterEngine {
     @inline(__always) private func writeVisit(_ v: NFChainVisit, chains: NFTraceTables.Pieces, rules: NFTraceTables.Pieces,
                                               to w: inout ByteWriter) {
         NFTraceTables.write(chains, Int(v.chain), to: &w)
-        for st in traceSteps[v.traceRange] {
-            NFTraceTables.write(rules, Int(st.rule), to: &w)
-            w.string(st.verdict)
+        if !v.traceRange.isEmpty {
+            // The steps are read where they are: a slice, and a copy of each step, retained the
+            // array and each verdict string.
+            traceSteps.withUnsafeBufferPointer { steps in
+                precondition(v.traceRange.upperBound <= steps.count, "trace range outside the trace steps")
+                let p = steps.baseAddress!
+                for i in v.traceRange {
+                    NFTraceTables.write(rules, Int(p[i].rule), to: &w)
+                    w.string(p[i].verdict)
+                }
+            }
         }
         if v.rule < 0 {
             if v.verdict == .drop { w.ascii("; policy drop") } else { w.ascii("; policy accept") }

@@ -383,10 +383,17 @@ public final class NetfilterEngine {
         Unmanaged.passUnretained(run)._withUnsafeGuaranteedRef { hook($0, &p, &st, trace: trace) }
     }
 
+    /// Empties the last hook's `visits` and `traceSteps`, keeping their memory: one element
+    /// at a time (a hook records a few), which costs less than `removeAll(keepingCapacity:)`,
+    /// whose general path cost about 70 instructions per array per hook.
+    @inline(__always) private func clearTrace() {
+        while !visits.isEmpty { visits.removeLast() }
+        while !traceSteps.isEmpty { traceSteps.removeLast() }
+    }
+
     private func hook(_ prog: RunProgram, _ p: inout NFPacket, _ st: inout NFPacketState, trace: Bool) -> NFHookOutcome {
         var out = NFHookOutcome()
-        if !visits.isEmpty { visits.removeAll(keepingCapacity: true) }
-        if !traceSteps.isEmpty { traceSteps.removeAll(keepingCapacity: true) }
+        clearTrace()
         lastVisitChain = -1
         if !firstPacketSeen {
             firstPacketSeen = true
@@ -565,10 +572,7 @@ public final class NetfilterEngine {
                 last = e.index
             }
         }
-        if trace {
-            if !visits.isEmpty { visits.removeAll(keepingCapacity: true) }
-            if !traceSteps.isEmpty { traceSteps.removeAll(keepingCapacity: true) }
-        }
+        if trace { clearTrace() }
         if decided || trace {
             // The chains decided by a rule count it, as their walk would; a trace records
             // every chain's visit.

@@ -83,6 +83,41 @@ public final class ByteSink {
         if w.count >= Self.flushThreshold { flush() }
     }
 
+    /// Writes `pieces` after what the sink holds, without copying them into its buffer: the
+    /// buffer and the stream are flushed, then the pieces go out with `writev` (short writes
+    /// and interruptions resumed). For records kept elsewhere, many at a time; the pieces'
+    /// memory is only read, and the entries of `pieces` may be changed. A failure sets `error`
+    /// as a buffered write's would; after an error nothing is written.
+    public func write(gathering pieces: UnsafeMutableBufferPointer<iovec>) {
+        flush()
+        guard error == nil, var p = pieces.baseAddress else { return }
+        if fflush(stream) != 0 {
+            error = OutputError(path: displayPath, message: String(cString: strerror(errno)))
+            return
+        }
+        let fd = fileno(stream)
+        var left = pieces.count
+        while left > 0 {
+            let n = writev(fd, p, Int32(min(left, 1024)))  // IOV_MAX on Linux
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                error = OutputError(path: displayPath, message: String(cString: strerror(n < 0 ? errno : EIO)))
+                return
+            }
+            // Skip the pieces written whole; the first one left may be written in part.
+            var done = n
+            while left > 0 && done >= p.pointee.iov_len {
+                done -= p.pointee.iov_len
+                p += 1
+                left -= 1
+            }
+            if left > 0 && done > 0 {
+                p.pointee.iov_base = p.pointee.iov_base! + done
+                p.pointee.iov_len -= done
+            }
+        }
+    }
+
     /// Appends `n` spaces.
     public func spaces(_ n: Int) { w.spaces(n) }
 

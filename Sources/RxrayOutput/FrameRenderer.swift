@@ -8,15 +8,46 @@ public struct FrameMeta {
     public var captureLength: Int
     public var wireLength: Int
     public var linkType: LinkType
-    /// The interface the frame was captured on (pcapng `if_name`), if known.
-    public var captureInterface: String?
-    /// The host interface the stack took as the ingress device, if any.
-    public var ingress: String?
-    public var comment: String?
     /// The capture's interface id (pcapng IDB index; 0 for pcap), for `--write`.
     public var interfaceID: Int
     /// pcapng `epb_flags` direction: 0 unknown, 1 inbound, 2 outbound.
     public var direction: UInt8
+    /// The texts, nil when there are none (every classic pcap frame): a meta is copied a few
+    /// times per frame, and a copy of three optional strings retained each of them, nil or not.
+    @usableFromInline var texts: Texts?
+
+    @usableFromInline struct Texts {
+        @usableFromInline var captureInterface: String?
+        @usableFromInline var ingress: String?
+        @usableFromInline var comment: String?
+
+        @inlinable init(captureInterface: String?, ingress: String?, comment: String?) {
+            self.captureInterface = captureInterface
+            self.ingress = ingress
+            self.comment = comment
+        }
+
+        /// The texts, or nil when all three are nil.
+        @inlinable static func make(_ captureInterface: String?, _ ingress: String?, _ comment: String?) -> Texts? {
+            captureInterface == nil && ingress == nil && comment == nil
+                ? nil : Texts(captureInterface: captureInterface, ingress: ingress, comment: comment)
+        }
+    }
+
+    /// The interface the frame was captured on (pcapng `if_name`), if known.
+    @inlinable public var captureInterface: String? {
+        get { texts?.captureInterface }
+        set { texts = .make(newValue, ingress, comment) }
+    }
+    /// The host interface the stack took as the ingress device, if any.
+    @inlinable public var ingress: String? {
+        get { texts?.ingress }
+        set { texts = .make(captureInterface, newValue, comment) }
+    }
+    @inlinable public var comment: String? {
+        get { texts?.comment }
+        set { texts = .make(captureInterface, ingress, newValue) }
+    }
 
     public init(index: Int, timestampNanoseconds: Int64, captureLength: Int, wireLength: Int,
                 linkType: LinkType, captureInterface: String?, ingress: String? = nil, comment: String? = nil,
@@ -26,11 +57,9 @@ public struct FrameMeta {
         self.captureLength = captureLength
         self.wireLength = wireLength
         self.linkType = linkType
-        self.captureInterface = captureInterface
-        self.ingress = ingress
-        self.comment = comment
         self.interfaceID = interfaceID
         self.direction = direction
+        texts = .make(captureInterface, ingress, comment)
     }
 }
 
@@ -465,10 +494,10 @@ public struct FrameRenderer {
                 if tracked {
                     if case .devGroReceive = s.stage { groText = (textStart, w.count - textStart) } else { conntrackText = (textStart, w.count - textStart) }
                 }
-                w.ascii("\"}")
+                // The entry's end comes with the next entry's start (`StageKeys`), or below.
             }
         }
-        w.ascii("],\"gro\":")
+        w.ascii(first ? "],\"gro\":" : "\"}],\"gro\":")
         stageObject(r, gro, groText, &w)
         w.ascii(",\"conntrack\":")
         stageObject(r, conntrack, conntrackText, &w)

@@ -1,10 +1,10 @@
 import RxrayDecode
 import RxrayStack
 
-// The start of each JSON stage entry, `,{"stage":"<symbol>","decision":"<verdict>","detail":"`,
-// made once per (stage, verdict) and copied with one `memcpy` per record: a frame has about
-// fourteen stage records, and writing the symbol, the keys and the verdict piece by piece
-// cost more than the copy.
+// The start of each JSON stage entry, `"},{"stage":"<symbol>","decision":"<verdict>","detail":"`
+// (the previous entry's end included), made once per (stage, verdict) and copied with one
+// `memcpy` per record: a frame has about fourteen stage records, and writing the symbol, the
+// keys and the verdict piece by piece cost more than the copy.
 
 extension Stage {
     /// A dense number per stage for output tables: the stages without a payload in declaration
@@ -86,7 +86,7 @@ enum StageKeys {
             for v in 0..<verdictSlots {
                 starts.append(w.count)
                 guard let verdict = Verdict(rawValue: UInt8(v)) else { continue }
-                w.ascii(",{\"stage\":\"")
+                w.ascii("\"},{\"stage\":\"")
                 stage.writeSymbol(to: &w)
                 w.ascii("\",\"decision\":\"")
                 verdict.writeDecisionAndDetailKey(to: &w)
@@ -100,12 +100,13 @@ enum StageKeys {
         return (b, s)
     }()
 
-    /// Appends `,{"stage":"<symbol>","decision":"<verdict>","detail":"` (without the comma
-    /// when `first`). `t` is `table`, read once by the caller.
+    /// Appends `"},{"stage":"<symbol>","decision":"<verdict>","detail":"`: the end of the entry
+    /// before, then this one's start (without the end and the comma when `first`: the caller
+    /// ends the last entry). `t` is `table`, read once by the caller.
     @inline(__always) static func write(_ t: (bytes: UnsafeMutablePointer<UInt8>, starts: UnsafeMutablePointer<Int>),
                                         _ stage: Stage, _ verdict: Verdict, first: Bool, to w: inout ByteWriter) {
         let i = stage.outputOrdinal &* verdictSlots &+ Int(verdict.rawValue)
-        let start = t.starts[i] &+ (first ? 1 : 0)
+        let start = t.starts[i] &+ (first ? 3 : 0)
         w.bytes(UnsafeBufferPointer(start: t.bytes + start, count: t.starts[i &+ 1] &- start))
     }
 }

@@ -243,17 +243,20 @@ struct Analyze: ParsableCommand {
         let settledPipeline = renderAsSettled ? pipeline : nil
         // The last frame handed to the analyzer (a timer event's slot carries its number).
         var lastIndex = 0
-        // Writes a record rendered earlier, as `output` / `outputTimer` would have written it.
-        func release(_ slot: RenderedQueue.Slot, _ bytes: UnsafeRawBufferPointer) {
-            guard !stop else { return }
-            if bytes.count > 0 {
-                sink.write(bytes: bytes)
-                if sink.error != nil { stop = true }
-            }
+        // Whether a record rendered earlier is written (the queue writes it), counted as
+        // `output` / `outputTimer` would have.
+        func keep(_ slot: RenderedQueue.Slot) -> Bool {
+            guard !stop else { return false }
             if slot.counts {
                 selectedCount += 1
                 if let c = countLimit, selectedCount >= c { stop = true }
             }
+            return true
+        }
+        // Writes the records that are ready at the front of the queue.
+        func drain(_ queue: RenderedQueue) {
+            queue.drain(to: sink, keep)
+            if sink.error != nil { stop = true }
         }
         // Renders `r` for `RenderedQueue`; false when the frame prints nothing (unselected,
         // left out by --only-drops, or output already stopped).
@@ -271,7 +274,7 @@ struct Analyze: ParsableCommand {
                 guard !stop, !onlyDrops else { return }
                 switch queue.place(frame: lastIndex, event: true) {
                 case .write: outputTimer(r)
-                case .writeThenDrain: outputTimer(r); queue.drain(release)
+                case .writeThenDrain: outputTimer(r); drain(queue)
                 case .keep:
                     renderer.timerEvent(r, to: &queue.scratch)
                     queue.commit(counts: false)
@@ -282,7 +285,7 @@ struct Analyze: ParsableCommand {
                 currentEmitted = true
                 switch queue.place(frame: r.frame, event: false) {
                 case .write: output(r, currentMeta, currentBytes, currentSelected)
-                case .writeThenDrain: output(r, currentMeta, currentBytes, currentSelected); queue.drain(release)
+                case .writeThenDrain: output(r, currentMeta, currentBytes, currentSelected); drain(queue)
                 case .keep:
                     let counts = render(r, currentMeta, currentBytes, currentSelected, &queue.scratch)
                     queue.commit(counts: counts)
@@ -295,7 +298,7 @@ struct Analyze: ParsableCommand {
                     output(r, meta, bytes, selected)
                 case .writeThenDrain:
                     output(r, meta, bytes, selected)
-                    queue.drain(release)
+                    drain(queue)
                 case .keep:
                     let counts = render(r, meta, bytes, selected, &queue.scratch)
                     queue.commit(counts: counts)
@@ -402,7 +405,10 @@ struct Analyze: ParsableCommand {
         progress?.finish()
         analyzer.finish(emit: emit)
         // Every held frame's result came back in `finish`: nothing is left waiting.
-        rendered?.drainAll(release)
+        if let queue = rendered {
+            queue.drainAll(to: sink, keep)
+            if sink.error != nil { stop = true }
+        }
         // The render thread writes the last frames; the sink is this thread's again after.
         pipeline?.finish()
         if let engine = analyzer.netfilter {

@@ -122,9 +122,8 @@ extension RenderPipeline {
     private static func renderSettled(renderer: FrameRenderer, sink: ByteSink, onlyDrops: Bool, free: HandoffQueue<RenderBatch>,
                                       full: HandoffQueue<RenderBatch>, failed: SharedFlag) {
         let queue = RenderedQueue()
-        func write(_ slot: RenderedQueue.Slot, _ bytes: UnsafeRawBufferPointer) {
-            if bytes.count > 0 && sink.error == nil { sink.write(bytes: bytes) }
-        }
+        // Every record kept is written (the queue writes it) until the output fails.
+        func keep(_ slot: RenderedQueue.Slot) -> Bool { sink.error == nil }
         while true {
             let b = full.take()
             if sink.error == nil {
@@ -141,7 +140,7 @@ extension RenderPipeline {
                                 if printed { record(renderer, meta, bytes, result, kind, sink) }
                             case .writeThenDrain:
                                 if printed { record(renderer, meta, bytes, result, kind, sink) }
-                                queue.drain(write)
+                                queue.drain(to: sink, keep)
                             case .keep:
                                 if printed { record(renderer, meta, bytes, result, kind, &queue.scratch) }
                                 queue.commit(counts: printed && kind == .frame)
@@ -153,7 +152,7 @@ extension RenderPipeline {
             }
             if b.end {
                 // Every held frame's result came before the end: nothing is left waiting.
-                if sink.error == nil { queue.drainAll(write) }
+                if sink.error == nil { queue.drainAll(to: sink, keep) }
                 if sink.error != nil { failed.set() }
                 return
             }

@@ -1,5 +1,6 @@
 import Foundation
 import RxrayDecode
+import RxrayOutput
 
 #if canImport(Glibc)
 import Glibc
@@ -16,11 +17,12 @@ import Glibc
 /// result; the others hold their record (empty for a frame that prints nothing). `drain`
 /// hands the ready slots at the front over in order.
 ///
-/// Records are rendered into one reused writer and copied into fixed-size chunks; a chunk is
-/// reused once every record in it was handed over. So memory follows the records actually
-/// waiting (a sliding window of up to the reassembly timeout), nothing is copied again as the
-/// window moves, and a wait allocates nothing once enough chunks exist. Spare chunks beyond
-/// `spareChunks` are given back.
+/// Records are rendered in place at the end of the current fixed-size chunk (`scratch` is a
+/// writer over its memory); a chunk is reused once every record in it was handed over. So
+/// memory follows the records actually waiting (a sliding window of up to the reassembly
+/// timeout), a record is never copied between rendering and the output (`drain` hands the
+/// output the records where they are, joined when they lie back to back), and a wait
+/// allocates nothing once enough chunks exist. Spare chunks beyond `spareChunks` are given back.
 ///
 /// Memory stays bounded however long the wait: once the chunks in memory pass `memoryLimit`
 /// bytes, the oldest full chunk (records still waiting) is written to an unlinked temporary
@@ -56,6 +58,9 @@ final class RenderedQueue {
     }
 
     static let chunkBytes = 1 << 20
+    /// Room a chunk must have left for a record to be rendered into it; a longer record grows
+    /// the chunk (the writer moves its memory, slots find it by chunk number).
+    static let recordRoom = 64 << 10
     /// Empty standard chunks kept for reuse.
     static let spareChunks = 8
 
@@ -92,18 +97,30 @@ final class RenderedQueue {
 
     /// The chunk records are appended to (-1: none yet).
     private var current: Int32 = -1
-    /// The writer a record is rendered into before `append` or `fill` copies it to a chunk
-    /// (rendered by the caller, so no closure captures the result).
-    var scratch = ByteWriter(capacity: 1 << 14)
+    /// The writer a kept record is rendered into (by the caller, so no closure captures the
+    /// result): a writer over the current chunk's memory, appended to after the records already
+    /// in it (`place` makes room; `commit` takes what was added as the record). Before the
+    /// first chunk, a small writer of its own.
+    var scratch = ByteWriter(capacity: 64)
+    /// Where the record being rendered into `scratch` starts.
+    private var recordStart = 0
+    /// Pieces of output `drain` hands over at once (`ByteSink.write(gathering:)`).
+    private let gather = UnsafeMutableBufferPointer<iovec>.allocate(capacity: RenderedQueue.gatherPieces)
+    static let gatherPieces = 1024
+    /// Below this many bytes the drained records are copied into the sink's buffer (one
+    /// system call for many small drains) rather than written from where they are.
+    static let gatherBytes = 32 << 10
 
     deinit {
         if Self.statsOn {
             let note = "rxray: waiting output: \(chunksWritten) chunks to the temporary file\(fileFailed ? " (failed: kept in memory)" : ""), peak \(peakMemoryBytes) bytes of chunks in memory, limit \(Self.memoryLimit)\n"
             FileHandle.standardError.write(Data(note.utf8))
         }
-        for c in chunks { c?.base?.deallocate() }
+        // The current chunk's memory is the writer's.
+        for (i, c) in chunks.enumerated() where i != Int(current) { c?.base?.deallocate() }
         for p in spare { p.deallocate() }
         scratch.deallocate()
+        gather.deallocate()
         if fileDescriptor >= 0 { close(fileDescriptor) }
     }
 
@@ -119,8 +136,8 @@ final class RenderedQueue {
         slots.append(Slot(frame: frame, waiting: true, counts: false, chunk: -1, start: 0, length: 0))
     }
 
-    /// Adds the record in `scratch` (empty for a frame that prints nothing) after every slot
-    /// already queued; `counts`: it counts towards `-c`.
+    /// Adds the record rendered into `scratch` since `place` (none for a frame that prints
+    /// nothing) after every slot already queued; `counts`: it counts towards `-c`.
     private func append(frame: Int, counts: Bool) {
         var s = Slot(frame: frame, waiting: false, counts: counts, chunk: -1, start: 0, length: 0)
         store(&s)
@@ -156,7 +173,7 @@ final class RenderedQueue {
         /// It was the first waiting slot: write the record straight to the output, then
         /// `drain` (the records behind it may now be ready).
         case writeThenDrain
-        /// Something before it waits: render the record into `scratch`, then `commit`.
+        /// Something before it waits: render the record into `scratch` (appending), then `commit`.
         case keep
     }
 
@@ -170,15 +187,18 @@ final class RenderedQueue {
                 return .writeThenDrain
             }
             placing = k
+            makeRoom()
             return .keep
         }
         if isEmpty { return .write }
         placing = -1
         placingFrame = frame
+        makeRoom()
         return .keep
     }
 
-    /// Keeps the record in `scratch` where `place` put it (`counts`: it counts towards `-c`).
+    /// Keeps the record rendered into `scratch` where `place` put it (`counts`: it counts
+    /// towards `-c`).
     /// Nothing becomes ready: the first slot still waits.
     func commit(counts: Bool) {
         let k = placing
@@ -191,7 +211,7 @@ final class RenderedQueue {
         }
     }
 
-    /// Gives waiting slot `k` the record in `scratch` (`counts` as for `append`).
+    /// Gives waiting slot `k` the record rendered into `scratch` (`counts` as for `append`).
     private func fill(_ k: Int, counts: Bool) {
         var s = slots[k]
         s.waiting = false
@@ -208,56 +228,109 @@ final class RenderedQueue {
         settle()
     }
 
-    /// Hands the ready slots at the front to `write`, in order, until a waiting one.
-    func drain(_ write: (Slot, UnsafeRawBufferPointer) -> Void) {
-        while head < slots.count && !slots[head].waiting {
-            let s = slots[head]
-            write(s, bytes(of: s))
-            release(s)
-            head += 1
-        }
-        settle()
+    /// Hands the ready slots at the front over, in order, until a waiting one: `keep` is asked
+    /// for each slot whether its record is written (it counts the slot towards `-c`), and the
+    /// records kept are written to `sink` where they are, records back to back in a chunk
+    /// joined into one piece.
+    func drain(to sink: ByteSink, _ keep: (Slot) -> Bool) {
+        handOver(to: sink, all: false, keep)
     }
 
-    /// Hands every remaining slot over in order; a slot still waiting (a result that never
-    /// came back) is handed over without bytes.
-    func drainAll(_ write: (Slot, UnsafeRawBufferPointer) -> Void) {
-        while head < slots.count {
+    /// Hands every remaining slot over in order, as `drain` does; a slot still waiting (a
+    /// result that never came back) has no record.
+    func drainAll(to sink: ByteSink, _ keep: (Slot) -> Bool) {
+        handOver(to: sink, all: true, keep)
+    }
+
+    private func handOver(to sink: ByteSink, all: Bool, _ keep: (Slot) -> Bool) {
+        // Slots from `released` to `head` were handed over but not released yet: their records
+        // are among the pieces, whose memory must stay until they are written.
+        var released = head
+        var pieces = 0
+        var bytes = 0
+        func writePieces() {
+            if pieces > 0 {
+                if bytes >= Self.gatherBytes {
+                    sink.write(gathering: UnsafeMutableBufferPointer(rebasing: gather[0..<pieces]))
+                } else {
+                    for i in 0..<pieces { sink.write(bytes: UnsafeRawBufferPointer(start: gather[i].iov_base, count: gather[i].iov_len)) }
+                }
+                pieces = 0
+                bytes = 0
+            }
+            while released < head {
+                release(slots[released])
+                released += 1
+            }
+        }
+        while head < slots.count && (all || !slots[head].waiting) {
             let s = slots[head]
-            write(s, bytes(of: s))
-            release(s)
+            if keep(s) && s.chunk >= 0 && s.length > 0 {
+                // A chunk read back from the file may push others out: the pieces go first.
+                if chunks[Int(s.chunk)]!.base == nil {
+                    writePieces()
+                    loadFromFile(s.chunk)
+                }
+                let p = chunks[Int(s.chunk)]!.base! + s.start
+                if pieces > 0 && gather[pieces - 1].iov_base! + gather[pieces - 1].iov_len == UnsafeMutableRawPointer(p) {
+                    gather[pieces - 1].iov_len += s.length
+                } else {
+                    if pieces == Self.gatherPieces { writePieces() }
+                    gather[pieces] = iovec(iov_base: UnsafeMutableRawPointer(p), iov_len: s.length)
+                    pieces += 1
+                }
+                bytes += s.length
+            }
             head += 1
         }
+        writePieces()
         settle()
     }
 
     // MARK: storage
 
-    /// Copies the record in `scratch` into a chunk (and empties `scratch`).
+    /// Takes what was rendered into `scratch` since `place` as slot `s`'s record.
     private func store(_ s: inout Slot) {
-        let n = scratch.count
-        defer { scratch.removeAll() }
+        let n = scratch.count - recordStart
+        guard current >= 0 else { return }
+        syncCurrent()
         guard n > 0 else { return }
-        let c = chunkWithRoom(n)
-        let start = chunks[Int(c)]!.used
-        (chunks[Int(c)]!.base! + start).update(from: scratch.bytes.baseAddress!, count: n)
-        chunks[Int(c)]!.used += n
-        chunks[Int(c)]!.live += 1
-        s.chunk = c
-        s.start = start
+        chunks[Int(current)]!.live += 1
+        s.chunk = current
+        s.start = recordStart
         s.length = n
     }
 
-    /// A chunk with room for `n` more bytes: the current one, or a new current one (a record
-    /// larger than a standard chunk gets one of its own size).
-    private func chunkWithRoom(_ n: Int) -> Int32 {
-        if current >= 0, let c = chunks[Int(current)], c.capacity - c.used >= n { return current }
-        let capacity = max(n, Self.chunkBytes)
-        let base = capacity == Self.chunkBytes && !spare.isEmpty
-            ? spare.removeLast() : UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
-        nextSerial += 1
-        let chunk = Chunk(base: base, capacity: capacity, used: 0, live: 0, serial: nextSerial)
+    /// The current chunk's entry as the writer over it is now (its memory moves when a long
+    /// record grows it).
+    private func syncCurrent() {
+        let m = scratch.storage
+        let old = chunks[Int(current)]!.capacity
+        if m.count != old {
+            memoryBytes += m.count - old
+            peakMemoryBytes = max(peakMemoryBytes, memoryBytes)
+        }
+        chunks[Int(current)]!.base = m.baseAddress
+        chunks[Int(current)]!.capacity = m.count
+        chunks[Int(current)]!.used = scratch.count
+    }
+
+    /// Before a record is rendered: a current chunk with `recordRoom` left (a new one when it
+    /// has less), and where the record starts.
+    private func makeRoom() {
+        if current < 0 || scratch.room < Self.recordRoom { newChunk() }
+        recordStart = scratch.count
+    }
+
+    /// Starts a new current chunk; the one before keeps its records (given back if none is
+    /// live).
+    private func newChunk() {
         let previous = current
+        let base = spare.popLast() ?? UnsafeMutablePointer<UInt8>.allocate(capacity: Self.chunkBytes)
+        if previous >= 0 { syncCurrent() } else { scratch.deallocate() }
+        scratch = ByteWriter(adopting: base, capacity: Self.chunkBytes)
+        nextSerial += 1
+        let chunk = Chunk(base: base, capacity: Self.chunkBytes, used: 0, live: 0, serial: nextSerial)
         if let i = freeIndices.popLast() {
             chunks[Int(i)] = chunk
             current = i
@@ -265,14 +338,13 @@ final class RenderedQueue {
             chunks.append(chunk)
             current = Int32(chunks.count - 1)
         }
-        memoryBytes += capacity
+        memoryBytes += Self.chunkBytes
         // The chunk written before is given back once nothing in it is live any more.
         if previous >= 0, chunks[Int(previous)]!.live == 0 { giveBack(previous) }
         while memoryBytes > Self.memoryLimit && !fileFailed, let last = lastNeededInMemory() {
             moveToFile(last)
         }
         peakMemoryBytes = max(peakMemoryBytes, memoryBytes)
-        return current
     }
 
     // MARK: the temporary file
@@ -360,15 +432,6 @@ final class RenderedQueue {
         }
     }
 
-    /// The record of slot `s` (empty when it has none).
-    private func bytes(of s: Slot) -> UnsafeRawBufferPointer {
-        guard s.chunk >= 0, s.length > 0, chunks[Int(s.chunk)] != nil else {
-            return UnsafeRawBufferPointer(start: nil, count: 0)
-        }
-        if chunks[Int(s.chunk)]!.base == nil { loadFromFile(s.chunk) }
-        return UnsafeRawBufferPointer(start: chunks[Int(s.chunk)]!.base! + s.start, count: s.length)
-    }
-
     /// A record was handed over: its chunk is given back when it was the chunk's last live
     /// record (the current chunk is only rewound).
     private func release(_ s: Slot) {
@@ -376,7 +439,12 @@ final class RenderedQueue {
         let i = Int(s.chunk)
         chunks[i]!.live -= 1
         guard chunks[i]!.live == 0 else { return }
-        if s.chunk == current { chunks[i]!.used = 0 } else { giveBack(s.chunk) }
+        if s.chunk == current {
+            chunks[i]!.used = 0
+            scratch.removeAll()
+        } else {
+            giveBack(s.chunk)
+        }
     }
 
     private func giveBack(_ i: Int32) {

@@ -327,6 +327,77 @@ final class OutputByteWriterTests: XCTestCase {
         }
     }
 
+    /// Records written from where they are (`write(gathering:)`, as waiting output is) land
+    /// after what the sink buffered, in order: pieces of every size, more pieces than one
+    /// `writev` takes, empty and long ones.
+    func testGatheredPiecesFollowTheBufferedTextInOrder() throws {
+        let path = NSTemporaryDirectory() + "rxray-gather-\(getpid()).txt"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var rng = Rng(state: 11)
+        var expected: [UInt8] = []
+        var memory: [[UInt8]] = []
+        do {
+            let sink = try ByteSink(path: path)
+            for round in 0..<4 {
+                sink.write("head \(round)\n")
+                expected += Array("head \(round)\n".utf8)
+                // 3000 pieces (more than IOV_MAX), up to 200 KB in one.
+                memory = (0..<3000).map { i in
+                    let n = i == 7 ? 200_000 : rng.below(300)
+                    return (0..<n).map { _ in UInt8(32 + rng.below(95)) }
+                }
+                let pieces = UnsafeMutableBufferPointer<iovec>.allocate(capacity: memory.count)
+                defer { pieces.deallocate() }
+                var keep: [UnsafeMutableRawPointer] = []
+                for (i, m) in memory.enumerated() {
+                    let p = UnsafeMutableRawPointer.allocate(byteCount: max(1, m.count), alignment: 1)
+                    m.withUnsafeBytes { if $0.count > 0 { p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+                    keep.append(p)
+                    pieces[i] = iovec(iov_base: p, iov_len: m.count)
+                    expected += m
+                }
+                sink.write(gathering: pieces)
+                for p in keep { p.deallocate() }
+                XCTAssertNil(sink.error)
+            }
+            sink.write("tail\n")
+            expected += Array("tail\n".utf8)
+            sink.flush()
+            XCTAssertNil(sink.error)
+        }
+        let got = try Data(contentsOf: URL(fileURLWithPath: path))
+        XCTAssertEqual(got.count, expected.count)
+        XCTAssertTrue(got.elementsEqual(expected), "gathered output differs")
+    }
+
+    /// A gathered write to a full disk fails as a buffered one does, and nothing after it is
+    /// written.
+    func testAGatheredWriteToAFullDiskSetsTheError() throws {
+        guard FileManager.default.fileExists(atPath: "/dev/full") else { throw XCTSkip("no /dev/full on this system") }
+        let sink = try ByteSink(path: "/dev/full")
+        var bytes = [UInt8](repeating: 65, count: 100_000)
+        bytes.withUnsafeMutableBytes { b in
+            let pieces = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 2)
+            defer { pieces.deallocate() }
+            pieces[0] = iovec(iov_base: b.baseAddress!, iov_len: 50_000)
+            pieces[1] = iovec(iov_base: b.baseAddress! + 50_000, iov_len: 50_000)
+            sink.write(gathering: pieces)
+        }
+        XCTAssertEqual(sink.error?.description, "/dev/full: cannot write: \(String(cString: strerror(ENOSPC)))")
+    }
+
+    /// The tuple text in one step at every digit count of both ports.
+    func testIPv4PortTuplesMatchTheStringForm() {
+        let ports: [UInt16] = [0, 9, 10, 99, 100, 999, 1000, 9999, 10000, 65535]
+        for s in ports {
+            for d in ports {
+                let a = IPv4Address(0x0A00_0001 &* UInt32(s % 200 + 1)), b = IPv4Address(0xFFFF_FFFF &- UInt32(d))
+                XCTAssertEqual(text { $0.ipv4PortTuple(source: a.value, destination: b.value, sport: s, dport: d) },
+                               "src=\(a) dst=\(b) sport=\(s) dport=\(d)")
+            }
+        }
+    }
+
     func testEveryOctetAndShortNumberIsWrittenAsSwiftDoes() {
         for v in 0..<256 {
             let a = IPv4Address(UInt32(v) << 24 | UInt32(255 - v) << 16 | UInt32(v / 3) << 8 | UInt32(v % 7))
@@ -483,6 +554,49 @@ final class OutputByteWriterTests: XCTestCase {
     func testFourHexDigitsAreWrittenZeroPadded() {
         for v: UInt16 in [0, 1, 0xF, 0x10, 0x800, 0x0800, 0x86DD, 0x8100, 0xFFFF] {
             XCTAssertEqual(text { $0.hex4(v) }, text { $0.hex(UInt64(v), minimumDigits: 4) })
+        }
+    }
+
+    /// A frame's texts (capture interface, ingress, comment) are kept apart and together: each
+    /// set or cleared alone leaves the others, none is the same as never set, and a frame's
+    /// JSON object shows exactly those given, escaped.
+    func testFrameMetaTextsAreKeptApartAndRendered() throws {
+        var m = FrameMeta(index: 3, timestampNanoseconds: 5, captureLength: 14, wireLength: 14,
+                          linkType: LinkType(rawValue: 1), captureInterface: nil)
+        XCTAssertNil(m.captureInterface); XCTAssertNil(m.ingress); XCTAssertNil(m.comment)
+        m.comment = "c"
+        XCTAssertEqual(m.comment, "c"); XCTAssertNil(m.captureInterface); XCTAssertNil(m.ingress)
+        m.captureInterface = "eth0"
+        m.ingress = "veth1"
+        XCTAssertEqual(m.captureInterface, "eth0"); XCTAssertEqual(m.ingress, "veth1"); XCTAssertEqual(m.comment, "c")
+        var copy = m
+        copy.comment = nil
+        XCTAssertEqual(m.comment, "c", "a copy's change leaves the original")
+        XCTAssertNil(copy.comment); XCTAssertEqual(copy.captureInterface, "eth0"); XCTAssertEqual(copy.ingress, "veth1")
+        copy.captureInterface = nil
+        copy.ingress = nil
+        XCTAssertNil(copy.captureInterface); XCTAssertNil(copy.ingress); XCTAssertNil(copy.comment)
+        for (interface, ingress, comment) in [(String?.none, String?.none, String?.none), ("en\"0", nil, nil), (nil, "br0", nil),
+                                              (nil, nil, "a\ncomment"), ("eth1", "eth1", "x")] {
+            let meta = FrameMeta(index: 9, timestampNanoseconds: 0, captureLength: 14, wireLength: 14,
+                                 linkType: LinkType(rawValue: 1), captureInterface: interface, ingress: ingress, comment: comment)
+            XCTAssertEqual(meta.captureInterface, interface); XCTAssertEqual(meta.ingress, ingress); XCTAssertEqual(meta.comment, comment)
+            let frame = [UInt8](repeating: 0, count: 14)
+            let line: [UInt8] = frame.withUnsafeBytes { bytes in
+                let decoded = FrameDecoder.decode(bytes, linkType: LinkType(rawValue: 1), wireLength: 14)
+                var r = FrameResult()
+                r.reset(frame: 9)
+                var w = ByteWriter(capacity: 64)
+                defer { w.deallocate() }
+                FrameRenderer(format: .jsonl).frame(meta, decoded: decoded, bytes: bytes, result: r, to: &w)
+                return Array(w.bytes)
+            }
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+            XCTAssertEqual(object["interface"] as? String, interface)
+            XCTAssertEqual(object["ingress"] as? String, ingress)
+            XCTAssertEqual(object["ingress"] == nil, ingress == nil, "ingress only when known")
+            XCTAssertEqual(object["comment"] as? String, comment)
+            XCTAssertEqual(object["comment"] == nil, comment == nil, "comment only when there is one")
         }
     }
 

@@ -82,4 +82,83 @@ final class WaitingOutputTests: XCTestCase {
         }
         XCTAssertEqual(frames, Array(1 ... 12000))
     }
+
+    /// `pcap` (classic, microsecond) as pcapng, with an `opt_comment` on the frames in
+    /// `comments` (index from 0).
+    static func pcapng(from pcap: Data, comments: [Int: String]) -> Data {
+        var out = Data()
+        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+        func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+        func pad(_ n: Int) -> Int { (n + 3) & ~3 }
+        u32(0x0A0D_0D0A); u32(28); u32(0x1A2B_3C4D); u16(1); u16(0); u32(0xFFFF_FFFF); u32(0xFFFF_FFFF); u32(28)
+        u32(1); u32(20); u16(1); u16(0); u32(262_144); u32(20)
+        let b = [UInt8](pcap)
+        func r32(_ at: Int) -> UInt32 { UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24 }
+        var at = 24, k = 0
+        while at + 16 <= b.count {
+            let us = UInt64(r32(at)) * 1_000_000 + UInt64(r32(at + 4))
+            let n = Int(r32(at + 8)), orig = r32(at + 12)
+            let frame = b[(at + 16) ..< (at + 16 + n)]
+            // A comment longer than an option holds goes in several (the reader joins them).
+            var parts: [[UInt8]] = []
+            var rest = comments[k].map { Array($0.utf8) } ?? []
+            while !rest.isEmpty {
+                parts.append(Array(rest.prefix(60_000)))
+                rest.removeFirst(min(60_000, rest.count))
+            }
+            let options = parts.isEmpty ? 0 : parts.reduce(0) { $0 + 4 + pad($1.count) } + 4
+            let total = 32 + pad(n) + options
+            u32(6); u32(UInt32(total)); u32(0); u32(UInt32(us >> 32)); u32(UInt32(us & 0xFFFF_FFFF)); u32(UInt32(n)); u32(orig)
+            out.append(contentsOf: frame)
+            out.append(contentsOf: [UInt8](repeating: 0, count: pad(n) - n))
+            for c in parts {
+                u16(1); u16(UInt16(c.count))
+                out.append(contentsOf: c)
+                out.append(contentsOf: [UInt8](repeating: 0, count: pad(c.count) - c.count))
+            }
+            if !parts.isEmpty { u16(0); u16(0) }
+            u32(UInt32(total))
+            at += 16 + n
+            k += 1
+        }
+        return out
+    }
+
+    /// Records longer than the room a chunk keeps for one (frames with comments of 60–200 KB,
+    /// waiting behind held fragments, some the held frames themselves) come out as in capture
+    /// order, in memory and through the temporary file, with one thread and two.
+    func testLongRecordsWaitingBehindAHeldFrameComeOutInCaptureOrder() throws {
+        let pcap = SyntheticTraffic.pcap(frames: 3000, seed: 78, farFragments: true)
+        var comments: [Int: String] = [:]
+        for (k, i) in stride(from: 3, to: 3000, by: 97).enumerated() {
+            let n = [60_000, 70_000, 200_000, 65_536, 131_000][k % 5]
+            comments[i] = String(repeating: "comment \(i) \"q\" ", count: n / 16)
+        }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("rxray-waiting-long-\(getpid()).pcapng")
+        try Self.pcapng(from: pcap, comments: comments).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("rxray-waiting-long-\(getpid()).out.pcapng")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("rxray-waiting-long-dir-\(getpid())")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        for format in [["--format", "jsonl"], ["-vv"]] {
+            let args = [url.path, "--host", ThreadsTests.host] + format
+            // --write keeps capture order: nothing waits in the record queue.
+            let reference = try analyze(args + ["--write", out.path], environment: [:])
+            XCTAssertEqual(reference.status, 0, reference.stderr)
+            if format[0] == "--format" {
+                XCTAssertEqual(reference.stdout.components(separatedBy: "comment 100 ").count - 1, 70_000 / 16, "the comment is shown")
+            }
+            for threads in [1, 2] {
+                for env in [[:], ["RXRAY_WAIT_MEMORY_MB": "1", "TMPDIR": tmp.path]] {
+                    let got = try analyze(args, environment: env, threads: threads)
+                    XCTAssertEqual(got.status, 0, got.stderr)
+                    if got.stdoutBytes != reference.stdoutBytes {
+                        XCTFail("\(format) threads \(threads) \(env): output differs from capture order (\(got.stdoutBytes.count) vs \(reference.stdoutBytes.count) bytes, first difference at byte \(ThreadsTests.firstDifference(got.stdoutBytes, reference.stdoutBytes)))")
+                    }
+                }
+            }
+        }
+    }
 }

@@ -31,6 +31,35 @@ final class DetailTextTests: XCTestCase {
         XCTAssertEqual(bytes { tuples[7].write(to: &$0) }, "src=1:0:0:2::3 dst=2001:db8:1:2:3:4:5:6 proto=47")
     }
 
+    /// IPv4 tuples with ports are written in one step (`ByteWriter.ipv4PortTuple`): every port
+    /// length and octet length, at both ends of each, against the String form.
+    func testIPv4TuplesWithPortsMatchDescriptionAtEveryDigitCount() {
+        let ports: [UInt16] = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 1001, 9999, 10000, 10001, 65534, 65535]
+        let addresses: [UInt32] = [0, 0x0102_0304, 0x0A0B_0C0D, 0x6364_6566, 0xC0A8_FF01, 0xFFFF_FFFF, 0x0900_630A]
+        for proto: UInt8 in [6, 17, 132, 136, 33] {
+            for (k, sport) in ports.enumerated() {
+                let dport = ports[ports.count - 1 - k]
+                let src = addresses[k % addresses.count], dst = addresses[(k * 3 + 1) % addresses.count]
+                let t = CTTuple(src: NFValue(UInt64(src)), dst: NFValue(UInt64(dst)), sport: sport, dport: dport, proto: proto, v6: false)
+                XCTAssertEqual(bytes { t.write(to: &$0) }, t.description)
+                XCTAssertEqual(bytes { t.write(to: &$0) },
+                               "src=\(IPv4Address(src)) dst=\(IPv4Address(dst)) sport=\(sport) dport=\(dport)")
+            }
+        }
+        // After other text, and many in a row past the writer's first capacity.
+        var w = ByteWriter(capacity: 64)
+        defer { w.deallocate() }
+        var expected = ""
+        for (k, port) in ports.enumerated() {
+            let t = CTTuple(src: NFValue(UInt64(addresses[k % addresses.count])), dst: NFValue(0xFFFF_FFFF), sport: port, dport: port,
+                            proto: 6, v6: false)
+            w.ascii(" orig ")
+            t.write(to: &w)
+            expected += " orig " + t.description
+        }
+        XCTAssertEqual(String(decoding: w.bytes, as: UTF8.self), expected)
+    }
+
     func testAddressTextMatchesDescription() {
         for s in ["::", "::1", "1::", "2001:db8::1", "2001:db8:0:0:1:0:0:1", "fe80::1:2", "::ffff:10.0.0.1",
                   "1:0:0:2:0:0:0:3", "0:0:1::", "2001:db8:1:2:3:4:5:6", "2001:0:0:1::1", "ff02::1:ff00:1"] {

@@ -382,6 +382,23 @@ static inline ptrdiff_t rxray_put_decimal(uint8_t *dst, uint64_t v) {
     return n + 8;
 }
 
+/// Writes the text of an IPv4 connection tuple with ports, `src=A dst=B sport=S dport=D`
+/// (addresses host-order), to `dst` (room for 72 bytes) and returns its length: conntrack's
+/// tuple text in one call.
+static inline ptrdiff_t rxray_put_ct_tuple_v4(uint8_t *dst, uint32_t src, uint32_t dstaddr,
+                                              uint16_t sport, uint16_t dport) {
+    uint8_t *p = dst;
+    __builtin_memcpy(p, "src=", 4); p += 4;
+    p += rxray_put_ipv4(p, src);
+    __builtin_memcpy(p, " dst=", 5); p += 5;
+    p += rxray_put_ipv4(p, dstaddr);
+    __builtin_memcpy(p, " sport=", 7); p += 7;
+    p += rxray_put_decimal_small(p, sport);
+    __builtin_memcpy(p, " dport=", 7); p += 7;
+    p += rxray_put_decimal_small(p, dport);
+    return p - dst;
+}
+
 /// Writes the nine decimal digits of `v` (< 10^9), zero-padded, to `dst` (the nanoseconds
 /// of a timestamp).
 static inline void rxray_put_9digits(uint8_t *dst, uint32_t v) {

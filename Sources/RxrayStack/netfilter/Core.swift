@@ -555,7 +555,7 @@ extension Kernel {
     /// text needs no JSON escape (the tracked packet's text: literals, names and numbers).
     @discardableResult
     func writeConntrack(_ e: NetfilterEngine, _ st: NFPacketState, to w: inout ByteWriter) -> Bool {
-        guard !st.ct.untracked, st.ct.slot >= 0, let ent = e.conntrack.entry(st.ct.slot) else {
+        guard !st.ct.untracked, e.conntrack.holdsEntry(st.ct.slot) else {
             w.string(conntrackText(e, st))
             return false
         }
@@ -567,9 +567,7 @@ extension Kernel {
         case .relatedReply: w.ascii("ct state related_reply (RELATED_REPLY)")
         case .untracked: w.ascii("ct state untracked (UNTRACKED)")
         }
-        if ent.original.proto == 6 { w.ascii(" tcp "); w.ascii(ent.tcpState.staticName) }
-        w.ascii(" orig "); ent.original.write(to: &w)
-        w.ascii(" reply "); ent.reply.write(to: &w)
+        e.conntrack.writeTuples(st.ct.slot, to: &w)
         return true
     }
 
