@@ -30,9 +30,12 @@ let package = Package(
         // SSE2 byte scanning for the JSON escaper (header-only static inline C: Swift's SIMD
         // comparisons do not vectorise yet). Portable C fallback elsewhere.
         .target(name: "CRxrayText"),
-        // Non-allocating header views over frame bytes. Swift plus the CRxrayText scan, no
-        // libpcap, no root.
-        .target(name: "RxrayDecode", dependencies: ["CRxrayText"]),
+        // The Internet checksum's ones'-complement sum: an add-with-carry chain on x86_64
+        // (header-only static inline C with inline assembly), a portable C loop elsewhere.
+        .target(name: "CRxrayChecksum"),
+        // Non-allocating header views over frame bytes. Swift plus the CRxrayText scan and the
+        // CRxrayChecksum sum, no libpcap, no root.
+        .target(name: "RxrayDecode", dependencies: ["CRxrayText", "CRxrayChecksum"]),
         // Firewall rule sources parsed into syntax trees with file:line: iptables-save, nft
         // (text and JSON), ipset. Compiled into programs by the netfilter stage.
         .target(name: "RxrayRules", dependencies: ["RxrayDecode"]),

@@ -80,6 +80,58 @@ final class InternetChecksumTests: XCTestCase {
         }
     }
 
+    /// `foldedSum` (the add-with-carry chain of CRxrayChecksum) against a byte-pair sum for
+    /// every length 0...2,000 at every start offset 0...7, over random bytes, all 0xFF (every
+    /// add carries, the end-around carry chains through the whole sum), all zero and runs of
+    /// 0xFF with a few zeros; and through `InternetChecksum` with initial accumulators.
+    func testFoldedSumMatchesBytePairSumForEveryLengthAndOffset() {
+        var rng = SystemRandomNumberGenerator()
+        let maxLength = 2_000
+        for pattern in 0..<4 {
+            let bytes: [UInt8] = (0..<(maxLength + 8)).map { i in
+                switch pattern {
+                case 0: return UInt8.random(in: 0...255, using: &rng)
+                case 1: return 0xFF
+                case 2: return 0
+                default: return i % 97 == 5 ? 0 : 0xFF
+                }
+            }
+            bytes.withUnsafeBytes { raw in
+                let base = raw.baseAddress!
+                for offset in 0..<8 {
+                    // The unfolded byte-pair sum of bytes[offset ..< offset + length], grown a
+                    // byte at a time: a byte at an even distance from the start is a high byte.
+                    var plain: UInt64 = 0
+                    var allZero = true
+                    for length in 0...maxLength {
+                        if length > 0 {
+                            let b = bytes[offset + length - 1]
+                            plain += (length - 1) % 2 == 0 ? UInt64(b) << 8 : UInt64(b)
+                            allZero = allZero && b == 0
+                        }
+                        var want = plain
+                        while want > 0xFFFF { want = (want & 0xFFFF) + (want >> 16) }
+                        let got = InternetChecksum.foldedSum(base + offset, count: length)
+                        if got != UInt32(want) || (got == 0) != allZero {
+                            XCTFail("pattern \(pattern) offset \(offset) length \(length): \(got) != \(want)")
+                            return
+                        }
+                        if length % 61 == 0 || length < 20 {
+                            for initial: UInt64 in [1, 0xFFFF, 0x1_2345, 0xFFFF_FFFF] {
+                                var c = InternetChecksum()
+                                c.accumulator = initial
+                                c.add(UnsafeRawBufferPointer(start: base + offset, count: length))
+                                var w = plain + initial
+                                while w > 0xFFFF { w = (w & 0xFFFF) + (w >> 16) }
+                                XCTAssertEqual(c.folded, UInt16(w), "pattern \(pattern) offset \(offset) length \(length) initial \(initial)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     func testVerifiesAPacketWithItsOwnChecksum() {
         // An IPv4 header whose checksum field makes it sum to 0xFFFF.
         var h: [UInt8] = [0x45, 0, 0, 0x54, 0x12, 0x34, 0x40, 0, 0x40, 0x06, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]
