@@ -62,6 +62,45 @@ final class HotPathTests: XCTestCase {
         }
     }
 
+    /// `OpenTable` (the TCP socket table) against a Dictionary over random sets, in-place
+    /// replacements (`setValue`), updates and removals, with a hash that collides often so
+    /// probing and backward-shift deletion are exercised; values are large (stored in place).
+    func testOpenTableMatchesADictionaryUnderRandomUpdates() {
+        struct Key: FastHashable {
+            var id: Int
+            var fastHash: UInt64 { UInt64(id % 5) }
+        }
+        struct Big: Equatable {
+            var a: UInt64, b: UInt64, c: UInt64, d: UInt64, e: UInt64, f: UInt64, g: UInt64, h: UInt64
+            var name: String
+            init(_ x: UInt64) { a = x; b = ~x; c = x &* 3; d = x >> 1; e = x ^ 0x55; f = x &+ 9; g = 7; h = x; name = "v\(x)" }
+        }
+        var rng = SystemRandomNumberGenerator()
+        var table = OpenTable<Key, Big>()
+        var plain: [Int: Big] = [:]
+        for step in 0..<20_000 {
+            let k = Int.random(in: 0..<300, using: &rng)
+            let v = Big(UInt64(step))
+            switch Int.random(in: 0..<5, using: &rng) {
+            case 0:
+                table.setValue(v, forKey: Key(id: k)); plain[k] = v
+            case 1:
+                XCTAssertEqual(table.updateValue(v, forKey: Key(id: k)), plain.updateValue(v, forKey: k), "step \(step)")
+            case 2:
+                table[Key(id: k)] = v; plain[k] = v
+            case 3:
+                XCTAssertEqual(table.removeValue(forKey: Key(id: k)), plain.removeValue(forKey: k), "step \(step)")
+            default:
+                table[Key(id: k)] = nil; plain[k] = nil
+            }
+            XCTAssertEqual(table.count, plain.count, "step \(step)")
+            let probe = Int.random(in: 0..<300, using: &rng)
+            XCTAssertEqual(table[Key(id: probe)], plain[probe], "step \(step) key \(probe)")
+        }
+        for (k, v) in plain { XCTAssertEqual(table[Key(id: k)], v) }
+        XCTAssertEqual(table.entries.count, plain.count)
+    }
+
     func testChecksumOfARealHeaderVerifies() {
         // RFC 1071-style example: an IPv4 header with its checksum filled in verifies; one bit off does not.
         var h = T.ipv4(proto: 17, [UInt8](repeating: 0xAB, count: 8))

@@ -598,10 +598,8 @@ extension Kernel {
                 bytes[2] = UInt8(truncatingIfNeeded: h.len >> 8)
                 bytes[3] = UInt8(truncatingIfNeeded: h.len)
                 bytes[10] = 0; bytes[11] = 0
-                var sum: UInt32 = 0
-                for i in stride(from: 0, to: 20, by: 2) { sum += UInt32(bytes[i]) << 8 | UInt32(bytes[i + 1]) }
-                while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
-                let c = ~UInt16(sum)
+                let sum = bytes.withUnsafeBytes { InternetChecksum.foldedSum($0.baseAddress!, count: 20) }
+                let c = ~UInt16(truncatingIfNeeded: sum)
                 bytes[10] = UInt8(c >> 8); bytes[11] = UInt8(c & 0xFF)
             } else {
                 let pl = h.len - 40

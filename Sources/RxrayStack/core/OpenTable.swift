@@ -43,8 +43,17 @@ struct OpenTable<Key: FastHashable, Value> {
             return found ? buckets[i]!.value : nil
         }
         set {
-            if let v = newValue { updateValue(v, forKey: k) } else { removeValue(forKey: k) }
+            if let v = newValue { setValue(v, forKey: k) } else { removeValue(forKey: k) }
         }
+    }
+
+    /// Sets the value of `k`, storing over the one it replaces (`updateValue` without handing
+    /// back the old value: a large value was copied out only to be thrown away).
+    mutating func setValue(_ v: Value, forKey k: Key) {
+        if mask < 0 || (count + 1) * 2 > mask + 1 { grow() }
+        let (i, found) = find(k)
+        buckets[i] = (k, v)
+        if !found { count += 1 }
     }
 
     /// Sets the value of `k`; returns the value it replaced.

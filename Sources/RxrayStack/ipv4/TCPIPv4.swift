@@ -874,7 +874,7 @@ struct TCPConnTable: Sequence {
                     timeWaits.push(c.timeWaitSince, key)
                 }
             default:
-                storage[key] = c
+                storage.setValue(c, forKey: key)
             }
         }
     }
