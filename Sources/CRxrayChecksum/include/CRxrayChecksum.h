@@ -35,22 +35,28 @@ static inline uint64_t rxray_csum_add(uint64_t a, uint64_t b) {
 /// sum stays congruent modulo 0xFFFF, as 2^64 = (2^16)^4 is 1 modulo 0xFFFF, and is zero
 /// only when every word is); the 64-bit sum is folded to 16 bits the same way and its two
 /// bytes swapped once at the end (the ones'-complement sum of byte-swapped words is the
-/// byte-swapped sum, RFC 1071). On x86_64 the 64-bit words are summed by one add-with-carry
-/// chain (one instruction per eight bytes, the carry kept in the flag across the loop);
+/// byte-swapped sum, RFC 1071). On x86_64 the 64-bit words are summed by add-with-carry
+/// chains (one instruction per eight bytes, the carry kept in the flag across the loop);
 /// elsewhere by the portable loop below.
 static inline uint32_t rxray_csum_fold(const void *data, size_t n) {
     const uint8_t *p = (const uint8_t *)data;
     uint64_t s = 0;
     size_t words = n >> 3;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(RXRAY_CSUM_PORTABLE)
-    if (words != 0) {
+    if (__builtin_constant_p(n) && n < 64) {
+        // A short length known when compiled (a 20-byte IPv4 header): the loop unrolls into a
+        // few adds, without the chains' tests and jumps.
+        for (size_t i = 0; i < words; i++) s = rxray_csum_add(s, rxray_csum_le64(p + 8 * i));
+    } else if (words != 0) {
         const uint8_t *q = p;
-        size_t blocks = words >> 3;
-        size_t rest = words & 7;
-        // `test` clears the carry flag; `lea` and `dec` leave it alone, so the chain carries
-        // across iterations and from the 64-byte loop into the 8-byte one (`jrcxz` tests the
-        // count without touching the flags). Two `adc $0` at the end: the first can carry
-        // again only when the sum was all ones with a carry pending, and then leaves 0.
+        size_t blocks = n >> 7;
+        // One add-with-carry per eight bytes, 128 bytes a loop step: `lea` and `dec` leave the
+        // carry flag alone, so the chain runs across the steps. Then 64, 32, 16 and 8 bytes
+        // as the length's bits say, each a chain of its own started by the `test` (which
+        // clears the carry). Each chain ends with one `adc $0`, which cannot carry again: the
+        // sum is all ones with a carry pending only if it was so before the last add (an
+        // add-with-carry of x and w gives all ones and a carry only when x and w are all ones
+        // and a carry came in), so never in a chain that starts at a value with no carry.
         __asm__(
             "testq %[b], %[b]\n\t"
             "jz 2f\n"
@@ -63,21 +69,55 @@ static inline uint32_t rxray_csum_fold(const void *data, size_t n) {
             "adcq 40(%[q]), %[s]\n\t"
             "adcq 48(%[q]), %[s]\n\t"
             "adcq 56(%[q]), %[s]\n\t"
-            "leaq 64(%[q]), %[q]\n\t"
+            "adcq 64(%[q]), %[s]\n\t"
+            "adcq 72(%[q]), %[s]\n\t"
+            "adcq 80(%[q]), %[s]\n\t"
+            "adcq 88(%[q]), %[s]\n\t"
+            "adcq 96(%[q]), %[s]\n\t"
+            "adcq 104(%[q]), %[s]\n\t"
+            "adcq 112(%[q]), %[s]\n\t"
+            "adcq 120(%[q]), %[s]\n\t"
+            "leaq 128(%[q]), %[q]\n\t"
             "decq %[b]\n\t"
-            "jnz 1b\n"
+            "jnz 1b\n\t"
+            "adcq $0, %[s]\n"
             "2:\n\t"
-            "jrcxz 4f\n"
-            "3:\n\t"
+            "testq $64, %[n]\n\t"
+            "jz 3f\n\t"
             "adcq 0(%[q]), %[s]\n\t"
-            "leaq 8(%[q]), %[q]\n\t"
-            "decq %[r]\n\t"
-            "jnz 3b\n"
+            "adcq 8(%[q]), %[s]\n\t"
+            "adcq 16(%[q]), %[s]\n\t"
+            "adcq 24(%[q]), %[s]\n\t"
+            "adcq 32(%[q]), %[s]\n\t"
+            "adcq 40(%[q]), %[s]\n\t"
+            "adcq 48(%[q]), %[s]\n\t"
+            "adcq 56(%[q]), %[s]\n\t"
+            "leaq 64(%[q]), %[q]\n\t"
+            "adcq $0, %[s]\n"
+            "3:\n\t"
+            "testq $32, %[n]\n\t"
+            "jz 4f\n\t"
+            "adcq 0(%[q]), %[s]\n\t"
+            "adcq 8(%[q]), %[s]\n\t"
+            "adcq 16(%[q]), %[s]\n\t"
+            "adcq 24(%[q]), %[s]\n\t"
+            "leaq 32(%[q]), %[q]\n\t"
+            "adcq $0, %[s]\n"
             "4:\n\t"
-            "adcq $0, %[s]\n\t"
-            "adcq $0, %[s]"
-            : [s] "+r"(s), [q] "+r"(q), [b] "+r"(blocks), [r] "+c"(rest)
-            :
+            "testq $16, %[n]\n\t"
+            "jz 5f\n\t"
+            "adcq 0(%[q]), %[s]\n\t"
+            "adcq 8(%[q]), %[s]\n\t"
+            "leaq 16(%[q]), %[q]\n\t"
+            "adcq $0, %[s]\n"
+            "5:\n\t"
+            "testq $8, %[n]\n\t"
+            "jz 6f\n\t"
+            "adcq 0(%[q]), %[s]\n\t"
+            "adcq $0, %[s]\n"
+            "6:"
+            : [s] "+r"(s), [q] "+r"(q), [b] "+r"(blocks)
+            : [n] "r"(n)
             : "cc", "memory");
     }
 #else

@@ -47,13 +47,18 @@ struct OpenTable<Key: FastHashable, Value> {
         }
     }
 
-    /// Sets the value of `k`, storing over the one it replaces (`updateValue` without handing
-    /// back the old value: a large value was copied out only to be thrown away).
+    /// Sets the value of `k`, storing over the one it replaces in place (`updateValue` without
+    /// handing back the old value: a large value was copied out only to be thrown away, and
+    /// a new bucket built to be copied in).
     mutating func setValue(_ v: Value, forKey k: Key) {
         if mask < 0 || (count + 1) * 2 > mask + 1 { grow() }
         let (i, found) = find(k)
-        buckets[i] = (k, v)
-        if !found { count += 1 }
+        if found {
+            buckets[i]!.value = v
+        } else {
+            buckets[i] = (k, v)
+            count += 1
+        }
     }
 
     /// Sets the value of `k`; returns the value it replaced.
