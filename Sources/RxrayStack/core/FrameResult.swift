@@ -157,6 +157,22 @@ public enum MIB: String, Sendable, CaseIterable {
         UnsafeMutableRawPointer(values + capacity).assumingMemoryBound(to: UInt8.self)
     }
 
+    /// Merges a move of `delta` to the counter with ordinal `o` into the store at `values`,
+    /// which holds `count` counters, those in `set`: added to an earlier move of the same
+    /// counter, else appended to the order with its value. Both `FrameResult.count(_:_:)` and
+    /// `FrameResult.addCounters(_:)` move counters through it.
+    @inline(__always) @usableFromInline
+    static func merge(_ o: Int, _ delta: Int, into values: UnsafeMutablePointer<Int>, set: inout MIBSet, count: inout Int32) {
+        if set.contains(o) {
+            values[o] += delta
+            return
+        }
+        set.insert(o)
+        order(values)[Int(count)] = UInt8(truncatingIfNeeded: o)
+        values[o] = delta
+        count &+= 1
+    }
+
     /// A store holding the first `count` counters of this one.
     @usableFromInline func copy(count: Int) -> CounterStore {
         let c = CounterStore()
@@ -390,12 +406,8 @@ public struct FrameResult: Sendable {
         gro = nil
         if timer != nil { timer = nil }
         // Most frames make no reply: an empty array is left as it is (clearing one still costs a
-        // generic replace-subrange call). Those that do mostly make one: taken off the end, for
-        // a fraction of that call (if a copy of the result still shares them, the array is then
-        // copied empty at a small capacity, where the call kept the old capacity).
-        if !replies.isEmpty {
-            if replies.count == 1 { replies.removeLast() } else { replies.removeAll(keepingCapacity: true) }
-        }
+        // generic replace-subrange call); the few replies of the others are taken off the end.
+        if !replies.isEmpty { replies.removeAllKeepingCapacity() }
         // A count reset (the records are plain values; a copy sharing them keeps its own).
         stages.removeAll()
         // The counter storage is left as it is: a first move writes its value.
@@ -609,15 +621,7 @@ public struct FrameResult: Sendable {
         // The storage's pointer, read before anything else of `self` is written (holding the
         // store itself in a local retained and released it on every move).
         let values = counterStore.unsafelyUnwrapped.values
-        let o = mib.ordinal
-        if counterSet.contains(o) {
-            values[o] += delta
-            return
-        }
-        counterSet.insert(o)
-        CounterStore.order(values)[Int(counterCount)] = UInt8(truncatingIfNeeded: o)
-        values[o] = delta
-        counterCount &+= 1
+        CounterStore.merge(mib.ordinal, delta, into: values, set: &counterSet, count: &counterCount)
     }
 
     /// Adds the counters of a `counters` view, each merged with an earlier move of the same
@@ -627,25 +631,16 @@ public struct FrameResult: Sendable {
         guard n > 0 else { return }
         if !isKnownUniquelyReferenced(&counterStore) { makeCounterStoreUnique() }
         let values = counterStore.unsafelyUnwrapped.values
-        let order = CounterStore.order(values)
         let from = other.store.unsafelyUnwrapped.values
         let fromOrder = CounterStore.order(from)
         var set = counterSet
-        var c = Int(counterCount)
+        var c = counterCount
         for k in 0..<n {
             let o = Int(fromOrder[k])
-            let delta = from[o]
-            if set.contains(o) {
-                values[o] += delta
-            } else {
-                set.insert(o)
-                order[c] = UInt8(truncatingIfNeeded: o)
-                values[o] = delta
-                c &+= 1
-            }
+            CounterStore.merge(o, from[o], into: values, set: &set, count: &c)
         }
         counterSet = set
-        counterCount = Int32(truncatingIfNeeded: c)
+        counterCount = c
     }
 
     /// Moves the counters and replies of `other` into this result, as if each counter were
@@ -669,7 +664,7 @@ public struct FrameResult: Sendable {
                 swap(&replies, &other.replies)
             } else {
                 replies.append(contentsOf: other.replies)
-                other.replies.removeAll(keepingCapacity: true)
+                other.replies.removeAllKeepingCapacity()
             }
         }
     }
