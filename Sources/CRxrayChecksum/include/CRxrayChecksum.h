@@ -27,6 +27,12 @@ static inline uint64_t rxray_csum_add(uint64_t a, uint64_t b) {
     return s + carry;
 }
 
+// One add-with-carry of the eight bytes at `off` past %[q] into %[s], as assembler text; four
+// and eight of them at consecutive offsets (the unrolled chains below).
+#define RXRAY_ADC(off) "adcq " #off "(%[q]), %[s]\n\t"
+#define RXRAY_ADC4(off) RXRAY_ADC(off) RXRAY_ADC(off + 8) RXRAY_ADC(off + 16) RXRAY_ADC(off + 24)
+#define RXRAY_ADC8(off) RXRAY_ADC4(off) RXRAY_ADC4(off + 32)
+
 /// The ones'-complement sum of the big-endian 16-bit words of the `n` bytes at `data` (an odd last byte
 /// is the high byte of a zero-padded word), folded to 16 bits: 0 only when every byte is 0,
 /// else the one value in 1...0xFFFF congruent to the word sum modulo 0xFFFF.
@@ -61,22 +67,7 @@ static inline uint32_t rxray_csum_fold(const void *data, size_t n) {
             "testq %[b], %[b]\n\t"
             "jz 2f\n"
             "1:\n\t"
-            "adcq 0(%[q]), %[s]\n\t"
-            "adcq 8(%[q]), %[s]\n\t"
-            "adcq 16(%[q]), %[s]\n\t"
-            "adcq 24(%[q]), %[s]\n\t"
-            "adcq 32(%[q]), %[s]\n\t"
-            "adcq 40(%[q]), %[s]\n\t"
-            "adcq 48(%[q]), %[s]\n\t"
-            "adcq 56(%[q]), %[s]\n\t"
-            "adcq 64(%[q]), %[s]\n\t"
-            "adcq 72(%[q]), %[s]\n\t"
-            "adcq 80(%[q]), %[s]\n\t"
-            "adcq 88(%[q]), %[s]\n\t"
-            "adcq 96(%[q]), %[s]\n\t"
-            "adcq 104(%[q]), %[s]\n\t"
-            "adcq 112(%[q]), %[s]\n\t"
-            "adcq 120(%[q]), %[s]\n\t"
+            RXRAY_ADC8(0) RXRAY_ADC8(64)
             "leaq 128(%[q]), %[q]\n\t"
             "decq %[b]\n\t"
             "jnz 1b\n\t"
@@ -84,36 +75,25 @@ static inline uint32_t rxray_csum_fold(const void *data, size_t n) {
             "2:\n\t"
             "testq $64, %[n]\n\t"
             "jz 3f\n\t"
-            "adcq 0(%[q]), %[s]\n\t"
-            "adcq 8(%[q]), %[s]\n\t"
-            "adcq 16(%[q]), %[s]\n\t"
-            "adcq 24(%[q]), %[s]\n\t"
-            "adcq 32(%[q]), %[s]\n\t"
-            "adcq 40(%[q]), %[s]\n\t"
-            "adcq 48(%[q]), %[s]\n\t"
-            "adcq 56(%[q]), %[s]\n\t"
+            RXRAY_ADC8(0)
             "leaq 64(%[q]), %[q]\n\t"
             "adcq $0, %[s]\n"
             "3:\n\t"
             "testq $32, %[n]\n\t"
             "jz 4f\n\t"
-            "adcq 0(%[q]), %[s]\n\t"
-            "adcq 8(%[q]), %[s]\n\t"
-            "adcq 16(%[q]), %[s]\n\t"
-            "adcq 24(%[q]), %[s]\n\t"
+            RXRAY_ADC4(0)
             "leaq 32(%[q]), %[q]\n\t"
             "adcq $0, %[s]\n"
             "4:\n\t"
             "testq $16, %[n]\n\t"
             "jz 5f\n\t"
-            "adcq 0(%[q]), %[s]\n\t"
-            "adcq 8(%[q]), %[s]\n\t"
+            RXRAY_ADC(0) RXRAY_ADC(8)
             "leaq 16(%[q]), %[q]\n\t"
             "adcq $0, %[s]\n"
             "5:\n\t"
             "testq $8, %[n]\n\t"
             "jz 6f\n\t"
-            "adcq 0(%[q]), %[s]\n\t"
+            RXRAY_ADC(0)
             "adcq $0, %[s]\n"
             "6:"
             : [s] "+r"(s), [q] "+r"(q), [b] "+r"(blocks)
