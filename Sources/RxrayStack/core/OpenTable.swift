@@ -47,12 +47,18 @@ struct OpenTable<Key: FastHashable, Value> {
         }
     }
 
+    /// Where `k` is or would go (`find`), after growing the table if one more key would fill
+    /// it past half: the start of every store.
+    @inline(__always) private mutating func findGrowing(_ k: Key) -> (index: Int, found: Bool) {
+        if mask < 0 || (count + 1) * 2 > mask + 1 { grow() }
+        return find(k)
+    }
+
     /// Sets the value of `k`, storing over the one it replaces in place (`updateValue` without
     /// handing back the old value: a large value was copied out only to be thrown away, and
     /// a new bucket built to be copied in).
     mutating func setValue(_ v: Value, forKey k: Key) {
-        if mask < 0 || (count + 1) * 2 > mask + 1 { grow() }
-        let (i, found) = find(k)
+        let (i, found) = findGrowing(k)
         if found {
             buckets[i]!.value = v
         } else {
@@ -64,8 +70,7 @@ struct OpenTable<Key: FastHashable, Value> {
     /// Sets the value of `k`; returns the value it replaced.
     @discardableResult
     mutating func updateValue(_ v: Value, forKey k: Key) -> Value? {
-        if mask < 0 || (count + 1) * 2 > mask + 1 { grow() }
-        let (i, found) = find(k)
+        let (i, found) = findGrowing(k)
         if found {
             let old = buckets[i]!.value
             buckets[i] = (k, v)
