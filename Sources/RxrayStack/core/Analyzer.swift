@@ -222,9 +222,13 @@ public final class Analyzer {
     /// A result passed to `emit` is valid for the call: the analyzer reuses its storage for
     /// later frames (copy it to keep it; copying is safe, only slower).
     public func process(_ input: FrameInput, emit: (FrameResult) -> Void) {
-        // Not retained (a retain and a release a frame): the kernel is replaced only by a
-        // reload, which runs between frames, never from `emit`.
-        unowned(unsafe) let kernel = self.kernel
+        // The kernel as a borrowed reference, not retained: the kernel is replaced only by a
+        // reload, which runs between frames, never from `emit`. (An `unowned(unsafe)` local
+        // still made a retain and a release around each call on it, ten of each a frame.)
+        Unmanaged.passUnretained(kernel)._withUnsafeGuaranteedRef { process(input, $0, emit) }
+    }
+
+    @inline(__always) private func process(_ input: FrameInput, _ kernel: Kernel, _ emit: (FrameResult) -> Void) {
         if options.capturePoint == .wire { kernel.napiAdvance(now: input.timestampNs) }
         kernel.expire(now: input.timestampNs)
         kernel.neighTimers(now: input.timestampNs)
