@@ -253,9 +253,10 @@ struct Analyze: ParsableCommand {
             }
             return true
         }
-        // Writes the records that are ready at the front of the queue.
-        func drain(_ queue: RenderedQueue) {
-            queue.drain(to: sink, keep)
+        // Writes the records that are ready at the front of the queue (`all`: every record
+        // left, at the end of the run).
+        func drain(_ queue: RenderedQueue, all: Bool = false) {
+            if all { queue.drainAll(to: sink, keep) } else { queue.drain(to: sink, keep) }
             if sink.error != nil { stop = true }
         }
         // Renders `r` for `RenderedQueue`; false when the frame prints nothing (unselected,
@@ -405,10 +406,7 @@ struct Analyze: ParsableCommand {
         progress?.finish()
         analyzer.finish(emit: emit)
         // Every held frame's result came back in `finish`: nothing is left waiting.
-        if let queue = rendered {
-            queue.drainAll(to: sink, keep)
-            if sink.error != nil { stop = true }
-        }
+        if let queue = rendered { drain(queue, all: true) }
         // The render thread writes the last frames; the sink is this thread's again after.
         pipeline?.finish()
         if let engine = analyzer.netfilter {
