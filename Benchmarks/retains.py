@@ -22,7 +22,7 @@ def parse(path):
         if not f: continue
         a=addr(f[0])
         if pending is not None:
-            if cfn and re.search(r'swift_(bridgeObject)?(retain|release)(_n)?$',cfn.replace('$','')):
+            if cfn and re.search(r'swift_(bridgeObject)?([Rr]etain|[Rr]elease)(_n)?$',cfn.replace('$','')):
                 agg[(cur,cfn,a)]+=pending
             pending=None
     return agg
