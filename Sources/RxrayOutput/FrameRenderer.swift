@@ -622,7 +622,7 @@ public struct FrameRenderer {
             if let a = rep.source { w.byte(34); a.write(to: &w); w.byte(34) } else { w.ascii("null") }
             w.ascii(",\"dst\":")
             if let a = rep.destination { w.byte(34); a.write(to: &w); w.byte(34) } else { w.ascii("null") }
-            w.ascii(",\"summary\":"); w.jsonString(rep.summary)
+            w.ascii(",\"summary\":"); w.jsonString(rep.summaryText)
             w.byte(125)
         }
         w.byte(93)
@@ -639,7 +639,7 @@ public struct FrameRenderer {
             w.ascii(" on ")
             w.string(rep.interface)
             w.ascii(": ")
-            w.string(rep.summary)
+            w.replyText(rep.summaryText)
             resetColor(&w)
         }
         if verbosity >= 2 && !r.counters.isEmpty {

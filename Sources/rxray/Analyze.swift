@@ -512,13 +512,15 @@ struct HeldFrame {
 
 /// The netfilter engine's end-of-run state in the summary's terms.
 enum NetfilterSummary {
-    /// Every rule with its hit count (the summary keeps those hit, most first).
+    /// Every rule with its hit count (the summary keeps those hit, most first). Only a rule
+    /// hit gets its `source`, the one text made per rule: the others are never shown.
     static func ruleHits(_ engine: NetfilterEngine) -> [RuleHit] {
         var out: [RuleHit] = []
         for (i, info) in engine.ruleInfo.enumerated() where i < engine.ruleHits.count {
+            let hits = Int(clamping: engine.ruleHits[i])
             out.append(RuleHit(table: info.table, chain: info.chain, position: info.position, handle: info.handle,
-                               text: info.text, source: info.file.isEmpty ? nil : "\(info.file):\(info.line)",
-                               hits: Int(clamping: engine.ruleHits[i])))
+                               text: info.text, source: info.file.isEmpty || hits == 0 ? nil : "\(info.file):\(info.line)",
+                               hits: hits))
         }
         return out
     }

@@ -11,6 +11,56 @@ final class FrameResultTests: XCTestCase {
 
     func counterText(_ r: FrameResult) -> [String] { r.counters.map { "\($0.0)=\($0.1)" } }
 
+    /// A reply's text holds up to `inlineCapacity` bytes inline and a longer one as a String,
+    /// and reads back the same either way; equality is by text.
+    func testReplyTextInlineAndLongReadBackTheSame() {
+        let short = "RST+ACK seq 0 ack 4294967295 (REJECT)"
+        let exact = String(repeating: "x", count: ReplyText.inlineCapacity)
+        let long = String(repeating: "neighbour advertisement 2001:db8::1 ", count: 4)
+        for s in ["", short, exact, exact + "y", long, "é ünïcode"] {
+            let t = ReplyText(s)
+            XCTAssertEqual(t.description, s)
+            XCTAssertEqual(t.isEmpty, s.isEmpty)
+            XCTAssertEqual(t.withUTF8 { Array($0) }, Array(s.utf8))
+            XCTAssertEqual(t, ReplyText(s))
+            XCTAssertNotEqual(t, ReplyText(s + "."))
+            var w = ByteWriter(capacity: 16)
+            defer { w.deallocate() }
+            w.jsonString(t)
+            w.byte(32)
+            w.replyText(t)
+            var x = ByteWriter(capacity: 16)
+            defer { x.deallocate() }
+            x.jsonString(s)
+            x.byte(32)
+            x.string(s)
+            XCTAssertEqual(Array(w.bytes), Array(x.bytes), s)
+        }
+        let n = 7
+        let interpolated: ReplyText = "echo \(n) and \(IPv4Address(192, 0, 2, 2))"
+        XCTAssertEqual(interpolated.description, "echo 7 and 192.0.2.2")
+        XCTAssertEqual(reply("port unreachable").summaryText.description, "port unreachable")
+        var r = reply("a")
+        r.summary = long
+        XCTAssertEqual(r.summaryText, ReplyText(long))
+    }
+
+    /// `replyText` writes through the detail buffer and leaves it as it was: the stage records'
+    /// bytes are unchanged, and a result without detail gets an empty text.
+    func testReplyTextLeavesTheDetailBufferAsItWas() {
+        for detail in [true, false] {
+            var r = FrameResult()
+            r.wantsDetail = detail
+            r.reset(frame: 1)
+            r.record(.ipRcvCore, .pass) { w in w.ascii("len 60 ttl 64") }
+            let t = r.replyText { w in w.ascii("SYN-ACK ack "); w.decimal(UInt32(4_000_000_000)); w.ascii(", mss 1460") }
+            XCTAssertEqual(t.description, detail ? "SYN-ACK ack 4000000000, mss 1460" : "")
+            r.record(.ipForward, .note) { w in w.ascii("next") }
+            XCTAssertEqual(r.trace.map(\.detail), detail ? ["len 60 ttl 64", "next"] : ["", ""])
+            XCTAssertEqual(r.stages.map(\.detailStart), detail ? [0, 13] : [0, 0])
+        }
+    }
+
     /// `record(_:_:writing:)` is `recordJSONSafe` with a writer that claims nothing: the same
     /// record and bytes, never marked JSON-safe; a claim marks only a record with text.
     func testRecordWritingIsRecordJSONSafeClaimingNothing() {

@@ -319,15 +319,25 @@ public struct Reply: Sendable, Equatable {
     /// Source and destination of the reply.
     public var source: IPAddress?
     public var destination: IPAddress?
-    /// Short human text (`RST+ACK seq 0 ack 1`, `port unreachable`, ...).
-    public var summary: String
+    /// Short human text (`RST+ACK seq 0 ack 1`, `port unreachable`, ...), held without a
+    /// String when it is short (`ReplyText`).
+    public var summaryText: ReplyText
+    /// `summaryText` as a String.
+    public var summary: String {
+        get { summaryText.description }
+        set { summaryText = ReplyText(newValue) }
+    }
 
     public init(kind: Kind, interface: String, source: IPAddress?, destination: IPAddress?, summary: String) {
+        self.init(kind: kind, interface: interface, source: source, destination: destination, summaryText: ReplyText(summary))
+    }
+
+    public init(kind: Kind, interface: String, source: IPAddress?, destination: IPAddress?, summaryText: ReplyText) {
         self.kind = kind
         self.interface = interface
         self.source = source
         self.destination = destination
-        self.summary = summary
+        self.summaryText = summaryText
     }
 
     /// A stable name for the kind, used in JSON and summaries.
@@ -427,6 +437,28 @@ public struct FrameResult: Sendable {
             details = details!.copy()
         }
         return details.unsafelyUnwrapped
+    }
+
+    /// A reply's text written by `write` with the `ByteWriter` formatters (empty unless
+    /// `wantsDetail`): written after the detail bytes, copied into the text and taken off
+    /// again, so no String is made.
+    @inlinable public mutating func replyText(_ write: (inout ByteWriter) -> Void) -> ReplyText {
+        guard wantsDetail else { return ReplyText() }
+        let b = detailBuffer()
+        let start = b.writer.count
+        write(&b.writer)
+        let text = ReplyText(UnsafeBufferPointer(rebasing: b.writer.bytes[start...]))
+        b.writer.truncate(to: start)
+        return text
+    }
+
+    /// Writes a detail text into the detail buffer with no stage record, for a record made
+    /// later, after others (its `write` then calls `repeatBytes` with the range returned).
+    @inlinable public mutating func detailAhead(_ write: (inout ByteWriter) -> Void) -> Range<Int> {
+        let b = detailBuffer()
+        let start = b.writer.count
+        write(&b.writer)
+        return start..<b.writer.count
     }
 
     /// Appends a stage record.

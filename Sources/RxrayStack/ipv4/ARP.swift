@@ -173,7 +173,8 @@ extension Kernel {
     }
 
     private func arpReply(_ skb: SKB, sha: MACAddress, sip: IPv4Address, tip: IPv4Address, _ r: inout FrameResult) {
-        r.replies.append(Reply(kind: .arpReply, interface: devName(skb.dev), source: .v4(tip), destination: .v4(sip),
-                               summary: r.wantsDetail ? "\(tip) is-at \(ns.devices[skb.dev].mac)" : ""))
+        let mac = ns.devices[skb.dev].mac
+        let text = r.replyText { w in tip.write(to: &w); w.ascii(" is-at "); w.mac(mac.value) }
+        r.replies.append(Reply(kind: .arpReply, interface: devName(skb.dev), source: .v4(tip), destination: .v4(sip), summaryText: text))
     }
 }

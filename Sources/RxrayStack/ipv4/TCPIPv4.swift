@@ -65,11 +65,11 @@ extension Kernel {
         }
         guard let li = findListenerIndex(daddr, port: tcp.dport, dev: skb.dev) else {
             if tcp.rst {
-                r.drop(.noSocket, at: stage, "RST to port \(tcp.dport) with no socket: nothing sent")
+                r.drop(.noSocket, at: stage) { w in w.ascii("RST to port "); w.decimal(tcp.dport); w.ascii(" with no socket: nothing sent") }
                 return
             }
             sendReset(skb, tcp, v6: v6, &r)
-            r.drop(.noSocket, at: stage, "no socket on port \(tcp.dport): RST")
+            r.drop(.noSocket, at: stage) { w in w.ascii("no socket on port "); w.decimal(tcp.dport); w.ascii(": RST") }
             return
         }
         if !tcp.syn && tcpOptions.pickUpMidStream && !tcp.rst && tcp.hasACK {
@@ -195,10 +195,16 @@ extension Kernel {
     /// SACK and window scaling).
     func tcpSynAck(_ skb: SKB, _ tcp: TCPSegment, ack: UInt32, cookie: Bool, v6: Bool, _ r: inout FrameResult) {
         r.count(.tcpOutSegs)
+        let timestamps = tcp.tsval != nil && ns.sysctl.tcpTimestamps != 0
+        let text = r.replyText { w in
+            w.ascii("SYN-ACK ack "); w.decimal(ack)
+            if let mss = tcp.mss { w.ascii(", mss "); w.decimal(min(Int(mss), 65495)) }
+            if timestamps { w.ascii(", timestamps") }
+            if cookie { w.ascii(" (syncookie ISN)") }
+        }
         r.replies.append(Reply(kind: .tcpSynAck(cookie: cookie), interface: replyInterface(skb, v6: v6),
                                source: v6 ? .v6(skb.v6Daddr) : .v4(skb.v4Daddr), destination: v6 ? .v6(skb.v6Saddr) : .v4(skb.v4Saddr),
-                               summary: r.wantsDetail ? "SYN-ACK ack \(ack)" + (tcp.mss.map { ", mss \(min(Int($0), 65495))" } ?? "")
-                                + (tcp.tsval != nil && ns.sysctl.tcpTimestamps != 0 ? ", timestamps" : "") + (cookie ? " (syncookie ISN)" : "") : ""))
+                               summaryText: text))
     }
 
     /// A child socket for an accepted handshake: accept-queue check, then ESTABLISHED.
@@ -698,11 +704,13 @@ extension Kernel {
         r.count(.tcpOutRsts)
         r.count(.tcpOutSegs)
         let ackNo = tcp.seq &+ UInt32(tcp.payload) &+ (tcp.syn ? 1 : 0) &+ (tcp.fin ? 1 : 0)
-        let summary = !r.wantsDetail ? "" : tcp.hasACK ? "RST seq \(tcp.ack)" : "RST+ACK seq 0 ack \(ackNo)"
+        let text = r.replyText { w in
+            if tcp.hasACK { w.ascii("RST seq "); w.decimal(tcp.ack) } else { w.ascii("RST+ACK seq 0 ack "); w.decimal(ackNo) }
+        }
         r.replies.append(Reply(kind: .tcpRst, interface: replyInterface(skb, v6: v6),
                                source: v6 ? .v6(skb.v6Daddr) : .v4(skb.v4Daddr),
                                destination: v6 ? .v6(skb.v6Saddr) : .v4(skb.v4Saddr),
-                               summary: summary))
+                               summaryText: text))
     }
 
     func replyInterface(_ skb: SKB, v6: Bool) -> String {

@@ -217,11 +217,22 @@ extension Kernel {
         }
         // Taken before a REJECT's reply runs its own hooks (the engine's visits are reused).
         let table = engine.lastVisitChain >= 0 ? UInt16(truncatingIfNeeded: engine.lastVisitChain) : 0
-        let why: String
+        var why = ""
+        // The last visit's text, written before a REJECT's reply records its own stages and
+        // repeated by the drop record after them (a plain DROP writes it in its record).
+        var visitAhead: Range<Int>? = nil
+        var lastVisit: NFChainVisit? = nil
         switch out.cause {
         case .conntrackTableFull: why = "nf_conntrack: table full, dropping packet"
         case .queueNoListener: why = "queued to userspace with no listener"
-        default: why = r.wantsDetail ? (engine.visits.last.map { visitText(engine, $0) } ?? "dropped") : ""
+        default:
+            if r.wantsDetail {
+                if let v = engine.visits.last {
+                    if out.reject != nil { visitAhead = r.detailAhead { engine.writeVisit(v, to: &$0) } } else { lastVisit = v }
+                } else {
+                    why = "dropped"
+                }
+            }
         }
         if let k = out.reject {
             let before = r.replies.count
@@ -236,7 +247,13 @@ extension Kernel {
             a.repliesDone = r.replies.count
         }
         engine.packetDone(&a.state)
-        r.drop(.netfilterDrop, at: .nfHook(hook, table: table), why)
+        if let v = lastVisit {
+            r.drop(.netfilterDrop, at: .nfHook(hook, table: table), writing: { engine.writeVisit(v, to: &$0) })
+        } else if let d = visitAhead {
+            r.drop(.netfilterDrop, at: .nfHook(hook, table: table), writing: { $0.repeatBytes(from: d.lowerBound, count: d.count) })
+        } else {
+            r.drop(.netfilterDrop, at: .nfHook(hook, table: table), why)
+        }
         return false
     }
 
@@ -262,10 +279,13 @@ extension Kernel {
             let payload = max(0, (ipv6 ? 40 + skb.v6PayloadLen : skb.v4TotLen) - thoff - doff)
             let hasACK = flags & 0x10 != 0
             let ackNo = seq &+ UInt32(payload) &+ (flags & 0x02 != 0 ? 1 : 0) &+ (flags & 0x01 != 0 ? 1 : 0)
+            let text = r.replyText { w in
+                if hasACK { w.ascii("RST seq "); w.decimal(ack) } else { w.ascii("RST+ACK seq 0 ack "); w.decimal(ackNo) }
+                w.ascii(" (REJECT)")
+            }
             r.replies.append(Reply(kind: .tcpRst, interface: replyInterface(skb, v6: ipv6),
                                    source: ipv6 ? .v6(skb.v6Daddr) : .v4(skb.v4Daddr),
-                                   destination: ipv6 ? .v6(skb.v6Saddr) : .v4(skb.v4Saddr),
-                                   summary: r.wantsDetail ? (hasACK ? "RST seq \(ack) (REJECT)" : "RST+ACK seq 0 ack \(ackNo) (REJECT)") : ""))
+                                   destination: ipv6 ? .v6(skb.v6Saddr) : .v4(skb.v4Saddr), summaryText: text))
         case .icmp(let t, let c):
             if ipv6 { icmpv6Send(skb, type: 1, code: c, info: 0, &r) } else { icmpSend(skb, type: t, code: c, info: 0, &r) }
         case .icmpv6(let t, let c):
@@ -546,17 +566,13 @@ extension Kernel {
         return (total, ip + l4, seqUnknown)
     }
 
-    func visitText(_ e: NetfilterEngine, _ v: NFChainVisit) -> String {
-        ByteWriter.string { e.writeVisit(v, to: &$0) }
-    }
-
     /// Appends the conntrack note (`ct state … orig … reply …`); a tracked packet's text is
     /// written without a String, the rare cases come from `conntrackText`. Returns whether the
     /// text needs no JSON escape (the tracked packet's text: literals, names and numbers).
     @discardableResult
     func writeConntrack(_ e: NetfilterEngine, _ st: NFPacketState, to w: inout ByteWriter) -> Bool {
         guard !st.ct.untracked, e.conntrack.holdsEntry(st.ct.slot) else {
-            w.string(conntrackText(e, st))
+            writeConntrackAbsent(st, to: &w)
             return false
         }
         switch st.ct.info {
@@ -571,17 +587,18 @@ extension Kernel {
         return true
     }
 
-    /// The conntrack note as a String (a tracked packet's text is `writeConntrack`'s).
-    func conntrackText(_ e: NetfilterEngine, _ st: NFPacketState) -> String {
-        if st.ct.untracked { return "ct state untracked" }
-        guard st.ct.slot >= 0, e.conntrack.entry(st.ct.slot) != nil else {
-            if let why = st.ct.invalidReason { return "ct state invalid: \(why)" }
-            if st.ct.slot >= 0 {
-                return "ct state \(st.ct.info.name.lowercased()) (\(st.ct.info.name)); the connection is gone (a reset was the only reply, or it timed out)"
-            }
-            return "ct state invalid"
-        }
-        return ByteWriter.string(capacity: 256) { writeConntrack(e, st, to: &$0) }
+    /// The conntrack note of a packet with no connection to show: untracked, invalid, or one
+    /// whose connection is gone (each closed-port RST's reply: a reset removes it).
+    private func writeConntrackAbsent(_ st: NFPacketState, to w: inout ByteWriter) {
+        if st.ct.untracked { w.ascii("ct state untracked"); return }
+        if let why = st.ct.invalidReason { w.ascii("ct state invalid: "); w.ascii(why); return }
+        guard st.ct.slot >= 0 else { w.ascii("ct state invalid"); return }
+        let name = st.ct.info.name
+        w.ascii("ct state ")
+        for b in name.utf8 { w.byte(b >= 65 && b <= 90 ? b | 0x20 : b) }  // lower case (the names are ASCII)
+        w.ascii(" (")
+        w.string(name)
+        w.ascii("); the connection is gone (a reset was the only reply, or it timed out)")
     }
 }
 
