@@ -566,8 +566,8 @@ extension Kernel {
         return (total, ip + l4, seqUnknown)
     }
 
-    /// Appends the conntrack note (`ct state … orig … reply …`); a tracked packet's text is
-    /// written without a String, the rare cases come from `conntrackText`. Returns whether the
+    /// Appends the conntrack note (`ct state … orig … reply …`); a packet with no connection
+    /// to show gets `writeConntrackAbsent`'s. Returns whether the
     /// text needs no JSON escape (the tracked packet's text: literals, names and numbers).
     @discardableResult
     func writeConntrack(_ e: NetfilterEngine, _ st: NFPacketState, to w: inout ByteWriter) -> Bool {
