@@ -442,12 +442,17 @@ public struct ByteWriter {
     /// too when `escapeDEL`. Non-ASCII text is copied as UTF-8. Runs needing no escape are
     /// copied at once.
     @inlinable public mutating func jsonString(_ s: String, escapeDEL: Bool = true) {
-        byte(34)
-        let done: Void? = s.utf8.withContiguousStorageIfAvailable { jsonEscaped($0, escapeDEL: escapeDEL) }
+        let done: Void? = s.utf8.withContiguousStorageIfAvailable { jsonString(utf8: $0, escapeDEL: escapeDEL) }
         if done == nil {
             var copy = s
-            copy.withUTF8 { jsonEscaped($0, escapeDEL: escapeDEL) }
+            copy.withUTF8 { jsonString(utf8: $0, escapeDEL: escapeDEL) }
         }
+    }
+
+    /// `jsonString(_:)` for UTF-8 bytes.
+    @inlinable public mutating func jsonString(utf8: UnsafeBufferPointer<UInt8>, escapeDEL: Bool = true) {
+        byte(34)
+        jsonEscaped(utf8, escapeDEL: escapeDEL)
         byte(34)
     }
 

@@ -444,11 +444,10 @@ public struct FrameResult: Sendable {
     /// again, so no String is made.
     @inlinable public mutating func replyText(_ write: (inout ByteWriter) -> Void) -> ReplyText {
         guard wantsDetail else { return ReplyText() }
-        let b = detailBuffer()
-        let start = b.writer.count
-        write(&b.writer)
-        let text = ReplyText(UnsafeBufferPointer(rebasing: b.writer.bytes[start...]))
-        b.writer.truncate(to: start)
+        let written = detailAhead(write)
+        let b = details.unsafelyUnwrapped
+        let text = ReplyText(UnsafeBufferPointer(rebasing: b.writer.bytes[written]))
+        b.writer.truncate(to: written.lowerBound)
         return text
     }
 

@@ -59,9 +59,5 @@ extension ByteWriter {
     @inlinable public mutating func replyText(_ t: ReplyText) { t.withUTF8 { bytes($0) } }
 
     /// Appends a reply's text as a quoted JSON string (`jsonString`).
-    @inlinable public mutating func jsonString(_ t: ReplyText) {
-        byte(34)
-        t.withUTF8 { jsonEscaped($0) }
-        byte(34)
-    }
+    @inlinable public mutating func jsonString(_ t: ReplyText) { t.withUTF8 { jsonString(utf8: $0) } }
 }
