@@ -82,17 +82,30 @@ final class NFTraceText {
     /// Whether every verdict text a trace step can hold needs no JSON escape (the jump and
     /// goto texts name chains): only then is a visit's JSON form written.
     let verdictsJSONSafe: Bool
-    /// Each chain's `jump NAME` and `goto NAME` verdict text (index as `chains`).
-    let jumpVerdicts: [String]
-    let gotoVerdicts: [String]
+    /// A trace step's verdict texts, indexed by `NFTraceStep.verdictCode`: the fixed ones,
+    /// then each chain's `jump NAME` and `goto NAME`.
+    let verdictBytes: UnsafeMutablePointer<UInt8>
+    let verdictStarts: UnsafeMutablePointer<Int>
 
     init(chains: [CChain], rules: [NFRuleInfo]) {
         let jumps = chains.map { "jump \($0.name)" }, gotos = chains.map { "goto \($0.name)" }
-        jumpVerdicts = jumps
-        gotoVerdicts = gotos
         var w = ByteWriter(capacity: 4096)
         defer { w.deallocate() }
         var starts: [Int] = []
+        for t in NFTraceStep.Verdict.fixedTexts {
+            starts.append(w.count)
+            w.string(t)
+        }
+        for (j, g) in zip(jumps, gotos) {
+            starts.append(w.count)
+            w.string(j)
+            starts.append(w.count)
+            w.string(g)
+        }
+        starts.append(w.count)
+        (verdictBytes, verdictStarts) = NFTraceText.copy(w.bytes, starts)
+        w.removeAll()
+        starts.removeAll()
         for c in chains {
             starts.append(w.count)
             w.string(c.table)
@@ -171,6 +184,12 @@ final class NFTraceText {
         chainJSON.starts.deallocate()
         ruleJSON.bytes.deallocate()
         ruleJSON.starts.deallocate()
+        verdictBytes.deallocate()
+        verdictStarts.deallocate()
+    }
+
+    @inline(__always) func writeVerdict(_ i: Int, to w: inout ByteWriter) {
+        w.bytes(UnsafeBufferPointer(start: verdictBytes + verdictStarts[i], count: verdictStarts[i + 1] - verdictStarts[i]))
     }
 
     @inline(__always) func writeChain(_ i: Int, to w: inout ByteWriter) {
@@ -191,6 +210,7 @@ struct NFTraceTables {
     let chainJSONSafe: UnsafeMutablePointer<Bool>
     let chainJSON: Pieces
     let ruleJSON: Pieces
+    let verdicts: Pieces
     let verdictsJSONSafe: Bool
 
     init(_ t: NFTraceText) {
@@ -199,6 +219,7 @@ struct NFTraceTables {
         chainJSONSafe = t.chainJSONSafe
         chainJSON = t.chainJSON
         ruleJSON = t.ruleJSON
+        verdicts = (t.verdictBytes, t.verdictStarts)
         verdictsJSONSafe = t.verdictsJSONSafe
     }
 
@@ -231,28 +252,28 @@ extension NetfilterEngine {
         if let made = traceTables { t = made } else { t = NFTraceTables(traceText); traceTables = t }
         let start = w.count
         let chain = Int(v.chain)
-        writeVisit(v, chains: t.chains, rules: t.rules, to: &w)
+        writeVisit(v, chains: t.chains, rules: t.rules, verdicts: t.verdicts, to: &w)
         let n = w.count &- start
         if v.traceRange.isEmpty && t.chainJSONSafe[chain] { return (n, true) }
         guard jsonForm && t.verdictsJSONSafe else { return (n, false) }
-        writeVisit(v, chains: t.chainJSON, rules: t.ruleJSON, to: &w)
+        // The verdict texts need no escape here (`verdictsJSONSafe`): they are their JSON form.
+        writeVisit(v, chains: t.chainJSON, rules: t.ruleJSON, verdicts: t.verdicts, to: &w)
         return (n, false)
     }
 
     /// The visit's text from one pair of tables (the texts, or their JSON forms): the chain,
     /// each traced rule with its verdict, the policy when no rule decided.
     @inline(__always) private func writeVisit(_ v: NFChainVisit, chains: NFTraceTables.Pieces, rules: NFTraceTables.Pieces,
-                                              to w: inout ByteWriter) {
+                                              verdicts: NFTraceTables.Pieces, to w: inout ByteWriter) {
         NFTraceTables.write(chains, Int(v.chain), to: &w)
         if !v.traceRange.isEmpty {
-            // The steps are read where they are: a slice, and a copy of each step, retained the
-            // array and each verdict string.
+            // The steps are read where they are (a slice would retain the array).
             traceSteps.withUnsafeBufferPointer { steps in
                 precondition(v.traceRange.upperBound <= steps.count, "trace range outside the trace steps")
                 let p = steps.baseAddress!
                 for i in v.traceRange {
                     NFTraceTables.write(rules, Int(p[i].rule), to: &w)
-                    w.string(p[i].verdict)
+                    NFTraceTables.write(verdicts, Int(p[i].verdictCode), to: &w)
                 }
             }
         }

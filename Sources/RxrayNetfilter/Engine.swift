@@ -53,8 +53,49 @@ public struct NFChainVisit: Sendable {
 /// A rule that matched while tracing (`nft monitor trace` "rule" lines).
 public struct NFTraceStep: Sendable {
     public var rule: Int32
-    /// `accept`, `drop`, `continue`, `return`, `jump NAME`, `goto NAME`, `queue`.
-    public var verdict: String
+    /// The verdict as an index into the engine's verdict texts (`NFTraceStep.Verdict`); the
+    /// text is `NetfilterEngine.verdictText(of:)`. A number, not a String, so recording and
+    /// writing a step moves no reference count.
+    public var verdictCode: Int32
+
+    init(rule: Int32, _ v: Verdict) {
+        self.rule = rule
+        verdictCode = v.code
+    }
+
+    /// The verdicts a step can hold; the code of `jump` / `goto` to chain `c` follows the fixed ones.
+    enum Verdict {
+        case accept, drop, `continue`, `return`, queue, notModelled, jump(Int), goto(Int)
+
+        /// The texts of the fixed verdicts, in code order.
+        static let fixedTexts = ["accept", "drop", "continue", "return", "queue",
+                                 "not modelled (--lenient: treated as never matching)"]
+
+        var code: Int32 {
+            switch self {
+            case .accept: return 0
+            case .drop: return 1
+            case .continue: return 2
+            case .return: return 3
+            case .queue: return 4
+            case .notModelled: return 5
+            case .jump(let c): return Int32(truncatingIfNeeded: 6 + 2 * c)
+            case .goto(let c): return Int32(truncatingIfNeeded: 7 + 2 * c)
+            }
+        }
+
+        init(_ v: VerdictCode) {
+            switch v {
+            case .accept: self = .accept
+            case .drop: self = .drop
+            case .continue: self = .continue
+            case .return: self = .return
+            case .queue: self = .queue
+            case .jump(let c): self = .jump(c)
+            case .goto(let c): self = .goto(c)
+            }
+        }
+    }
 }
 
 /// Netfilter for one host: the compiled rulesets of every family, conntrack, NAT and the
@@ -383,6 +424,11 @@ public final class NetfilterEngine {
         Unmanaged.passUnretained(run)._withUnsafeGuaranteedRef { hook($0, &p, &st, trace: trace) }
     }
 
+    /// Calls `body` with the last hook's `visits` where they are (no copy of the array).
+    public func withVisits(_ body: (UnsafeBufferPointer<NFChainVisit>) -> Void) {
+        visits.withUnsafeBufferPointer(body)
+    }
+
     /// Empties the last hook's `visits` and `traceSteps`, keeping their memory
     /// (`removeAllKeepingCapacity`: a hook records a few, taken off the end).
     @inline(__always) private func clearTrace() {
@@ -450,7 +496,7 @@ public final class NetfilterEngine {
                     let traceStart = traceSteps.count
                     prog.hits[Int(info)] &+= 1
                     prog.hits[prog.ruleCount] &+= 1
-                    if trace { traceSteps.append(NFTraceStep(rule: info, verdict: drop ? "drop" : "accept")) }
+                    if trace { traceSteps.append(NFTraceStep(rule: info, drop ? .drop : .accept)) }
                     noteVisit(ci, info, drop ? .drop : .accept, traceStart, trace)
                     if drop {
                         out.cause = .rule(info)
@@ -581,7 +627,7 @@ public final class NetfilterEngine {
                     let traceStart = traceSteps.count
                     prog.hits[Int(info)] &+= 1
                     prog.hits[prog.ruleCount] &+= 1
-                    if trace { traceSteps.append(NFTraceStep(rule: info, verdict: "accept")) }
+                    if trace { traceSteps.append(NFTraceStep(rule: info, .accept)) }
                     noteVisit(ci, info, .accept, traceStart, trace)
                 } else {
                     noteVisit(ci, -1, .accept, traceSteps.count, trace)
@@ -647,13 +693,13 @@ public final class NetfilterEngine {
                 // A rule rxray does not model (loaded with --lenient) never matches; the trace
                 // says the packet passed it, so the verdict is known to rest on that guess.
                 if trace, r.count > 0, case .never = prog.opsBase[Int(r.first)] {
-                    traceSteps.append(NFTraceStep(rule: r.info, verdict: "not modelled (--lenient: treated as never matching)"))
+                    traceSteps.append(NFTraceStep(rule: r.info, .notModelled))
                 }
                 continue
             }
             prog.hits[Int(r.info)] &+= 1
             prog.hits[prog.ruleCount] &+= 1
-            if trace { traceSteps.append(NFTraceStep(rule: r.info, verdict: verdictText(vc))) }
+            if trace { traceSteps.append(NFTraceStep(rule: r.info, .init(vc))) }
             switch vc {
             case .continue:
                 continue
@@ -731,18 +777,13 @@ public final class NetfilterEngine {
         }
     }
 
-    func verdictText(_ v: VerdictCode) -> String {
-        switch v {
-        case .accept: return "accept"
-        case .drop: return "drop"
-        case .continue: return "continue"
-        case .return: return "return"
-        case .queue: return "queue"
-        // Made once per chain with the other trace text: interpolating them here cost a String
-        // build for every traced jump.
-        case .jump(let c): return traceText.jumpVerdicts[c]
-        case .goto(let c): return traceText.gotoVerdicts[c]
-        }
+    /// A trace step's verdict text: `accept`, `drop`, `continue`, `return`, `queue`,
+    /// `jump NAME`, `goto NAME`, or the note on a rule not modelled.
+    public func verdictText(of s: NFTraceStep) -> String {
+        var w = ByteWriter(capacity: 64)
+        defer { w.deallocate() }
+        traceText.writeVerdict(Int(s.verdictCode), to: &w)
+        return String(decoding: w.bytes, as: UTF8.self)
     }
 
     /// Runs one rule. Nil when a test failed (the rule did not match); otherwise its verdict

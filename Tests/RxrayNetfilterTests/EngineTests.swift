@@ -36,6 +36,32 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(rig.run(Pkt.v4(src: peer, dst: me, proto: 17, l4: Pkt.udp(sport: 5000, dport: 53)), hooks: local).verdict, .accept)
     }
 
+    func testTraceStepsNameEachJumpAndGotoTarget() throws {
+        // Steps hold a verdict code, not text: the jump and goto codes of several chains must
+        // each come back as their own chain's name, through a goto, a jump and a return.
+        let rules = """
+        *filter
+        :INPUT DROP [0:0]
+        :FORWARD ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :A - [0:0]
+        :B - [0:0]
+        :C - [0:0]
+        -A INPUT -p udp -j A
+        -A INPUT -p udp -j ACCEPT
+        -A A -p udp -g C
+        -A C -p udp -m udp --dport 53 -j B
+        -A B -j RETURN
+        COMMIT
+        """
+        let rig = Rig(try NetfilterEngine(host: testHost(iptables: rules)))
+        let r = rig.run(Pkt.v4(src: peer, dst: me, proto: 17, l4: Pkt.udp(sport: 5000, dport: 53)), hooks: local)
+        XCTAssertEqual(r.verdict, .accept)
+        XCTAssertEqual(r.rules, ["-A INPUT -p udp -j A => jump A", "-A A -p udp -g C => goto C",
+                                 "-A C -p udp -m udp --dport 53 -j B => jump B", "-A B -j RETURN => return",
+                                 "-A INPUT -p udp -j ACCEPT => accept"])
+    }
+
     func testJumpsNestedDeeperThanTheInitialStackUnwindInOrder() throws {
         // 100 user chains, each jumping to the next: deeper than the jump stack's first
         // allocation (64), so it grows mid-walk and every level still returns in order.

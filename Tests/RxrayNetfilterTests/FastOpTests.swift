@@ -152,7 +152,7 @@ final class FastOpTests: XCTestCase {
                 m = p.mark
                 for v in e.visits {
                     var line = e.chainDescription(v.chain) + " rule \(v.rule) " + (v.verdict == .drop ? "drop" : "accept") + ":"
-                    for s in e.traceSteps[v.traceRange] { line += " [\(s.rule) \(s.verdict)]" }
+                    for s in e.traceSteps[v.traceRange] { line += " [\(s.rule) \(e.verdictText(of: s))]" }
                     seen.visits.append(line)
                 }
                 if o.verdict == .drop { seen.verdict = .drop; seen.cause = o.cause; e.packetDone(&st); break }

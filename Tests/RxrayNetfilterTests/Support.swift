@@ -75,14 +75,14 @@ final class Rig {
                 m = p.mark
                 cur = p.bytes
                 for v in engine.visits {
-                    for s in engine.traceSteps[v.traceRange] { out.rules.append(engine.ruleInfo[Int(s.rule)].text + " => " + s.verdict) }
+                    for s in engine.traceSteps[v.traceRange] { out.rules.append(engine.ruleInfo[Int(s.rule)].text + " => " + engine.verdictText(of: s)) }
                     if v.rule < 0 { out.policies.append(engine.chainDescription(v.chain) + (v.verdict == .drop ? " drop" : " accept")) }
                     // The visit text made from the engine's precomputed bytes reads as the
                     // same text spelt from the chain and rule records.
                     var expected = engine.chainDescription(v.chain)
                     for s in engine.traceSteps[v.traceRange] {
                         let i = engine.ruleInfo[Int(s.rule)]
-                        expected += "; rule \"\(i.text)\" (\(i.file):\(i.line)) verdict \(s.verdict)"
+                        expected += "; rule \"\(i.text)\" (\(i.file):\(i.line)) verdict \(engine.verdictText(of: s))"
                     }
                     if v.rule < 0 { expected += v.verdict == .drop ? "; policy drop" : "; policy accept" }
                     XCTAssertEqual(ByteWriter.string { engine.writeVisit(v, to: &$0) }, expected)

@@ -516,7 +516,15 @@ public struct FrameResult: Sendable {
             stages.append(StageRecord(stage: stage, verdict: verdict))
             return
         }
-        let b = detailBuffer()
+        appendWithJSONForm(stage, verdict, to: detailBuffer(), writing: write)
+    }
+
+    /// `recordWithJSONForm` for a result that `wantsDetail`, writing into `b`, its
+    /// `detailBuffer()` fetched once for several records (each fetch is a uniqueness check and
+    /// a retain).
+    @inlinable mutating func appendWithJSONForm(_ stage: Stage, _ verdict: Verdict, to b: DetailBuffer,
+                                                writing write: (inout ByteWriter, _ jsonForm: Bool) -> (count: Int, jsonSafe: Bool)) {
+        assert(wantsDetail && b === details, "a detail written outside this result's own buffer")
         let start = b.writer.count
         let (n, safe) = write(&b.writer, wantsJSONForm)
         let form = b.writer.count &- start &- n

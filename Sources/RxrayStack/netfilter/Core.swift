@@ -259,9 +259,20 @@ extension Kernel {
 
     /// Records a stage per base chain the engine's last hook went through.
     private func recordVisits(_ hook: NFHook, _ engine: NetfilterEngine, _ r: inout FrameResult) {
-        for v in engine.visits {
-            r.recordWithJSONForm(.nfHook(hook, table: UInt16(truncatingIfNeeded: v.chain)), v.verdict == .drop ? .drop : .pass,
-                                 writing: { engine.writeVisit(v, to: &$0, jsonForm: $1) })
+        // The visits are read in place and the detail buffer is fetched once for all of them.
+        engine.withVisits { visits in
+            guard r.wantsDetail else {
+                for v in visits {
+                    r.stages.append(StageRecord(stage: .nfHook(hook, table: UInt16(truncatingIfNeeded: v.chain)),
+                                                verdict: v.verdict == .drop ? .drop : .pass))
+                }
+                return
+            }
+            let b = r.detailBuffer()
+            for v in visits {
+                r.appendWithJSONForm(.nfHook(hook, table: UInt16(truncatingIfNeeded: v.chain)), v.verdict == .drop ? .drop : .pass,
+                                     to: b, writing: { engine.writeVisit(v, to: &$0, jsonForm: $1) })
+            }
         }
     }
 
