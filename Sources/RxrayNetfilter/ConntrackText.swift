@@ -230,6 +230,17 @@ struct NFTraceTables {
 }
 
 extension NetfilterEngine {
+    /// `conntrack.holdsEntry(slot)`, read in place (through the `conntrack` property from
+    /// another module, each call copied the table's value: four retains and releases).
+    public func conntrackHoldsEntry(_ slot: Int32) -> Bool {
+        conntrack.holdsEntry(slot)
+    }
+
+    /// `conntrack.writeTuples(slot, to:)`, read in place (see `conntrackHoldsEntry`).
+    public func writeConntrackTuples(_ slot: Int32, to w: inout ByteWriter) {
+        conntrack.writeTuples(slot, to: &w)
+    }
+
     /// Appends `chainDescription(chain)` (`ip filter INPUT (hook input, priority 0)`).
     public func writeChainDescription(_ chain: Int32, to w: inout ByteWriter) {
         traceText.writeChain(Int(chain), to: &w)

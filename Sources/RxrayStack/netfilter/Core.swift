@@ -582,7 +582,7 @@ extension Kernel {
     /// text needs no JSON escape (the tracked packet's text: literals, names and numbers).
     @discardableResult
     func writeConntrack(_ e: NetfilterEngine, _ st: NFPacketState, to w: inout ByteWriter) -> Bool {
-        guard !st.ct.untracked, e.conntrack.holdsEntry(st.ct.slot) else {
+        guard !st.ct.untracked, e.conntrackHoldsEntry(st.ct.slot) else {
             writeConntrackAbsent(st, to: &w)
             return false
         }
@@ -594,7 +594,7 @@ extension Kernel {
         case .relatedReply: w.ascii("ct state related_reply (RELATED_REPLY)")
         case .untracked: w.ascii("ct state untracked (UNTRACKED)")
         }
-        e.conntrack.writeTuples(st.ct.slot, to: &w)
+        e.writeConntrackTuples(st.ct.slot, to: &w)
         return true
     }
 
