@@ -237,10 +237,8 @@ public final class Analyzer {
         lastFrame = input.index
         current.reset(frame: input.index)
         kernel.receive(input, options: options, into: &current)
-        // The replies the frame made leave through LOCAL_OUT / POST_ROUTING (netfilter/Core.swift).
-        if kernel.netfilter != nil { kernel.nfLocalOutReplies(&current) }
-        if !current.replies.isEmpty { kernel.countReplyOutput(&current) }
-        kernel.neighOutputReplies(&current)
+        // The replies the frame made leave through LOCAL_OUT / POST_ROUTING and their neighbour.
+        kernel.outputReplies(&current)
         if ingressNote == nil { ingressNote = kernel.lastIngressNote }
         let held = kernel.heldThisFrame
         kernel.heldThisFrame = false

@@ -24,6 +24,17 @@ extension Reply {
 }
 
 extension Kernel {
+    /// The way out of the replies a packet made, once its receive path is done: LOCAL_OUT and
+    /// POST_ROUTING (`nfLocalOutReplies`), the IPv4 output counters (`countReplyOutput`) and
+    /// the next hop's neighbour (`neighOutputReplies`). For every packet the stack ran: a
+    /// frame's own (`Analyzer.process`) and a GRO packet completed later (`groComplete`, whose
+    /// `packetFrame` is its first segment).
+    func outputReplies(_ r: inout FrameResult, packetFrame: Int? = nil) {
+        if netfilter != nil { nfLocalOutReplies(&r, packetFrame: packetFrame) }
+        if !r.replies.isEmpty { countReplyOutput(&r) }
+        neighOutputReplies(&r)
+    }
+
     /// The IPv4 output counters of the replies in `r.replies`, which have passed LOCAL_OUT and
     /// POST_ROUTING (those a hook dropped are gone): `IpOutRequests` for a TCP segment, counted
     /// when it enters `ip_local_out` (an ICMP message counted it already in `icmp_send`), and

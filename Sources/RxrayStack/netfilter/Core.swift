@@ -339,8 +339,10 @@ extension Kernel {
     /// are taken out of `r.replies` (the frame's trace says so).
     ///
     /// Allocates nothing when the frame made no reply or no netfilter engine is attached.
-    func nfLocalOutReplies(_ r: inout FrameResult) {
-        guard let a = netfilter, a.frame == r.frame, a.repliesDone < r.replies.count, let skb = a.last else { return }
+    func nfLocalOutReplies(_ r: inout FrameResult, packetFrame: Int? = nil) {
+        // The attachment is keyed by the packet's frame: a GRO packet's is its first segment's,
+        // its result's the last segment's (`packetFrame`).
+        guard let a = netfilter, a.frame == (packetFrame ?? r.frame), a.repliesDone < r.replies.count, let skb = a.last else { return }
         let v6 = skb.captured(1) && skb.buf.u8(0) >> 4 == 6
         let tracked = a.state.ctDone && (a.state.ct.slot >= 0 || a.state.ct.untracked)
         var i = a.repliesDone
