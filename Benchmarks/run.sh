@@ -20,12 +20,33 @@
 #   BENCH_DATA=DIR         where captures go (default: a directory in /dev/shm, removed at exit,
 #                          so that reading the file is memory speed, not this VM's disk)
 #   BENCH_KEEP=1           keep BENCH_DATA
+#   BENCH_KERNEL=1         0: skip the kernel reference (below)
 #
 # Frames per second are computed from CPU time (user + sys) of a single-threaded process
 # (--threads 1) pinned to one core: on a shared 2-core machine that is steadier than wall time;
 # wall time is printed too. The threads section compares --threads 1 with --threads 2 (a reader
 # thread ahead of evaluation and, for jsonl, rendering and writing on a third) by wall time,
 # unpinned. Targets are reported as PASS/FAIL; a miss does not fail the command.
+#
+# Kernel reference (after the tshark rows; Benchmarks/kernel/kernel-ref.sh): what the real Linux
+# kernel spends, in CPU time per frame, receiving the slice on a namespace configured like the
+# iptables host (addresses, routes, neighbours, net.* sysctls, its ~1,000 iptables rules, its
+# listening sockets), fed from a second namespace through veth pairs by an AF_PACKET injector.
+# Modes: A = that full configuration; B = A with every frame dropped by a tc ingress filter
+# before ip_rcv (what the injector, veth and the generic receive core cost); C = A without
+# netfilter. A-B is the kernel's receive path proper (IP, routing, netfilter, conntrack, NAT,
+# TCP/UDP, forwarding and the transmits they cause), the thing rxray simulates; C-B the same
+# without netfilter. The last line divides rxray's --summary time per frame on the slice
+# (iptables host, from the tshark rows, start-up included) by A-B. Each mode runs BENCH_REPEAT
+# times in fresh namespaces (deleted at exit; nothing is sent outside them) and the median is
+# printed. It needs root, working `ip netns`, cc, tc and iptables-restore; otherwise, or with
+# BENCH_KERNEL=0, one line says it was skipped and why. Caveats: veth without NAPI, so no GRO
+# (every segment goes up the stack alone where a NIC would merge bulk TCP); checksums are
+# verified in software (AF_PACKET frames are CHECKSUM_NONE); frames are sent back to back, so
+# timers, rate limits and TCP windows see a compressed timeline; the TCP sessions' acks are
+# rewritten to match the namespace's own SYN-ACKs (the capture has only the client side); CPU
+# time = the sender thread's runtime (the DUT's softirq runs in its context) + ksoftirqd's on
+# the sender's CPU; on a shared VM the spread between runs is ~15%.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -268,13 +289,61 @@ done
 hr
 say "slice: the first $SLICE frames"
 run_timed TS tshark -n -r "$DATA/slice.pcap"
+declare -A SLICE_SUM_CPU
 row "tshark -n -r slice (text to /dev/null)" "$TS_cpu" "$TS_wall" "$(human "$(fps "$SLICE" "$TS_cpu")")" "$(printf '%.0f' "$TS_rss") MB" ""
 for h in "${ok_host[@]}"; do
   run_timed SS "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" --summary --threads 1
   run_timed SJ "$RXRAY" analyze "$DATA/slice.pcap" --host "${HOSTS[$h]}" --format jsonl -o "$OUTJ" --threads 1
+  SLICE_SUM_CPU[$h]=$SS_cpu
   row "rxray --summary on slice ($h)" "$SS_cpu" "$SS_wall" "$(human "$(fps "$SLICE" "$SS_cpu")")" "$(printf '%.0f' "$SS_rss") MB" "tshark/rxray time: $(ratio "$TS_cpu" "$SS_cpu")"
   row "rxray --format jsonl on slice ($h)" "$SJ_cpu" "$SJ_wall" "$(human "$(fps "$SLICE" "$SJ_cpu")")" "$(printf '%.0f' "$SJ_rss") MB" "tshark/rxray time: $(ratio "$TS_cpu" "$SJ_cpu")"
 done
+
+# ---- kernel reference: the real receive path on the slice (see the header) --------------------
+hr
+KREF="$ROOT/Benchmarks/kernel/kernel-ref.sh"
+kskip=""
+if [ "${BENCH_KERNEL:-1}" = 0 ]; then kskip="BENCH_KERNEL=0"
+elif [ "$(id -u)" != 0 ]; then kskip="not running as root"
+elif ! command -v ip >/dev/null || ! command -v tc >/dev/null; then kskip="no ip or tc (iproute2)"
+elif ! command -v iptables-restore >/dev/null; then kskip="no iptables-restore"
+elif ! command -v cc >/dev/null; then kskip="no C compiler (cc)"
+elif ! command -v python3 >/dev/null; then kskip="no python3"
+elif ! { ip netns add "rxray-bench-probe-$$" 2>/dev/null && ip netns del "rxray-bench-probe-$$"; }; then kskip="ip netns does not work here"
+fi
+if [ -n "$kskip" ]; then
+  say "kernel reference: skipped ($kskip)"
+else
+  say "kernel reference: the real kernel receiving the slice in a namespace set up as the iptables host; cpu s and frames/s from sender + softirq time"
+  KCPU=0
+  if [ ${#PIN[@]} -gt 0 ]; then KCPU=$CPU; fi
+  if KREF_BUILD="$SCRATCH/kernel" KREF_CPU="$KCPU" KREF_LOG="$DATA/kernel-ref.log" \
+      bash "$KREF" "$HOST_IPT" "$DATA/slice.pcap" "$REPEAT" >"$DATA/kernel-ref.txt" 2>"$DATA/kernel-ref.err"; then
+    declare -A KUS
+    for m in A B C; do
+      kcpu=$(awk -v m=$m '$1 == m {print $2}' "$DATA/kernel-ref.txt" | median)
+      KUS[$m]=$(awk -v m=$m '$1 == m {printf "%.4f\n", $2 / $3 * 1e6}' "$DATA/kernel-ref.txt" | median)
+      case $m in
+        A) label="kernel A: full config (iptables host)" ;;
+        B) label="kernel B: dropped at tc ingress, before ip_rcv" ;;
+        C) label="kernel C: full config without netfilter" ;;
+      esac
+      row "$label" "$(printf '%.2f' "$kcpu")" "" "$(human "$(fps "$SLICE" "$kcpu")")" "" "$(printf '%.2f' "${KUS[$m]}") µs a frame"
+    done
+    KAB=$(awk -v a="${KUS[A]}" -v b="${KUS[B]}" 'BEGIN{printf "%.2f", a - b}')
+    KCB=$(awk -v a="${KUS[C]}" -v b="${KUS[B]}" 'BEGIN{printf "%.2f", a - b}')
+    say "  kernel receive path: A-B $KAB µs a frame (with iptables, conntrack); C-B $KCB µs a frame (without netfilter)"
+    if [ -n "${SLICE_SUM_CPU[iptables]:-}" ]; then
+      rus=$(awk -v t="${SLICE_SUM_CPU[iptables]}" -v n="$SLICE" 'BEGIN{printf "%.2f", t / n * 1e6}')
+      say "  rxray --summary on slice (iptables host): $rus µs a frame, start-up included; rxray / kernel (A-B): $(ratio "$rus" "$KAB")"
+    else
+      say "  rxray --summary on slice (iptables host): not measured; no ratio"
+    fi
+  else
+    say "kernel reference: failed (exit $?):"
+    sed 's/^/    /' "$DATA/kernel-ref.err" | tail -5
+  fi
+fi
 
 # ---- threads (issue #10): frames/s here is WALL time ---------------------------------------------
 # --threads 2: a reader thread reads and filters ahead of evaluation; with output (jsonl), frames
