@@ -96,6 +96,7 @@ final class NFTraceText {
             starts.append(w.count)
             w.string(t)
         }
+        assert(starts.count == Int(NFTraceStep.Verdict.jump(0).code), "the fixed verdict texts and codes disagree")
         for (j, g) in zip(jumps, gotos) {
             starts.append(w.count)
             w.string(j)

@@ -617,8 +617,8 @@ extension Kernel {
         groResultsUsed += 1
         let saved = heldThisFrame
         let note = groRun(&h, bytes, reason: reason, into: &groResults[slot])
-        // Its replies (the ACK of a data segment, above all) leave as a frame's do: before, a
-        // completed packet's replies skipped LOCAL_OUT, the output counters and the neighbour.
+        // Its replies (the ACK of a data segment, above all) leave as a frame's do: LOCAL_OUT
+        // and POST_ROUTING, the output counters, the neighbour.
         outputReplies(&groResults[slot], packetFrame: h.frames[0])
         heldThisFrame = saved
         var frames: [Int] = []
