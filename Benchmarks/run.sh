@@ -39,8 +39,11 @@
 # without netfilter. The last line divides rxray's --summary time per frame on the slice
 # (iptables host, from the tshark rows, start-up included) by A-B. Each mode runs BENCH_REPEAT
 # times in fresh namespaces (deleted at exit; nothing is sent outside them) and the median is
-# printed. It needs root, working `ip netns`, cc, tc and iptables-restore; otherwise, or with
-# BENCH_KERNEL=0, one line says it was skipped and why. Caveats: veth without NAPI, so no GRO
+# printed. After the first mode-A run the DUT's nstat and iptables rule counters are saved and
+# compared with rxray's own on the slice (Benchmarks/kernel/agree.py: rule packet counters,
+# counters of received packets; output and timer counters listed for information, as the
+# replay cannot match them). It needs root, working `ip netns`, cc, tc and iptables-restore;
+# otherwise, or with BENCH_KERNEL=0, one line says it was skipped and why. Caveats: veth without NAPI, so no GRO
 # (every segment goes up the stack alone where a NIC would merge bulk TCP); checksums are
 # verified in software (AF_PACKET frames are CHECKSUM_NONE); frames are sent back to back, so
 # timers, rate limits and TCP windows see a compressed timeline; the TCP sessions' acks are
@@ -317,7 +320,9 @@ else
   say "kernel reference: the real kernel receiving the slice in a namespace set up as the iptables host; cpu s and frames/s from sender + softirq time"
   KCPU=0
   if [ ${#PIN[@]} -gt 0 ]; then KCPU=$CPU; fi
-  if KREF_BUILD="$SCRATCH/kernel" KREF_CPU="$KCPU" KREF_LOG="$DATA/kernel-ref.log" \
+  KCOUNT="$DATA/kernel-counters"
+  rm -rf "$KCOUNT"
+  if KREF_BUILD="$SCRATCH/kernel" KREF_CPU="$KCPU" KREF_LOG="$DATA/kernel-ref.log" KREF_COUNTERS="$KCOUNT" \
       bash "$KREF" "$HOST_IPT" "$DATA/slice.pcap" "$REPEAT" >"$DATA/kernel-ref.txt" 2>"$DATA/kernel-ref.err"; then
     declare -A KUS
     for m in A B C; do
@@ -338,6 +343,17 @@ else
       say "  rxray --summary on slice (iptables host): $rus µs a frame, start-up included; rxray / kernel (A-B): $(ratio "$rus" "$KAB")"
     else
       say "  rxray --summary on slice (iptables host): not measured; no ratio"
+    fi
+    # Do rxray's counters agree with the kernel's after the first mode-A run (agree.py)?
+    if [ ! -s "$KCOUNT/nstat.txt" ] || [ ! -s "$KCOUNT/iptables-save-c.txt" ]; then
+      say "  kernel agreement: not checked (kernel-ref.sh saved no counters; see $DATA/kernel-ref.err)"
+    elif ! "$RXRAY" analyze "$DATA/slice.pcap" --host "$HOST_IPT" --format jsonl --threads 1 2>"$DATA/stderr.txt" \
+        | tail -n 1 >"$DATA/rxray-summary.jsonl"; then
+      say "  kernel agreement: not checked (rxray --format jsonl on the slice failed: $(head -1 "$DATA/stderr.txt" | grep . || echo "no message"))"
+    elif ! python3 "$ROOT/Benchmarks/kernel/agree.py" "$KCOUNT" "$DATA/rxray-summary.jsonl" >"$DATA/agree.txt" 2>&1; then
+      say "  kernel agreement: not checked (agree.py failed: $(tail -1 "$DATA/agree.txt"))"
+    else
+      while IFS= read -r l; do say "  kernel agreement: $l"; done <"$DATA/agree.txt"
     fi
   else
     say "kernel reference: failed (exit $?):"

@@ -45,6 +45,12 @@
 #   KREF_MODES="A B C"  modes, in this order within each repetition (runs are interleaved)
 #   KREF_REACTIVE=1     0: replay the capture as it is (more INVALID segments and RSTs)
 #   KREF_LOG=FILE       append setup logs (sysctls that failed, ip commands) to FILE
+#   KREF_COUNTERS=DIR   after the first mode-A run (its send loop done, before the namespaces
+#                       go), save the DUT's counters into DIR: nstat.txt (`nstat -asz`: absolute,
+#                       zeros included, nstat's history file untouched), iptables-save-c.txt
+#                       (`iptables-save -c`) and, if ip6tables rules were loaded,
+#                       ip6tables-save-c.txt. agree.py compares them with rxray's own counters.
+#                       A failure to save is a warning on stderr, not a failed run.
 #
 # Needs root, ip netns, tc with bpf, iptables-restore, python3, cc and libpcap headers.
 # Caveats: no GRO (veth without NAPI: every segment goes up the stack alone, where a NIC would
@@ -67,6 +73,8 @@ else HOLD_CPU=$SEND_CPU; fi
 MODES=${KREF_MODES:-A B C}
 REACTIVE=${KREF_REACTIVE:-1}
 LOG=${KREF_LOG:-/dev/null}
+COUNTERS=${KREF_COUNTERS:-}
+COUNTERS_SAVED=""   # set once the first mode-A run's counters are in COUNTERS
 
 DUT=rxk-dut-$$
 INJ=rxk-inj-$$
@@ -174,7 +182,32 @@ run_once() {
   sleep 1.5   # let the link-up traffic (IPv6 DAD, MLD, RS) and the previous run's teardown pass
   RESULT=$(I env REACTIVE="$REACTIVE" taskset -c "$SEND_CPU" "$INJECT" "$PCAP" p0 p1 "$M1" "$KSOFT" "$SEND_CPU") \
     || die "inject failed (mode $mode)"
+  if [ "$mode" = A ] && [ -n "$COUNTERS" ] && [ -z "$COUNTERS_SAVED" ]; then
+    COUNTERS_SAVED=1
+    save_counters
+  fi
   teardown
+}
+
+# save_counters: the DUT's nstat and rule counters into COUNTERS (the measurement is over; this
+# only reads the namespace). nstat's history file would be shared with the initial namespace's
+# nstat users: -s leaves it alone, and NSTAT_HISTORY points at a file of our own anyway.
+save_counters() {
+  local ok=1
+  sleep 0.3   # let the last frames' softirq work (backlog) finish
+  mkdir -p "$COUNTERS" || { echo "kernel-ref: warning: cannot create $COUNTERS" >&2; return 0; }
+  rm -f "$COUNTERS/nstat.txt" "$COUNTERS/iptables-save-c.txt" "$COUNTERS/ip6tables-save-c.txt"
+  if command -v nstat >/dev/null; then
+    D env NSTAT_HISTORY="$BUILD/nstat.history" nstat -asz >"$COUNTERS/nstat.txt" 2>>"$LOG" || ok=0
+  else
+    ok=0; echo "kernel-ref: warning: no nstat; $COUNTERS/nstat.txt not written" >&2
+  fi
+  D iptables-save -c >"$COUNTERS/iptables-save-c.txt" 2>>"$LOG" || ok=0
+  if [ -f "$HOST/ip6tables-save.txt" ]; then
+    D ip6tables-save -c >"$COUNTERS/ip6tables-save-c.txt" 2>>"$LOG" || ok=0
+  fi
+  [ "$ok" = 1 ] || echo "kernel-ref: warning: saving the DUT's counters into $COUNTERS failed (see KREF_LOG)" >&2
+  return 0
 }
 
 kv() { printf '%s\n' "$RESULT" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
