@@ -3,7 +3,8 @@
 
 KERNEL_DIR is what kernel-ref.sh saves with KREF_COUNTERS=DIR after its first mode-A run:
 nstat.txt (nstat -az of the DUT), iptables-save-c.txt (iptables-save -c) and, when ip6tables
-rules were loaded, ip6tables-save-c.txt. SUMMARY_FILE holds the last line of
+rules were loaded, ip6tables-save-c.txt; or, for a host with an nftables ruleset,
+nft-ruleset-after.txt (nft list ruleset) instead of the iptables dumps. SUMMARY_FILE holds the last line of
 `rxray analyze PCAP --host HOSTDIR --format jsonl --threads 1` on the same capture and host:
 {"summary": {..., "counters": {nstat name: value}, "top_rules": [{table, chain, position, hits,
 rule, ...}]}} (only rules with hits > 0; a rule it does not list has 0 hits).
@@ -11,7 +12,10 @@ rule, ...}]}} (only rules with hits > 0; a rule it does not list has 0 hits).
 Prints, one finding a line:
   rules: N of M agree             every rule's packet counter ([pkts:bytes]) against rxray's hits,
                                   matched by table ("ip filter", "ip6 nat", ...), chain and
-                                  position within the chain; up to 10 that differ follow
+                                  position within the chain; up to 10 that differ follow.
+                                  With nft-ruleset-after.txt and no iptables-save-c.txt:
+  rules: not compared (nft ruleset)  (nft has per-rule counters only where the ruleset has
+                                  `counter` statements; not compared yet)
   input counters: N of M agree    the counters that describe received packets, which the replay
                                   reproduces; the differing ones follow
   other counters ...              the rest of rxray's counters that differ: output and timer
@@ -107,8 +111,17 @@ def main():
         fail("%s is not a directory (expected kernel-ref.sh's KREF_COUNTERS output)" % kdir)
     summary = summary_of(sfile)
     kcount = nstat_of(os.path.join(kdir, "nstat.txt"))
-    krules = rules_of(os.path.join(kdir, "iptables-save-c.txt"), "ip")
-    p6 = os.path.join(kdir, "ip6tables-save-c.txt")
+    p4 = os.path.join(kdir, "iptables-save-c.txt")
+    if not os.path.exists(p4) and os.path.exists(os.path.join(kdir, "nft-ruleset-after.txt")):
+        print("rules: not compared (nft ruleset)")
+    else:
+        compare_rules(summary, sfile, p4, os.path.join(kdir, "ip6tables-save-c.txt"))
+    compare_counters(summary, kcount)
+    return 0
+
+
+def compare_rules(summary, sfile, p4, p6):
+    krules = rules_of(p4, "ip")
     if os.path.exists(p6):
         krules.update(rules_of(p6, "ip6"))
 
@@ -143,6 +156,8 @@ def main():
     if unchecked:
         print("rules: %d rule(s) rxray counted in families the kernel dump lacks (not checked)" % unchecked)
 
+
+def compare_counters(summary, kcount):
     # (b) counters; a counter absent on a side is 0 there (rxray omits zeros; nstat -z lists all)
     rcount = {k: int(v) for k, v in summary.get("counters", {}).items()}
     inputs = [c for c in INPUT if c in kcount or c in rcount]
@@ -165,7 +180,6 @@ def main():
           "%d of %d differ" % (len(other), len(rest)))
     for c in other:
         print("  %s kernel=%d rxray=%d" % (c, kcount.get(c, 0), rcount[c]))
-    return 0
 
 
 if __name__ == "__main__":

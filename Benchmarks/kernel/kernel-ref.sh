@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # kernel-ref.sh HOSTDIR PCAP [REPS] - what the REAL Linux receive path costs, in CPU time per
 # frame, on the frames of PCAP for the host snapshot HOSTDIR (a directory as written by
-# rxray-benchgen --iptables-host: ip-*.json, sysctl.txt, iptables-save.txt, sockets.txt).
+# rxray-benchgen --iptables-host: ip-*.json, sysctl.txt, iptables-save.txt, sockets.txt; or an
+# nftables host: nft-ruleset.txt, in `nft list ruleset` format, instead of iptables-save.txt).
 # It is the reference for rxray's own cost per frame (Benchmarks/run.sh, "kernel reference").
 #
 # Every run builds two fresh network namespaces: a DUT (device under test) configured like the
 # snapshot, and an injector holding the other ends of two veth pairs (DUT eth0/eth1 <-> p0/p1).
 # The DUT gets the snapshot's MACs, addresses, routes, rules, permanent neighbours and net.*
 # sysctls (a few cannot be set in a non-initial namespace; they are skipped), holder.py serves
-# its listening sockets, and, depending on the mode, its iptables rules:
-#   A  full config, iptables-restore of iptables-save.txt (and ip6tables-save.txt if present)
+# its listening sockets, and, depending on the mode, its netfilter rules:
+#   A  full config with the rules: iptables-restore of iptables-save.txt (and
+#      ip6tables-save.txt if present); on a host with nft-ruleset.txt and no iptables-save.txt,
+#      `nft -f nft-ruleset.txt` inside the DUT instead
 #   B  as A, plus a tc clsact ingress filter (cBPF "drop") on DUT eth0/eth1: frames are dropped
 #      right after the generic receive core (veth xmit, netif_rx, backlog, taps), before
 #      ip_rcv. A-B is the receive path proper: IP, routing, netfilter, conntrack, NAT, TCP/UDP,
 #      local delivery, forwarding and the transmits that follow.
-#   C  as A without any netfilter rules (no hooks registered in the namespace, no conntrack);
-#      A-C is what the iptables rule set and conntrack add.
+#   C  as A without any netfilter rules (no hooks registered in the namespace, no conntrack;
+#      neither iptables nor nft rules are loaded); A-C is what the rule set and conntrack add.
 #   D  (only if asked for in KREF_MODES) as A with GRO enabled on DUT eth0/eth1, which puts
 #      veth in NAPI mode.
 # The injector (inject.c, built here with cc -O2) preloads the capture and sends every frame
@@ -47,12 +50,16 @@
 #   KREF_LOG=FILE       append setup logs (sysctls that failed, ip commands) to FILE
 #   KREF_COUNTERS=DIR   after the first mode-A run (its send loop done, before the namespaces
 #                       go), save the DUT's counters into DIR: nstat.txt (`nstat -asz`: absolute,
-#                       zeros included, nstat's history file untouched), iptables-save-c.txt
-#                       (`iptables-save -c`) and, if ip6tables rules were loaded,
-#                       ip6tables-save-c.txt. agree.py compares them with rxray's own counters.
+#                       zeros included, nstat's history file untouched) and the rules with
+#                       their counters: iptables-save-c.txt (`iptables-save -c`) and, if
+#                       ip6tables rules were loaded, ip6tables-save-c.txt; on an nftables host
+#                       instead nft-ruleset-after.txt (`nft list ruleset`: counters only where
+#                       the ruleset has `counter` statements). agree.py compares them with
+#                       rxray's own counters.
 #                       A failure to save is a warning on stderr, not a failed run.
 #
-# Needs root, ip netns, tc with bpf, iptables-restore, python3, cc and libpcap headers.
+# Needs root, ip netns, tc with bpf, iptables-restore (nft for an nftables host), python3, cc and
+# libpcap headers.
 # Caveats: no GRO (veth without NAPI: every segment goes up the stack alone, where a NIC would
 # merge them), checksums verified in software (AF_PACKET skbs are CHECKSUM_NONE), frames sent
 # back to back rather than at capture pace (timers, rate limits and TCP windows see a compressed
@@ -106,8 +113,14 @@ D() { ip netns exec "$DUT" "$@"; }
 I() { ip netns exec "$INJ" "$@"; }
 
 [ "$(id -u)" = 0 ] || die "needs root"
-for t in ip tc iptables-restore python3 cc taskset; do command -v "$t" >/dev/null || die "missing $t"; done
-for f in ip-link.json ip-neigh.json sysctl.txt iptables-save.txt sockets.txt; do
+# The rules: iptables-save.txt if the host has one (as always), else nft-ruleset.txt.
+if [ -e "$HOST/iptables-save.txt" ]; then RULES=iptables
+elif [ -e "$HOST/nft-ruleset.txt" ]; then RULES=nft
+else die "$HOST has no iptables-save.txt nor nft-ruleset.txt"; fi
+for t in ip tc "$([ $RULES = nft ] && echo nft || echo iptables-restore)" python3 cc taskset; do
+  command -v "$t" >/dev/null || die "missing $t"
+done
+for f in ip-link.json ip-neigh.json sysctl.txt sockets.txt; do
   [ -e "$HOST/$f" ] || die "$HOST has no $f"
 done
 
@@ -162,7 +175,9 @@ run_once() {
     ip -n "$INJ" link set "$p" up || die "link $p up"
     I tc qdisc add dev "$p" clsact && I tc filter add dev "$p" ingress bpf da bytecode "$SINK" || die "tc sink on $p"
   done
-  if [ "$mode" != C ]; then
+  if [ "$mode" != C ] && [ "$RULES" = nft ]; then
+    D nft -f "$HOST/nft-ruleset.txt" || die "nft -f"
+  elif [ "$mode" != C ]; then
     D iptables-restore <"$HOST/iptables-save.txt" || die "iptables-restore"
     if [ -f "$HOST/ip6tables-save.txt" ]; then D ip6tables-restore <"$HOST/ip6tables-save.txt" || die "ip6tables-restore"; fi
   fi
@@ -196,22 +211,27 @@ save_counters() {
   local ok=1
   sleep 0.3   # let the last frames' softirq work (backlog) finish
   mkdir -p "$COUNTERS" || { echo "kernel-ref: warning: cannot create $COUNTERS" >&2; return 0; }
-  rm -f "$COUNTERS/nstat.txt" "$COUNTERS/iptables-save-c.txt" "$COUNTERS/ip6tables-save-c.txt"
+  rm -f "$COUNTERS/nstat.txt" "$COUNTERS/iptables-save-c.txt" "$COUNTERS/ip6tables-save-c.txt" \
+    "$COUNTERS/nft-ruleset-after.txt"
   if command -v nstat >/dev/null; then
     D env NSTAT_HISTORY="$BUILD/nstat.history" nstat -asz >"$COUNTERS/nstat.txt" 2>>"$LOG" || ok=0
   else
     ok=0; echo "kernel-ref: warning: no nstat; $COUNTERS/nstat.txt not written" >&2
   fi
-  D iptables-save -c >"$COUNTERS/iptables-save-c.txt" 2>>"$LOG" || ok=0
-  if [ -f "$HOST/ip6tables-save.txt" ]; then
-    D ip6tables-save -c >"$COUNTERS/ip6tables-save-c.txt" 2>>"$LOG" || ok=0
+  if [ "$RULES" = nft ]; then
+    D nft list ruleset >"$COUNTERS/nft-ruleset-after.txt" 2>>"$LOG" || ok=0
+  else
+    D iptables-save -c >"$COUNTERS/iptables-save-c.txt" 2>>"$LOG" || ok=0
+    if [ -f "$HOST/ip6tables-save.txt" ]; then
+      D ip6tables-save -c >"$COUNTERS/ip6tables-save-c.txt" 2>>"$LOG" || ok=0
+    fi
   fi
   [ "$ok" = 1 ] || echo "kernel-ref: warning: saving the DUT's counters into $COUNTERS failed (see KREF_LOG)" >&2
   return 0
 }
 
 kv() { printf '%s\n' "$RESULT" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-echo "# kernel $(uname -r); host $HOST; pcap $PCAP; sender on CPU $SEND_CPU, holder on CPU $HOLD_CPU; reactive=$REACTIVE"
+echo "# kernel $(uname -r); host $HOST$([ "$RULES" = nft ] && echo " (nft ruleset)"); pcap $PCAP; sender on CPU $SEND_CPU, holder on CPU $HOLD_CPU; reactive=$REACTIVE"
 ALL=""
 for ((r = 1; r <= REPS; r++)); do
   for m in $MODES; do
